@@ -1,0 +1,54 @@
+"""Customer accounts of an LDC and the people who linked them (privacy: no reads here)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from portal.tenancy import TenantModel
+
+
+def new_bill_code() -> str:
+    return secrets.token_hex(4).upper()
+
+
+class CustomerAccount(TenantModel):
+    """An LDC's billing account; a person links it with its number plus a check the LDC controls."""
+
+    account_number = models.CharField(max_length=40)
+    postal_code = models.CharField(max_length=10, blank=True)
+    bill_code = models.CharField(
+        max_length=16, default=new_bill_code, help_text="One-time code printed on the bill."
+    )
+    sdps = models.ManyToManyField("meters.ServiceDeliveryPoint", blank=True, related_name="accounts")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ldc", "account_number"], name="one_account_number")
+        ]
+        ordering = ["account_number"]
+
+    def __str__(self) -> str:
+        return self.account_number
+
+
+class AccountLink(models.Model):
+    """A person's link to a customer account: they see that account's SDPs and nothing else."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_links"
+    )
+    account = models.ForeignKey(CustomerAccount, on_delete=models.CASCADE, related_name="links")
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "account"], name="one_link_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.account}"

@@ -1,0 +1,274 @@
+"""Vectorised clock arithmetic for the text parsers: stamp strings and local wall-clock to UTC.
+
+"Naive seconds" are seconds since 1970-01-01T00:00 of a wall clock, read as if it were UTC; a
+zone's transition table turns them into true UTC epoch seconds with ``np.searchsorted``, so no
+Python-level datetime or zoneinfo call is made per value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+MIN_YEAR = 1900  # a meter read outside these years is a typo, not data
+MAX_YEAR = 2199
+_HOUR = 3600
+_FAR = np.int64(1) << np.int64(60)  # stands for +/- infinity in the period table
+# Letters of a fixed layout, in the order of the parsed value columns; "+" is a sign column.
+_FIELD_LETTERS = "YMDhmsHO"  # year month day hour minute second offset-hours offset-minutes
+
+
+class StampError(ValueError):
+    """A date/time string that cannot be read; ``index`` is its position in the input."""
+
+    def __init__(self, index: int, text: str, why: str) -> None:
+        self.index = index
+        self.text = text
+        self.why = why
+        super().__init__(f"date/time {text!r} {why}")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A fixed-width date/time layout: allowed bytes per column and digit weights per field."""
+
+    low: np.ndarray  # (width,) uint8
+    high: np.ndarray  # (width,) uint8
+    weights: np.ndarray  # (width, 8) float64: the digits times these = the field values
+    sign: int  # column of the offset sign, -1 if none
+
+
+def _layout(pattern: str) -> _Layout:
+    """Layout from a pattern such as 'YYYYMMDDhhmm' or 'YYYY-MM-DDThh:mm:ss+HH:OO'."""
+    width = len(pattern)
+    low, high = np.zeros(width, np.uint8), np.zeros(width, np.uint8)
+    weights = np.zeros((width, len(_FIELD_LETTERS)), dtype=np.float64)
+    for col, char in enumerate(pattern):
+        if char in _FIELD_LETTERS:
+            low[col], high[col] = ord("0"), ord("9")
+            run_end = col
+            while run_end + 1 < width and pattern[run_end + 1] == char:
+                run_end += 1
+            weights[col, _FIELD_LETTERS.index(char)] = 10.0 ** (run_end - col)
+        elif char == "+":
+            low[col], high[col] = ord("+"), ord("-")  # ',' between them is refused separately
+        else:
+            low[col] = high[col] = ord(char)
+    return _Layout(low, high, weights, pattern.find("+"))
+
+
+_CCYYMMDDHHMM = _layout("YYYYMMDDhhmm")
+_ISO_OFFSET = _layout("YYYY-MM-DDThh:mm:ss+HH:OO")
+_ISO_ZULU = _layout("YYYY-MM-DDThh:mm:ssZ")
+
+
+def _fixed_fields(matrix: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
+    """(8, n) int64 field values of an (n, width) byte matrix, and which rows fit the layout."""
+    ok = ((matrix >= layout.low) & (matrix <= layout.high)).all(axis=1)
+    # Digits are small integers, so a float matrix product (BLAS) is exact and fast.
+    values = ((matrix.astype(np.float64) - 48.0) @ layout.weights).T.astype(np.int64)
+    if layout.sign >= 0:
+        sign_column = matrix[:, layout.sign]
+        ok &= sign_column != ord(",")
+        values[6:] *= np.where(sign_column == ord("-"), -1, 1)
+    return values, ok
+
+
+def _ascii_matrix(stamps: Sequence[str], width: int) -> np.ndarray | None:
+    """Strings of exactly ``width`` ASCII characters as an (n, width) uint8 matrix, else None."""
+    if not stamps:
+        return np.empty((0, width), dtype=np.uint8)
+    try:
+        # Joining with a newline (never inside a field) lets one check of the separator
+        # column prove that every string has exactly ``width`` characters.
+        raw = ("\n".join(stamps) + "\n").encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    if len(raw) != len(stamps) * (width + 1):
+        return None
+    matrix = np.frombuffer(raw, dtype=np.uint8).reshape(len(stamps), width + 1)
+    if not (matrix[:, width] == 10).all():
+        return None
+    return matrix[:, :width]
+
+
+def _first_bad_width(stamps: Sequence[str], width: int) -> int:
+    """Index of the first string that is not ``width`` ASCII characters (error path only)."""
+    for i, text in enumerate(stamps):
+        if len(text) != width or not text.isascii():
+            return i
+    return 0
+
+
+def _month_starts() -> np.ndarray:
+    months = np.arange((MIN_YEAR - 1970) * 12, (MAX_YEAR + 1 - 1970) * 12 + 1)
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+
+
+_MONTH_STARTS = _month_starts()  # day number of the 1st of every month MIN_YEAR..MAX_YEAR
+
+
+def civil_seconds(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Naive epoch seconds of (>=6, n) year/month/day/hour/minute/second rows, and validity."""
+    year, month, day, hour, minute, second = values[:6]
+    ok = (year >= MIN_YEAR) & (year <= MAX_YEAR) & (month >= 1) & (month <= 12)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59) & (day >= 1)
+    index = np.clip((year - MIN_YEAR) * 12 + month - 1, 0, _MONTH_STARTS.size - 2)
+    first = _MONTH_STARTS[index]
+    ok &= day <= _MONTH_STARTS[index + 1] - first
+    return (first + day - 1) * 86400 + hour * 3600 + minute * 60 + second, ok
+
+
+def parse_ccyymmddhhmm(stamps: Sequence[str]) -> np.ndarray:
+    """'CCYYMMDDHHMM' strings to int64 naive epoch seconds; StampError names the first bad one."""
+    matrix = _ascii_matrix(stamps, 12)
+    if matrix is None:
+        index = _first_bad_width(stamps, 12)
+        raise StampError(index, stamps[index], "is not 12 digits CCYYMMDDHHMM")
+    values, is_digits = _fixed_fields(matrix, _CCYYMMDDHHMM)
+    seconds, ok = civil_seconds(values)
+    ok &= is_digits
+    if not ok.all():
+        index = int(np.argmin(ok))
+        why = "is not a valid date/time CCYYMMDDHHMM"
+        raise StampError(index, stamps[index], why if is_digits[index] else "is not 12 digits")
+    return seconds
+
+
+def _offset_at(tz: ZoneInfo, instant: int) -> int:
+    """UTC offset in seconds of ``tz`` at UTC epoch second ``instant``."""
+    offset = datetime.fromtimestamp(instant, tz).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def _year_start(year: int) -> int:
+    return int((np.datetime64(f"{year:04d}-01-01", "s") - np.datetime64(0, "s")).astype(np.int64))
+
+
+@lru_cache(maxsize=1024)
+def _year_transitions(tz: ZoneInfo, year: int) -> tuple[tuple[int, int], ...]:
+    """(UTC instant, offset from then on) of each offset change of ``tz`` during UTC ``year``."""
+    start, end = _year_start(year), _year_start(year + 1)
+    found: list[tuple[int, int]] = []
+    before = _offset_at(tz, start)
+    for hour in range(start + _HOUR, end + 1, _HOUR):
+        after = _offset_at(tz, hour)
+        if after != before:
+            # Probed at hour boundaries; bisect to the exact second (some zones change at :30).
+            lo, hi = hour - _HOUR, hour
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if _offset_at(tz, mid) == before else (lo, mid)
+            found.append((hi, after))
+            before = after
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class _Periods:
+    """Spans of constant offset, in wall-clock (naive) seconds, ordered in time."""
+
+    local_start: np.ndarray  # first naive second of each period
+    local_end: np.ndarray  # first naive second after it (exclusive)
+    offset: np.ndarray  # UTC offset (s) during the period
+
+
+@lru_cache(maxsize=256)
+def _periods(tz: ZoneInfo, first_year: int, last_year: int) -> _Periods:
+    """The offset periods of ``tz`` covering wall-clock years first_year..last_year."""
+    # One year of margin each side: a local date near New Year may be another year in UTC.
+    lo, hi = first_year - 1, last_year + 1
+    changes = [t for year in range(lo, hi + 1) for t in _year_transitions(tz, year)]
+    instants = np.array([t for t, _ in changes], dtype=np.int64)
+    offsets = np.array([_offset_at(tz, _year_start(lo))] + [o for _, o in changes], np.int64)
+    utc_start = np.concatenate([[-_FAR], instants])
+    utc_end = np.concatenate([instants, [_FAR]])
+    return _Periods(utc_start + offsets, utc_end + offsets, offsets)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """UTC readings of wall-clock labels: both instants of a repeated label, and gap labels."""
+
+    first: np.ndarray  # earliest UTC instant the label names
+    second: np.ndarray  # the later instant of a repeated (fall-back) label, else == first
+    nonexistent: np.ndarray  # bool: the label falls in a spring-forward gap
+
+    @property
+    def ambiguous(self) -> np.ndarray:
+        """Labels that occur twice (fall back)."""
+        return self.second != self.first
+
+
+def _year_range(naive: np.ndarray) -> tuple[int, int]:
+    years = np.array([naive.min(), naive.max()]).astype("datetime64[s]").astype("datetime64[Y]")
+    first, last = (int(y) + 1970 for y in years.astype(np.int64))
+    return first, last
+
+
+def local_to_utc(naive: np.ndarray, tz: ZoneInfo) -> Resolved:
+    """Resolve int64 naive wall-clock seconds of zone ``tz`` to UTC epoch seconds."""
+    naive = np.asarray(naive, dtype=np.int64)
+    if naive.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return Resolved(empty, empty, np.empty(0, dtype=bool))
+    table = _periods(tz, *_year_range(naive))
+    # The latest period starting at or before each label; the previous one may still cover it
+    # (a fall-back repeat), and a label past the end of its period sits in a gap.
+    k = np.searchsorted(table.local_start, naive, side="right") - 1
+    previous = np.maximum(k - 1, 0)
+    nonexistent = naive >= table.local_end[k]
+    ambiguous = (k > 0) & (naive < table.local_end[previous])
+    later = naive - table.offset[k]
+    earlier = np.where(ambiguous, naive - table.offset[previous], later)
+    return Resolved(earlier, later, nonexistent)
+
+
+def _iso_fixed(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """UTC seconds of 'YYYY-MM-DDThh:mm:ss' + 'Z' or '+hh:mm' rows, and which rows matched."""
+    layout = _ISO_ZULU if matrix.shape[1] == 20 else _ISO_OFFSET
+    values, ok = _fixed_fields(matrix, layout)
+    seconds, valid = civil_seconds(values)
+    offset_hours, offset_minutes = values[6], values[7]
+    ok &= (np.abs(offset_minutes) <= 59) & (np.abs(offset_hours) <= 23)
+    return seconds - offset_hours * 3600 - offset_minutes * 60, ok & valid
+
+
+def _iso_slow(text: str, index: int) -> int:
+    """One ISO 8601 date/time with offset, in a layout the vectorised path does not cover."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise StampError(index, text, "is not an ISO 8601 date/time") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise StampError(index, text, "has no UTC offset (such as -05:00 or Z)")
+    if moment.microsecond:
+        raise StampError(index, text, "has fractions of a second")
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise StampError(index, text, f"is outside the years {MIN_YEAR}-{MAX_YEAR}")
+    return int(moment.timestamp())
+
+
+def parse_iso_utc(texts: Sequence[str]) -> np.ndarray:
+    """ISO 8601 date/times with a UTC offset to int64 UTC epoch seconds (StampError if bad)."""
+    count = len(texts)
+    out = np.empty(count, dtype=np.int64)
+    done = np.zeros(count, dtype=bool)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
+    for width in (25, 20):
+        rows = np.flatnonzero(lengths == width)
+        group = texts if rows.size == count else [texts[i] for i in rows]
+        matrix = _ascii_matrix(group, width) if rows.size else None
+        if matrix is not None:
+            seconds, ok = _iso_fixed(matrix)
+            out[rows[ok]] = seconds[ok]
+            done[rows[ok]] = True
+    # Other layouts (no seconds, +HHMM, a space for T...) are rare: read them one by one.
+    for index in np.flatnonzero(~done).tolist():
+        out[index] = _iso_slow(texts[index], index)
+    return out

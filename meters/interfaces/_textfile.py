@@ -1,0 +1,251 @@
+"""Plumbing shared by the text parsers: bounded line blocks, numbers from strings, batching."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+
+from meters.interfaces.base import (
+    Channel,
+    IntervalBatch,
+    ParsedBatch,
+    ReadFileError,
+    RegisterBatch,
+)
+
+BLOCK_BYTES = 1 << 20
+MAX_LINE_BYTES = 8 << 20  # one CMEP line of 15-minute data for eight years; more is not a line
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class Block:
+    """Consecutive whole lines of a file, decoded, without their line endings."""
+
+    first_line: int  # 1-based number of lines[0]
+    lines: list[str]
+
+
+def _decode(raw: bytes, first_line: int, filename: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = first_line + raw.count(b"\n", 0, exc.start)
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        reason = f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {column})"
+        raise ReadFileError(reason, file=filename, line=line) from None
+
+
+def _split_block(raw: bytes, first_line: int, filename: str) -> Block:
+    # CRLF becomes LF; a stray CR stays in its field and fails that field's check.
+    text = _decode(raw, first_line, filename).replace("\r\n", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return Block(first_line, lines)
+
+
+def read_blocks(stream: BinaryIO, filename: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+    """Whole lines of ``stream`` about ``block_bytes`` at a time; a UTF-8 BOM is dropped."""
+    pending = b""
+    first_line = 1
+    start = True
+    while True:
+        data = stream.read(block_bytes)
+        if start and data:
+            data, start = data.removeprefix(_BOM), False
+        if not data:
+            if pending:
+                yield _split_block(pending, first_line, filename)
+            return
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            pending += data
+            if len(pending) > MAX_LINE_BYTES:
+                reason = f"is longer than {MAX_LINE_BYTES // (1 << 20)} MB: not a text record"
+                raise ReadFileError(reason, file=filename, line=first_line)
+            continue
+        raw, pending = pending + data[: cut + 1], data[cut + 1 :]
+        block = _split_block(raw, first_line, filename)
+        first_line += len(block.lines)
+        yield block
+
+
+def split_fields(line: str) -> list[str]:
+    """Comma-separated fields of one line (a CSV reader only when the line has quotes)."""
+    if '"' not in line:
+        return line.split(",")
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error:
+        raise ValueError("has an unbalanced quote") from None
+
+
+class NumberError(ValueError):
+    """A field that is not the number it should be; ``index`` is its position in the input."""
+
+    def __init__(self, index: int, text: str) -> None:
+        self.index = index
+        self.text = text
+        super().__init__(f"{text!r} is not a number")
+
+
+_NOT_DECIMAL = str.maketrans("", "", "0123456789.+-")
+_NOT_DIGIT = str.maketrans("", "", "0123456789")
+
+
+def _first_bad(texts: Sequence[str], check: object) -> int:
+    """Index of the first text ``check`` rejects (error path only)."""
+    for i, text in enumerate(texts):
+        if not check(text):  # type: ignore[operator]
+            return i
+    return 0
+
+
+def _is_decimal(text: str) -> bool:
+    if not text or text.translate(_NOT_DECIMAL):
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_decimals(texts: Sequence[str]) -> np.ndarray:
+    """Plain decimals ('0.371', '-2', '.5'; no exponent, no spaces) to float64 (NumberError)."""
+    # One translate over the joined text rejects letters, spaces, '_', 'nan', 'inf' and '1e3',
+    # which float() would otherwise accept.
+    if "".join(texts).translate(_NOT_DECIMAL):
+        index = _first_bad(texts, _is_decimal)
+        raise NumberError(index, texts[index])
+    try:
+        return np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
+    except ValueError:
+        index = _first_bad(texts, _is_decimal)
+        raise NumberError(index, texts[index]) from None
+
+
+def _is_count(text: str) -> bool:
+    return 0 < len(text) <= 15 and not text.translate(_NOT_DIGIT)
+
+
+def parse_counts(texts: Sequence[str]) -> np.ndarray:
+    """Non-negative whole numbers of at most 15 digits to int64 (NumberError)."""
+    if "".join(texts).translate(_NOT_DIGIT) or not all(map(_is_count, texts)):
+        index = _first_bad(texts, _is_count)
+        raise NumberError(index, texts[index])
+    return np.fromiter(map(int, texts), dtype=np.int64, count=len(texts))
+
+
+_INTERVAL_TYPES = {
+    "meter": object,
+    "start": np.int64,
+    "minutes": np.int32,
+    "wh": np.int64,
+    "quality": np.uint8,
+    "channel": np.uint8,
+    "line": np.int32,
+}
+_REGISTER_FIELDS = ("meter", "read_at", "wh", "channel", "line")
+
+
+def _column(parts: list[object], counts: list[int], dtype: type) -> np.ndarray:
+    """One column from per-record parts, each an array or a scalar standing for ``count`` rows."""
+    if not any(isinstance(part, np.ndarray) for part in parts):
+        # Scalars only (a meter ID, an interval length): one repeat instead of a fill per record.
+        return np.repeat(np.array(parts, dtype=dtype), counts)
+    return np.concatenate(
+        [
+            part.astype(dtype, copy=False)
+            if isinstance(part, np.ndarray)
+            else np.full(n, part, dtype)
+            for part, n in zip(parts, counts, strict=True)
+        ]
+    )
+
+
+@dataclass
+class Batcher:
+    """Collects per-record columns and hands them out as ParsedBatch of about ``size`` reads."""
+
+    size: int
+    _columns: dict[str, list[object]] = field(
+        default_factory=lambda: {name: [] for name in _INTERVAL_TYPES}
+    )
+    _counts: list[int] = field(default_factory=list)
+    _registers: list[RegisterBatch] = field(default_factory=list)
+    _pending: int = 0
+    _records: int = 0
+
+    def add_intervals(self, meter: str | np.ndarray, start: np.ndarray, **columns: object) -> None:
+        """Queue intervals: ``minutes``, ``wh``, ``quality`` and ``line`` scalars or arrays."""
+        values = {**columns, "meter": meter, "start": start, "channel": int(Channel.DELIVERED)}
+        for name, parts in self._columns.items():
+            parts.append(values[name])
+        self._counts.append(int(start.shape[0]))
+        self._pending += int(start.shape[0])
+
+    def add_registers(self, meter: str, read_at: np.ndarray, wh: np.ndarray, line: int) -> None:
+        """Queue register reads of one meter, all from source line ``line``."""
+        count = read_at.shape[0]
+        self._registers.append(
+            RegisterBatch(
+                meter=np.full(count, meter, dtype=object),
+                read_at=read_at.astype(np.int64, copy=False),
+                wh=wh.astype(np.int64, copy=False),
+                channel=np.full(count, Channel.DELIVERED, dtype=np.uint8),
+                line=np.full(count, line, dtype=np.int32),
+            )
+        )
+
+    def count_records(self, records: int) -> None:
+        """Add source records to the next batch's count."""
+        self._records += records
+
+    @property
+    def full(self) -> bool:
+        """At least ``size`` intervals are waiting."""
+        return self._pending >= self.size
+
+    def _take_intervals(self) -> IntervalBatch:
+        if not self._counts:
+            return IntervalBatch()
+        columns = {
+            name: _column(parts, self._counts, _INTERVAL_TYPES[name])
+            for name, parts in self._columns.items()
+        }
+        self._columns = {name: [] for name in _INTERVAL_TYPES}
+        self._counts, self._pending = [], 0
+        return IntervalBatch(**columns)
+
+    def drain(self) -> Iterator[ParsedBatch]:
+        """Everything queued, in batches of at most ``size`` intervals."""
+        if not (self._pending or self._registers or self._records):
+            return
+        intervals = self._take_intervals()
+        registers = _concat_registers(self._registers)
+        records = self._records
+        self._registers, self._records = [], 0
+        step = max(self.size, 1)
+        for offset in range(0, max(len(intervals), 1), step):
+            part = IntervalBatch(
+                **{
+                    name: getattr(intervals, name)[offset : offset + step]
+                    for name in _INTERVAL_TYPES
+                }
+            )
+            yield ParsedBatch(part, registers, records)
+            registers, records = RegisterBatch(), 0
+
+
+def _concat_registers(parts: list[RegisterBatch]) -> RegisterBatch:
+    if not parts:
+        return RegisterBatch()
+    return RegisterBatch(
+        **{name: np.concatenate([getattr(p, name) for p in parts]) for name in _REGISTER_FIELDS}
+    )

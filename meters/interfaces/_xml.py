@@ -1,0 +1,420 @@
+"""Shared machinery of the XML interfaces: a safe streaming reader, column parsers, batching.
+
+The reader drives expat directly (no element tree at all, so memory is flat in file size and the
+source line of every element is known for free). It refuses any DTD outright, with the semantics
+of ``defusedxml`` ``forbid_dtd=True``: nothing is ever expanded and no external entity is ever
+fetched. Elements are dispatched by namespace URI + local name, never by prefix. defusedxml's own
+iterparse is not used because it swaps in the pure-Python expat glue, which is several times
+slower than calling expat from here with a handful of handlers.
+"""
+
+from __future__ import annotations
+
+import pyexpat
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import BinaryIO
+
+import numpy as np
+
+from meters.interfaces.base import IntervalBatch, ParsedBatch, ReadFileError, RegisterBatch, kwh_to_wh
+
+CHUNK_BYTES = 1 << 18  # bytes fed to expat at a time; finished batches are handed out in between
+NS_SEPARATOR = "}"  # expat reports an element as "namespace}local": Clark notation minus the "{"
+
+StartHandler = Callable[[dict[str, str]], None]
+EndHandler = Callable[[str], None]
+
+
+def qname(namespace: str, local: str) -> str:
+    """The key under which the element ``{namespace}local`` is dispatched."""
+    return f"{namespace}{NS_SEPARATOR}{local}" if namespace else local
+
+
+def local_name(name: str) -> str:
+    """The local part of a dispatched element name."""
+    return name.rpartition(NS_SEPARATOR)[2]
+
+
+class XmlReader:
+    """Streams an XML document through expat, calling handlers registered per element name.
+
+    A start handler receives the attributes, an end handler the element's text (for a leaf; for
+    a container only the text after its last child). While either runs, ``stack`` holds the
+    names of the enclosing elements, so ``stack[-1]`` is the parent.
+    """
+
+    def __init__(self, filename: str, roots: Iterable[str]) -> None:
+        self.filename = filename
+        self.stack: list[str] = []
+        self._roots = frozenset(roots)
+        self._starts: dict[str, StartHandler] = {}
+        self._ends: dict[str, EndHandler] = {}
+        self._text: list[str] = []
+        self._parser = self._make_parser()
+
+    def on_start(self, name: str, handler: StartHandler) -> None:
+        """Call ``handler(attributes)`` when element ``name`` opens."""
+        self._starts[name] = handler
+
+    def on_end(self, name: str, handler: EndHandler) -> None:
+        """Call ``handler(text)`` when element ``name`` closes."""
+        self._ends[name] = handler
+
+    def line(self) -> int:
+        """Source line of the event being handled."""
+        return int(self._parser.CurrentLineNumber)
+
+    def path(self) -> str:
+        """Local names of the open elements, e.g. ``feed/entry/content``."""
+        return "/".join(local_name(name) for name in self.stack)
+
+    def error(
+        self, reason: str, *, element: str | None = None, line: int | None = None
+    ) -> ReadFileError:
+        """A ReadFileError for this file (line defaults to the current one)."""
+        return ReadFileError(
+            reason, file=self.filename, element=element, line=self.line() if line is None else line
+        )
+
+    def run(self, stream: BinaryIO) -> Iterator[None]:
+        """Parse ``stream`` to its end, pausing after each chunk so the caller can emit batches."""
+        parse = self._parser.Parse
+        try:
+            while chunk := stream.read(CHUNK_BYTES):
+                parse(chunk, False)
+                yield
+            parse(b"", True)
+        except pyexpat.ExpatError as exc:
+            raise self._not_well_formed(exc) from None
+        yield
+
+    def _make_parser(self) -> pyexpat.XMLParserType:
+        parser = pyexpat.ParserCreate(namespace_separator=NS_SEPARATOR)
+        parser.buffer_text = True  # one text callback per text node, not one per line
+        parser.buffer_size = 1 << 16
+        parser.SetParamEntityParsing(pyexpat.XML_PARAM_ENTITY_PARSING_NEVER)
+        # A document without a DTD cannot declare entities, so refusing the DOCTYPE itself is
+        # enough; the other two handlers are belts and braces.
+        parser.StartDoctypeDeclHandler = self._refuse_doctype
+        parser.EntityDeclHandler = self._refuse_entity
+        parser.ExternalEntityRefHandler = self._refuse_external
+        parser.CharacterDataHandler = self._text.append
+        parser.StartElementHandler = self._start_root
+        parser.EndElementHandler = self._make_end()
+        return parser
+
+    def _make_start(self) -> Callable[[str, dict[str, str]], None]:
+        # Closures over bound methods: this runs once per element, so every lookup counts.
+        get, push, clear = self._starts.get, self.stack.append, self._text.clear
+
+        def start(name: str, attributes: dict[str, str]) -> None:
+            clear()
+            handler = get(name)
+            if handler is not None:
+                handler(attributes)
+            push(name)
+
+        return start
+
+    def _make_end(self) -> Callable[[str], None]:
+        get, pop, text = self._ends.get, self.stack.pop, self._text
+
+        def end(name: str) -> None:
+            pop()
+            handler = get(name)
+            if handler is not None:
+                handler("".join(text))
+
+        return end
+
+    def _start_root(self, name: str, attributes: dict[str, str]) -> None:
+        if name not in self._roots:
+            namespace, _, local = name.rpartition(NS_SEPARATOR)
+            expected = " or ".join(sorted("{" + root for root in self._roots))
+            raise self.error(
+                f"root element is {{{namespace}}}{local}, expected {expected}", element=local
+            )
+        start = self._make_start()
+        self._parser.StartElementHandler = start
+        start(name, attributes)
+
+    def _refuse_doctype(self, name: str, *_: object) -> None:
+        raise self.error(
+            "DTD/entity declarations are forbidden (forbid_dtd): the document type declaration "
+            "was refused before any entity was declared, expanded or fetched",
+            element=f"<!DOCTYPE {name}>",
+        )
+
+    def _refuse_entity(self, name: str, *_: object) -> None:
+        raise self.error("entity declarations are forbidden", element=f"<!ENTITY {name}>")
+
+    def _refuse_external(self, *_: object) -> int:
+        raise self.error("external entities are forbidden and are never fetched")
+
+    def _not_well_formed(self, exc: pyexpat.ExpatError) -> ReadFileError:
+        reason = pyexpat.ErrorString(exc.code) if exc.code is not None else str(exc)
+        return ReadFileError(
+            f"not well-formed XML: {reason} (line {exc.lineno}, column {exc.offset + 1})",
+            file=self.filename,
+            line=exc.lineno,
+            element=self.path() or None,
+        )
+
+
+# --- column parsers ------------------------------------------------------------------------
+
+
+class BadValue(ValueError):
+    """Element ``index`` of a parsed column is malformed; ``reason`` says how."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
+
+
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*\Z", re.ASCII)
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*\Z", re.ASCII)
+
+
+def _plain_ascii(texts: Sequence[str]) -> bool:
+    # float()/int() also take "1_000" and non-ASCII digits; one scan of the joined column
+    # rules both out without a per-value check.
+    joined = "".join(texts)
+    return joined.isascii() and "_" not in joined
+
+
+def _first_mismatch(texts: Sequence[str], pattern: re.Pattern[str]) -> int:
+    return next((i for i, t in enumerate(texts) if not pattern.match(t)), -1)
+
+
+def parse_decimals(texts: Sequence[str]) -> np.ndarray:
+    """Decimal texts to float64, or BadValue naming the first text that is not a finite number."""
+    try:
+        values = np.fromiter(map(float, texts), np.float64, len(texts))
+    except ValueError:
+        values = None
+    if values is not None and _plain_ascii(texts) and np.isfinite(values).all():
+        return values
+    index = _first_mismatch(texts, _DECIMAL)
+    if index < 0:  # matched the pattern, so it overflowed to infinity
+        index = int(np.flatnonzero(~np.isfinite(np.asarray(values)))[0])
+    raise BadValue(index, f"{texts[index]!r} is not a number")
+
+
+def parse_integers(texts: Sequence[str]) -> np.ndarray:
+    """Integer texts to int64, or BadValue naming the first text that is not an int64."""
+    try:
+        values = np.fromiter(map(int, texts), np.int64, len(texts))
+    except (ValueError, OverflowError):
+        values = None
+    if values is not None and _plain_ascii(texts):
+        return values
+    index = _first_mismatch(texts, _INTEGER)
+    if index >= 0:
+        raise BadValue(index, f"{texts[index]!r} is not an integer")
+    index = next(i for i, t in enumerate(texts) if not -(2**63) <= int(t) < 2**63)
+    raise BadValue(index, f"{texts[index]!r} is out of range")
+
+
+# --- ISO 8601 date-times with offset --------------------------------------------------------
+
+# Column positions of YYYY-MM-DDTHH:MM:SS followed by "+hh:mm" (25 chars) or "Z" (20 chars).
+_DIGITS = {
+    "year": (0, 1, 2, 3),
+    "month": (5, 6),
+    "day": (8, 9),
+    "hour": (11, 12),
+    "minute": (14, 15),
+    "second": (17, 18),
+}
+_SEPARATORS = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":"}
+_OFFSET_DIGITS = {"hours": (20, 21), "minutes": (23, 24)}
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_NOT_ISO = "is not an ISO 8601 date-time with offset"
+
+
+def _number(cells: np.ndarray, columns: tuple[int, ...]) -> np.ndarray:
+    value = np.zeros(cells.shape[0], dtype=np.int64)
+    for column in columns:
+        value = value * 10 + (cells[:, column].astype(np.int64) - 48)
+    return value
+
+
+def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates, vectorised (H. Hinnant's algorithm)."""
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _fast_iso(texts: Sequence[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch seconds and a validity mask for same-width texts; invalid rows go the slow way."""
+    try:
+        raw = "".join(texts).encode("ascii")
+    except UnicodeEncodeError:
+        return np.zeros(len(texts), np.int64), np.zeros(len(texts), bool)
+    cells = np.frombuffer(raw, dtype=np.uint8).reshape(-1, width)
+    digit_columns = [c for cols in _DIGITS.values() for c in cols]
+    if width == 25:
+        digit_columns += [c for cols in _OFFSET_DIGITS.values() for c in cols]
+    ok = ((cells[:, digit_columns] - 48) <= 9).all(axis=1)  # uint8 wraps below "0"
+    for column, char in _SEPARATORS.items():
+        ok &= cells[:, column] == ord(char)
+    f = {name: _number(cells, cols) for name, cols in _DIGITS.items()}
+    leap = (f["year"] % 4 == 0) & ((f["year"] % 100 != 0) | (f["year"] % 400 == 0))
+    month_days = _MONTH_DAYS[np.clip(f["month"], 0, 12)] + (leap & (f["month"] == 2))
+    ok &= (f["year"] >= 1) & (f["month"] >= 1) & (f["month"] <= 12) & (f["day"] >= 1)
+    ok &= (f["day"] <= month_days) & (f["hour"] <= 23) & (f["minute"] <= 59) & (f["second"] <= 59)
+    seconds = days_from_civil(f["year"], f["month"], f["day"]) * 86400
+    seconds += f["hour"] * 3600 + f["minute"] * 60 + f["second"]
+    if width == 20:
+        return seconds, ok & (cells[:, 19] == ord("Z"))
+    sign = np.where(cells[:, 19] == ord("-"), -1, 1)
+    ok &= ((cells[:, 19] == ord("+")) | (cells[:, 19] == ord("-"))) & (cells[:, 22] == ord(":"))
+    off_h, off_m = _number(cells, _OFFSET_DIGITS["hours"]), _number(cells, _OFFSET_DIGITS["minutes"])
+    ok &= (off_h <= 23) & (off_m <= 59)
+    return seconds - sign * (off_h * 3600 + off_m * 60), ok
+
+
+def _slow_iso(text: str, index: int) -> int:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadValue(index, f"{text!r} {_NOT_ISO}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise BadValue(index, f"{text!r} has no UTC offset")
+    if moment.microsecond:
+        raise BadValue(index, f"{text!r} has a fraction of a second")
+    return int(moment.timestamp())
+
+
+def iso_to_epoch(texts: Sequence[str]) -> np.ndarray:
+    """ISO 8601 date-times with offset (or Z) to int64 UTC epoch seconds; BadValue if malformed.
+
+    The usual shapes (``2026-03-07T01:00:00-05:00`` and ``...Z``) are converted as a byte matrix
+    in one go; anything else (fractions, basic format, stray spaces) goes through datetime.
+    """
+    count = len(texts)
+    out = np.zeros(count, dtype=np.int64)
+    done = np.zeros(count, dtype=bool)
+    widths = np.fromiter(map(len, texts), np.int64, count)
+    for width in (25, 20):
+        rows = np.flatnonzero(widths == width)
+        if rows.size:
+            subset = texts if rows.size == count else [texts[i] for i in rows]
+            seconds, ok = _fast_iso(subset, width)
+            out[rows[ok]] = seconds[ok]
+            done[rows[ok]] = True
+    for index in np.flatnonzero(~done).tolist():
+        out[index] = _slow_iso(texts[index], index)
+    return out
+
+
+# --- energy and batches -----------------------------------------------------------------------
+
+
+def scaled_wh(values: np.ndarray, power_of_ten: int) -> np.ndarray:
+    """Values in 10**power_of_ten Wh to int64 Wh, rounded half-to-even."""
+    if power_of_ten >= 0:
+        if values.dtype.kind in "iu":
+            return values.astype(np.int64) * (10**power_of_ten)
+        return kwh_to_wh(values, 10.0**power_of_ten)
+    # Divide by an exact power of ten rather than multiply by an inexact 10**-k.
+    return kwh_to_wh(np.asarray(values, dtype=np.float64) / 10.0**-power_of_ten, 1.0)
+
+
+def interval_batch(
+    meter: str,
+    start: np.ndarray,
+    minutes: int,
+    wh: np.ndarray,
+    quality: np.ndarray,
+    channel: int,
+    line: np.ndarray,
+) -> IntervalBatch:
+    """An IntervalBatch of one meter, channel and interval length."""
+    count = start.shape[0]
+    return IntervalBatch(
+        meter=np.full(count, meter, dtype=object),
+        start=start.astype(np.int64, copy=False),
+        minutes=np.full(count, minutes, dtype=np.int32),
+        wh=wh.astype(np.int64, copy=False),
+        quality=quality.astype(np.uint8, copy=False),
+        channel=np.full(count, channel, dtype=np.uint8),
+        line=line.astype(np.int32, copy=False),
+    )
+
+
+def _slice(batch: IntervalBatch, part: slice) -> IntervalBatch:
+    return IntervalBatch(**{name: getattr(batch, name)[part] for name in _INTERVAL_FIELDS})
+
+
+_INTERVAL_FIELDS = ("meter", "start", "minutes", "wh", "quality", "channel", "line")
+_REGISTER_FIELDS = ("meter", "read_at", "wh", "channel", "line")
+
+
+def concat_registers(parts: list[RegisterBatch]) -> RegisterBatch:
+    """One RegisterBatch from several."""
+    if not parts:
+        return RegisterBatch()
+    return RegisterBatch(
+        **{name: np.concatenate([getattr(p, name) for p in parts]) for name in _REGISTER_FIELDS}
+    )
+
+
+class BatchBuilder:
+    """Collects parsed reads and hands them out as ParsedBatches of ``batch_reads`` intervals.
+
+    ``records`` of each batch counts the source records its intervals and register reads came
+    from (an interval filled in for a gap in the source is no record).
+    """
+
+    def __init__(self, batch_reads: int) -> None:
+        if batch_reads < 1:
+            raise ValueError("batch_reads must be positive")
+        self._size = batch_reads
+        self._parts: list[IntervalBatch] = []
+        self._counted: list[np.ndarray] = []
+        self._pending = 0
+        self._registers: list[RegisterBatch] = []
+        self._records = 0  # records not tied to any interval (register reads, skipped reads)
+
+    def add(self, intervals: IntervalBatch, counted: np.ndarray | None = None) -> None:
+        """Queue intervals; ``counted`` marks those that are a source record (default: all)."""
+        if len(intervals):
+            self._parts.append(intervals)
+            self._counted.append(np.ones(len(intervals), bool) if counted is None else counted)
+            self._pending += len(intervals)
+
+    def add_registers(self, registers: RegisterBatch, records: int) -> None:
+        """Queue register reads that came from ``records`` source records."""
+        if len(registers):
+            self._registers.append(registers)
+        self._records += records
+
+    def take(self, final: bool = False) -> Iterator[ParsedBatch]:
+        """Full batches so far; with ``final`` also the remainder."""
+        while self._pending >= self._size or (
+            final and (self._pending or self._registers or self._records)
+        ):
+            yield self._cut()
+
+    def _cut(self) -> ParsedBatch:
+        intervals = IntervalBatch.concat(self._parts)
+        counted = np.concatenate(self._counted) if self._counted else np.zeros(0, bool)
+        size = min(self._size, len(intervals))
+        head = _slice(intervals, slice(0, size))
+        records = int(np.count_nonzero(counted[:size])) + self._records
+        batch = ParsedBatch(head, concat_registers(self._registers), records)
+        self._registers, self._records = [], 0
+        rest = len(intervals) - size
+        self._parts = [_slice(intervals, slice(size, None))] if rest else []
+        self._counted = [counted[size:]] if rest else []
+        self._pending = rest
+        return batch

@@ -1,0 +1,128 @@
+"""The contract every meter-read interface follows: stream batches of numpy arrays, or fail whole.
+
+A parser is a generator ``parse(stream, *, filename, tz) -> Iterator[ParsedBatch]``. It reads a
+binary stream incrementally (memory flat in file size), and yields batches of at most about
+``batch_reads`` intervals. Any malformed input raises :class:`ReadFileError` naming the file and
+the line (text formats) or element (XML) and what is wrong; the caller stores nothing of a file
+whose parse did not run to the end.
+
+Units are fixed here so that no caller converts: instants are int64 UTC epoch seconds, energy is
+int64 watt-hours (kWh x 1000, rounded half-to-even to the watt-hour), intervals are minutes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+DEFAULT_BATCH_READS = 250_000
+
+
+class Quality(enum.IntEnum):
+    """Head-end quality of one interval; a larger value wins when several codes apply."""
+
+    ACTUAL = 0
+    SUSPECT = 1
+    ESTIMATED = 2
+    MISSING = 3
+
+
+class Channel(enum.IntEnum):
+    """Energy direction: delivered to the customer (forward) or received from them (net metering)."""
+
+    DELIVERED = 1
+    RECEIVED = 2
+
+
+class ReadFileError(Exception):
+    """A file that cannot be read as its interface says: rejected whole."""
+
+    def __init__(
+        self, reason: str, *, file: str, line: int | None = None, element: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.file = file
+        self.line = line
+        self.element = element
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f": line {self.line}"
+        if self.element is not None:
+            where += f": {self.element}"
+        return f"{where}: {self.reason}"
+
+
+def _empty(dtype: type | str) -> np.ndarray:
+    return np.empty(0, dtype=dtype)
+
+
+@dataclass
+class IntervalBatch:
+    """Interval reads, one array element per interval (missing intervals included)."""
+
+    meter: np.ndarray = field(default_factory=lambda: _empty(object))  # str meter serial
+    start: np.ndarray = field(default_factory=lambda: _empty(np.int64))  # UTC epoch s, start
+    minutes: np.ndarray = field(default_factory=lambda: _empty(np.int32))  # interval length
+    wh: np.ndarray = field(default_factory=lambda: _empty(np.int64))  # 0 where MISSING
+    quality: np.ndarray = field(default_factory=lambda: _empty(np.uint8))  # Quality values
+    channel: np.ndarray = field(default_factory=lambda: _empty(np.uint8))  # Channel values
+    line: np.ndarray = field(default_factory=lambda: _empty(np.int32))  # source line, 0 if none
+
+    def __len__(self) -> int:
+        return int(self.start.shape[0])
+
+    @classmethod
+    def concat(cls, parts: list[IntervalBatch]) -> IntervalBatch:
+        if not parts:
+            return cls()
+        return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS})
+
+
+_FIELDS = ("meter", "start", "minutes", "wh", "quality", "channel", "line")
+
+
+@dataclass
+class RegisterBatch:
+    """Register (cumulative) reads: the meter's index at an instant."""
+
+    meter: np.ndarray = field(default_factory=lambda: _empty(object))
+    read_at: np.ndarray = field(default_factory=lambda: _empty(np.int64))  # UTC epoch s
+    wh: np.ndarray = field(default_factory=lambda: _empty(np.int64))  # cumulative Wh
+    channel: np.ndarray = field(default_factory=lambda: _empty(np.uint8))
+    line: np.ndarray = field(default_factory=lambda: _empty(np.int32))
+
+    def __len__(self) -> int:
+        return int(self.read_at.shape[0])
+
+
+@dataclass
+class ParsedBatch:
+    """One slice of a file: its intervals, its register reads and how many records it held."""
+
+    intervals: IntervalBatch
+    registers: RegisterBatch = field(default_factory=RegisterBatch)
+    records: int = 0  # source records (lines, blocks, readings) this batch came from
+
+
+class Parser(Protocol):
+    def __call__(
+        self,
+        stream: BinaryIO,
+        *,
+        filename: str,
+        tz: ZoneInfo,
+        batch_reads: int = DEFAULT_BATCH_READS,
+    ) -> Iterator[ParsedBatch]: ...
+
+
+def kwh_to_wh(values: np.ndarray, scale: float = 1000.0) -> np.ndarray:
+    """Decimal energy values (float64) in a unit of ``scale`` Wh to int64 Wh, half-to-even."""
+    return np.rint(np.asarray(values, dtype=np.float64) * scale).astype(np.int64)

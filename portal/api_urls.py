@@ -1,0 +1,17 @@
+"""/api/v1/: one router for every app's viewsets, plus single-operation views."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from ldc.api import AuditEventViewSet, LdcViewSet, MeView
+from meters.api import MeterViewSet, ReadFileViewSet, SdpViewSet
+
+router = DefaultRouter()
+router.register("ldcs", LdcViewSet, basename="ldc")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("sdps", SdpViewSet, basename="sdp")
+router.register("meters", MeterViewSet, basename="meter")
+router.register("read-files", ReadFileViewSet, basename="read-file")
+
+app_name = "api"
+urlpatterns = [path("me/", MeView.as_view(), name="me"), *router.urls]

@@ -1,0 +1,50 @@
+"""Navigation that fits the role of whoever is looking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from portal.access import actor_for_user
+
+NavItem = tuple[str, str, str]  # label, url name, bootstrap icon
+
+_STAFF_NAV: list[tuple[str, str, str, str]] = [
+    # label, url name, icon, capability
+    ("Dashboard", "home", "speedometer2", "ldc.view"),
+    ("Service points", "meters:sdp-list", "geo-alt", "registry.view"),
+    ("Meters", "meters:meter-list", "cpu", "registry.view"),
+    ("Read files", "meters:readfile-list", "file-earmark-arrow-up", "reads.view"),
+    ("Members", "ldc:members", "people", "ldc.manage_members"),
+    ("API tokens", "ldc:tokens", "key", "ldc.manage_tokens"),
+    ("Audit trail", "ldc:audit", "journal-text", "audit.view"),
+]
+_SME_NAV: list[tuple[str, str, str]] = [
+    ("Rollout", "home", "globe-americas"),
+    ("LDCs", "sme:ldc-list", "buildings"),
+    ("Audit trail", "sme:audit", "journal-text"),
+]
+_CUSTOMER_NAV: list[tuple[str, str, str]] = [
+    ("My accounts", "home", "house"),
+    ("Link an account", "customers:link", "link-45deg"),
+]
+
+
+def _items(entries: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    return [{"label": label, "url": reverse(name), "icon": icon} for label, name, icon in entries]
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "nav_actor": None}
+    actor = actor_for_user(user)
+    if actor.is_coordinator:
+        items = _items(_SME_NAV)
+    elif actor.is_ldc_staff:
+        items = _items([(lbl, name, icon) for lbl, name, icon, cap in _STAFF_NAV if actor.can(cap)])
+    else:
+        items = _items(_CUSTOMER_NAV)
+    return {"nav_items": items, "nav_actor": actor}

@@ -1,0 +1,29 @@
+"""URL map: pages per app, the REST API under /api/v1/, allauth under /accounts/."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal import views
+
+sme_patterns = (
+    [
+        path("ldcs/", views.SmeLdcListView.as_view(), name="ldc-list"),
+        path("ldcs/<slug:slug>/", views.SmeLdcDetailView.as_view(), name="ldc-detail"),
+        path("audit/", views.SmeAuditView.as_view(), name="audit"),
+    ],
+    "sme",
+)
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("ldc/", include("ldc.urls")),
+    path("sme/", include(sme_patterns)),
+    path("me/", include("customers.urls")),
+    path("registry/", include("meters.urls")),
+    path("api/v1/", include("portal.api_urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
