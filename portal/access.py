@@ -58,6 +58,10 @@ class Actor:
         return self.role in CAPABILITIES[capability]
 
     @property
+    def role_label(self) -> str:
+        return Role(self.role).label if self.role else "Customer"
+
+    @property
     def label(self) -> str:
         if self.token is not None:
             return f"token {self.token.name} ({self.token.key_id})"

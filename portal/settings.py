@@ -150,6 +150,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 # django-allauth: e-mail login, mandatory verification, TOTP two-factor, login rate limits.
+ACCOUNT_ADAPTER = "portal.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None

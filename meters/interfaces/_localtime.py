@@ -35,43 +35,66 @@ class StampError(ValueError):
 
 @dataclass(frozen=True)
 class _Layout:
-    """A fixed-width date/time layout: allowed bytes per column and digit weights per field."""
+    """A fixed-width layout (with its newline separator): allowed bytes and digit weights."""
 
-    low: np.ndarray  # (width,) uint8
+    pattern: str
+    low: np.ndarray  # (width,) uint8, lowest byte allowed in each column
     high: np.ndarray  # (width,) uint8
-    weights: np.ndarray  # (width, 8) float64: the digits times these = the field values
+    weights: np.ndarray  # (8, width) float64: field values = weights @ bytes - bias
+    bias: np.ndarray  # (8, 1) float64: the weights applied to the '0' of every digit
     sign: int  # column of the offset sign, -1 if none
 
 
 def _layout(pattern: str) -> _Layout:
     """Layout from a pattern such as 'YYYYMMDDhhmm' or 'YYYY-MM-DDThh:mm:ss+HH:OO'."""
+    pattern += "\n"  # each string is followed by the newline _ascii_matrix joins them with
     width = len(pattern)
     low, high = np.zeros(width, np.uint8), np.zeros(width, np.uint8)
-    weights = np.zeros((width, len(_FIELD_LETTERS)), dtype=np.float64)
+    weights = np.zeros((len(_FIELD_LETTERS), width), dtype=np.float64)
     for col, char in enumerate(pattern):
         if char in _FIELD_LETTERS:
             low[col], high[col] = ord("0"), ord("9")
             run_end = col
             while run_end + 1 < width and pattern[run_end + 1] == char:
                 run_end += 1
-            weights[col, _FIELD_LETTERS.index(char)] = 10.0 ** (run_end - col)
+            weights[_FIELD_LETTERS.index(char), col] = 10.0 ** (run_end - col)
         elif char == "+":
             low[col], high[col] = ord("+"), ord("-")  # ',' between them is refused separately
         else:
             low[col] = high[col] = ord(char)
-    return _Layout(low, high, weights, pattern.find("+"))
+    bias = (weights.sum(axis=1) * ord("0"))[:, None]
+    return _Layout(pattern, low, high, weights, bias, pattern.find("+"))
 
 
 _CCYYMMDDHHMM = _layout("YYYYMMDDhhmm")
 _ISO_OFFSET = _layout("YYYY-MM-DDThh:mm:ss+HH:OO")
 _ISO_ZULU = _layout("YYYY-MM-DDThh:mm:ssZ")
+_TILED: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # pattern -> bounds repeated for n rows
+
+
+def _fits(matrix: np.ndarray, layout: _Layout) -> np.ndarray:
+    """Which rows of an (n, width) byte matrix have every byte within the layout's bounds."""
+    rows, width = matrix.shape
+    low, high = _TILED.get(layout.pattern, (matrix[:0, 0], matrix[:0, 0]))
+    if low.size < matrix.size:
+        # Comparing flat against repeated bounds is far faster than broadcasting (n, 13)
+        # against (13,): numpy's inner loop would be only 13 long.
+        repeats = max(rows, 2 * low.size // width, 1024)
+        low, high = np.tile(layout.low, repeats), np.tile(layout.high, repeats)
+        _TILED[layout.pattern] = (low, high)
+    flat = matrix.reshape(-1)
+    bad = (flat < low[: flat.size]) | (flat > high[: flat.size])
+    if not bad.any():
+        return np.ones(rows, dtype=bool)
+    return ~bad.reshape(rows, width).any(axis=1)
 
 
 def _fixed_fields(matrix: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
     """(8, n) int64 field values of an (n, width) byte matrix, and which rows fit the layout."""
-    ok = ((matrix >= layout.low) & (matrix <= layout.high)).all(axis=1)
-    # Digits are small integers, so a float matrix product (BLAS) is exact and fast.
-    values = ((matrix.astype(np.float64) - 48.0) @ layout.weights).T.astype(np.int64)
+    ok = _fits(matrix, layout)
+    # Digits are small integers, so a float matrix product (BLAS) is exact and fast; the
+    # (8, n) result keeps each field contiguous for the arithmetic that follows.
+    values = (layout.weights @ matrix.astype(np.float64).T - layout.bias).astype(np.int64)
     if layout.sign >= 0:
         sign_column = matrix[:, layout.sign]
         ok &= sign_column != ord(",")
@@ -80,21 +103,18 @@ def _fixed_fields(matrix: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.n
 
 
 def _ascii_matrix(stamps: Sequence[str], width: int) -> np.ndarray | None:
-    """Strings of exactly ``width`` ASCII characters as an (n, width) uint8 matrix, else None."""
+    """Strings of ``width`` ASCII characters, each + newline, as an (n, width + 1) byte matrix."""
     if not stamps:
-        return np.empty((0, width), dtype=np.uint8)
+        return np.empty((0, width + 1), dtype=np.uint8)
     try:
-        # Joining with a newline (never inside a field) lets one check of the separator
-        # column prove that every string has exactly ``width`` characters.
+        # The newline (never inside a field) is a separator column the layout checks: any
+        # string of another length shifts it and fails that check.
         raw = ("\n".join(stamps) + "\n").encode("ascii")
     except UnicodeEncodeError:
         return None
     if len(raw) != len(stamps) * (width + 1):
         return None
-    matrix = np.frombuffer(raw, dtype=np.uint8).reshape(len(stamps), width + 1)
-    if not (matrix[:, width] == 10).all():
-        return None
-    return matrix[:, :width]
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(stamps), width + 1)
 
 
 def _first_bad_width(stamps: Sequence[str], width: int) -> int:
@@ -111,14 +131,15 @@ def _month_starts() -> np.ndarray:
 
 
 _MONTH_STARTS = _month_starts()  # day number of the 1st of every month MIN_YEAR..MAX_YEAR
+_CIVIL_LOW = np.array([[MIN_YEAR], [1], [1], [0], [0], [0]])
+_CIVIL_HIGH = np.array([[MAX_YEAR], [12], [31], [23], [59], [59]])
 
 
 def civil_seconds(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Naive epoch seconds of (>=6, n) year/month/day/hour/minute/second rows, and validity."""
     year, month, day, hour, minute, second = values[:6]
-    ok = (year >= MIN_YEAR) & (year <= MAX_YEAR) & (month >= 1) & (month <= 12)
-    ok &= (hour <= 23) & (minute <= 59) & (second <= 59) & (day >= 1)
-    index = np.clip((year - MIN_YEAR) * 12 + month - 1, 0, _MONTH_STARTS.size - 2)
+    ok = ((values[:6] >= _CIVIL_LOW) & (values[:6] <= _CIVIL_HIGH)).all(axis=0)
+    index = np.minimum(np.maximum((year - MIN_YEAR) * 12 + month - 1, 0), _MONTH_STARTS.size - 2)
     first = _MONTH_STARTS[index]
     ok &= day <= _MONTH_STARTS[index + 1] - first
     return (first + day - 1) * 86400 + hour * 3600 + minute * 60 + second, ok
@@ -134,6 +155,9 @@ def parse_ccyymmddhhmm(stamps: Sequence[str]) -> np.ndarray:
     seconds, ok = civil_seconds(values)
     ok &= is_digits
     if not ok.all():
+        if not (matrix[:, 12] == 10).all():  # a string of another length shifted the rows
+            index = _first_bad_width(stamps, 12)
+            raise StampError(index, stamps[index], "is not 12 digits CCYYMMDDHHMM")
         index = int(np.argmin(ok))
         why = "is not a valid date/time CCYYMMDDHHMM"
         raise StampError(index, stamps[index], why if is_digits[index] else "is not 12 digits")
@@ -231,7 +255,7 @@ def local_to_utc(naive: np.ndarray, tz: ZoneInfo) -> Resolved:
 
 def _iso_fixed(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """UTC seconds of 'YYYY-MM-DDThh:mm:ss' + 'Z' or '+hh:mm' rows, and which rows matched."""
-    layout = _ISO_ZULU if matrix.shape[1] == 20 else _ISO_OFFSET
+    layout = _ISO_ZULU if matrix.shape[1] == 21 else _ISO_OFFSET
     values, ok = _fixed_fields(matrix, layout)
     seconds, valid = civil_seconds(values)
     offset_hours, offset_minutes = values[6], values[7]

@@ -40,7 +40,8 @@ def _decode(raw: bytes, first_line: int, filename: str) -> str:
         raise ReadFileError(reason, file=filename, line=line) from None
 
 
-def _split_block(raw: bytes, first_line: int, filename: str) -> Block:
+def decode_block(raw: bytes, first_line: int, filename: str) -> Block:
+    """Decode whole lines of bytes (from read_raw_blocks) into a Block."""
     # CRLF becomes LF; a stray CR stays in its field and fails that field's check.
     text = _decode(raw, first_line, filename).replace("\r\n", "\n")
     lines = text.split("\n")
@@ -49,8 +50,10 @@ def _split_block(raw: bytes, first_line: int, filename: str) -> Block:
     return Block(first_line, lines)
 
 
-def read_blocks(stream: BinaryIO, filename: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
-    """Whole lines of ``stream`` about ``block_bytes`` at a time; a UTF-8 BOM is dropped."""
+def read_raw_blocks(
+    stream: BinaryIO, filename: str, block_bytes: int = BLOCK_BYTES
+) -> Iterator[tuple[int, bytes]]:
+    """(number of the first line, bytes of whole lines) about ``block_bytes`` at a time, BOM-less."""
     pending = b""
     first_line = 1
     start = True
@@ -60,7 +63,7 @@ def read_blocks(stream: BinaryIO, filename: str, block_bytes: int = BLOCK_BYTES)
             data, start = data.removeprefix(_BOM), False
         if not data:
             if pending:
-                yield _split_block(pending, first_line, filename)
+                yield first_line, pending
             return
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -70,9 +73,14 @@ def read_blocks(stream: BinaryIO, filename: str, block_bytes: int = BLOCK_BYTES)
                 raise ReadFileError(reason, file=filename, line=first_line)
             continue
         raw, pending = pending + data[: cut + 1], data[cut + 1 :]
-        block = _split_block(raw, first_line, filename)
-        first_line += len(block.lines)
-        yield block
+        yield first_line, raw
+        first_line += raw.count(b"\n")
+
+
+def read_blocks(stream: BinaryIO, filename: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+    """Whole decoded lines of ``stream`` about ``block_bytes`` at a time; a UTF-8 BOM is dropped."""
+    for first_line, raw in read_raw_blocks(stream, filename, block_bytes):
+        yield decode_block(raw, first_line, filename)
 
 
 def split_fields(line: str) -> list[str]:
@@ -140,6 +148,42 @@ def parse_counts(texts: Sequence[str]) -> np.ndarray:
         index = _first_bad(texts, _is_count)
         raise NumberError(index, texts[index])
     return np.fromiter(map(int, texts), dtype=np.int64, count=len(texts))
+
+
+_POW10 = 10.0 ** np.arange(32)
+MAX_DIGITS = 15  # beyond this a float64 no longer holds every digit
+
+
+def gather(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) bytes of ``buf`` from each start (past the end of ``buf``: its last byte)."""
+    index = starts[:, None] + np.arange(width)
+    return buf[np.minimum(index, buf.size - 1)]
+
+
+def decimals_from_bytes(
+    buf: np.ndarray, starts: np.ndarray, stops: np.ndarray, *, whole: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain decimals (or, ``whole``, digit strings) between starts and stops; and validity."""
+    widths = stops - starts
+    width = int(min(widths.max(initial=0), MAX_DIGITS + 2))
+    columns = np.arange(width)
+    inside = columns < widths[:, None]
+    chars = gather(buf, starts, width)
+    digit = (chars >= 48) & (chars <= 57) & inside
+    dot = (chars == 46) & inside
+    sign = ((chars == 43) | (chars == 45)) & inside
+    ok = (widths <= width) & (digit.sum(axis=1) >= 1) & (digit.sum(axis=1) <= MAX_DIGITS)
+    if whole:
+        ok &= (digit == inside).all(axis=1)
+    else:
+        ok &= ((digit | dot | sign) == inside).all(axis=1) & (dot.sum(axis=1) <= 1)
+        ok &= ~sign[:, 1:].any(axis=1)  # a sign only in front
+    # Each digit's power of ten is the number of digits to its right.
+    right = np.cumsum(digit[:, ::-1], axis=1)[:, ::-1] - digit
+    mantissa = np.where(digit, (chars.astype(np.float64) - 48.0) * _POW10[right], 0.0).sum(axis=1)
+    decimals = np.where(dot.any(axis=1), (right * dot).sum(axis=1), 0)
+    values = mantissa / _POW10[decimals]
+    return np.where(chars[:, 0] == 45, -values, values), ok
 
 
 _INTERVAL_TYPES = {

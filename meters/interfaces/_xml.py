@@ -42,7 +42,9 @@ class XmlReader:
 
     A start handler receives the attributes, an end handler the element's text (for a leaf; for
     a container only the text after its last child). While either runs, ``stack`` holds the
-    names of the enclosing elements, so ``stack[-1]`` is the parent.
+    names of the enclosing elements, so ``stack[-1]`` is the parent. ``ends`` may be changed
+    while parsing: a hot leaf can be pointed at a builtin such as ``list.append`` inside its
+    container (no Python frame per value) and pointed back when the container closes.
     """
 
     def __init__(self, filename: str, roots: Iterable[str]) -> None:
@@ -50,9 +52,9 @@ class XmlReader:
         self.stack: list[str] = []
         self._roots = frozenset(roots)
         self._starts: dict[str, StartHandler] = {}
-        self._ends: dict[str, EndHandler] = {}
+        self.ends: dict[str, EndHandler] = {}
         self._text: list[str] = []
-        self._parser = self._make_parser()
+        self.expat = self._make_parser()
 
     def on_start(self, name: str, handler: StartHandler) -> None:
         """Call ``handler(attributes)`` when element ``name`` opens."""
@@ -60,11 +62,11 @@ class XmlReader:
 
     def on_end(self, name: str, handler: EndHandler) -> None:
         """Call ``handler(text)`` when element ``name`` closes."""
-        self._ends[name] = handler
+        self.ends[name] = handler
 
     def line(self) -> int:
         """Source line of the event being handled."""
-        return int(self._parser.CurrentLineNumber)
+        return int(self.expat.CurrentLineNumber)
 
     def path(self) -> str:
         """Local names of the open elements, e.g. ``feed/entry/content``."""
@@ -80,7 +82,7 @@ class XmlReader:
 
     def run(self, stream: BinaryIO) -> Iterator[None]:
         """Parse ``stream`` to its end, pausing after each chunk so the caller can emit batches."""
-        parse = self._parser.Parse
+        parse = self.expat.Parse
         try:
             while chunk := stream.read(CHUNK_BYTES):
                 parse(chunk, False)
@@ -119,7 +121,7 @@ class XmlReader:
         return start
 
     def _make_end(self) -> Callable[[str], None]:
-        get, pop, text = self._ends.get, self.stack.pop, self._text
+        get, pop, text = self.ends.get, self.stack.pop, self._text
 
         def end(name: str) -> None:
             pop()
@@ -137,7 +139,7 @@ class XmlReader:
                 f"root element is {{{namespace}}}{local}, expected {expected}", element=local
             )
         start = self._make_start()
-        self._parser.StartElementHandler = start
+        self.expat.StartElementHandler = start
         start(name, attributes)
 
     def _refuse_doctype(self, name: str, *_: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, repeat
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
@@ -50,7 +50,7 @@ class _Rows:
     """Data rows of one block with their line numbers, split into columns."""
 
     lines: np.ndarray
-    columns: list[tuple[str, ...]]
+    columns: list[list[str]]
 
 
 def parse(
@@ -94,24 +94,64 @@ def _csv_rows(block: Block, filename: str) -> list[list[str]]:
 
 
 def _data_rows(block: Block, state: _State) -> _Rows | None:
-    """Non-blank rows of the block (the header taken off first), checked for field count."""
+    """Non-blank data rows of the block (the header taken off first), split into columns."""
+    if not state.columns:
+        block = _take_header(block, state)
+    if not block.lines:
+        return None
+    joined = ",".join(block.lines)
+    if '"' in joined or "\r" in joined:
+        return _rows_by_reader(block, state)  # quoting (or a stray CR): the CSV reader decides
+    return _rows_by_split(block, joined, state)
+
+
+def _take_header(block: Block, state: _State) -> Block:
+    """Read the header from the first non-blank line; the lines after it."""
+    for index, text in enumerate(block.lines):
+        if text:
+            row = _csv_rows(Block(block.first_line + index, [text]), state.filename)[0]
+            _read_header(row, block.first_line + index, state)
+            return Block(block.first_line + index + 1, block.lines[index + 1 :])
+    return Block(block.first_line + len(block.lines), [])
+
+
+def _rows_by_split(block: Block, joined: str, state: _State) -> _Rows | None:
+    """Rows without quotes: count commas per line, then split the whole block at once."""
+    lines = block.lines
+    numbers = np.arange(block.first_line, block.first_line + len(lines), dtype=np.int32)
+    commas = np.fromiter(map(str.count, lines, repeat(",")), dtype=np.int64, count=len(lines))
+    if (commas != state.columns - 1).any():
+        blank = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) == 0
+        if blank.any():
+            lines, numbers, commas = list(compress(lines, ~blank)), numbers[~blank], commas[~blank]
+            joined = ",".join(lines)
+        _check_widths(commas + 1, numbers, state)
+    if not lines:
+        return None
+    flat = joined.split(",")
+    return _Rows(numbers, [flat[k :: state.columns] for k in range(state.columns)])
+
+
+def _rows_by_reader(block: Block, state: _State) -> _Rows | None:
+    """Rows through the strict CSV reader (quoted fields), blank lines dropped."""
     rows = _csv_rows(block, state.filename)
-    lines = np.arange(block.first_line, block.first_line + len(rows), dtype=np.int32)
+    numbers = np.arange(block.first_line, block.first_line + len(rows), dtype=np.int32)
     widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     if not widths.all():
         keep = widths != 0
-        rows, lines, widths = list(compress(rows, keep)), lines[keep], widths[keep]
-    if rows and not state.columns:
-        _read_header(rows[0], int(lines[0]), state)
-        rows, lines, widths = rows[1:], lines[1:], widths[1:]
+        rows, numbers, widths = list(compress(rows, keep)), numbers[keep], widths[keep]
     if not rows:
         return None
+    _check_widths(widths, numbers, state)
+    return _Rows(numbers, [list(column) for column in zip(*rows, strict=True)])
+
+
+def _check_widths(widths: np.ndarray, numbers: np.ndarray, state: _State) -> None:
     wrong = widths != state.columns
     if wrong.any():
         index = int(np.argmax(wrong))
         reason = f"has {widths[index]} fields, the header has {state.columns}"
-        raise ReadFileError(reason, file=state.filename, line=int(lines[index]))
-    return _Rows(lines, list(zip(*rows, strict=True)))
+        raise ReadFileError(reason, file=state.filename, line=int(numbers[index]))
 
 
 def _read_header(row: list[str], line: int, state: _State) -> None:

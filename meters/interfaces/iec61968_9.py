@@ -157,72 +157,77 @@ class _Intervals:
 
 
 class _Block:
-    """The IntervalReadings of one IntervalBlocks: texts, converted every CHUNK_READINGS."""
+    """The IntervalReadings of one IntervalBlocks: texts, converted every CHUNK_READINGS.
+
+    ``stamps``, ``values`` and ``lines`` stay aligned, one entry per reading ("" for a reading
+    without a value); they are cleared in place because the reader appends to them directly.
+    """
 
     def __init__(self) -> None:
         self.reading_type: str | None = None
         self.stamps: list[str] = []
-        self.values: list[str] = []  # only readings that have a value
-        self.missing: list[int] = []  # positions in ``stamps`` without a value
-        self.qualities: dict[int, Quality] = {}  # positions with a quality other than ACTUAL
+        self.values: list[str] = []
         self.lines: list[int] = []
+        self.add_stamp, self.add_value = self.stamps.append, self.values.append
+        self.qualities: dict[int, Quality] = {}  # positions with a quality other than ACTUAL
         self.parts: list[tuple[np.ndarray, ...]] = []
         self.converted = 0
 
-    def add(self, stamp: str | None, value: str | None, codes: list[str], line: int) -> None:
-        """Append one IntervalReadings."""
-        position = len(self.stamps)
-        if stamp is None:
-            number = self.converted + position + 1
-            raise _BadReading("IntervalReadings has no timeStamp", f"IntervalReadings[{number}]", line)
-        self.stamps.append(stamp)
-        self.lines.append(line)
-        quality = self._quality(codes, stamp, line) if codes else Quality.ACTUAL
-        if quality == Quality.MISSING or value is None or not value or value.isspace():
-            self.missing.append(position)
-        else:
-            self.values.append(value)
-            if quality:
-                self.qualities[position] = quality
-        if position + 1 >= CHUNK_READINGS:
-            self.flush()
+    def settle(self, codes: list[str]) -> None:
+        """Check the reading that just closed and apply its quality codes."""
+        count = len(self.lines)
+        where = f"IntervalReadings[{self.converted + count}]"
+        if len(self.stamps) != count:
+            many = "more than one" if len(self.stamps) > count else "no"
+            raise _BadReading(f"IntervalReadings has {many} timeStamp", where, self.lines[-1])
+        if len(self.values) > count:
+            raise _BadReading("IntervalReadings has more than one value", where, self.lines[-1])
+        if len(self.values) < count:
+            self.values.append("")
+        if codes:
+            quality = self._quality(codes)
+            if quality == Quality.MISSING:
+                self.values[-1] = ""
+            elif quality:
+                self.qualities[count - 1] = quality
 
-    def _quality(self, codes: list[str], stamp: str, line: int) -> Quality:
+    def _quality(self, codes: list[str]) -> Quality:
         try:
             return max(quality_of(code) for code in codes)
         except ValueError as exc:
-            element = f"IntervalReadings[timeStamp={stamp.strip()}]/ReadingQualities"
-            raise _BadReading(str(exc), f"{element}/ReadingQualityType", line) from None
+            where = f"IntervalReadings[timeStamp={self.stamps[-1].strip()}]/ReadingQualities"
+            raise _BadReading(str(exc), f"{where}/ReadingQualityType", self.lines[-1]) from None
 
     def flush(self) -> None:
-        """Convert the texts held so far to arrays (end instants, kWh-or-NaN, quality, line)."""
+        """Convert the texts held so far to arrays (end instants, value or NaN, quality, line)."""
         count = len(self.stamps)
         if not count:
             return
         try:
             ends = iso_to_epoch(self.stamps)
         except BadValue as exc:
-            number = self.converted + exc.index + 1
-            element = f"IntervalReadings[{number}]/timeStamp"
+            element = f"IntervalReadings[{self.converted + exc.index + 1}]/timeStamp"
             raise _BadReading(exc.reason, element, self.lines[exc.index]) from None
-        present = np.ones(count, dtype=bool)
-        present[self.missing] = False
+        texts = np.array(self.values, dtype=object)
+        present = texts != ""
         values = np.full(count, np.nan)
-        values[present] = self._decimals(present)
+        values[present] = self._decimals(texts[present], present)
         quality = np.zeros(count, dtype=np.uint8)
         quality[list(self.qualities)] = list(self.qualities.values())
         quality[~present] = Quality.MISSING
         self.parts.append((ends, values, quality, np.array(self.lines, dtype=np.int32)))
         self.converted += count
-        self.stamps, self.values, self.missing, self.qualities, self.lines = [], [], [], {}, []
+        self.stamps.clear()
+        self.values.clear()
+        self.lines.clear()
+        self.qualities = {}
 
-    def _decimals(self, present: np.ndarray) -> np.ndarray:
+    def _decimals(self, texts: np.ndarray, present: np.ndarray) -> np.ndarray:
         try:
-            return parse_decimals(self.values)
+            return parse_decimals(texts)
         except BadValue as exc:
             position = int(np.flatnonzero(present)[exc.index])
-            stamp = self.stamps[position].strip()
-            element = f"IntervalReadings[timeStamp={stamp}]/value"
+            element = f"IntervalReadings[timeStamp={self.stamps[position].strip()}]/value"
             raise _BadReading(exc.reason, element, self.lines[position]) from None
 
     def finish(self, line: int) -> _Intervals:
@@ -238,7 +243,8 @@ class _Block:
         if kind.accumulation != ACCUMULATION_DELTA:
             raise _BadReading("an IntervalBlocks ReadingType must be a delta (4)", element, line)
         if not self.parts:
-            self.parts.append(tuple(np.zeros(0, dtype) for dtype in (np.int64, float, np.uint8, np.int32)))
+            empty = (np.int64, np.float64, np.uint8, np.int32)
+            self.parts.append(tuple(np.zeros(0, dtype) for dtype in empty))
         ends, values, quality, lines = (np.concatenate(column) for column in zip(*self.parts))
         wh = scaled_wh(np.nan_to_num(values, nan=0.0), kind.power_of_ten)
         start = ends - kind.minutes * 60
@@ -275,7 +281,8 @@ class _Parser:
         self.meter_reading: _MeterReading | None = None
         self.block: _Block | None = None
         self.read: _Read | None = None
-        self._reset_reading()
+        self.codes: list[str] = []  # ReadingQualityType refs of the current IntervalReadings
+        self.ends, self.expat = self.reader.ends, self.reader.expat
         self._register_handlers()
 
     def _register_handlers(self) -> None:
@@ -293,6 +300,8 @@ class _Parser:
         on_end(READINGS, self._end_read)
         on_end(TIME_STAMP, self._end_time_stamp)
         on_end(VALUE, self._end_value)
+        on_start(READING_QUALITIES, self._start_qualities)
+        on_end(READING_QUALITIES, self._end_qualities)
         on_start(READING_QUALITY_TYPE, self._start_quality)
         on_start(READING_TYPE, self._start_reading_type)
         on_end(NAME, self._end_name)
@@ -356,6 +365,7 @@ class _Parser:
         if self.meter_reading is not None and self.meter_reading.fault is None:
             self.meter_reading.fault = fault
         self.block = None
+        self.ends[TIME_STAMP], self.ends[VALUE] = self._end_time_stamp, self._end_value
 
     # --- IntervalBlocks --------------------------------------------------------------------
 
@@ -373,39 +383,44 @@ class _Parser:
         except _BadReading as fault:
             self._fail(fault)
 
-    def _reset_reading(self) -> None:
-        self.stamp: str | None = None
-        self.value: str | None = None
-        self.codes: list[str] = []
-        self.reading_line = 0
-
     def _start_interval_reading(self, _attributes: dict[str, str]) -> None:
-        self.stamp = self.value = None
-        if self.codes:
-            self.codes = []
-        self.reading_line = self.line()
+        block = self.block
+        if block is not None and self.stack[-1] == INTERVAL_BLOCKS:
+            block.lines.append(self.expat.CurrentLineNumber)
+            # The hot path: the reading's timeStamp and value texts go straight into the lists.
+            self.ends[TIME_STAMP] = block.add_stamp
+            self.ends[VALUE] = block.add_value
 
     def _end_interval_reading(self, _text: str) -> None:
-        if self.block is None or self.stack[-1] != INTERVAL_BLOCKS:
+        block = self.block
+        if block is None or self.stack[-1] != INTERVAL_BLOCKS:
             return
+        self.ends[TIME_STAMP], self.ends[VALUE] = self._end_time_stamp, self._end_value
+        count = len(block.lines)
         try:
-            self.block.add(self.stamp, self.value, self.codes, self.reading_line)
+            if self.codes or len(block.stamps) != count or len(block.values) != count:
+                block.settle(self.codes)
+                self.codes = []
+            if count >= CHUNK_READINGS:
+                block.flush()
         except _BadReading as fault:
             self._fail(fault)
 
     def _end_time_stamp(self, text: str) -> None:
-        parent = self.stack[-1]
-        if parent == INTERVAL_READINGS:
-            self.stamp = text
-        elif parent == READINGS and self.read is not None:
+        if self.stack[-1] == READINGS and self.read is not None:
             self.read.stamp = text
 
     def _end_value(self, text: str) -> None:
-        parent = self.stack[-1]
-        if parent == INTERVAL_READINGS:
-            self.value = text
-        elif parent == READINGS and self.read is not None:
+        if self.stack[-1] == READINGS and self.read is not None:
             self.read.value = text
+
+    def _start_qualities(self, _attributes: dict[str, str]) -> None:
+        if self.stack[-1] == INTERVAL_READINGS:  # its timeStamp is not the reading's
+            self.ends[TIME_STAMP] = self._end_time_stamp
+
+    def _end_qualities(self, _text: str) -> None:
+        if self.stack[-1] == INTERVAL_READINGS and self.block is not None:
+            self.ends[TIME_STAMP] = self.block.add_stamp
 
     def _start_quality(self, attributes: dict[str, str]) -> None:
         if self.stack[-1] != READING_QUALITIES or len(self.stack) < 2:
