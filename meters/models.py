@@ -205,6 +205,9 @@ class ReadFile(TenantModel):
     received_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A worker holds the file while it works on it; a lease that runs out lets another resume.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["ldc", "sha256"], name="one_file_per_digest")]

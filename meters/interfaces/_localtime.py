@@ -40,9 +40,13 @@ class _Layout:
     pattern: str
     low: np.ndarray  # (width,) uint8, lowest byte allowed in each column
     high: np.ndarray  # (width,) uint8
-    weights: np.ndarray  # (8, width) float64: field values = weights @ bytes - bias
-    bias: np.ndarray  # (8, 1) float64: the weights applied to the '0' of every digit
+    digits: tuple[tuple[tuple[int, int], ...], ...]  # per field: (column, power of ten)...
     sign: int  # column of the offset sign, -1 if none
+
+    @property
+    def digit_columns(self) -> list[int]:
+        """Columns holding digits, field by field (the order _fixed_fields reads them in)."""
+        return [col for field in self.digits for col, _ in field]
 
 
 def _layout(pattern: str) -> _Layout:
@@ -50,20 +54,20 @@ def _layout(pattern: str) -> _Layout:
     pattern += "\n"  # each string is followed by the newline _ascii_matrix joins them with
     width = len(pattern)
     low, high = np.zeros(width, np.uint8), np.zeros(width, np.uint8)
-    weights = np.zeros((len(_FIELD_LETTERS), width), dtype=np.float64)
+    digits: list[list[tuple[int, int]]] = [[] for _ in _FIELD_LETTERS]
     for col, char in enumerate(pattern):
         if char in _FIELD_LETTERS:
             low[col], high[col] = ord("0"), ord("9")
             run_end = col
             while run_end + 1 < width and pattern[run_end + 1] == char:
                 run_end += 1
-            weights[_FIELD_LETTERS.index(char), col] = 10.0 ** (run_end - col)
+            digits[_FIELD_LETTERS.index(char)].append((col, 10 ** (run_end - col)))
         elif char == "+":
             low[col], high[col] = ord("+"), ord("-")  # ',' between them is refused separately
         else:
             low[col] = high[col] = ord(char)
-    bias = (weights.sum(axis=1) * ord("0"))[:, None]
-    return _Layout(pattern, low, high, weights, bias, pattern.find("+"))
+    fields = tuple(tuple(field) for field in digits)
+    return _Layout(pattern, low, high, fields, pattern.find("+"))
 
 
 _CCYYMMDDHHMM = _layout("YYYYMMDDhhmm")
@@ -92,9 +96,14 @@ def _fits(matrix: np.ndarray, layout: _Layout) -> np.ndarray:
 def _fixed_fields(matrix: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
     """(8, n) int64 field values of an (n, width) byte matrix, and which rows fit the layout."""
     ok = _fits(matrix, layout)
-    # Digits are small integers, so a float matrix product (BLAS) is exact and fast; the
-    # (8, n) result keeps each field contiguous for the arithmetic that follows.
-    values = (layout.weights @ matrix.astype(np.float64).T - layout.bias).astype(np.int64)
+    # One transposed copy of the digit columns makes each contiguous: one fast pass per digit.
+    columns = matrix[:, layout.digit_columns].T.astype(np.int32, order="C") - ord("0")
+    values = np.zeros((len(_FIELD_LETTERS), matrix.shape[0]), dtype=np.int64)
+    row = 0
+    for field, digits in enumerate(layout.digits):
+        for _col, power in digits:
+            values[field] += columns[row] * power if power != 1 else columns[row]
+            row += 1
     if layout.sign >= 0:
         sign_column = matrix[:, layout.sign]
         ok &= sign_column != ord(",")
@@ -253,8 +262,8 @@ def local_to_utc(naive: np.ndarray, tz: ZoneInfo) -> Resolved:
     return Resolved(earlier, later, nonexistent)
 
 
-def _iso_fixed(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """UTC seconds of 'YYYY-MM-DDThh:mm:ss' + 'Z' or '+hh:mm' rows, and which rows matched."""
+def iso_matrix_utc(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """UTC seconds of (n, 21 or 26) byte rows 'YYYY-MM-DDThh:mm:ss' + 'Z' or '+hh:mm' + '\\n'."""
     layout = _ISO_ZULU if matrix.shape[1] == 21 else _ISO_OFFSET
     values, ok = _fixed_fields(matrix, layout)
     seconds, valid = civil_seconds(values)
@@ -289,7 +298,7 @@ def parse_iso_utc(texts: Sequence[str]) -> np.ndarray:
         group = texts if rows.size == count else [texts[i] for i in rows]
         matrix = _ascii_matrix(group, width) if rows.size else None
         if matrix is not None:
-            seconds, ok = _iso_fixed(matrix)
+            seconds, ok = iso_matrix_utc(matrix)
             out[rows[ok]] = seconds[ok]
             done[rows[ok]] = True
     # Other layouts (no seconds, +HHMM, a space for T...) are rare: read them one by one.

@@ -18,7 +18,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from meters.interfaces.base import IntervalBatch, ParsedBatch, ReadFileError, RegisterBatch, kwh_to_wh
+from meters.interfaces.base import (
+    IntervalBatch,
+    ParsedBatch,
+    ReadFileError,
+    RegisterBatch,
+    kwh_to_wh,
+)
 
 CHUNK_BYTES = 1 << 18  # bytes fed to expat at a time; finished batches are handed out in between
 NS_SEPARATOR = "}"  # expat reports an element as "namespace}local": Clark notation minus the "{"
@@ -42,23 +48,23 @@ class XmlReader:
 
     A start handler receives the attributes, an end handler the element's text (for a leaf; for
     a container only the text after its last child). While either runs, ``stack`` holds the
-    names of the enclosing elements, so ``stack[-1]`` is the parent. ``ends`` may be changed
-    while parsing: a hot leaf can be pointed at a builtin such as ``list.append`` inside its
-    container (no Python frame per value) and pointed back when the container closes.
+    names of the enclosing elements, so ``stack[-1]`` is the parent. ``starts`` and ``ends`` may
+    be changed while parsing: inside a container, a hot leaf can be pointed at a builtin such as
+    ``list.append`` (no Python frame per value) and pointed back when the container closes.
     """
 
     def __init__(self, filename: str, roots: Iterable[str]) -> None:
         self.filename = filename
         self.stack: list[str] = []
         self._roots = frozenset(roots)
-        self._starts: dict[str, StartHandler] = {}
+        self.starts: dict[str, StartHandler] = {}
         self.ends: dict[str, EndHandler] = {}
         self._text: list[str] = []
         self.expat = self._make_parser()
 
     def on_start(self, name: str, handler: StartHandler) -> None:
         """Call ``handler(attributes)`` when element ``name`` opens."""
-        self._starts[name] = handler
+        self.starts[name] = handler
 
     def on_end(self, name: str, handler: EndHandler) -> None:
         """Call ``handler(text)`` when element ``name`` closes."""
@@ -109,7 +115,7 @@ class XmlReader:
 
     def _make_start(self) -> Callable[[str, dict[str, str]], None]:
         # Closures over bound methods: this runs once per element, so every lookup counts.
-        get, push, clear = self._starts.get, self.stack.append, self._text.clear
+        get, push, clear = self.starts.get, self.stack.append, self._text.clear
 
         def start(name: str, attributes: dict[str, str]) -> None:
             clear()
@@ -223,65 +229,45 @@ def parse_integers(texts: Sequence[str]) -> np.ndarray:
 
 # --- ISO 8601 date-times with offset --------------------------------------------------------
 
-# Column positions of YYYY-MM-DDTHH:MM:SS followed by "+hh:mm" (25 chars) or "Z" (20 chars).
-_DIGITS = {
-    "year": (0, 1, 2, 3),
-    "month": (5, 6),
-    "day": (8, 9),
-    "hour": (11, 12),
-    "minute": (14, 15),
-    "second": (17, 18),
+# "YYYY-MM-DDTHH:MM:SS+hh:mm" (25 characters) or "YYYY-MM-DDTHH:MM:SSZ" (20): where the digits
+# and the separators must be. numpy's datetime64 parser then checks the calendar.
+_DIGIT_COLUMNS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
+_LAYOUTS = {
+    20: (np.array(_DIGIT_COLUMNS), np.array((4, 7, 10, 13, 16, 19)), b"--T::Z"),
+    25: (np.array((*_DIGIT_COLUMNS, 20, 21, 23, 24)), np.array((4, 7, 10, 13, 16, 22)), b"--T:::"),
 }
-_SEPARATORS = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":"}
-_OFFSET_DIGITS = {"hours": (20, 21), "minutes": (23, 24)}
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _NOT_ISO = "is not an ISO 8601 date-time with offset"
 
 
-def _number(cells: np.ndarray, columns: tuple[int, ...]) -> np.ndarray:
-    value = np.zeros(cells.shape[0], dtype=np.int64)
-    for column in columns:
-        value = value * 10 + (cells[:, column].astype(np.int64) - 48)
-    return value
-
-
-def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of proleptic Gregorian dates, vectorised (H. Hinnant's algorithm)."""
-    year = year - (month <= 2)
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
+def _two_digits(cells: np.ndarray, column: int) -> np.ndarray:
+    return (cells[:, column].astype(np.int64) - 48) * 10 + (cells[:, column + 1] - 48)
 
 
 def _fast_iso(texts: Sequence[str], width: int) -> tuple[np.ndarray, np.ndarray]:
     """Epoch seconds and a validity mask for same-width texts; invalid rows go the slow way."""
+    count = len(texts)
     try:
         raw = "".join(texts).encode("ascii")
     except UnicodeEncodeError:
-        return np.zeros(len(texts), np.int64), np.zeros(len(texts), bool)
+        return np.zeros(count, np.int64), np.zeros(count, bool)
     cells = np.frombuffer(raw, dtype=np.uint8).reshape(-1, width)
-    digit_columns = [c for cols in _DIGITS.values() for c in cols]
-    if width == 25:
-        digit_columns += [c for cols in _OFFSET_DIGITS.values() for c in cols]
+    digit_columns, separator_columns, separators = _LAYOUTS[width]
     ok = ((cells[:, digit_columns] - 48) <= 9).all(axis=1)  # uint8 wraps below "0"
-    for column, char in _SEPARATORS.items():
-        ok &= cells[:, column] == ord(char)
-    f = {name: _number(cells, cols) for name, cols in _DIGITS.items()}
-    leap = (f["year"] % 4 == 0) & ((f["year"] % 100 != 0) | (f["year"] % 400 == 0))
-    month_days = _MONTH_DAYS[np.clip(f["month"], 0, 12)] + (leap & (f["month"] == 2))
-    ok &= (f["year"] >= 1) & (f["month"] >= 1) & (f["month"] <= 12) & (f["day"] >= 1)
-    ok &= (f["day"] <= month_days) & (f["hour"] <= 23) & (f["minute"] <= 59) & (f["second"] <= 59)
-    seconds = days_from_civil(f["year"], f["month"], f["day"]) * 86400
-    seconds += f["hour"] * 3600 + f["minute"] * 60 + f["second"]
+    ok &= (cells[:, separator_columns] == np.frombuffer(separators, np.uint8)).all(axis=1)
+    ok &= (cells[:, :4] != ord("0")).any(axis=1)  # year 0000 does not exist
+    seconds = np.zeros(count, dtype=np.int64)
+    try:
+        local = np.ascontiguousarray(cells[ok, :19]).view("S19").ravel()
+        seconds[ok] = local.astype("datetime64[s]").astype(np.int64)
+    except ValueError:  # a date or time out of range: let the slow path name it
+        return seconds, np.zeros(count, bool)
     if width == 20:
-        return seconds, ok & (cells[:, 19] == ord("Z"))
-    sign = np.where(cells[:, 19] == ord("-"), -1, 1)
-    ok &= ((cells[:, 19] == ord("+")) | (cells[:, 19] == ord("-"))) & (cells[:, 22] == ord(":"))
-    off_h, off_m = _number(cells, _OFFSET_DIGITS["hours"]), _number(cells, _OFFSET_DIGITS["minutes"])
-    ok &= (off_h <= 23) & (off_m <= 59)
-    return seconds - sign * (off_h * 3600 + off_m * 60), ok
+        return seconds, ok
+    sign = cells[:, 19]
+    hours, minutes = _two_digits(cells, 20), _two_digits(cells, 23)
+    ok &= ((sign == ord("+")) | (sign == ord("-"))) & (hours <= 23) & (minutes <= 59)
+    offset = hours * 3600 + minutes * 60
+    return seconds - np.where(sign == ord("-"), -offset, offset), ok
 
 
 def _slow_iso(text: str, index: int) -> int:

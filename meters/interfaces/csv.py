@@ -1,9 +1,14 @@
-"""Generic CSV interval file: interval-ending ISO 8601 timestamps with offsets (README, 6)."""
+"""Generic CSV interval file: interval-ending ISO 8601 timestamps with offsets (README, 6).
+
+Each block of about a megabyte is first read straight from its bytes with numpy (no Python
+string per field); a block that has quotes, or anything that path does not accept, is read again
+through the strict CSV reader, which also words the error for a bad row.
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from typing import BinaryIO
@@ -11,25 +16,39 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from meters.interfaces._localtime import StampError, parse_iso_utc
+from meters.interfaces._localtime import StampError, iso_matrix_utc, parse_iso_utc
 from meters.interfaces._textfile import (
     Batcher,
     Block,
     NumberError,
+    decimals_from_bytes,
+    decode_block,
+    gather,
     parse_counts,
     parse_decimals,
-    read_blocks,
+    read_raw_blocks,
 )
-from meters.interfaces.base import DEFAULT_BATCH_READS, ParsedBatch, Quality, ReadFileError
+from meters.interfaces.base import (
+    DEFAULT_BATCH_READS,
+    ParsedBatch,
+    Quality,
+    ReadFileError,
+    kwh_to_wh,
+)
 
 HEADER = ["meter_id", "timestamp", "kwh", "quality_flag"]
 OPTIONAL_COLUMN = "interval_minutes"
 DEFAULT_MINUTES = 60
 _FLAGS = {"A": Quality.ACTUAL, "E": Quality.ESTIMATED, "S": Quality.SUSPECT, "M": Quality.MISSING}
+_NO_FLAG = 255
+_FLAG_BYTES = np.full(256, _NO_FLAG, dtype=np.uint8)
+for _letter, _quality_value in _FLAGS.items():
+    _FLAG_BYTES[ord(_letter)] = _quality_value
+_FAST_WIDTHS = (25, 20)  # '2026-03-07T01:00:00-05:00' and '2026-03-07T06:00:00Z'
 
 
 class _RowError(ValueError):
-    """A fault in the row at ``index`` of the current chunk; the caller adds file and line."""
+    """A fault in the row at ``index`` of the current block; the caller adds file and line."""
 
     def __init__(self, index: int, reason: str) -> None:
         self.index = index
@@ -46,11 +65,17 @@ class _State:
 
 
 @dataclass(frozen=True)
-class _Rows:
-    """Data rows of one block with their line numbers, split into columns."""
+class _Chunk:
+    """The converted rows of one block."""
 
-    lines: np.ndarray
-    columns: list[list[str]]
+    lines: np.ndarray  # int32 line number of each row
+    names: list[str]  # distinct meters of the block
+    codes: np.ndarray  # each row's index into names
+    ends: np.ndarray  # int64 UTC interval ends
+    quality: np.ndarray  # uint8
+    wh: np.ndarray  # int64
+    minutes: np.ndarray | int
+    stamp: Callable[[int], str]  # the timestamp text of a row, for messages
 
 
 def parse(
@@ -59,19 +84,224 @@ def parse(
     """Stream a generic CSV interval file as batches (``tz`` unused: rows carry offsets)."""
     state = _State(filename)
     batcher = Batcher(batch_reads)
-    for block in read_blocks(stream, filename):
-        rows = _data_rows(block, state)
-        if rows is None:
+    for first_line, raw in read_raw_blocks(stream, filename):
+        if not state.columns:
+            first_line, raw = _take_header(first_line, raw, state)
+        if not raw:
             continue
+        lines = np.empty(0, dtype=np.int32)
         try:
-            _read_rows(rows, state, batcher)
+            chunk = _fast_chunk(raw, first_line, state.columns)
+            if chunk is None:
+                block = decode_block(raw, first_line, filename)
+                lines, columns = _split_rows(block, state)
+                chunk = _slow_chunk(lines, columns, state.columns)
+            lines = chunk.lines
+            _queue(chunk, state, batcher)
         except _RowError as exc:
-            raise ReadFileError(str(exc), file=filename, line=int(rows.lines[exc.index])) from None
+            raise ReadFileError(str(exc), file=filename, line=int(lines[exc.index])) from None
         if batcher.full:
             yield from batcher.drain()
     if not state.columns:
         raise ReadFileError("the file is empty: the header row is missing", file=filename)
     yield from batcher.drain()
+
+
+def _take_header(first_line: int, raw: bytes, state: _State) -> tuple[int, bytes]:
+    """Read the header from the first non-blank line; the line number and bytes after it."""
+    position = 0
+    while position < len(raw):
+        cut = raw.find(b"\n", position)
+        cut = len(raw) if cut < 0 else cut
+        line = raw[position:cut].removesuffix(b"\r")
+        text = decode_block(line, first_line, state.filename).lines
+        if text and text[0]:
+            _read_header(_csv_rows(Block(first_line, text), state.filename)[0], first_line, state)
+            return first_line + 1, raw[cut + 1 :]
+        first_line, position = first_line + 1, cut + 1
+    return first_line, b""
+
+
+def _read_header(row: list[str], line: int, state: _State) -> None:
+    if row not in (HEADER, [*HEADER, OPTIONAL_COLUMN]):
+        reason = (
+            f"header {','.join(row)[:120]!r} is not exactly {','.join(HEADER)} "
+            f"(optionally followed by ,{OPTIONAL_COLUMN})"
+        )
+        raise ReadFileError(reason, file=state.filename, line=line)
+    state.columns = len(row)
+
+
+def _queue(chunk: _Chunk, state: _State, batcher: Batcher) -> None:
+    """Check the rows' time order per meter, then hand the block's intervals to the batcher."""
+    _check_order(chunk, state)
+    minutes = np.asarray(chunk.minutes)
+    batcher.count_records(len(chunk.lines))
+    batcher.add_intervals(
+        np.array(chunk.names, dtype=object)[chunk.codes],
+        chunk.ends - minutes.astype(np.int64) * 60,
+        minutes=chunk.minutes,
+        wh=chunk.wh,
+        quality=chunk.quality,
+        line=chunk.lines,
+    )
+
+
+def _check_order(chunk: _Chunk, state: _State) -> None:
+    """Rows of each meter must be in strictly increasing time order, across blocks too."""
+    order = np.argsort(chunk.codes, kind="stable")
+    codes, ends = chunk.codes[order], chunk.ends[order]
+    same = codes[1:] == codes[:-1]
+    late = np.flatnonzero(same & (ends[1:] <= ends[:-1])) + 1
+    faults = []
+    if late.size:
+        first = late[np.argmin(order[late])]  # the earliest such row in file order
+        faults.append((int(order[first]), int(chunk.lines[order[first - 1]])))
+    starts = np.flatnonzero(np.concatenate([[True], ~same]))
+    stops = np.concatenate([starts[1:], [len(order)]]) - 1
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        meter = chunk.names[codes[start]]
+        previous = state.last.get(meter)
+        if previous is not None and ends[start] <= previous[0]:
+            faults.append((int(order[start]), previous[1]))
+        state.last[meter] = (int(ends[stop]), int(chunk.lines[order[stop]]))
+    if faults:
+        index, before = min(faults)
+        meter = chunk.names[chunk.codes[index]]
+        reason = (
+            f"timestamp {chunk.stamp(index)} is not after the previous one for {meter} "
+            f"(line {before}); each meter's rows must be in increasing time order"
+        )
+        raise _RowError(index, reason)
+
+
+# Fast path: the block's bytes straight into numpy arrays. Any doubt returns None.
+
+
+def _fast_chunk(raw: bytes, first_line: int, columns: int) -> _Chunk | None:
+    """The block read from its bytes, or None when it needs the CSV reader (or is faulty)."""
+    if b'"' in raw or b"\x00" in raw:
+        return None
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+        if b"\r" in raw:
+            return None
+    buf = np.frombuffer(raw if raw.endswith(b"\n") else raw + b"\n", dtype=np.uint8)
+    bounds = _field_bounds(buf, first_line, columns)
+    if bounds is None:
+        return None
+    starts, stops, lines = bounds
+    meters = _fast_meters(buf, starts[:, 0], stops[:, 0])
+    ends = _fast_stamps(buf, starts[:, 1], stops[:, 1])
+    quality = _fast_flags(buf, starts[:, 3], stops[:, 3])
+    if meters is None or ends is None or quality is None:
+        return None
+    wh = _fast_wh(buf, starts[:, 2], stops[:, 2], quality)
+    minutes = _fast_minutes(buf, starts[:, 4], stops[:, 4]) if columns == 5 else DEFAULT_MINUTES
+    if wh is None or minutes is None:
+        return None
+
+    def stamp(index: int) -> str:
+        return raw[starts[index, 1] : stops[index, 1]].decode("ascii")
+
+    return _Chunk(lines, meters[0], meters[1], ends, quality, wh, minutes, stamp)
+
+
+def _field_bounds(
+    buf: np.ndarray, first_line: int, columns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(rows, columns) start and stop offsets of every field, and each row's line number."""
+    newlines = np.flatnonzero(buf == 10)
+    commas = np.flatnonzero(buf == 44)
+    line_starts = np.concatenate([[0], newlines[:-1] + 1])
+    per_line = np.diff(np.searchsorted(commas, newlines), prepend=0)
+    lines = np.arange(first_line, first_line + newlines.size, dtype=np.int32)
+    blank = newlines == line_starts
+    if blank.any():
+        keep = ~blank
+        newlines, line_starts, per_line, lines = (
+            newlines[keep],
+            line_starts[keep],
+            per_line[keep],
+            lines[keep],
+        )
+    if (per_line != columns - 1).any():
+        return None
+    inner = commas.reshape(-1, columns - 1)
+    starts = np.column_stack([line_starts, inner + 1])
+    stops = np.column_stack([inner, newlines])
+    return starts, stops, lines
+
+
+def _fast_meters(
+    buf: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> tuple[list[str], np.ndarray] | None:
+    """Distinct meter IDs and each row's index into them, one Python string per meter."""
+    widths = stops - starts
+    if not widths.size or not widths.all():
+        return None
+    width = int(widths.max())
+    chars = np.where(np.arange(width) < widths[:, None], gather(buf, starts, width), 0)
+    keys = np.ascontiguousarray(chars.astype(np.uint8)).view(f"S{width}").ravel()
+    # Rows of one meter usually follow each other: sort only the first row of each run.
+    change = np.concatenate([[True], keys[1:] != keys[:-1]])
+    distinct, head_codes = np.unique(keys[change], return_inverse=True)
+    try:
+        names = [key.decode("utf-8") for key in distinct.tolist()]
+    except UnicodeDecodeError:
+        return None
+    return names, head_codes.ravel()[np.cumsum(change) - 1]
+
+
+def _fast_stamps(buf: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray | None:
+    """UTC seconds of timestamps in the two usual layouts; None if any row is in another."""
+    widths = stops - starts
+    ends = np.empty(widths.size, dtype=np.int64)
+    covered = 0
+    for width in _FAST_WIDTHS:
+        rows = np.flatnonzero(widths == width)
+        if not rows.size:
+            continue
+        matrix = gather(buf, starts[rows], width + 1)
+        matrix[:, width] = 10  # the layouts end with the newline separator _localtime expects
+        seconds, ok = iso_matrix_utc(matrix)
+        if not ok.all():
+            return None
+        ends[rows] = seconds
+        covered += rows.size
+    return ends if covered == widths.size else None
+
+
+def _fast_flags(buf: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray | None:
+    if ((stops - starts) != 1).any():
+        return None
+    quality = _FLAG_BYTES[buf[starts]]
+    return None if (quality == _NO_FLAG).any() else quality
+
+
+def _fast_wh(
+    buf: np.ndarray, starts: np.ndarray, stops: np.ndarray, quality: np.ndarray
+) -> np.ndarray | None:
+    empty = stops == starts
+    if (empty != (quality == Quality.MISSING)).any():
+        return None
+    filled = ~empty
+    values = decimals_from_bytes(buf, starts[filled], stops[filled])
+    if values is None:
+        return None
+    wh = np.zeros(empty.size, dtype=np.int64)
+    wh[filled] = kwh_to_wh(values)
+    return wh
+
+
+def _fast_minutes(buf: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray | None:
+    values = decimals_from_bytes(buf, starts, stops, whole=True)
+    if values is None or (values < 1).any() or (values > 1440).any():
+        return None
+    return values.astype(np.int32)
+
+
+# Slow path: Python strings through the CSV reader; it also words every error.
 
 
 def _csv_rows(block: Block, filename: str) -> list[list[str]]:
@@ -93,96 +323,39 @@ def _csv_rows(block: Block, filename: str) -> list[list[str]]:
     return rows
 
 
-def _data_rows(block: Block, state: _State) -> _Rows | None:
-    """Non-blank data rows of the block (the header taken off first), split into columns."""
-    if not state.columns:
-        block = _take_header(block, state)
-    if not block.lines:
-        return None
-    joined = ",".join(block.lines)
+def _split_rows(block: Block, state: _State) -> tuple[np.ndarray, list[list[str]]]:
+    """Line numbers and columns of the block's non-blank rows, field counts checked."""
+    joined = "".join(block.lines)
     if '"' in joined or "\r" in joined:
-        return _rows_by_reader(block, state)  # quoting (or a stray CR): the CSV reader decides
-    return _rows_by_split(block, joined, state)
-
-
-def _take_header(block: Block, state: _State) -> Block:
-    """Read the header from the first non-blank line; the lines after it."""
-    for index, text in enumerate(block.lines):
-        if text:
-            row = _csv_rows(Block(block.first_line + index, [text]), state.filename)[0]
-            _read_header(row, block.first_line + index, state)
-            return Block(block.first_line + index + 1, block.lines[index + 1 :])
-    return Block(block.first_line + len(block.lines), [])
-
-
-def _rows_by_split(block: Block, joined: str, state: _State) -> _Rows | None:
-    """Rows without quotes: count commas per line, then split the whole block at once."""
-    lines = block.lines
-    numbers = np.arange(block.first_line, block.first_line + len(lines), dtype=np.int32)
-    commas = np.fromiter(map(str.count, lines, repeat(",")), dtype=np.int64, count=len(lines))
-    if (commas != state.columns - 1).any():
-        blank = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) == 0
-        if blank.any():
-            lines, numbers, commas = list(compress(lines, ~blank)), numbers[~blank], commas[~blank]
-            joined = ",".join(lines)
-        _check_widths(commas + 1, numbers, state)
-    if not lines:
-        return None
-    flat = joined.split(",")
-    return _Rows(numbers, [flat[k :: state.columns] for k in range(state.columns)])
-
-
-def _rows_by_reader(block: Block, state: _State) -> _Rows | None:
-    """Rows through the strict CSV reader (quoted fields), blank lines dropped."""
-    rows = _csv_rows(block, state.filename)
+        rows = _csv_rows(block, state.filename)  # quotes, or a stray CR for it to refuse
+    else:
+        rows = [text.split(",") if text else [] for text in block.lines]
     numbers = np.arange(block.first_line, block.first_line + len(rows), dtype=np.int32)
     widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    if not widths.all():
-        keep = widths != 0
-        rows, numbers, widths = list(compress(rows, keep)), numbers[keep], widths[keep]
-    if not rows:
-        return None
-    _check_widths(widths, numbers, state)
-    return _Rows(numbers, [list(column) for column in zip(*rows, strict=True)])
-
-
-def _check_widths(widths: np.ndarray, numbers: np.ndarray, state: _State) -> None:
+    keep = widths != 0
+    rows, numbers, widths = list(compress(rows, keep)), numbers[keep], widths[keep]
     wrong = widths != state.columns
     if wrong.any():
         index = int(np.argmax(wrong))
         reason = f"has {widths[index]} fields, the header has {state.columns}"
         raise ReadFileError(reason, file=state.filename, line=int(numbers[index]))
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return numbers, columns or [[] for _ in repeat(None, state.columns)]
 
 
-def _read_header(row: list[str], line: int, state: _State) -> None:
-    if row not in (HEADER, [*HEADER, OPTIONAL_COLUMN]):
-        reason = (
-            f"header {','.join(row)[:120]!r} is not exactly {','.join(HEADER)} "
-            f"(optionally followed by ,{OPTIONAL_COLUMN})"
-        )
-        raise ReadFileError(reason, file=state.filename, line=line)
-    state.columns = len(row)
-
-
-def _read_rows(rows: _Rows, state: _State, batcher: Batcher) -> None:
-    """Check and convert the columns of one block, then queue its intervals."""
-    meters, stamps, kwh, flags = rows.columns[:4]
+def _slow_chunk(lines: np.ndarray, columns: list[list[str]], width: int) -> _Chunk:
+    """Check and convert the string columns of one block."""
+    meters, stamps, kwh, flags = columns[:4]
     if "" in meters:
         raise _RowError(meters.index(""), "meter_id is empty")
     ends = _timestamps(stamps)
     quality = _quality(flags)
     wh = _wh(kwh, quality)
-    minutes = _minutes(rows.columns[4]) if state.columns == 5 else DEFAULT_MINUTES
-    _check_order(meters, stamps, ends, rows.lines, state)
-    batcher.count_records(len(meters))
-    batcher.add_intervals(
-        np.array(meters, dtype=object),
-        ends - np.asarray(minutes, dtype=np.int64) * 60,
-        minutes=np.asarray(minutes, dtype=np.int32) if state.columns == 5 else minutes,
-        wh=wh,
-        quality=quality,
-        line=rows.lines,
-    )
+    minutes = _minutes(columns[4]) if width == 5 else DEFAULT_MINUTES
+    names = list(dict.fromkeys(meters))
+    index = {meter: i for i, meter in enumerate(names)}
+    codes = np.fromiter(map(index.__getitem__, meters), dtype=np.int64, count=len(meters))
+    return _Chunk(lines, names, codes, ends, quality, wh, minutes, stamps.__getitem__)
 
 
 def _timestamps(stamps: Sequence[str]) -> np.ndarray:
@@ -204,28 +377,21 @@ def _quality(flags: Sequence[str]) -> np.ndarray:
 
 def _wh(kwh: Sequence[str], quality: np.ndarray) -> np.ndarray:
     """Wh of each row: empty kWh exactly when the flag is M (then 0), else a decimal."""
-    count = len(kwh)
-    empty = np.fromiter(map(len, kwh), dtype=np.int64, count=count) == 0
+    empty = np.fromiter(map(len, kwh), dtype=np.int64, count=len(kwh)) == 0
     missing = quality == Quality.MISSING
     if (empty != missing).any():
         index = int(np.argmax(empty != missing))
         if empty[index]:
             raise _RowError(index, "kwh is empty but quality_flag is not M (missing)")
-        raise _RowError(
-            index,
-            f"quality_flag M (missing) with kwh {kwh[index][:20]!r}; "
-            "a missing interval has no value",
-        )
-    wh = np.zeros(count, dtype=np.int64)
-    filled = kwh if not empty.any() else list(compress(kwh, ~empty))
+        reason = f"quality_flag M (missing) with kwh {kwh[index][:20]!r}; a missing interval "
+        raise _RowError(index, reason + "has no value")
+    wh = np.zeros(len(kwh), dtype=np.int64)
     positions = np.flatnonzero(~empty)
     try:
-        wh[positions] = np.rint(parse_decimals(filled) * 1000.0).astype(np.int64)
+        wh[positions] = kwh_to_wh(parse_decimals(list(compress(kwh, ~empty))))
     except NumberError as exc:
-        raise _RowError(
-            int(positions[exc.index]),
-            f"kwh {exc.text[:20]!r} is not a decimal number (non-numeric kWh)",
-        ) from None
+        reason = f"kwh {exc.text[:20]!r} is not a decimal number (non-numeric kWh)"
+        raise _RowError(int(positions[exc.index]), reason) from None
     return wh
 
 
@@ -239,42 +405,4 @@ def _minutes(texts: Sequence[str]) -> np.ndarray:
     if bad.any():
         index = int(np.argmax(bad))
         raise _RowError(index, f"interval_minutes {texts[index]} is not between 1 and 1440")
-    return minutes
-
-
-def _codes(meters: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    """Distinct meters in order of appearance and each row's index into them."""
-    distinct = list(dict.fromkeys(meters))
-    index = {meter: i for i, meter in enumerate(distinct)}
-    codes = np.fromiter(map(index.__getitem__, meters), dtype=np.int64, count=len(meters))
-    return distinct, codes
-
-
-def _check_order(
-    meters: Sequence[str], stamps: Sequence[str], ends: np.ndarray, lines: np.ndarray, state: _State
-) -> None:
-    """Rows of each meter must be in strictly increasing time order, across blocks too."""
-    distinct, codes = _codes(meters)
-    order = np.argsort(codes, kind="stable")
-    sorted_codes, sorted_ends = codes[order], ends[order]
-    same = sorted_codes[1:] == sorted_codes[:-1]
-    late = np.flatnonzero(same & (sorted_ends[1:] <= sorted_ends[:-1])) + 1
-    faults = []
-    if late.size:
-        first = late[np.argmin(order[late])]  # the earliest such row in file order
-        faults.append((int(order[first]), int(lines[order[first - 1]])))
-    starts = np.flatnonzero(np.concatenate([[True], ~same]))
-    stops = np.concatenate([starts[1:], [len(order)]]) - 1
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        meter = distinct[sorted_codes[start]]
-        previous = state.last.get(meter)
-        if previous is not None and sorted_ends[start] <= previous[0]:
-            faults.append((int(order[start]), previous[1]))
-        state.last[meter] = (int(sorted_ends[stop]), int(lines[order[stop]]))
-    if faults:
-        index, before = min(faults)
-        reason = (
-            f"timestamp {stamps[index]} is not after the previous one for {meters[index]} "
-            f"(line {before}); each meter's rows must be in increasing time order"
-        )
-        raise _RowError(index, reason)
+    return minutes.astype(np.int32)

@@ -9,10 +9,10 @@ an error found on the way is reported then, naming the meter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -159,21 +159,40 @@ class _Intervals:
 class _Block:
     """The IntervalReadings of one IntervalBlocks: texts, converted every CHUNK_READINGS.
 
-    ``stamps``, ``values`` and ``lines`` stay aligned, one entry per reading ("" for a reading
-    without a value); they are cleared in place because the reader appends to them directly.
+    While the block is open the reader appends timeStamp and value texts straight to ``stamps``
+    and ``values`` (one Python call per reading, in ``end_reading``, keeps them aligned: "" for a
+    reading without a value). The lists are cleared in place, never replaced.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, expat: Any, on_fault: Callable[[_BadReading], None]) -> None:
+        self.expat = expat
+        self.on_fault = on_fault
         self.reading_type: str | None = None
         self.stamps: list[str] = []
         self.values: list[str] = []
         self.lines: list[int] = []
+        self.codes: list[str] = []  # ReadingQualityType refs of the reading being read
         self.add_stamp, self.add_value = self.stamps.append, self.values.append
         self.qualities: dict[int, Quality] = {}  # positions with a quality other than ACTUAL
         self.parts: list[tuple[np.ndarray, ...]] = []
         self.converted = 0
 
-    def settle(self, codes: list[str]) -> None:
+    def start_reading(self, _attributes: dict[str, str]) -> None:
+        """Start handler of IntervalReadings: note its line."""
+        self.lines.append(self.expat.CurrentLineNumber)
+
+    def end_reading(self, _text: str) -> None:
+        """End handler of IntervalReadings: check it; convert once enough are held."""
+        count = len(self.lines)
+        try:
+            if self.codes or len(self.stamps) != count or len(self.values) != count:
+                self.settle()
+            if count >= CHUNK_READINGS:
+                self.flush()
+        except _BadReading as fault:
+            self.on_fault(fault)
+
+    def settle(self) -> None:
         """Check the reading that just closed and apply its quality codes."""
         count = len(self.lines)
         where = f"IntervalReadings[{self.converted + count}]"
@@ -184,8 +203,9 @@ class _Block:
             raise _BadReading("IntervalReadings has more than one value", where, self.lines[-1])
         if len(self.values) < count:
             self.values.append("")
-        if codes:
-            quality = self._quality(codes)
+        if self.codes:
+            quality = self._quality(self.codes)
+            self.codes.clear()
             if quality == Quality.MISSING:
                 self.values[-1] = ""
             elif quality:
@@ -245,7 +265,7 @@ class _Block:
         if not self.parts:
             empty = (np.int64, np.float64, np.uint8, np.int32)
             self.parts.append(tuple(np.zeros(0, dtype) for dtype in empty))
-        ends, values, quality, lines = (np.concatenate(column) for column in zip(*self.parts))
+        ends, values, quality, lines = (np.concatenate(column) for column in zip(*self.parts, strict=True))
         wh = scaled_wh(np.nan_to_num(values, nan=0.0), kind.power_of_ten)
         start = ends - kind.minutes * 60
         return _Intervals(start, kind.minutes, wh, quality, kind.channel, lines)
@@ -281,8 +301,7 @@ class _Parser:
         self.meter_reading: _MeterReading | None = None
         self.block: _Block | None = None
         self.read: _Read | None = None
-        self.codes: list[str] = []  # ReadingQualityType refs of the current IntervalReadings
-        self.ends, self.expat = self.reader.ends, self.reader.expat
+        self.starts, self.ends, self.expat = self.reader.starts, self.reader.ends, self.reader.expat
         self._register_handlers()
 
     def _register_handlers(self) -> None:
@@ -294,8 +313,6 @@ class _Parser:
         on_end(METER_READING, self._end_meter_reading)
         on_start(INTERVAL_BLOCKS, self._start_block)
         on_end(INTERVAL_BLOCKS, self._end_block)
-        on_start(INTERVAL_READINGS, self._start_interval_reading)
-        on_end(INTERVAL_READINGS, self._end_interval_reading)
         on_start(READINGS, self._start_read)
         on_end(READINGS, self._end_read)
         on_end(TIME_STAMP, self._end_time_stamp)
@@ -325,7 +342,9 @@ class _Parser:
 
     def _end_noun(self, text: str) -> None:
         if self.stack[-1] == HEADER and text.strip() != "MeterReadings":
-            raise self.reader.error(f"noun {text.strip()!r} is not MeterReadings", element="Header/Noun")
+            raise self.reader.error(
+                f"noun {text.strip()!r} is not MeterReadings", element="Header/Noun"
+            )
 
     def _start_payload(self, _attributes: dict[str, str]) -> None:
         self.payloads += 1
@@ -338,9 +357,11 @@ class _Parser:
             self.meter_reading = _MeterReading(number, self.line())
 
     def _end_meter_reading(self, _text: str) -> None:
-        reading, self.block, self.read = self.meter_reading, None, None
+        reading, self.read = self.meter_reading, None
         if reading is None or self.stack[-1] != METER_READINGS:
             return
+        if self.block is not None:  # an IntervalBlocks left open cannot happen in XML
+            self._leave_block()
         if reading.fault is not None:
             fault = reading.fault
             raise self.reader.error(
@@ -355,7 +376,13 @@ class _Parser:
         for part in reading.intervals:
             self.builder.add(
                 interval_batch(
-                    reading.meter, part.start, part.minutes, part.wh, part.quality, part.channel, part.line
+                    reading.meter,
+                    part.start,
+                    part.minutes,
+                    part.wh,
+                    part.quality,
+                    part.channel,
+                    part.line,
                 )
             )
         self._emit_registers(reading)
@@ -364,45 +391,33 @@ class _Parser:
         # Keep the first fault only; nothing more of this MeterReading is converted.
         if self.meter_reading is not None and self.meter_reading.fault is None:
             self.meter_reading.fault = fault
-        self.block = None
-        self.ends[TIME_STAMP], self.ends[VALUE] = self._end_time_stamp, self._end_value
+        if self.block is not None:
+            self._leave_block()
 
     # --- IntervalBlocks --------------------------------------------------------------------
 
     def _start_block(self, _attributes: dict[str, str]) -> None:
         reading = self.meter_reading
-        if reading is not None and reading.fault is None and self.stack[-1] == METER_READING:
-            self.block = _Block()
+        if reading is None or reading.fault is not None or self.stack[-1] != METER_READING:
+            return
+        block = self.block = _Block(self.expat, self._fail)
+        # Inside the block its readings' texts go straight into its lists (the hot path).
+        self.starts[INTERVAL_READINGS] = block.start_reading
+        self.ends[INTERVAL_READINGS] = block.end_reading
+        self.ends[TIME_STAMP], self.ends[VALUE] = block.add_stamp, block.add_value
+
+    def _leave_block(self) -> None:
+        del self.starts[INTERVAL_READINGS], self.ends[INTERVAL_READINGS]
+        self.ends[TIME_STAMP], self.ends[VALUE] = self._end_time_stamp, self._end_value
+        self.block = None
 
     def _end_block(self, _text: str) -> None:
-        block, self.block = self.block, None
-        if block is None or self.meter_reading is None or self.stack[-1] != METER_READING:
-            return
-        try:
-            self.meter_reading.intervals.append(block.finish(self.line()))
-        except _BadReading as fault:
-            self._fail(fault)
-
-    def _start_interval_reading(self, _attributes: dict[str, str]) -> None:
         block = self.block
-        if block is not None and self.stack[-1] == INTERVAL_BLOCKS:
-            block.lines.append(self.expat.CurrentLineNumber)
-            # The hot path: the reading's timeStamp and value texts go straight into the lists.
-            self.ends[TIME_STAMP] = block.add_stamp
-            self.ends[VALUE] = block.add_value
-
-    def _end_interval_reading(self, _text: str) -> None:
-        block = self.block
-        if block is None or self.stack[-1] != INTERVAL_BLOCKS:
+        if block is None or self.meter_reading is None:
             return
-        self.ends[TIME_STAMP], self.ends[VALUE] = self._end_time_stamp, self._end_value
-        count = len(block.lines)
+        self._leave_block()
         try:
-            if self.codes or len(block.stamps) != count or len(block.values) != count:
-                block.settle(self.codes)
-                self.codes = []
-            if count >= CHUNK_READINGS:
-                block.flush()
+            self.meter_reading.intervals.append(block.finish(self.reader.line()))
         except _BadReading as fault:
             self._fail(fault)
 
@@ -415,19 +430,19 @@ class _Parser:
             self.read.value = text
 
     def _start_qualities(self, _attributes: dict[str, str]) -> None:
-        if self.stack[-1] == INTERVAL_READINGS:  # its timeStamp is not the reading's
-            self.ends[TIME_STAMP] = self._end_time_stamp
+        if self.block is not None and self.stack[-1] == INTERVAL_READINGS:
+            self.ends[TIME_STAMP] = self._end_time_stamp  # its timeStamp is not the reading's
 
     def _end_qualities(self, _text: str) -> None:
-        if self.stack[-1] == INTERVAL_READINGS and self.block is not None:
+        if self.block is not None and self.stack[-1] == INTERVAL_READINGS:
             self.ends[TIME_STAMP] = self.block.add_stamp
 
     def _start_quality(self, attributes: dict[str, str]) -> None:
         if self.stack[-1] != READING_QUALITIES or len(self.stack) < 2:
             return
         code = attributes.get("ref", "")
-        if self.stack[-2] == INTERVAL_READINGS:
-            self.codes.append(code)
+        if self.stack[-2] == INTERVAL_READINGS and self.block is not None:
+            self.block.codes.append(code)
         elif self.stack[-2] == READINGS and self.read is not None:
             self.read.codes += (code,)
 

@@ -1,0 +1,259 @@
+"""Read files: receive (deduplicated by sha256), ingest (resumable, idempotent), report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ldc.models import LDC
+from meters import store
+from meters.ingest import (
+    Completeness,
+    MeterResolver,
+    Reason,
+    Spool,
+    check_rules,
+    group_rejections,
+    parse_to_spool,
+)
+from meters.interfaces import INTERFACES
+from meters.interfaces.base import IntervalBatch, ReadFileError, RegisterBatch
+from meters.models import ReadFile, ReadRejection, RegisterRead
+from meters.storage import DayBlock, incoming_block, merge
+from portal.access import Actor
+from portal.audit import audit
+
+LEASE = dt.timedelta(minutes=10)
+Status = ReadFile.Status
+
+
+def sha256_of(stream: IO[bytes]) -> tuple[str, int]:
+    """Hex digest and size of a stream, read in 1 MiB chunks."""
+    digest, size = hashlib.sha256(), 0
+    stream.seek(0)
+    for chunk in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def read_file_receive(*, ldc: LDC, interface: str, upload: IO[bytes], name: str, actor: Actor | None,
+                      via: str, queue: bool = True) -> tuple[ReadFile, bool]:
+    """Record a delivered file and queue its ingestion; a file already received is a duplicate.
+
+    Returns (read file, created); ``queue=False`` leaves ingestion to the caller (a command). Two deliveries of the same file at once: one wins the unique
+    (ldc, sha256) constraint, the other is answered as the duplicate.
+    """
+    if interface not in INTERFACES:
+        raise ValidationError(f"Unknown interface '{interface}': one of {', '.join(INTERFACES)}.")
+    digest, size = sha256_of(upload)
+    if size > settings.OPENMDMR_MAX_READ_FILE_BYTES:
+        raise ValidationError(f"{name}: {size} bytes is over the limit of "
+                              f"{settings.OPENMDMR_MAX_READ_FILE_BYTES} bytes.")
+    existing = ReadFile.objects.for_ldc(ldc).filter(sha256=digest).first()
+    if existing is not None:
+        return existing, False
+    stored = default_storage.save(f"read_files/{ldc.slug}/{digest[:2]}/{digest}", File(upload))
+    try:
+        with transaction.atomic():
+            read_file = ReadFile.objects.create(
+                ldc=ldc, interface=interface, sha256=digest, file=stored,
+                original_name=os.path.basename(name)[:255], size_bytes=size,
+                received_by=actor.user if actor else None, received_via=via)
+            audit(action="read_file.received", actor=actor, ldc=ldc, obj=read_file,
+                  after={"interface": interface, "sha256": digest, "bytes": size})
+            if queue:
+                transaction.on_commit(lambda: _queue(read_file))
+    except IntegrityError:
+        default_storage.delete(stored)
+        return ReadFile.objects.for_ldc(ldc).get(sha256=digest), False
+    return read_file, True
+
+
+def _queue(read_file: ReadFile) -> None:
+    from meters.tasks import ingest_read_file
+
+    ingest_read_file.delay(ldc_id=read_file.ldc_id, read_file_id=read_file.pk)
+
+
+def claim(read_file: ReadFile) -> bool:
+    """Take the file for this worker unless it is finished or another worker's lease runs."""
+    now = timezone.now()
+    taken = ReadFile.objects.filter(
+        pk=read_file.pk, status__in=[Status.RECEIVED, Status.PARSING, Status.LOADING],
+    ).exclude(lease_until__gt=now).update(
+        lease_until=now + LEASE, attempts=F("attempts") + 1, started_at=now)
+    return taken == 1
+
+
+def read_file_ingest(*, read_file: ReadFile) -> ReadFile:
+    """Parse, check and merge a read file; resumable after a crash, idempotent when repeated."""
+    if not claim(read_file):
+        read_file.refresh_from_db()
+        return read_file
+    read_file.refresh_from_db()
+    ldc = read_file.ldc
+    tz = ZoneInfo(ldc.time_zone)
+    ReadFile.objects.filter(pk=read_file.pk, status=Status.RECEIVED).update(status=Status.PARSING)
+    try:
+        spool, completeness = parse_to_spool(
+            Path(read_file.file.path), interface=read_file.interface,
+            filename=read_file.original_name, tz=tz)
+    except ReadFileError as exc:
+        return read_file_reject(read_file=read_file, error=str(exc))
+    try:
+        _load(read_file, spool, tz)
+    finally:
+        spool.close()
+    return _finish(read_file, completeness, tz)
+
+
+def read_file_reject(*, read_file: ReadFile, error: str) -> ReadFile:
+    """A malformed file: rejected whole, nothing of it stored, the reason kept and shown."""
+    with transaction.atomic():
+        ReadFile.objects.filter(pk=read_file.pk).update(
+            status=Status.REJECTED, error=error, finished_at=timezone.now(), lease_until=None)
+        audit(action="read_file.rejected", actor=None, ldc=read_file.ldc, obj=read_file,
+              after={"error": error})
+    read_file.refresh_from_db()
+    return read_file
+
+
+def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
+    ReadFile.objects.filter(pk=read_file.pk).update(
+        status=Status.LOADING, batches_total=spool.batches, records=spool.records,
+        intervals_total=spool.intervals)
+    resolver = MeterResolver(read_file.ldc, spool.serials)
+    now = timezone.now()
+    for number, batch in enumerate(spool):
+        if number < read_file.batches_done:
+            continue  # committed by an earlier attempt
+        with transaction.atomic():
+            counts = merge_batch(read_file, batch.intervals, batch.registers, resolver, tz, now)
+            advanced = ReadFile.objects.filter(pk=read_file.pk, batches_done=number).update(
+                batches_done=number + 1, lease_until=timezone.now() + LEASE,
+                intervals_accepted=F("intervals_accepted") + counts["accepted"],
+                intervals_rejected=F("intervals_rejected") + counts["rejected"],
+                registers_accepted=F("registers_accepted") + counts["registers"])
+            if advanced != 1:
+                raise RuntimeError(f"read file {read_file.public_id}: batch {number} was loaded "
+                                   "by another worker")  # rolls this batch back
+
+
+def merge_batch(read_file: ReadFile, intervals: IntervalBatch, registers: RegisterBatch,
+                resolver: MeterResolver, tz: ZoneInfo, now: dt.datetime) -> dict[str, int]:
+    """Merge one batch inside the caller's transaction; returns its counts."""
+    ldc = read_file.ldc
+    checked = check_rules(intervals, resolver, tz, now)
+    ok = checked.reason == ""
+    store.lock_meters(ldc, np.unique(checked.meter_pk[ok]).tolist())
+    accepted = _merge_intervals(read_file, intervals, checked, ok)
+    rejections = group_rejections(intervals, checked.reason)
+    _save_rejections(read_file, rejections)
+    return {"accepted": accepted, "rejected": sum(r["intervals"] for r in rejections),
+            "registers": _save_registers(read_file, registers, resolver)}
+
+
+def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: np.ndarray) -> int:
+    accepted = 0
+    for minutes in np.unique(iv.minutes[ok]).tolist():
+        sel = ok & (iv.minutes == minutes)
+        incoming = incoming_block(checked.meter_pk[sel], iv.channel[sel], iv.start[sel], iv.wh[sel],
+                                  iv.quality[sel], int(minutes))
+        rows = store.fetch_days(read_file.ldc, incoming.key)
+        clash = _length_clashes(incoming, rows)
+        if clash.any():
+            key_of = incoming.key[np.searchsorted(incoming.key, _keys_of(checked.meter_pk, iv, sel))]
+            bad = np.flatnonzero(sel)[np.isin(key_of, incoming.key[clash])]
+            checked.reason[bad] = Reason.LENGTH_CHANGED
+            incoming = incoming.take(np.flatnonzero(~clash))
+        before, exists = store.existing_block(read_file.ldc, incoming.key, int(minutes), rows)
+        result = merge(before, incoming)
+        _, versions = store.write_merge(read_file.ldc, before, result, read_file, exists)
+        if versions:
+            audit(action="reads.actual_changed", actor=None, ldc=read_file.ldc, obj=read_file,
+                  after={"meter_days_versioned": versions})
+        accepted += int((checked.reason[sel] == "").sum())
+    return accepted
+
+
+def _keys_of(meter_pk: np.ndarray, iv: IntervalBatch, sel: np.ndarray) -> np.ndarray:
+    from meters.storage import day_key
+
+    return day_key(meter_pk[sel], iv.channel[sel], iv.start[sel] // 86_400)
+
+
+def _length_clashes(incoming: DayBlock, rows: list[tuple[Any, ...]]) -> np.ndarray:
+    stored = store.stored_minutes(rows)
+    return np.array([stored.get(int(k), incoming.minutes) != incoming.minutes for k in incoming.key],
+                    dtype=bool) if stored else np.zeros(len(incoming), bool)
+
+
+def _save_rejections(read_file: ReadFile, groups: list[dict[str, Any]]) -> None:
+    ReadRejection.objects.bulk_create([
+        ReadRejection(
+            ldc=read_file.ldc, read_file=read_file, reason=g["reason"], meter_serial=g["meter"][:60],
+            line=g["line"], intervals=g["intervals"],
+            first_start=dt.datetime.fromtimestamp(g["first"], dt.UTC),
+            last_start=dt.datetime.fromtimestamp(g["last"], dt.UTC),
+            message=Reason.TEXT[g["reason"]])
+        for g in groups
+    ], batch_size=2000)
+
+
+def _save_registers(read_file: ReadFile, rg: RegisterBatch, resolver: MeterResolver) -> int:
+    if not len(rg):
+        return 0
+    pk = resolver.meter_ids(rg.meter)
+    known = pk >= 0
+    RegisterRead.objects.bulk_create([
+        RegisterRead(ldc=read_file.ldc, meter_id=int(m), channel=int(c),
+                     read_at=dt.datetime.fromtimestamp(int(t), dt.UTC), wh=int(w), read_file=read_file)
+        for m, c, t, w in zip(pk[known], rg.channel[known], rg.read_at[known], rg.wh[known], strict=True)
+    ], batch_size=2000, update_conflicts=True, unique_fields=["ldc", "meter", "channel", "read_at"],
+        update_fields=["wh"])
+    return int(known.sum())
+
+
+def _finish(read_file: ReadFile, completeness: Completeness, tz: ZoneInfo) -> ReadFile:
+    read_file.refresh_from_db()
+    if read_file.status != Status.LOADING or read_file.batches_done != read_file.batches_total:
+        return read_file
+    report = completeness.report(tz) | data_collection_counts(read_file)
+    with transaction.atomic():
+        done = ReadFile.objects.filter(pk=read_file.pk, status=Status.LOADING).update(
+            status=Status.LOADED, report=report, finished_at=timezone.now(), lease_until=None)
+        if done:
+            audit(action="read_file.loaded", actor=None, ldc=read_file.ldc, obj=read_file,
+                  after={"accepted": read_file.intervals_accepted,
+                         "rejected": read_file.intervals_rejected})
+    read_file.refresh_from_db()
+    return read_file
+
+
+def data_collection_counts(read_file: ReadFile) -> dict[str, Any]:
+    """The file's totals and its rejections by reason (from the committed rows)."""
+    by_reason: dict[str, int] = {}
+    for reason, n in ReadRejection.objects.for_ldc(read_file.ldc).filter(
+            read_file=read_file).values_list("reason", "intervals"):
+        by_reason[reason] = by_reason.get(reason, 0) + n
+    return {
+        "records": read_file.records, "intervals": read_file.intervals_total,
+        "intervals_accepted": read_file.intervals_accepted,
+        "intervals_rejected": read_file.intervals_rejected, "rejected_by_reason": by_reason,
+        "registers_accepted": read_file.registers_accepted,
+    }

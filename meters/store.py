@@ -1,0 +1,129 @@
+"""Reading and writing interval days in bulk (one query per batch, never one per interval)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from django.db import connection
+from django.utils import timezone
+
+from ldc.models import LDC
+from meters.localtime import date_of, day_number
+from meters.models import IntervalDay, IntervalDayVersion, ReadFile
+from meters.storage import DayBlock, MergeResult, day_key, pack_rows, slots_per_day, unpack_rows
+
+LOCK_BUCKETS = 1024  # advisory locks per transaction stay well under PostgreSQL's lock table
+IN_CHUNK = 2000
+
+
+def lock_meters(ldc: LDC, meter_ids: Iterable[int]) -> None:
+    """Serialise concurrent merges of the same meters (PostgreSQL; SQLite writes one at a time).
+
+    Locks are taken on hash buckets, in order, so two workers cannot deadlock.
+    """
+    if connection.vendor != "postgresql":
+        return
+    buckets = sorted({(ldc.pk * 1_000_003 + int(m)) % LOCK_BUCKETS for m in meter_ids})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(4242, b)) FROM unnest(%s::int[]) AS b",
+            [buckets],
+        )
+
+
+_FIELDS = ("id", "meter_id", "channel", "day", "interval_minutes", "wh", "flags", "raw_wh",
+           "raw_quality", "version")
+
+
+def fetch_days(ldc: LDC, keys: np.ndarray) -> list[tuple[Any, ...]]:
+    """Stored rows for the given day keys (a box query per chunk of meters, then filtered)."""
+    meters = np.unique(keys >> 23)
+    days = keys & ((1 << 20) - 1)
+    first, last = date_of(int(days.min())), date_of(int(days.max()))
+    wanted = set(keys.tolist())
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(meters), IN_CHUNK):
+        chunk = meters[i : i + IN_CHUNK].tolist()
+        found = IntervalDay.objects.for_ldc(ldc).filter(
+            meter_id__in=chunk, day__gte=first, day__lte=last).values_list(*_FIELDS)
+        for row in found:
+            if int(day_key(row[1], row[2], day_number(row[3]))) in wanted:
+                rows.append(row)
+    return rows
+
+
+def stored_minutes(rows: list[tuple[Any, ...]]) -> dict[int, int]:
+    """day key -> interval length of the stored day."""
+    return {int(day_key(r[1], r[2], day_number(r[3]))): int(r[4]) for r in rows}
+
+
+def existing_block(ldc: LDC, keys: np.ndarray, minutes: int, rows: list[tuple[Any, ...]]) -> tuple[DayBlock, np.ndarray]:
+    """The stored state of ``keys`` (never-received days where nothing is stored) and a mask of
+    which keys exist."""
+    block = DayBlock.empty(keys, minutes)
+    rows = [r for r in rows if int(r[4]) == minutes]
+    if not rows:
+        return block, np.zeros(len(keys), bool)
+    row_keys = day_key(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
+                       np.array([day_number(r[3]) for r in rows]))
+    at = np.searchsorted(keys, row_keys)
+    n = slots_per_day(minutes)
+    block.wh[at] = unpack_rows([r[5] for r in rows], "<i4", n)
+    block.flags[at] = unpack_rows([r[6] for r in rows], "u1", n)
+    block.raw_wh[at] = unpack_rows([r[7] for r in rows], "<i4", n)
+    block.raw_quality[at] = unpack_rows([r[8] for r in rows], "u1", n)
+    block.version[at] = np.array([r[9] for r in rows], dtype=np.int64)
+    exists = np.zeros(len(keys), bool)
+    exists[at] = True
+    return block, exists
+
+
+def archive_versions(ldc: LDC, before: DayBlock, read_file: ReadFile) -> int:
+    """Keep the superseded versions of days whose actuals changed."""
+    if not len(before):
+        return 0
+    now = timezone.now()
+    versions = [
+        IntervalDayVersion(
+            ldc=ldc, meter_id=int(m), channel=int(c), day=date_of(int(d)), version=int(v),
+            interval_minutes=before.minutes, wh=w, flags=f, raw_wh=rw, raw_quality=rq,
+            superseded_at=now, superseded_by_file=read_file)
+        for m, c, d, v, w, f, rw, rq in zip(
+            before.meter, before.channel, before.day, before.version,
+            pack_rows(before.wh, "<i4"), pack_rows(before.flags, "u1"),
+            pack_rows(before.raw_wh, "<i4"), pack_rows(before.raw_quality, "u1"), strict=True)
+    ]
+    IntervalDayVersion.objects.bulk_create(versions, ignore_conflicts=True, batch_size=2000)
+    return len(versions)
+
+
+def save_days(ldc: LDC, block: DayBlock) -> int:
+    """Insert or update the given days (one upsert statement per 2,000 rows)."""
+    if not len(block):
+        return 0
+    now = timezone.now()
+    objs = [
+        IntervalDay(ldc=ldc, meter_id=int(m), channel=int(c), day=date_of(int(d)),
+                    interval_minutes=block.minutes, wh=w, flags=f, raw_wh=rw, raw_quality=rq,
+                    version=int(v), updated_at=now)
+        for m, c, d, v, w, f, rw, rq in zip(
+            block.meter, block.channel, block.day, block.version,
+            pack_rows(block.wh, "<i4"), pack_rows(block.flags, "u1"),
+            pack_rows(block.raw_wh, "<i4"), pack_rows(block.raw_quality, "u1"), strict=True)
+    ]
+    IntervalDay.objects.bulk_create(
+        objs, batch_size=2000, update_conflicts=True,
+        unique_fields=["ldc", "meter", "channel", "day"],
+        update_fields=["wh", "flags", "raw_wh", "raw_quality", "version", "updated_at"],
+    )
+    return len(objs)
+
+
+def write_merge(ldc: LDC, before: DayBlock, result: MergeResult, read_file: ReadFile,
+                exists: np.ndarray) -> tuple[int, int]:
+    """Persist a merge: archive superseded versions, upsert changed days. (days written, versions)"""
+    archived = archive_versions(ldc, before.take(np.flatnonzero(result.new_version & exists)), read_file)
+    written = save_days(ldc, result.merged.take(np.flatnonzero(result.changed)))
+    return written, archived
