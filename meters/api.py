@@ -1,11 +1,20 @@
-"""Registry and read-file API (read side)."""
+"""Registry and read-file API: browse, sync the registry, deliver read files, read reports."""
 
 from __future__ import annotations
 
-from rest_framework import serializers
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from meters.models import Meter, ReadFile, ServiceDeliveryPoint
-from portal.api import LdcScopedViewSet
+from meters.interfaces import INTERFACES
+from meters.models import Meter, ReadFile, ReadRejection, ServiceDeliveryPoint
+from meters.registry import registry_sync
+from meters.services import read_file_receive
+from portal.api import LdcScopedMixin, LdcScopedViewSet
 
 
 class SdpSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -60,3 +69,77 @@ class ReadFileViewSet(LdcScopedViewSet):
     scoped_model = ReadFile
     serializer_class = ReadFileSerializer
     lookup_field = "public_id"
+
+
+class ReadRejectionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = ReadRejection
+        fields = ["line", "meter_serial", "reason", "message", "intervals", "first_start", "last_start"]
+
+
+class ReadFileUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    interface = serializers.ChoiceField(choices=sorted(INTERFACES))
+    file = serializers.FileField()
+
+
+class ReadFileUploadView(LdcScopedMixin, APIView):
+    """Deliver a read file (AMI operator, back office, admin): 201 received, 200 duplicate."""
+
+    capability = "reads.upload"
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": ReadFileUploadSerializer},
+                   responses={201: ReadFileSerializer, 200: ReadFileSerializer})
+    def post(self, request: Request) -> Response:
+        data = ReadFileUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        read_file, created = read_file_receive(
+            ldc=self.ldc, interface=data.validated_data["interface"], upload=upload,
+            name=upload.name, actor=self.actor, via="api")
+        read_file.refresh_from_db()
+        body = ReadFileSerializer(read_file).data | {"duplicate": not created}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ReadFileRejectionsView(LdcScopedMixin, generics.ListAPIView):  # type: ignore[type-arg]
+    """The records of a read file that were rejected, with line, meter and reason."""
+
+    capability = "reads.view"
+    serializer_class = ReadRejectionSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        read_file = get_object_or_404(ReadFile.objects.for_ldc(self.ldc), public_id=self.kwargs["public_id"])
+        return ReadRejection.objects.for_ldc(self.ldc).filter(read_file=read_file)
+
+
+class RegistryRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    sdp_id = serializers.CharField()
+    meter_id = serializers.CharField()
+    rate_class = serializers.CharField()
+    commodity_rate_class = serializers.CharField()
+    postal_code = serializers.CharField()
+    service_multiplier = serializers.CharField()
+    ami_headend = serializers.CharField()
+    billing_agent = serializers.CharField()
+    bidirectional = serializers.CharField()
+    effective_from = serializers.CharField()
+    effective_to = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+
+class RegistrySyncSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    rows = serializers.ListField(child=serializers.DictField(), max_length=100_000)
+
+
+class RegistrySyncView(LdcScopedMixin, APIView):
+    """Bulk upsert of registry rows (the columns of the registry CSV); errors per row (1-based)."""
+
+    capability = "registry.write"
+
+    @extend_schema(request=RegistrySyncSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = RegistrySyncSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rows = [(i, row) for i, row in enumerate(data.validated_data["rows"], start=1)]
+        result = registry_sync(ldc=self.ldc, rows=rows, actor=self.actor, source="api")
+        return Response(result.as_dict())

@@ -137,12 +137,14 @@ def _storable(values: np.ndarray) -> np.ndarray:
     return values.astype(str) if values.dtype == object else values
 
 
-def parse_to_spool(path: Path, *, interface: str, filename: str, tz: ZoneInfo) -> tuple[Spool, Completeness]:
+def parse_to_spool(path: Path, *, interface: str, filename: str, tz: ZoneInfo,
+                   batch_reads: int) -> tuple[Spool, Completeness]:
     """Phase 1: parse the whole file (ReadFileError on any malformed record)."""
     spool, completeness = Spool(), Completeness()
+    parse = get_parser(interface)
     try:
         with path.open("rb") as stream:
-            for batch in get_parser(interface)(stream, filename=filename, tz=tz):
+            for batch in parse(stream, filename=filename, tz=tz, batch_reads=batch_reads):
                 spool.add(batch)
                 completeness.add(batch.intervals, tz)
     except BaseException:

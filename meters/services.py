@@ -112,7 +112,8 @@ def read_file_ingest(*, read_file: ReadFile) -> ReadFile:
     try:
         spool, completeness = parse_to_spool(
             Path(read_file.file.path), interface=read_file.interface,
-            filename=read_file.original_name, tz=tz)
+            filename=read_file.original_name, tz=tz,
+            batch_reads=settings.OPENMDMR_INGEST_BATCH_READS)
     except ReadFileError as exc:
         return read_file_reject(read_file=read_file, error=str(exc))
     try:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
-from django.shortcuts import get_object_or_404
-from django.views.generic import DetailView, ListView
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.generic import DetailView, FormView, ListView, TemplateView
 
-from meters.models import Meter, MeterInstallation, ReadFile, ServiceDeliveryPoint
+from meters.forms import ReadFileUploadForm, RegistryUploadForm
+from meters.ingest import Reason
+from meters.models import Meter, MeterInstallation, ReadFile, ReadRejection, ServiceDeliveryPoint
+from meters.registry import RowError, read_registry_csv, registry_sync
+from meters.selectors import data_quality
+from meters.services import read_file_receive
 from portal.mixins import LdcMixin
 
 
@@ -89,3 +97,89 @@ class ReadFileListView(LdcMixin, ListView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[ReadFile]:
         return ReadFile.objects.for_ldc(self.ldc).defer("report")
+
+
+class ReadFileUploadView(LdcMixin, FormView):  # type: ignore[type-arg]
+    """Send read files: each is checked whole, then loaded; its page shows progress and report."""
+
+    capability = "reads.upload"
+    template_name = "meters/readfile_upload.html"
+    form_class = ReadFileUploadForm
+
+    def form_valid(self, form: ReadFileUploadForm) -> HttpResponse:
+        received = []
+        for upload in form.cleaned_data["files"]:
+            try:
+                read_file, created = read_file_receive(
+                    ldc=self.ldc, interface=form.cleaned_data["interface"], upload=upload,
+                    name=upload.name, actor=self.actor, via="upload page")
+            except ValidationError as exc:
+                form.add_error("files", exc)
+                return self.form_invalid(form)
+            if not created:
+                messages.info(self.request, f"{upload.name} was already received "
+                              f"({read_file.received_at:%Y-%m-%d %H:%M}): nothing changed.")
+            received.append(read_file)
+        if len(received) == 1:
+            return redirect("meters:readfile-detail", public_id=received[0].public_id)
+        messages.success(self.request, f"{len(received)} files received.")
+        return redirect("meters:readfile-list")
+
+
+class ReadFileDetailView(LdcMixin, DetailView):  # type: ignore[type-arg]
+    """One read file: progress while it loads, then its data-collection report."""
+
+    capability = "reads.view"
+    context_object_name = "read_file"
+
+    def get_template_names(self) -> list[str]:
+        if self.request.htmx:
+            return ["meters/partials/readfile_status.html"]
+        return ["meters/readfile_detail.html"]
+
+    def get_object(self, queryset: Any = None) -> ReadFile:
+        return get_object_or_404(ReadFile.objects.for_ldc(self.ldc), public_id=self.kwargs["public_id"])
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["rejections"] = ReadRejection.objects.for_ldc(self.ldc).filter(
+            read_file=self.object)[:200]
+        context["reason_text"] = Reason.TEXT
+        return context
+
+
+class RegistryUploadView(LdcMixin, FormView):  # type: ignore[type-arg]
+    """Sync the registry from the LDC's CSV; refused rows are listed with their row number."""
+
+    capability = "registry.write"
+    template_name = "meters/registry_upload.html"
+    form_class = RegistryUploadForm
+
+    def form_valid(self, form: RegistryUploadForm) -> HttpResponse:
+        upload = form.cleaned_data["file"]
+        try:
+            result = registry_sync(ldc=self.ldc, rows=read_registry_csv(upload.file, upload.name),
+                                   actor=self.actor, source=upload.name)
+        except (RowError, UnicodeDecodeError) as exc:
+            form.add_error("file", str(exc))
+            return self.form_invalid(form)
+        return self.render_to_response(self.get_context_data(form=self.form_class(), result=result,
+                                                             source=upload.name))
+
+
+class DataQualityView(LdcMixin, TemplateView):
+    """Registry data-quality issues: SDPs without rate class, bad postal codes, orphan meters."""
+
+    capability = "registry.view"
+    template_name = "meters/data_quality.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        issues = data_quality(self.ldc)
+        context["issues"] = [
+            ("SDPs without a rate class", issues["no_rate_class"], "sdp"),
+            ("SDPs with an invalid postal code", issues["invalid_postal_code"], "sdp"),
+            ("Active SDPs without a meter", issues["sdps_without_meter"], "sdp"),
+            ("Meters not installed at any SDP", issues["meters_without_sdp"], "meter"),
+        ]
+        return context

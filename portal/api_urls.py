@@ -4,7 +4,14 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from ldc.api import AuditEventViewSet, LdcViewSet, MeView
-from meters.api import MeterViewSet, ReadFileViewSet, SdpViewSet
+from meters.api import (
+    MeterViewSet,
+    ReadFileRejectionsView,
+    ReadFileUploadView,
+    ReadFileViewSet,
+    RegistrySyncView,
+    SdpViewSet,
+)
 
 router = DefaultRouter()
 router.register("ldcs", LdcViewSet, basename="ldc")
@@ -14,4 +21,11 @@ router.register("meters", MeterViewSet, basename="meter")
 router.register("read-files", ReadFileViewSet, basename="read-file")
 
 app_name = "api"
-urlpatterns = [path("me/", MeView.as_view(), name="me"), *router.urls]
+urlpatterns = [
+    path("me/", MeView.as_view(), name="me"),
+    path("read-files/upload/", ReadFileUploadView.as_view(), name="read-file-upload"),
+    path("read-files/<str:public_id>/rejections/", ReadFileRejectionsView.as_view(),
+         name="read-file-rejections"),
+    path("registry/sync/", RegistrySyncView.as_view(), name="registry-sync"),
+    *router.urls,
+]

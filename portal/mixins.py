@@ -29,6 +29,8 @@ class ActorMixin(LoginRequiredMixin):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
         context["actor"] = self.actor
+        context["can_upload"] = self.actor.can("reads.upload")
+        context["can_sync"] = self.actor.can("registry.write")
         return context  # type: ignore[no-any-return]
 
 

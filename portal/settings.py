@@ -227,6 +227,8 @@ WHITENOISE_USE_FINDERS = True
 # Upload limits: read files stream to disk; forms stay small.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Intervals per ingestion batch: one transaction each, and the unit of resuming after a crash.
+OPENMDMR_INGEST_BATCH_READS = int(os.environ.get("OPENMDMR_INGEST_BATCH_READS", 250_000))
 OPENMDMR_MAX_READ_FILE_BYTES = int(os.environ.get("OPENMDMR_MAX_READ_FILE_BYTES", 2 * 1024**3))
 
 # Security. HTTPS=1 in production (behind a TLS-terminating proxy).

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
@@ -81,13 +82,9 @@ def parse(
     reader = _Reader(filename, Batcher(batch_reads))
     last_line = 0
     for block in read_blocks(stream, filename):
-        for number, text in enumerate(block.lines, block.first_line):
-            if not text.strip():
-                continue
-            _feed(reader, text, number)
-            last_line = number
-            if reader.batcher.full:
-                yield from reader.batcher.drain()
+        last_line = _feed_block(reader, block.lines, block.first_line) or last_line
+        if reader.batcher.full:
+            yield from reader.batcher.drain()
     _flush(reader)
     if not reader.finished:
         reason = "the file ends here without its T trailer record (truncated)"
@@ -95,18 +92,42 @@ def parse(
     yield from reader.batcher.drain()
 
 
+def _feed_block(reader: _Reader, lines: list[str], first_line: int) -> int:
+    """Take a block's records; runs of D records are queued whole. The last record's line."""
+    # Only the few non-D lines (R, C, T, blank) are visited one by one.
+    others = [i for i, text in enumerate(lines) if not text.startswith("D,")]
+    position, last = 0, 0
+    for index in [*others, len(lines)]:
+        if index > position:
+            _queue_d(reader, lines[position:index], first_line + position)
+            last = first_line + index - 1
+        if index < len(lines) and lines[index].strip():
+            _feed(reader, lines[index], first_line + index)
+            last = first_line + index
+        position = index + 1
+    return last
+
+
+def _queue_d(reader: _Reader, texts: list[str], first_line: int) -> None:
+    """Queue consecutive D records of the current recorder for conversion in bulk."""
+    reader.records += len(texts)
+    current = reader.recorder
+    if reader.finished or current is None or not current.channel:
+        where = "the T trailer record" if reader.finished else "its recorder's R and C records"
+        reason = f"D record comes {'after' if reader.finished else 'before'} {where}"
+        raise ReadFileError(reason, file=reader.filename, line=first_line)
+    reader.pending.extend(texts)
+    reader.pending_lines.extend(range(first_line, first_line + len(texts)))
+    if len(reader.pending) >= D_CHUNK:
+        _flush(reader)
+
+
 def _feed(reader: _Reader, text: str, line: int) -> None:
-    """Take one record: D records queue for conversion in bulk, others are read at once."""
+    """Take one record other than D: queued D records are converted first."""
     reader.records += 1
     try:
         if reader.finished:
             raise _RecordError("a record follows the T trailer record")
-        if text.startswith("D,") and reader.recorder is not None and reader.recorder.channel:
-            reader.pending.append(text)
-            reader.pending_lines.append(line)
-            if len(reader.pending) >= D_CHUNK:
-                _flush(reader)
-            return
         _flush(reader)
         _read_record(reader, split_fields(text), line)
     except (_RecordError, ValueError, IndexError, OverflowError) as exc:
@@ -274,7 +295,7 @@ def _flush(reader: _Reader) -> None:
     current = reader.recorder
     assert current is not None  # D records queue only inside a recorder
     try:
-        ends, quality, wh = _intervals(current, [split_fields(t) for t in texts], reader.offset)
+        ends, quality, wh = _intervals(current, _d_columns(texts), reader.offset)
     except _DError as exc:
         raise ReadFileError(str(exc), file=reader.filename, line=int(lines[exc.index])) from None
     reader.batcher.count_records(len(texts))
@@ -297,17 +318,30 @@ class _DError(ValueError):
         super().__init__(reason)
 
 
+def _d_columns(texts: list[str]) -> list[list[str]]:
+    """The six columns of D records, each record checked for its field count."""
+    commas = np.fromiter(map(str.count, texts, repeat(",")), dtype=np.int64, count=len(texts))
+    width = FIELD_COUNTS["D"]
+    if '"' in "".join(texts):
+        rows = [split_fields(text) for text in texts]  # quoted fields: the CSV reader decides
+        commas = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)) - 1
+    if (commas != width - 1).any():
+        index = int(np.argmax(commas != width - 1))
+        reason = (
+            f"D record has {commas[index] + 1} fields; it must have {width} (wrong field count)"
+        )
+        raise _DError(index, reason)
+    if '"' in "".join(texts):
+        return [list(column) for column in zip(*rows, strict=True)]
+    flat = ",".join(texts).split(",")
+    return [flat[k::width] for k in range(width)]
+
+
 def _intervals(
-    current: _Recorder, rows: list[list[str]], offset: int | None
+    current: _Recorder, columns: list[list[str]], offset: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Interval ends (UTC), quality and Wh of D records, checked for layout and contiguity."""
-    widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    if (widths != FIELD_COUNTS["D"]).any():
-        index = int(np.argmax(widths != FIELD_COUNTS["D"]))
-        raise _DError(
-            index, f"D record has {widths[index]} fields; it must have 6 (wrong field count)"
-        )
-    _, recorders, channels, stamps, pulses, statuses = zip(*rows, strict=True)
+    _, recorders, channels, stamps, pulses, statuses = columns
     _same(recorders, current.recorder, "recorder")
     _same(channels, current.channel, "channel")
     ends = _ends(current, stamps, offset or 0)
@@ -336,11 +370,14 @@ def _ends(current: _Recorder, stamps: Sequence[str], offset: int) -> np.ndarray:
     except StampError as exc:
         raise _DError(exc.index, f"interval end {exc}") from None
     expected = current.last_end + current.step * np.arange(1, len(stamps) + 1, dtype=np.int64)
-    wrong = ends != expected
+    wrong = (ends != expected) | (ends > current.stop)
     if wrong.any():
         index = int(np.argmax(wrong))
-        if expected[index] > current.stop:
-            reason = f"D record ends at {stamps[index]}, after the recorder's data stop"
+        stop = _label(current.stop + offset)
+        if ends[index] > current.stop:
+            reason = f"D record ends at {stamps[index]}, after the recorder's data stop {stop}"
+        elif expected[index] > current.stop:
+            reason = f"D record ends at {stamps[index]}, but the recorder already reached {stop}"
         else:
             reason = (
                 f"D record ends at {stamps[index]}; the next interval should end "
@@ -380,4 +417,6 @@ def _quality(statuses: Sequence[str]) -> np.ndarray:
         except ValueError:
             reason = f"status codes {text[:30]!r} are not numbers separated by ';'"
             raise _DError(statuses.index(text), reason) from None
+    if len(table) == 1:  # the usual chunk: no status code at all
+        return np.full(len(statuses), next(iter(table.values())), dtype=np.uint8)
     return np.fromiter(map(table.__getitem__, statuses), dtype=np.uint8, count=len(statuses))

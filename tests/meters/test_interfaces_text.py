@@ -1,0 +1,749 @@
+"""The text interfaces (CMEP, MV-90 HHF, CSV) against the samples README and its harder cases."""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from meters.interfaces import _localtime, get_parser
+from meters.interfaces import csv as csv_interface
+from meters.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError
+from tests.meters.samples import (
+    SAMPLES,
+    TORONTO,
+    expected_interval_rows,
+    expected_register_rows,
+    interval_rows,
+    iso,
+    parse_path,
+    register_rows,
+)
+
+TEXT_INTERFACES = ("cmep", "mv90_hhf", "csv")
+SAMPLE_RECORDS = {"cmep": 6, "mv90_hhf": 149, "csv": 141}
+
+
+def sample_file(interface: str) -> Path:
+    (path,) = sorted((SAMPLES / interface).iterdir())
+    return path
+
+
+def parse_bytes(interface: str, data: bytes, **kwargs: object) -> list[ParsedBatch]:
+    stream = io.BytesIO(data)
+    return list(get_parser(interface)(stream, filename="gen.txt", tz=TORONTO, **kwargs))
+
+
+def intervals(batches: list[ParsedBatch]) -> IntervalBatch:
+    return IntervalBatch.concat([b.intervals for b in batches])
+
+
+def reject(interface: str, data: bytes) -> ReadFileError:
+    with pytest.raises(ReadFileError) as caught:
+        parse_bytes(interface, data)
+    assert caught.value.file == "gen.txt"
+    return caught.value
+
+
+def utc(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+# The samples and the malformed files of the README
+
+
+@pytest.mark.parametrize("interface", TEXT_INTERFACES)
+def test_sample_parses_to_expected_intervals(interface: str) -> None:
+    batches = parse_path(interface, sample_file(interface))
+    assert interval_rows(batches) == expected_interval_rows()
+    iv = intervals(batches)
+    assert set(iv.channel.tolist()) == {1}
+    assert sum(b.records for b in batches) == SAMPLE_RECORDS[interface]
+
+
+@pytest.mark.parametrize("interface", ("cmep", "mv90_hhf"))
+def test_sample_parses_to_expected_registers(interface: str) -> None:
+    batches = parse_path(interface, sample_file(interface))
+    assert register_rows(batches) == expected_register_rows(interface)
+
+
+def test_csv_sample_has_no_registers() -> None:
+    assert register_rows(parse_path("csv", sample_file("csv"))) == []
+
+
+@pytest.mark.parametrize("interface", TEXT_INTERFACES)
+def test_small_batches_give_the_same_result(interface: str) -> None:
+    whole = parse_path(interface, sample_file(interface))
+    small = parse_path(interface, sample_file(interface), batch_reads=10)
+    assert all(len(b.intervals) <= 10 for b in small)
+    assert len(small) > 10
+    assert interval_rows(small) == interval_rows(whole)
+    assert register_rows(small) == register_rows(whole)
+    assert sum(b.records for b in small) == SAMPLE_RECORDS[interface]
+    for name in ("meter", "start", "minutes", "wh", "quality", "channel", "line"):
+        joined = getattr(intervals(small), name)
+        assert np.array_equal(joined, getattr(intervals(whole), name)), name
+
+
+@pytest.mark.parametrize("interface", TEXT_INTERFACES)
+def test_sample_lines_point_at_the_source(interface: str) -> None:
+    iv = intervals(parse_path(interface, sample_file(interface)))
+    lines = sample_file(interface).read_text().splitlines()
+    for meter, line in zip(iv.meter.tolist(), iv.line.tolist(), strict=True):
+        source = lines[line - 1]
+        assert source.startswith("D,R045") if interface == "mv90_hhf" else meter in source
+
+
+BAD_FILES = {
+    "cmep": {
+        "truncated.txt": (3, ["47 triplets", "155 fields", "60"]),
+        "count_mismatch.txt": (1, ["48 triplets", "fields"]),
+        "out_of_order.txt": (1, ["202603071000", "does not advance"]),
+    },
+    "mv90_hhf": {
+        "truncated_no_trailer.txt": (60, ["truncated", "trailer"]),
+        "non_numeric_pulses.txt": (21, ["187O", "pulse"]),
+        "wrong_field_count.txt": (3, ["field count", "5 fields"]),
+    },
+    "csv": {
+        "wrong_field_count.csv": (6, ["5 fields", "header has 4"]),
+        "non_numeric_kwh.csv": (8, ["0.36O", "kwh"]),
+        "out_of_order.csv": (12, ["not after the previous", "MTR-1001"]),
+    },
+}
+
+
+@pytest.mark.parametrize("interface", TEXT_INTERFACES)
+def test_every_bad_file_is_covered(interface: str) -> None:
+    names = {p.name for p in (SAMPLES / "bad" / interface).iterdir()}
+    assert names == set(BAD_FILES[interface])
+
+
+@pytest.mark.parametrize(
+    ("interface", "name"),
+    [(interface, name) for interface, files in BAD_FILES.items() for name in files],
+)
+def test_bad_file_is_rejected_naming_file_and_line(interface: str, name: str) -> None:
+    line, words = BAD_FILES[interface][name]
+    with pytest.raises(ReadFileError) as caught:
+        parse_path(interface, SAMPLES / "bad" / interface / name)
+    error = caught.value
+    assert error.file == name and error.line == line
+    assert str(error).startswith(f"{name}: line {line}: ")
+    for word in words:
+        assert word in error.reason
+
+
+@pytest.mark.parametrize("interface", TEXT_INTERFACES)
+def test_mangled_samples_fail_only_with_read_file_error(interface: str) -> None:
+    data = sample_file(interface).read_bytes()
+    rng = random.Random(20260307)
+    junk = b"\x00\xff\xe9,;:.\r\n\"'-+ 0123456789AENRSZT"
+    for _ in range(150):
+        mangled = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            position = rng.randrange(len(mangled))
+            if rng.random() < 0.3:
+                del mangled[position : position + rng.randint(1, 40)]
+            else:
+                mangled[position] = rng.choice(junk)
+        try:
+            parse_bytes(interface, bytes(mangled))
+        except ReadFileError as error:
+            assert error.file == "gen.txt" and error.reason
+
+
+@pytest.mark.parametrize("interface", TEXT_INTERFACES)
+def test_empty_file_is_rejected(interface: str) -> None:
+    reject(interface, b"")
+
+
+class CountingStream(io.BytesIO):
+    """Records how far the parser had read when it handed out its first batch."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.high_water = self.tell()
+        return super().read(size)
+
+
+@pytest.mark.parametrize("interface", TEXT_INTERFACES)
+def test_batches_come_while_the_file_is_read(interface: str) -> None:
+    data = {"cmep": cmep_year_file, "mv90_hhf": mv90_big_file, "csv": csv_big_file}[interface]()
+    stream = CountingStream(data)
+    batches = get_parser(interface)(stream, filename="big", tz=TORONTO, batch_reads=5000)
+    first = next(batches)
+    assert len(first.intervals) <= 5000
+    assert stream.high_water < len(data) // 2
+    assert sum(len(b.intervals) for b in batches) > 0
+
+
+# CMEP
+
+
+def cmep_line(
+    meter: str,
+    triplets: list[tuple[str, str, str]],
+    *,
+    units: str = "KWH",
+    constant: str = "1",
+    interval: str = "00000100",
+    record: str = "MEPMD01",
+) -> str:
+    header = [record, "20080501", "HESA", "", "OPENMDMR", "", "202611030615", meter, "OK", "E"]
+    header += [units, constant, interval, str(len(triplets))]
+    return ",".join(header + [field for triplet in triplets for field in triplet])
+
+
+def local_labels(first_end: str, count: int, minutes: int = 60) -> list[str]:
+    """Interval-ending local labels a Toronto sender writes, computed one by one with zoneinfo."""
+    start = datetime.fromisoformat(first_end)
+    return [
+        (start + timedelta(minutes=minutes * i)).astimezone(TORONTO).strftime("%Y%m%d%H%M")
+        for i in range(count)
+    ]
+
+
+def readings(labels: list[str], quality: str = "R0") -> list[tuple[str, str, str]]:
+    return [(label, quality, f"{(i % 997) / 1000:.3f}") for i, label in enumerate(labels)]
+
+
+def test_cmep_fall_back_day_has_25_distinct_hours() -> None:
+    labels = local_labels("2026-11-01T05:00:00+00:00", 25)  # 01:00 EDT ... 00:00 EST next day
+    assert labels[:3] == ["202611010100", "202611010100", "202611010200"]
+    assert labels[-1] == "202611020000"
+    iv = intervals(parse_bytes("cmep", cmep_line("M1", readings(labels)).encode()))
+    first = utc("2026-11-01T04:00:00Z")
+    assert iv.start.tolist() == [first + 3600 * i for i in range(25)]
+    assert iv.minutes.tolist() == [60] * 25
+
+
+def test_cmep_record_opening_on_a_repeated_label_takes_daylight_time() -> None:
+    line = cmep_line("M1", [("202611010100", "R0", "1.000"), ("202611010100", "R0", "2.000")])
+    iv = intervals(parse_bytes("cmep", line.encode()))
+    assert [iso(s) for s in iv.start] == ["2026-11-01T04:00:00Z", "2026-11-01T05:00:00Z"]
+
+
+def test_cmep_label_repeated_three_times_does_not_advance() -> None:
+    triplets = [
+        ("202611010100", "R0", "1"),
+        ("202611010100", "R0", "1"),
+        ("202611010100", "R0", "1"),
+    ]
+    error = reject("cmep", cmep_line("M1", triplets).encode())
+    assert error.line == 1 and "does not advance" in error.reason and "triplet 3" in error.reason
+
+
+@pytest.mark.parametrize("minutes", [15, 60])
+def test_cmep_a_whole_year_of_local_labels(minutes: int) -> None:
+    count = 365 * 24 * 60 // minutes
+    labels = local_labels("2026-01-01T05:00:00+00:00", count, minutes)
+    per_record = 30 * 24 * 60 // minutes
+    interval = f"0000{minutes // 60:02d}{minutes % 60:02d}"  # MMDDHHMM
+    lines = [
+        cmep_line("M1", readings(labels[i : i + per_record]), interval=interval)
+        for i in range(0, count, per_record)
+    ]
+    iv = intervals(parse_bytes("cmep", "\n".join(lines).encode()))
+    first = utc("2026-01-01T05:00:00Z") - minutes * 60
+    assert np.array_equal(iv.start, first + minutes * 60 * np.arange(count))
+    assert set(iv.minutes.tolist()) == {minutes}
+
+
+def test_cmep_fifteen_minute_interval_field() -> None:
+    labels = local_labels("2026-03-08T06:15:00+00:00", 8, 15)  # across the spring-forward jump
+    assert labels[2:5] == ["202603080145", "202603080300", "202603080315"]
+    line = cmep_line("M1", readings(labels), interval="00000015")
+    iv = intervals(parse_bytes("cmep", line.encode()))
+    assert iv.start.tolist() == [utc("2026-03-08T06:00:00Z") + 900 * i for i in range(8)]
+    assert iv.minutes.tolist() == [15] * 8
+
+
+def test_cmep_label_in_the_spring_gap_is_rejected() -> None:
+    triplets = [("202603080100", "R0", "1.0"), ("202603080200", "R0", "1.0")]
+    error = reject("cmep", cmep_line("M1", triplets).encode())
+    assert error.line == 1 and "202603080200" in error.reason and "does not exist" in error.reason
+
+
+def test_cmep_blank_stamps_are_previous_plus_interval() -> None:
+    labels = local_labels("2026-03-08T05:00:00+00:00", 6)  # 00:00 EST then across 02:00
+    stamped = intervals(parse_bytes("cmep", cmep_line("M1", readings(labels)).encode()))
+    blank = readings(labels)
+    blank = (
+        [blank[0]]
+        + [("", q, v) for _, q, v in blank[1:3]]
+        + blank[3:4]
+        + [("", q, v) for _, q, v in blank[4:]]
+    )
+    blanked = intervals(parse_bytes("cmep", cmep_line("M1", blank).encode()))
+    assert blanked.start.tolist() == stamped.start.tolist()
+    assert blanked.wh.tolist() == stamped.wh.tolist()
+
+
+def test_cmep_blank_first_stamp_is_rejected() -> None:
+    error = reject("cmep", cmep_line("M1", [("", "R0", "1.0")]).encode())
+    assert "triplet 1" in error.reason
+
+
+def test_cmep_units_and_calculation_constant() -> None:
+    triplets = [("202603070100", "R0", "371"), ("202603070200", "R0", "264.4")]
+    wh = intervals(parse_bytes("cmep", cmep_line("M1", triplets, units="WH").encode()))
+    assert wh.wh.tolist() == [371, 264]
+    scaled = cmep_line("M1", triplets, units="WH", constant="2.5")
+    assert intervals(parse_bytes("cmep", scaled.encode())).wh.tolist() == [928, 661]
+    kwh_scaled = cmep_line("M1", [("202603070100", "R0", "0.371")], constant="40")
+    assert intervals(parse_bytes("cmep", kwh_scaled.encode())).wh.tolist() == [14840]
+
+
+def test_cmep_register_records() -> None:
+    kwh = cmep_line(
+        "M1", [("202603070000", "R0", "18234.117")], units="KWHREG", interval="00000000"
+    )
+    wh = cmep_line("M2", [("202611010100", "R0", "5000")], units="WHREG", interval="00000000")
+    batches = parse_bytes("cmep", f"{kwh}\r\n{wh}\r\n".encode())
+    assert len(intervals(batches)) == 0
+    assert register_rows(batches) == [
+        ("M1", "2026-03-07T05:00:00Z", "18234.117"),
+        ("M2", "2026-11-01T05:00:00Z", "5.000"),
+    ]
+
+
+def test_cmep_records_split_over_lines_in_any_order() -> None:
+    original = sample_file("cmep").read_text().splitlines()
+    pieces = []
+    for line in original:
+        fields = line.split(",")
+        triplets = [tuple(fields[i : i + 3]) for i in range(14, len(fields), 3)]
+        for start in range(0, len(triplets), 10):
+            part = triplets[start : start + 10]
+            units = fields[10]
+            interval = fields[12]
+            pieces.append(cmep_line(fields[7], part, units=units, interval=interval))  # type: ignore[arg-type]
+    random.Random(7).shuffle(pieces)
+    batches = parse_bytes("cmep", "\r\n".join(pieces).encode())
+    assert interval_rows(batches) == expected_interval_rows()
+    assert register_rows(batches) == expected_register_rows("cmep")
+    assert sum(b.records for b in batches) == len(pieces)
+
+
+@pytest.mark.parametrize(
+    ("code", "quality"),
+    [
+        ("R0", Quality.ACTUAL),
+        ("A0", Quality.ACTUAL),
+        ("R 00 00", Quality.ACTUAL),
+        ("R", Quality.ACTUAL),
+        ("E0", Quality.ESTIMATED),
+        ("E12", Quality.ESTIMATED),
+        ("S0", Quality.SUSPECT),
+    ],
+)
+def test_cmep_quality_letters(code: str, quality: Quality) -> None:
+    line = cmep_line("M1", [("202603070100", code, "1.5"), ("202603070200", "N0", "")])
+    iv = intervals(parse_bytes("cmep", line.encode()))
+    assert iv.quality.tolist() == [quality, Quality.MISSING]
+    assert iv.wh.tolist() == [1500, 0]
+
+
+@pytest.mark.parametrize("code", ["X0", "r0", "", "RX", "Q"])
+def test_cmep_unknown_quality_is_rejected(code: str) -> None:
+    error = reject("cmep", cmep_line("M1", [("202603070100", code, "1.5")]).encode())
+    assert "quality" in error.reason and error.line == 1
+
+
+def test_cmep_missing_with_a_value_is_rejected() -> None:
+    error = reject("cmep", cmep_line("M1", [("202603070100", "N0", "0.000")]).encode())
+    assert "N (missing)" in error.reason
+
+
+def test_cmep_empty_value_needs_quality_n() -> None:
+    error = reject("cmep", cmep_line("M1", [("202603070100", "R0", "")]).encode())
+    assert "empty" in error.reason
+
+
+@pytest.mark.parametrize("value", ["0.4x1", "1e3", "nan", " 1", "1_0", "-"])
+def test_cmep_non_numeric_value_is_rejected(value: str) -> None:
+    triplets = [("202603070100", "R0", "1"), ("202603070200", "R0", value)]
+    error = reject("cmep", ("\n" + cmep_line("M1", triplets)).encode())
+    assert error.line == 2 and "triplet 2" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("change", "word"),
+    [
+        ({"record": "MEPMD02"}, "MEPMD02"),
+        ({"units": "KVARH"}, "units"),
+        ({"interval": "01000000"}, "interval"),
+        ({"interval": "00000000"}, "interval"),
+        ({"constant": "0"}, "constant"),
+        ({"constant": "x"}, "constant"),
+    ],
+)
+def test_cmep_bad_header_is_rejected(change: dict[str, str], word: str) -> None:
+    line = cmep_line("M1", [("202603070100", "R0", "1")], **change)
+    good = cmep_line("M1", [("202603070100", "R0", "1")])
+    error = reject("cmep", f"{good}\n{line}\n".encode())
+    assert error.line == 2 and word in error.reason
+
+
+def test_cmep_stamps_closer_than_an_interval_are_rejected() -> None:
+    triplets = [("202603070100", "R0", "1"), ("202603070130", "R0", "1")]
+    error = reject("cmep", cmep_line("M1", triplets).encode())
+    assert "less than one interval" in error.reason
+
+
+def test_cmep_bad_stamp_is_rejected() -> None:
+    triplets = [("202603070100", "R0", "1"), ("20260307020", "R0", "1")]
+    error = reject("cmep", cmep_line("M1", triplets).encode())
+    assert "triplet 2" in error.reason and "20260307020" in error.reason
+
+
+def test_cmep_crlf_and_bom_are_accepted() -> None:
+    data = sample_file("cmep").read_bytes().replace(b"\n", b"\r\n")
+    assert interval_rows(parse_bytes("cmep", b"\xef\xbb\xbf" + data)) == expected_interval_rows()
+
+
+def test_cmep_invalid_utf8_names_the_line() -> None:
+    error = reject("cmep", b"\n\n" + cmep_line("M\xff", []).encode("latin-1"))
+    assert error.line == 3 and "UTF-8" in error.reason
+
+
+# MV-90 HHF
+
+
+def mv90_file(
+    d_records: list[tuple[str, str, str]],
+    *,
+    start: str = "202611010000",
+    stop: str = "202611010400",
+    minutes: int = 60,
+    ke: str = "0.001",
+    multiplier: str = "1",
+    offset: str = "-0500",
+    trailer: str | None = None,
+) -> bytes:
+    """One recorder; d_records are (interval end, pulses, status)."""
+    lines = [
+        f"H0,202611030615,MV90XI,HHFTXT1,{offset},N",
+        f"R,R1,M1,{start},{stop},{minutes},1",
+        f"C,R1,1,KWH,{ke},{multiplier},100.000,200.500",
+    ]
+    lines += [f"D,R1,1,{end},{pulses},{status}" for end, pulses, status in d_records]
+    lines.append(trailer or f"T,1,{len(lines) + 1}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def hourly(first: int, count: int, day: str = "20261101") -> list[str]:
+    return [f"{day}{hour:02d}00" for hour in range(first, first + count)]
+
+
+def test_mv90_standard_time_ignores_the_fall_back() -> None:
+    ends = hourly(1, 4)
+    batches = parse_bytes("mv90_hhf", mv90_file([(end, "100", "") for end in ends]))
+    iv = intervals(batches)
+    assert [iso(s) for s in iv.start] == [f"2026-11-01T0{h}:00:00Z" for h in range(5, 9)]
+    assert register_rows(batches) == [
+        ("M1", "2026-11-01T05:00:00Z", "100.000"),
+        ("M1", "2026-11-01T09:00:00Z", "200.500"),
+    ]
+
+
+def test_mv90_offset_comes_from_h0() -> None:
+    data = mv90_file([(end, "100", "") for end in hourly(1, 4)], offset="+0130")
+    assert iso(intervals(parse_bytes("mv90_hhf", data)).start[0]) == "2026-10-31T22:30:00Z"
+
+
+def test_mv90_fifteen_minutes_with_multipliers() -> None:
+    ends = ["202611010015", "202611010030", "202611010045", "202611010100"]
+    records = [(end, "123", "") for end in ends]
+    data = mv90_file(records, stop="202611010100", minutes=15, ke="0.0005", multiplier="40")
+    iv = intervals(parse_bytes("mv90_hhf", data))
+    assert iv.wh.tolist() == [2460] * 4  # 123 pulses x 0.0005 kWh x 40 = 2.46 kWh
+    assert iv.minutes.tolist() == [15] * 4
+    assert iv.start.tolist() == [utc("2026-11-01T05:00:00Z") + 900 * i for i in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("status", "quality"),
+    [
+        ("", Quality.ACTUAL),
+        ("1", Quality.ACTUAL),
+        ("9;12", Quality.ACTUAL),
+        ("3", Quality.SUSPECT),
+        ("18", Quality.SUSPECT),
+        ("16", Quality.ESTIMATED),
+        ("2;14", Quality.ESTIMATED),
+        ("7", Quality.MISSING),
+        ("16;7", Quality.MISSING),
+    ],
+)
+def test_mv90_status_codes(status: str, quality: Quality) -> None:
+    records = [(end, "250", status if end.endswith("0200") else "") for end in hourly(1, 4)]
+    iv = intervals(parse_bytes("mv90_hhf", mv90_file(records)))
+    assert iv.quality.tolist()[1] == quality
+    assert iv.wh.tolist()[1] == (0 if quality == Quality.MISSING else 250)
+
+
+@pytest.mark.parametrize("status", ["x", "7;", ";", "1.5", "-1"])
+def test_mv90_bad_status_is_rejected(status: str) -> None:
+    records = [(end, "250", status if end.endswith("0300") else "") for end in hourly(1, 4)]
+    error = reject("mv90_hhf", mv90_file(records))
+    assert error.line == 6 and "status" in error.reason
+
+
+def test_mv90_gap_in_d_records_is_rejected() -> None:
+    ends = hourly(1, 2) + hourly(4, 1)
+    error = reject("mv90_hhf", mv90_file([(end, "1", "") for end in ends], stop="202611010400"))
+    assert error.line == 6 and "contiguous" in error.reason
+
+
+def test_mv90_recorder_stopping_early_is_rejected() -> None:
+    error = reject("mv90_hhf", mv90_file([(end, "1", "") for end in hourly(1, 3)]))
+    assert error.line == 7 and "data stop" in error.reason
+
+
+def test_mv90_d_record_after_stop_is_rejected() -> None:
+    error = reject("mv90_hhf", mv90_file([(end, "1", "") for end in hourly(1, 5)]))
+    assert error.line == 8 and "after the recorder's data stop" in error.reason
+
+
+@pytest.mark.parametrize("trailer", ["T,1,99", "T,2,8", "T,1"])
+def test_mv90_trailer_must_count_the_file(trailer: str) -> None:
+    error = reject("mv90_hhf", mv90_file([(e, "1", "") for e in hourly(1, 4)], trailer=trailer))
+    assert error.line == 8
+
+
+def test_mv90_record_after_trailer_is_rejected() -> None:
+    data = mv90_file([(end, "1", "") for end in hourly(1, 4)]) + b"D,R1,1,202611010500,1,\n"
+    assert reject("mv90_hhf", data).line == 9
+
+
+def test_mv90_d_record_of_another_recorder_is_rejected() -> None:
+    data = mv90_file([(end, "1", "") for end in hourly(1, 4)]).replace(
+        b"D,R1,1,202611010300", b"D,R2,1,202611010300"
+    )
+    error = reject("mv90_hhf", data)
+    assert error.line == 6 and "R2" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        (b"HHFTXT1", b"HHFTXT2", 1),
+        (b"-0500,N", b"-0500,Y", 1),
+        (b"-0500", b"EST", 1),
+        (b",60,1\n", b",60,2\n", 2),
+        (b"KWH,", b"KVARH,", 3),
+        (b"0.001,", b"abc,", 3),
+    ],
+)
+def test_mv90_bad_header_records_are_rejected(old: bytes, new: bytes, line: int) -> None:
+    data = mv90_file([(end, "1", "") for end in hourly(1, 4)]).replace(old, new, 1)
+    assert reject("mv90_hhf", data).line == line
+
+
+def test_mv90_crlf_is_accepted() -> None:
+    data = sample_file("mv90_hhf").read_bytes().replace(b"\n", b"\r\n")
+    assert interval_rows(parse_bytes("mv90_hhf", data)) == expected_interval_rows()
+
+
+# CSV
+
+
+def test_csv_fifteen_minutes_and_zulu() -> None:
+    rows = [
+        "meter_id,timestamp,kwh,quality_flag,interval_minutes",
+        "M1,2026-11-01T05:15:00Z,0.100,A,15",
+        "M1,2026-11-01T05:30:00Z,0.200,E,15",
+        "M1,2026-11-01T01:45:00-04:00,,M,15",
+        "M1,2026-11-01T06:00:00+00:00,0.400,S,15",
+        "M2,2026-11-01T01:00:00-05:00,1.000,A,60",
+    ]
+    iv = intervals(parse_bytes("csv", "\n".join(rows).encode()))
+    assert [iso(s) for s in iv.start] == [
+        "2026-11-01T05:00:00Z",
+        "2026-11-01T05:15:00Z",
+        "2026-11-01T05:30:00Z",
+        "2026-11-01T05:45:00Z",
+        "2026-11-01T05:00:00Z",
+    ]
+    assert iv.minutes.tolist() == [15, 15, 15, 15, 60]
+    assert iv.wh.tolist() == [100, 200, 0, 400, 1000]
+    assert iv.quality.tolist() == [0, 2, 3, 1, 0]
+
+
+def test_csv_timestamp_without_offset_is_rejected() -> None:
+    data = b"meter_id,timestamp,kwh,quality_flag\nM1,2026-03-07T01:00:00,0.1,A\n"
+    error = reject("csv", data)
+    assert error.line == 2 and "offset" in error.reason
+
+
+@pytest.mark.parametrize("flag", ["X", "a", "", "AA"])
+def test_csv_unknown_flag_is_rejected(flag: str) -> None:
+    data = f"meter_id,timestamp,kwh,quality_flag\nM1,2026-03-07T01:00:00Z,0.1,{flag}\n"
+    error = reject("csv", data.encode())
+    assert error.line == 2 and "quality_flag" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("row", "word"),
+    [
+        ("M1,2026-03-07T01:00:00Z,,A", "empty"),
+        ("M1,2026-03-07T01:00:00Z,0.000,M", "missing"),
+        (",2026-03-07T01:00:00Z,0.1,A", "meter_id"),
+        ("M1,2026-02-30T01:00:00Z,0.1,A", "timestamp"),
+    ],
+)
+def test_csv_bad_rows_are_rejected(row: str, word: str) -> None:
+    data = f"meter_id,timestamp,kwh,quality_flag\nM1,2026-03-07T00:00:00Z,0.1,A\n{row}\n"
+    error = reject("csv", data.encode())
+    assert error.line == 3 and word in error.reason
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["meter_id,timestamp,kwh", "meter,timestamp,kwh,quality_flag", "METER_ID,timestamp,kwh,q"],
+)
+def test_csv_header_must_be_exact(header: str) -> None:
+    assert reject("csv", f"{header}\nM1,2026-03-07T01:00:00Z,0.1,A\n".encode()).line == 1
+
+
+def test_csv_bom_crlf_and_quotes_give_the_same_rows() -> None:
+    data = sample_file("csv").read_bytes()
+    crlf = b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n")
+    quoted = data.replace(b"MTR-1002,", b'"MTR-1002",')
+    for variant in (crlf, quoted):
+        assert interval_rows(parse_bytes("csv", variant)) == expected_interval_rows()
+
+
+def test_csv_fast_path_reads_the_sample() -> None:
+    lines = sample_file("csv").read_bytes().split(b"\n", 1)[1]
+    chunk = csv_interface._fast_chunk(lines, 2, 4)
+    assert chunk is not None and len(chunk.lines) == 141
+
+
+def test_csv_other_iso_layouts_are_read() -> None:
+    rows = ["M1,2026-03-07T01:00-05:00,0.1,A", "M1,2026-03-07 07:00:00+0000,0.2,A"]
+    data = "meter_id,timestamp,kwh,quality_flag\n" + "\n".join(rows)
+    iv = intervals(parse_bytes("csv", data.encode()))
+    assert [iso(s) for s in iv.start] == ["2026-03-07T05:00:00Z", "2026-03-07T06:00:00Z"]
+
+
+def test_csv_blank_lines_are_skipped_and_meters_interleave() -> None:
+    rows = [
+        "meter_id,timestamp,kwh,quality_flag",
+        "",
+        "B,2026-03-07T01:00:00Z,0.1,A",
+        "A,2026-03-07T01:00:00Z,0.2,A",
+        "",
+        "B,2026-03-07T02:00:00Z,0.3,A",
+        "A,2026-03-07T02:00:00Z,0.4,A",
+    ]
+    iv = intervals(parse_bytes("csv", "\n".join(rows).encode()))
+    assert iv.meter.tolist() == ["B", "A", "B", "A"]
+    assert iv.line.tolist() == [3, 4, 6, 7]
+
+
+def test_csv_out_of_order_across_blocks_is_rejected() -> None:
+    data = csv_big_file(meters=2, hours=30_000)  # several 1 MB blocks
+    lines = data.decode().split("\n")
+    lines.append(lines[1])  # MTR-000000's first row again, at the very end
+    error = reject("csv", "\n".join(lines).encode())
+    assert error.line == len(lines) and "MTR-000000" in error.reason
+    assert "line 30001" in error.reason
+
+
+def test_csv_interval_minutes_must_be_a_whole_number() -> None:
+    data = (
+        b"meter_id,timestamp,kwh,quality_flag,interval_minutes\nM1,2026-03-07T01:00:00Z,0.1,A,x\n"
+    )
+    assert "interval_minutes" in reject("csv", data).reason
+
+
+# The vectorised clock
+
+
+@pytest.mark.parametrize(
+    "zone", ["America/Toronto", "Australia/Lord_Howe", "Europe/London", "America/St_Johns"]
+)
+def test_local_to_utc_matches_zoneinfo(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    naive = np.arange(utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"), 900)
+    resolved = _localtime.local_to_utc(naive, tz)
+    for i in range(0, naive.size, 3):
+        wall = datetime(1970, 1, 1) + timedelta(seconds=int(naive[i]))
+        first = int(wall.replace(tzinfo=tz, fold=0).timestamp())
+        second = int(wall.replace(tzinfo=tz, fold=1).timestamp())
+        exists = datetime.fromtimestamp(first, tz).replace(tzinfo=None) == wall
+        assert bool(resolved.nonexistent[i]) is not exists, wall
+        if exists:
+            assert int(resolved.first[i]) == min(first, second), wall
+            assert int(resolved.second[i]) == max(first, second), wall
+
+
+def test_parse_ccyymmddhhmm_matches_datetime() -> None:
+    rng = np.random.default_rng(3)
+    seconds = rng.integers(utc("1950-01-01T00:00:00Z"), utc("2150-01-01T00:00:00Z"), 5000) // 60
+    seconds *= 60
+    texts = [datetime.fromtimestamp(int(s), UTC).strftime("%Y%m%d%H%M") for s in seconds]
+    assert np.array_equal(_localtime.parse_ccyymmddhhmm(texts), seconds)
+
+
+@pytest.mark.parametrize(
+    "text", ["202602290000", "202613010000", "202601012400", "20260101000", "2026010100000", "x"]
+)
+def test_parse_ccyymmddhhmm_names_the_bad_one(text: str) -> None:
+    with pytest.raises(_localtime.StampError) as caught:
+        _localtime.parse_ccyymmddhhmm(["202601010000", text, "202601010000"])
+    assert caught.value.index == 1
+
+
+# Generated files and speed
+
+
+def cmep_year_file(meters: int = 40) -> bytes:
+    labels = local_labels("2026-01-01T05:00:00+00:00", 720)
+    return "\n".join(cmep_line(f"M{m}", readings(labels)) for m in range(meters)).encode()
+
+
+def csv_big_file(meters: int = 20, hours: int = 3000) -> bytes:
+    stamps = [iso(utc("2026-01-01T01:00:00Z") + 3600 * h) for h in range(hours)]
+    rows = ["meter_id,timestamp,kwh,quality_flag"]
+    for m in range(meters):
+        rows += [f"MTR-{m:06d},{stamp},{h % 3000 / 1000:.3f},A" for h, stamp in enumerate(stamps)]
+    return "\n".join(rows).encode()
+
+
+def mv90_big_file(recorders: int = 20, hours: int = 2000) -> bytes:
+    base = datetime(2026, 1, 1)
+    labels = [(base + timedelta(hours=h)).strftime("%Y%m%d%H%M") for h in range(hours + 1)]
+    lines = ["H0,202603090615,MV90XI,HHFTXT1,-0500,N"]
+    for r in range(recorders):
+        lines += [f"R,R{r},M{r},{labels[0]},{labels[-1]},60,1", f"C,R{r},1,KWH,0.001,1,1,2"]
+        lines += [f"D,R{r},1,{label},{h % 3000}," for h, label in enumerate(labels[1:])]
+    lines.append(f"T,{recorders},{len(lines) + 1}")
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    ("interface", "make", "count"),
+    [
+        ("cmep", cmep_year_file, 40 * 720),
+        ("csv", csv_big_file, 20 * 3000),
+        ("mv90_hhf", mv90_big_file, 20 * 2000),
+    ],
+)
+def test_parsing_is_fast(interface: str, make: Callable[[], bytes], count: int) -> None:
+    data = make()
+    parse_bytes(interface, data)  # warm up: zone tables and imports are built once per process
+    started = time.process_time()
+    parsed = sum(len(b.intervals) for b in parse_bytes(interface, data))
+    elapsed = time.process_time() - started
+    assert parsed == count
+    assert count / elapsed > 100_000, f"{count / elapsed:,.0f} intervals/s"  # generous bound

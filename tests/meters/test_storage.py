@@ -1,0 +1,69 @@
+"""The merge rules of interval storage, on arrays (no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from meters.interfaces.base import Quality
+from meters.storage import NEVER, DayBlock, IntervalFlag, incoming_block, merge
+
+DAY = 20_520  # 2026-03-07 as days since the epoch
+T0 = DAY * 86_400
+
+
+def block(slots: dict[int, tuple[int, Quality]]) -> DayBlock:
+    starts = np.array([T0 + s * 3600 for s in slots], dtype=np.int64)
+    wh = np.array([v for v, _ in slots.values()], dtype=np.int64)
+    q = np.array([int(q) for _, q in slots.values()], dtype=np.uint8)
+    return incoming_block(np.ones(len(starts), np.int64), np.ones(len(starts), np.uint8), starts, wh, q, 60)
+
+
+def stored(slots: dict[int, tuple[int, Quality]]) -> DayBlock:
+    """What the store holds after receiving ``slots`` into an empty day."""
+    incoming = block(slots)
+    return merge(DayBlock.empty(incoming.key, 60), incoming).merged
+
+
+def test_actual_replaces_estimate() -> None:
+    result = merge(stored({3: (500, Quality.ESTIMATED)}), block({3: (420, Quality.ACTUAL)}))
+    assert result.merged.wh[0, 3] == 420 and result.merged.raw_quality[0, 3] == Quality.ACTUAL
+    assert result.merged.flags[0, 3] == IntervalFlag.RECEIVED
+    assert not result.new_version[0], "filling an estimate is not a changed actual"
+
+
+def test_estimate_does_not_replace_actual() -> None:
+    result = merge(stored({3: (420, Quality.ACTUAL)}), block({3: (500, Quality.ESTIMATED)}))
+    assert result.merged.wh[0, 3] == 420 and not result.changed[0]
+
+
+def test_missing_report_never_erases_a_value() -> None:
+    result = merge(stored({3: (420, Quality.ACTUAL)}), block({3: (0, Quality.MISSING)}))
+    assert result.merged.wh[0, 3] == 420 and not result.changed[0]
+
+
+def test_missing_report_is_recorded_where_nothing_was() -> None:
+    merged = stored({3: (0, Quality.MISSING)})
+    assert merged.raw_quality[0, 3] == Quality.MISSING and merged.raw_quality[0, 4] == NEVER
+    assert merged.flags[0, 3] & IntervalFlag.MISSING and merged.flags[0, 3] & IntervalFlag.RECEIVED
+
+
+def test_manual_edit_is_kept_against_later_reads() -> None:
+    edited = stored({3: (0, Quality.MISSING)})
+    edited.wh[0, 3] = 333
+    edited.flags[0, 3] = IntervalFlag.EDITED | IntervalFlag.RECEIVED
+    result = merge(edited, block({3: (500, Quality.ESTIMATED)}))
+    assert result.merged.wh[0, 3] == 333 and result.merged.flags[0, 3] & IntervalFlag.EDITED
+    assert result.merged.raw_wh[0, 3] == 500, "the received value is still kept as raw"
+
+
+def test_changed_actual_makes_a_new_version() -> None:
+    result = merge(stored({3: (420, Quality.ACTUAL), 4: (100, Quality.ACTUAL)}),
+                   block({3: (421, Quality.ACTUAL)}))
+    assert result.new_version[0] and result.merged.version[0] == 2
+    assert result.merged.wh[0, 3] == 421 and result.merged.wh[0, 4] == 100
+
+
+def test_same_reads_again_change_nothing() -> None:
+    slots = {h: (100 + h, Quality.ACTUAL) for h in range(24)} | {5: (0, Quality.MISSING)}
+    result = merge(stored(slots), block(slots))
+    assert not result.changed.any() and not result.new_version.any()
