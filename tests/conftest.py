@@ -98,3 +98,16 @@ def redis_server() -> Iterator[RedisServer]:
         service_missing(exc)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sample_ldc(db: Any) -> LDC:
+    """An LDC with ../shared/samples/registry.csv loaded."""
+    from meters.registry import read_registry_csv, registry_sync
+    from tests.meters.samples import SAMPLES
+
+    ldc = factories.LdcFactory(slug="sample", name="Sample Hydro")
+    with (SAMPLES / "registry.csv").open("rb") as stream:
+        result = registry_sync(ldc=ldc, rows=read_registry_csv(stream), actor=None, source="registry.csv")
+    assert not result.errors
+    return ldc

@@ -126,9 +126,11 @@ def _header(fields: list[str]) -> _Header:
     if not fields[7]:
         raise _RecordError("meter ID (field 8) is empty")
     if fields[9] != "E":
-        raise _RecordError(f"commodity {fields[9]!r} (field 10) is not E (electricity)")
+        raise _RecordError(f"commodity {fields[9][:20]!r} (field 10) is not E (electricity)")
     if fields[10] not in _UNITS:
-        raise _RecordError(f"units {fields[10]!r} (field 11) are not one of KWH, WH, KWHREG, WHREG")
+        raise _RecordError(
+            f"units {fields[10][:20]!r} (field 11) are not one of KWH, WH, KWHREG, WHREG"
+        )
     unit_wh, register = _UNITS[fields[10]]
     interval = _interval_seconds(fields[12])
     if not register and interval == 0:
@@ -197,7 +199,11 @@ def _ends(stamps: list[str], interval: int, tz: ZoneInfo) -> np.ndarray:
             f"triplet {present[bad] + 1}: date/time {labels[bad]} does not exist in {tz.key} "
             "(the clock jumps over it when daylight saving time starts)"
         )
-    ends = _fill(present, resolved.first, count, interval)
+    ends = (
+        resolved.first.copy()
+        if present.size == count
+        else _fill(present, resolved.first, count, interval)
+    )
     _pick_repeats(ends, present, resolved.ambiguous, resolved.second)
     _check_advance(ends, stamps, interval)
     return ends

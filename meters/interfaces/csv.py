@@ -134,6 +134,8 @@ def _read_header(row: list[str], line: int, state: _State) -> None:
 
 def _queue(chunk: _Chunk, state: _State, batcher: Batcher) -> None:
     """Check the rows' time order per meter, then hand the block's intervals to the batcher."""
+    if not len(chunk.lines):
+        return  # only blank lines
     _check_order(chunk, state)
     minutes = np.asarray(chunk.minutes)
     batcher.count_records(len(chunk.lines))

@@ -1,7 +1,7 @@
 """Green Button / NAESB REQ.21 ESPI Atom feeds (samples/README.md, section 3).
 
 Resources are Atom entries tied together by links: an IntervalBlock's self link is
-``<MeterReading self>/IntervalBlock/n`` and a MeterReading's is ``<UsagePoint self>/MeterReading/m``,
+``<MeterReading self>/IntervalBlock/n`` and a MeterReading's ``<UsagePoint self>/MeterReading/m``,
 so the meter ID (the last segment of the UsagePoint self link) follows from the MeterReading
 link. The MeterReading names its ReadingType by a ``related`` link or embeds it (ESPI 4.0).
 
@@ -13,8 +13,8 @@ soon as its ReadingType is known and buffered (as arrays) only until then.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, BinaryIO, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -494,9 +494,9 @@ class _Parser:
     def _emit(self, block: _PendingBlock, kind: ReadingType) -> None:
         step = kind.seconds
         first, duration = self._interval(block, step)
-        starts, no_start, durations, no_duration, values, quality, lines = block.columns
+        starts, no_start, _, _, values, quality, lines = block.columns
         starts = self._implicit_starts(starts, no_start, first, step)
-        slots = self._slots(block, starts, durations, no_duration, lines, first, duration, step)
+        slots = self._slots(block, starts, first, step)
         count = duration // step
         wh = np.zeros(count, dtype=np.int64)
         wh[slots] = scaled_wh(values, kind.power_of_ten)
@@ -523,40 +523,33 @@ class _Parser:
                 starts[index] = starts[index - 1] + step if index else first
         return starts
 
-    def _slots(
-        self,
-        block: _PendingBlock,
-        starts: np.ndarray,
-        durations: np.ndarray,
-        no_duration: np.ndarray,
-        lines: np.ndarray,
-        first: int,
-        duration: int,
-        step: int,
-    ) -> np.ndarray:
-        """Index of each reading in the block's intervals; errors for any that has none."""
+    def _slots(self, block: _PendingBlock, starts: np.ndarray, first: int, step: int) -> np.ndarray:
+        """Index of each reading in the block's intervals; an error for any that has none."""
+        _, _, durations, no_duration, _, _, lines = block.columns
+        duration = int(block.interval["duration"])
         offsets = starts - first
         problems = (
-            ((offsets < 0) | (offsets >= duration), f"starts outside its IntervalBlock"),
-            (offsets % step != 0, f"does not start on the {step} s intervalLength grid"),
-            (~no_duration & (durations != step), f"lasts other than intervalLength {step} s"),
+            (
+                (offsets < 0) | (offsets >= duration),
+                f"outside its IntervalBlock [{first}, {first + duration})",
+            ),
+            (offsets % step != 0, f"off the {step} s intervalLength grid of its IntervalBlock"),
+            (~no_duration & (durations != step), f"with a duration other than {step} s"),
         )
-        for bad, reason in problems:
+        for bad, what in problems:
             if bad.any():
-                self._reading_error(block, starts, lines, int(np.flatnonzero(bad)[0]), reason)
+                index = int(np.flatnonzero(bad)[0])
+                self._reading_error(block, starts, lines, index, f"reading {what}")
         slots = offsets // step
         repeated = np.bincount(slots, minlength=duration // step) > 1
         if repeated.any():
             index = int(np.flatnonzero(repeated[slots])[1])
-            self._reading_error(block, starts, lines, index, "repeats the start of another reading")
+            self._reading_error(block, starts, lines, index, "duplicate start in its IntervalBlock")
         return slots
 
     def _reading_error(
-        self, block: _PendingBlock, starts: np.ndarray, lines: np.ndarray, index: int, what: str
+        self, block: _PendingBlock, starts: np.ndarray, lines: np.ndarray, index: int, reason: str
     ) -> NoReturn:
-        first = int(block.interval["start"])
-        end = first + int(block.interval["duration"])
-        reason = f"reading at {int(starts[index])} {what} [{first}, {end})"
         element = f"{block.label}/IntervalReading[start={int(starts[index])}]"
         raise self._error(reason, element, int(lines[index]))
 

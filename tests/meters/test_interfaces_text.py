@@ -659,6 +659,11 @@ def test_csv_out_of_order_across_blocks_is_rejected() -> None:
     assert "line 30001" in error.reason
 
 
+def test_csv_header_and_blank_lines_only_hold_nothing() -> None:
+    data = b"meter_id,timestamp,kwh,quality_flag\r\n\r\n\n"
+    assert sum(len(b.intervals) for b in parse_bytes("csv", data)) == 0
+
+
 def test_csv_interval_minutes_must_be_a_whole_number() -> None:
     data = (
         b"meter_id,timestamp,kwh,quality_flag,interval_minutes\nM1,2026-03-07T01:00:00Z,0.1,A,x\n"
