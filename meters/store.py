@@ -80,45 +80,64 @@ def existing_block(ldc: LDC, keys: np.ndarray, minutes: int, rows: list[tuple[An
     return block, exists
 
 
+_DAY_COLUMNS = ("ldc_id", "meter_id", "channel", "day", "interval_minutes", "wh", "flags", "raw_wh",
+                "raw_quality", "version", "updated_at")
+_DAY_TYPES = ("bigint", "bigint", "smallint", "date", "smallint", "bytea", "bytea", "bytea", "bytea",
+              "integer", "timestamptz")
+_VERSION_COLUMNS = ("ldc_id", "meter_id", "channel", "day", "version", "interval_minutes", "wh",
+                    "flags", "raw_wh", "raw_quality", "superseded_at", "superseded_by_file_id")
+_VERSION_TYPES = ("bigint", "bigint", "smallint", "date", "integer", "smallint", "bytea", "bytea",
+                  "bytea", "bytea", "timestamptz", "bigint")
+
+
+def _day_rows(ldc: LDC, block: DayBlock) -> list[tuple[Any, ...]]:
+    """Database rows of a block, built from arrays (one tuple per day, not per interval)."""
+    now = timezone.now()
+    return list(zip(
+        [ldc.pk] * len(block), block.meter.tolist(), block.channel.tolist(),
+        [date_of(d) for d in block.day.tolist()], [block.minutes] * len(block),
+        pack_rows(block.wh, "<i4"), pack_rows(block.flags, "u1"), pack_rows(block.raw_wh, "<i4"),
+        pack_rows(block.raw_quality, "u1"), block.version.tolist(), [now] * len(block), strict=True))
+
+
+def _upsert(table: str, columns: tuple[str, ...], types: tuple[str, ...], conflict: tuple[str, ...],
+            update: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """INSERT ... ON CONFLICT for many rows: COPY into a temporary table on PostgreSQL,
+    executemany elsewhere. Runs inside the caller's transaction."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    action = ("DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in update)) if update else "DO NOTHING"
+    on_conflict = f"ON CONFLICT ({', '.join(conflict)}) {action}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE TEMP TABLE tmp_{table} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")
+            with cursor.cursor.copy(f"COPY tmp_{table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(list(types))
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM tmp_{table} {on_conflict}")
+            cursor.execute(f"DROP TABLE tmp_{table}")
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}", rows)
+
+
 def archive_versions(ldc: LDC, before: DayBlock, read_file: ReadFile) -> int:
     """Keep the superseded versions of days whose actuals changed."""
     if not len(before):
         return 0
-    now = timezone.now()
-    versions = [
-        IntervalDayVersion(
-            ldc=ldc, meter_id=int(m), channel=int(c), day=date_of(int(d)), version=int(v),
-            interval_minutes=before.minutes, wh=w, flags=f, raw_wh=rw, raw_quality=rq,
-            superseded_at=now, superseded_by_file=read_file)
-        for m, c, d, v, w, f, rw, rq in zip(
-            before.meter, before.channel, before.day, before.version,
-            pack_rows(before.wh, "<i4"), pack_rows(before.flags, "u1"),
-            pack_rows(before.raw_wh, "<i4"), pack_rows(before.raw_quality, "u1"), strict=True)
-    ]
-    IntervalDayVersion.objects.bulk_create(versions, ignore_conflicts=True, batch_size=2000)
-    return len(versions)
+    rows = [(*r[:4], r[9], r[4], *r[5:9], r[10], read_file.pk) for r in _day_rows(ldc, before)]
+    _upsert(IntervalDayVersion._meta.db_table, _VERSION_COLUMNS, _VERSION_TYPES,
+            ("ldc_id", "meter_id", "channel", "day", "version"), (), rows)
+    return len(rows)
 
 
 def save_days(ldc: LDC, block: DayBlock) -> int:
-    """Insert or update the given days (one upsert statement per 2,000 rows)."""
-    if not len(block):
-        return 0
-    now = timezone.now()
-    objs = [
-        IntervalDay(ldc=ldc, meter_id=int(m), channel=int(c), day=date_of(int(d)),
-                    interval_minutes=block.minutes, wh=w, flags=f, raw_wh=rw, raw_quality=rq,
-                    version=int(v), updated_at=now)
-        for m, c, d, v, w, f, rw, rq in zip(
-            block.meter, block.channel, block.day, block.version,
-            pack_rows(block.wh, "<i4"), pack_rows(block.flags, "u1"),
-            pack_rows(block.raw_wh, "<i4"), pack_rows(block.raw_quality, "u1"), strict=True)
-    ]
-    IntervalDay.objects.bulk_create(
-        objs, batch_size=2000, update_conflicts=True,
-        unique_fields=["ldc", "meter", "channel", "day"],
-        update_fields=["wh", "flags", "raw_wh", "raw_quality", "version", "updated_at"],
-    )
-    return len(objs)
+    """Insert or update the given days in bulk."""
+    _upsert(IntervalDay._meta.db_table, _DAY_COLUMNS, _DAY_TYPES, ("ldc_id", "meter_id", "channel", "day"),
+            ("wh", "flags", "raw_wh", "raw_quality", "version", "updated_at"), _day_rows(ldc, block))
+    return len(block)
 
 
 def write_merge(ldc: LDC, before: DayBlock, result: MergeResult, read_file: ReadFile,

@@ -139,3 +139,44 @@ def seed_demo_dates(days: int) -> tuple[dt.date, dt.date]:
     """The demo's read period: the ``days`` local days up to yesterday."""
     end = dt.date.today() - dt.timedelta(days=1)
     return end - dt.timedelta(days=days - 1), end
+
+
+READ_LDCS = ("northwind", "lakeshore")
+
+
+def seed_reads(*, days: int, log: Any = print) -> str:
+    """Daily CMEP drops for the LDCs past registration, through the real ingestion pipeline."""
+    import io
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from meters.models import Meter, ReadFile
+    from meters.services import read_file_ingest, read_file_receive
+    from meters.synthetic import hourly_shape, write_cmep_day
+
+    first, last = seed_demo_dates(days)
+    loaded = 0
+    for slug in READ_LDCS:
+        ldc = LDC.objects.get(slug=slug)
+        serials = list(Meter.objects.for_ldc(ldc).order_by("serial").values_list("serial", flat=True))
+        seed = sum(map(ord, slug))
+        shape = hourly_shape(np.random.default_rng(seed), len(serials))
+        with tempfile.TemporaryDirectory() as tmp:
+            for d in range((last - first).days + 1):
+                day = first + dt.timedelta(days=d)
+                path = Path(tmp) / f"{slug}_cmep_{day:%Y%m%d}.txt"
+                with path.open("w", newline="\n") as out:
+                    # Seeded by LDC and day: seeding again on a later day re-sends identical files.
+                    write_cmep_day(out, serials, day, shape, np.random.default_rng([seed, day.toordinal()]))
+                with path.open("rb") as stream:
+                    read_file, created = read_file_receive(
+                        ldc=ldc, interface="cmep", upload=io.BytesIO(stream.read()), name=path.name,
+                        actor=None, via="demo head-end", queue=False)
+                if created:
+                    read_file = read_file_ingest(read_file=read_file)
+                    loaded += read_file.intervals_accepted
+        log(f"  {ldc.name}: {days} daily CMEP files for {len(serials)} meters")
+    files = ReadFile.objects.filter(ldc__slug__in=READ_LDCS).count()
+    return f"Reads: {loaded:,} intervals loaded now; {files} read files in the repository."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -36,7 +36,7 @@ def _decode(raw: bytes, first_line: int, filename: str) -> str:
     except UnicodeDecodeError as exc:
         line = first_line + raw.count(b"\n", 0, exc.start)
         column = exc.start - raw.rfind(b"\n", 0, exc.start)
-        reason = f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {column})"
+        reason = f"the line is not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {column})"
         raise ReadFileError(reason, file=filename, line=line) from None
 
 
@@ -69,7 +69,10 @@ def read_raw_blocks(
         if cut < 0:
             pending += data
             if len(pending) > MAX_LINE_BYTES:
-                reason = f"is longer than {MAX_LINE_BYTES // (1 << 20)} MB: not a text record"
+                reason = (
+                    f"the line runs over {MAX_LINE_BYTES // (1 << 20)} MB without a line break: "
+                    "this is not a text record"
+                )
                 raise ReadFileError(reason, file=filename, line=first_line)
             continue
         raw, pending = pending + data[: cut + 1], data[cut + 1 :]
@@ -106,10 +109,10 @@ _NOT_DECIMAL = str.maketrans("", "", "0123456789.+-")
 _NOT_DIGIT = str.maketrans("", "", "0123456789")
 
 
-def _first_bad(texts: Sequence[str], check: object) -> int:
+def _first_bad(texts: Sequence[str], check: Callable[[str], bool]) -> int:
     """Index of the first text ``check`` rejects (error path only)."""
     for i, text in enumerate(texts):
-        if not check(text):  # type: ignore[operator]
+        if not check(text):
             return i
     return 0
 
@@ -144,8 +147,8 @@ def _is_count(text: str) -> bool:
 
 def parse_counts(texts: Sequence[str]) -> np.ndarray:
     """Non-negative whole numbers of at most 15 digits to int64 (NumberError)."""
-    too_long = bool(texts) and (min(map(len, texts)) == 0 or max(map(len, texts)) > 15)
-    if too_long or "".join(texts).translate(_NOT_DIGIT):
+    bad_length = bool(texts) and (min(map(len, texts)) == 0 or max(map(len, texts)) > 15)
+    if bad_length or "".join(texts).translate(_NOT_DIGIT):
         index = _first_bad(texts, _is_count)
         raise NumberError(index, texts[index])
     return np.fromiter(map(int, texts), dtype=np.int64, count=len(texts))

@@ -183,15 +183,22 @@ class BadValue(ValueError):
         self.reason = reason
 
 
-_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*\Z", re.ASCII)
+# xs:decimal / xs:integer lexical forms, surrounding whitespace allowed (XML collapses it).
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*\Z", re.ASCII)
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*\Z", re.ASCII)
+_DECIMAL_CHARS = str.maketrans("", "", "0123456789+-. \t\r\n")
+_INTEGER_CHARS = str.maketrans("", "", "0123456789+- \t\r\n")
 
 
-def _plain_ascii(texts: Sequence[str]) -> bool:
-    # float()/int() also take "1_000" and non-ASCII digits; one scan of the joined column
-    # rules both out without a per-value check.
-    joined = "".join(texts)
-    return joined.isascii() and "_" not in joined
+def _only_chars(texts: Sequence[str], allowed: dict[int, None]) -> bool:
+    # float()/int() also take "1e3", "nan", "1_000" and non-ASCII digits; one pass over the
+    # joined column rules them all out without a per-value check.
+    return not "".join(texts).translate(allowed)
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """``repr`` of a text for an error message, cut short if long."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def _first_mismatch(texts: Sequence[str], pattern: re.Pattern[str]) -> int:
@@ -204,12 +211,12 @@ def parse_decimals(texts: Sequence[str]) -> np.ndarray:
         values = np.fromiter(map(float, texts), np.float64, len(texts))
     except ValueError:
         values = None
-    if values is not None and _plain_ascii(texts) and np.isfinite(values).all():
+    if values is not None and _only_chars(texts, _DECIMAL_CHARS) and np.isfinite(values).all():
         return values
     index = _first_mismatch(texts, _DECIMAL)
-    if index < 0:  # matched the pattern, so it overflowed to infinity
+    if index < 0:  # matched the pattern, so it has too many digits for a float
         index = int(np.flatnonzero(~np.isfinite(np.asarray(values)))[0])
-    raise BadValue(index, f"{texts[index]!r} is not a number")
+    raise BadValue(index, f"{shown(texts[index])} is not a number")
 
 
 def parse_integers(texts: Sequence[str]) -> np.ndarray:
@@ -218,13 +225,13 @@ def parse_integers(texts: Sequence[str]) -> np.ndarray:
         values = np.fromiter(map(int, texts), np.int64, len(texts))
     except (ValueError, OverflowError):
         values = None
-    if values is not None and _plain_ascii(texts):
+    if values is not None and _only_chars(texts, _INTEGER_CHARS):
         return values
     index = _first_mismatch(texts, _INTEGER)
     if index >= 0:
-        raise BadValue(index, f"{texts[index]!r} is not an integer")
+        raise BadValue(index, f"{shown(texts[index])} is not an integer")
     index = next(i for i, t in enumerate(texts) if not -(2**63) <= int(t) < 2**63)
-    raise BadValue(index, f"{texts[index]!r} is out of range")
+    raise BadValue(index, f"{shown(texts[index])} is out of range")
 
 
 # --- ISO 8601 date-times with offset --------------------------------------------------------
@@ -274,11 +281,11 @@ def _slow_iso(text: str, index: int) -> int:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise BadValue(index, f"{text!r} {_NOT_ISO}") from None
+        raise BadValue(index, f"{shown(text)} {_NOT_ISO}") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise BadValue(index, f"{text!r} has no UTC offset")
+        raise BadValue(index, f"{shown(text)} has no UTC offset")
     if moment.microsecond:
-        raise BadValue(index, f"{text!r} has a fraction of a second")
+        raise BadValue(index, f"{shown(text)} has a fraction of a second")
     return int(moment.timestamp())
 
 

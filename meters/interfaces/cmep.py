@@ -10,7 +10,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from meters.interfaces._localtime import StampError, local_to_utc, parse_ccyymmddhhmm
+from meters.interfaces._localtime import (
+    Resolved,
+    StampError,
+    local_to_utc,
+    parse_ccyymmddhhmm,
+)
 from meters.interfaces._textfile import (
     Batcher,
     NumberError,
@@ -178,8 +183,7 @@ def _triplets(fields: list[str], header: _Header, tz: ZoneInfo) -> _Triplets:
 
 def _ends(stamps: list[str], interval: int, tz: ZoneInfo) -> np.ndarray:
     """UTC instant of every triplet: local labels resolved in sequence, blanks filled in."""
-    count = len(stamps)
-    if not count:
+    if not stamps:
         return np.empty(0, dtype=np.int64)
     blank = _empty(stamps)
     if blank[0]:
@@ -187,7 +191,16 @@ def _ends(stamps: list[str], interval: int, tz: ZoneInfo) -> np.ndarray:
     if interval == 0 and blank.any():
         raise _RecordError(f"triplet {_nth(blank)} has no date/time and the record no interval")
     present = np.flatnonzero(~blank)
-    labels = stamps if present.size == count else list(compress(stamps, ~blank))
+    labels = stamps if present.size == len(stamps) else list(compress(stamps, ~blank))
+    resolved = _resolve(labels, present, tz)
+    ends = _fill(present, resolved.first, len(stamps), interval)
+    _pick_repeats(ends, present, resolved.ambiguous, resolved.second)
+    _check_advance(ends, stamps, interval)
+    return ends
+
+
+def _resolve(labels: list[str], present: np.ndarray, tz: ZoneInfo) -> Resolved:
+    """Both UTC readings of each local label; a label in the spring-forward gap is an error."""
     try:
         naive = parse_ccyymmddhhmm(labels)
     except StampError as exc:
@@ -199,14 +212,7 @@ def _ends(stamps: list[str], interval: int, tz: ZoneInfo) -> np.ndarray:
             f"triplet {present[bad] + 1}: date/time {labels[bad]} does not exist in {tz.key} "
             "(the clock jumps over it when daylight saving time starts)"
         )
-    ends = (
-        resolved.first.copy()
-        if present.size == count
-        else _fill(present, resolved.first, count, interval)
-    )
-    _pick_repeats(ends, present, resolved.ambiguous, resolved.second)
-    _check_advance(ends, stamps, interval)
-    return ends
+    return resolved
 
 
 def _empty(texts: list[str]) -> np.ndarray:
@@ -222,6 +228,8 @@ def _nth(mask: np.ndarray) -> int:
 
 def _fill(present: np.ndarray, instants: np.ndarray, count: int, interval: int) -> np.ndarray:
     """Instants at ``present`` positions; blank ones = the last stamped one + k intervals."""
+    if present.size == count:
+        return instants.copy()
     positions = np.arange(count)
     anchor = np.zeros(count, dtype=np.int64)
     anchor[present] = present

@@ -204,6 +204,7 @@ def _fast_chunk(raw: bytes, first_line: int, columns: int) -> _Chunk | None:
         return None
 
     def stamp(index: int) -> str:
+        """The timestamp text of row ``index`` (for messages)."""
         return raw[starts[index, 1] : stops[index, 1]].decode("ascii")
 
     return _Chunk(lines, meters[0], meters[1], ends, quality, wh, minutes, stamp)

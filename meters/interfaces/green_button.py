@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -131,7 +131,7 @@ class _Block:
     """One IntervalBlock: its readings' texts, converted to int64 arrays every CHUNK_READINGS.
 
     While the block is open the reader appends the readings' start, duration and value texts
-    straight to the lists; ``end_reading`` keeps them aligned ("" where a reading has no
+    straight to the lists; ``end_reading`` keeps them aligned (None where a reading has no
     timePeriod start or duration). The lists are cleared in place, never replaced.
     """
 
@@ -140,8 +140,8 @@ class _Block:
         self.expat = expat
         self.fail = fail
         self.interval: dict[str, str] = {}
-        self.starts: list[str] = []
-        self.durations: list[str] = []
+        self.starts: list[str | None] = []
+        self.durations: list[str | None] = []
         self.values: list[str] = []
         self.lines: list[int] = []
         self.codes: list[str] = []  # quality codes of the reading being read
@@ -178,7 +178,7 @@ class _Block:
             if len(texts) > count:
                 self.fail(f"IntervalReading has more than one timePeriod/{name}", where, line)
             if len(texts) < count:
-                texts.append("")  # no timePeriod: the next intervalLength step (ESPI)
+                texts.append(None)  # no timePeriod: the next intervalLength step (ESPI)
         if len(self.values) != count:
             many = "more than one" if len(self.values) > count else "no"
             self.fail(f"IntervalReading has {many} value", where, line)
@@ -191,7 +191,8 @@ class _Block:
             code = text.strip()
             quality = QUALITY_CODES.get(int(code)) if code.isascii() and code.isdigit() else None
             if quality is None:
-                where = f"IntervalReading[start={self.starts[-1].strip()}]/ReadingQuality/quality"
+                where = f"IntervalReading[start={(self.starts[-1] or '').strip()}]/ReadingQuality"
+                where += "/quality"
                 self.fail(f"unknown ReadingQuality quality {code!r}", where, self.lines[-1])
             qualities.append(quality)
         self.codes.clear()
@@ -213,16 +214,19 @@ class _Block:
             texts.clear()
         self.qualities = {}
 
-    def _integers(self, texts: list[str], name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Integers and a mask of the texts left out ("")."""
+    def _integers(self, texts: list[str | None], name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Integers and a mask of the texts left out (None)."""
         absent = np.zeros(len(texts), dtype=bool)
-        if "" in texts:
-            absent[[i for i, text in enumerate(texts) if not text]] = True
-            texts = [text or "0" for text in texts]
+        if None in texts:
+            absent[[i for i, text in enumerate(texts) if text is None]] = True
+        if absent.any():
+            numbers = ["0" if text is None else text for text in texts]
+        else:
+            numbers = cast(list[str], texts)
         try:
-            return parse_integers(texts), absent
+            return parse_integers(numbers), absent
         except BadValue as exc:
-            start = self.starts[exc.index].strip() or f"#{self.converted + exc.index + 1}"
+            start = (self.starts[exc.index] or "").strip() or f"#{self.converted + exc.index + 1}"
             self.fail(exc.reason, f"IntervalReading[start={start}]/{name}", self.lines[exc.index])
 
     def columns(self) -> tuple[np.ndarray, ...]:
@@ -323,7 +327,7 @@ class _Parser:
             self.entry.kind = kind
 
     def _end_entry(self, _text: str) -> None:
-        entry, self.entry = self.entry, None
+        entry = self.entry
         if entry is None:
             return
         if entry.kind == "ReadingType":
@@ -332,6 +336,7 @@ class _Parser:
             self._add_meter_reading(entry)
         elif entry.blocks:
             self._add_blocks(entry)
+        self.entry = None
 
     def _self_link(self, entry: _Entry) -> str:
         href = entry.link("self")

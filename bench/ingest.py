@@ -1,0 +1,145 @@
+"""Ingestion benchmark: realistic CMEP for N meters x D days through the whole pipeline.
+
+    python bench/ingest.py --meters 10000 --days 30
+
+Generates the file (one MEPMD01 record per meter and day, load shapes with a few gaps and
+spikes), then on PostgreSQL (DATABASE_URL, or a throwaway server started here) times
+file -> parse -> checks -> merge -> committed rows, and in the same run PostgreSQL COPY of the
+same reads as one row per interval into a plain table. The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NULL = "\\N"  # COPY's text-format null
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ["OPENMDMR_VAR_DIR"] = tempfile.mkdtemp(prefix="openmdmr-bench-")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def register(ldc_slug: str, meters: int) -> object:
+    from ldc.models import LDC
+    from meters.models import Meter, MeterInstallation, ServiceDeliveryPoint
+
+    ldc = LDC.objects.create(slug=ldc_slug, name=f"Bench {ldc_slug}")
+    sdps = ServiceDeliveryPoint.objects.bulk_create(
+        [ServiceDeliveryPoint(ldc=ldc, sdp_id=f"BS{m:07d}", rate_class="residential",
+                              commodity_rate_class="tou", postal_code="M5V 2T6") for m in range(meters)],
+        batch_size=5000)
+    mtrs = Meter.objects.bulk_create([Meter(ldc=ldc, serial=f"BM{m:07d}") for m in range(meters)],
+                                     batch_size=5000)
+    MeterInstallation.objects.bulk_create(
+        [MeterInstallation(ldc=ldc, sdp=s, meter=m, effective_from=dt.date(2020, 1, 1))
+         for s, m in zip(sdps, mtrs, strict=True)], batch_size=5000)
+    return ldc
+
+
+def copy_baseline(path: Path) -> float:
+    """Seconds to COPY the same reads, one row per interval, into a plain table."""
+    from django.db import connection
+
+    rows_path = path.with_suffix(".rows")
+    with path.open() as src, rows_path.open("w") as dst:
+        for line in src:
+            f = line.rstrip("\n").split(",")
+            meter = f[7]
+            for i in range(14, len(f), 3):
+                value = f[i + 2] or NULL
+                dst.write(f"{meter}\t{f[i]}\t{value}\t{f[i + 1]}\n")
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_copy")
+        cur.execute("CREATE TABLE bench_copy (meter text, stamp text, kwh numeric, quality text)")
+    started = time.perf_counter()
+    with connection.cursor() as cur, rows_path.open("rb") as data:
+        with cur.connection.cursor().copy("COPY bench_copy FROM STDIN") as copy:
+            for chunk in iter(lambda: data.read(1 << 20), b""):
+                copy.write(chunk)
+        cur.connection.commit()
+    elapsed = time.perf_counter() - started
+    rows_path.unlink()
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--meters", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args()
+
+    server = None
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        from portal.testing.services import PostgresServer
+
+        server = PostgresServer.start()
+        url = server.url
+    try:
+        return run(args.meters, args.days, url)
+    finally:
+        if server is not None:
+            server.cleanup()
+
+
+def run(meters: int, days: int, url: str) -> int:
+    work = Path(tempfile.mkdtemp(prefix="openmdmr-bench-"))
+    path = work / f"cmep_{meters}x{days}.txt"
+    t0 = time.perf_counter()
+    from meters.synthetic import write_cmep
+
+    serials = [f"BM{m:07d}" for m in range(meters)]
+    reads = write_cmep(path, serials, dt.date(2026, 1, 5), days)
+    print(f"generated {reads:,} reads in {path.stat().st_size / 1e6:.1f} MB ({time.perf_counter() - t0:.1f} s)")
+    setup_django(url)
+    from meters.models import IntervalDay, ReadFile
+    from meters.services import read_file_ingest, read_file_receive
+
+    ldc = register(f"bench-{int(time.time())}", meters)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    with path.open("rb") as stream:
+        read_file, _ = read_file_receive(ldc=ldc, interface="cmep", upload=stream, name=path.name,
+                                         actor=None, via="bench", queue=False)
+    read_file = read_file_ingest(read_file=read_file)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert read_file.status == ReadFile.Status.LOADED, read_file.error
+    days_stored = IntervalDay.objects.filter(ldc=ldc).count()
+    reads_per_s = read_file.intervals_accepted / elapsed
+    print(f"pipeline: {read_file.intervals_accepted:,} reads in {elapsed:.1f} s = {reads_per_s:,.0f} reads/s; "
+          f"{days_stored:,} interval-day rows; peak RSS {peak:.0f} MB (before ingest {rss_before:.0f} MB)")
+    copy_s = copy_baseline(path)
+    copy_per_s = reads / copy_s
+    print(f"COPY one row per interval: {reads:,} rows in {copy_s:.1f} s = {copy_per_s:,.0f} rows/s")
+    path.unlink()
+    result = {
+        "meters": meters, "days": days, "reads": reads, "seconds": round(elapsed, 2),
+        "reads_per_s": round(reads_per_s), "copy_reads_per_s": round(copy_per_s),
+        "ratio_vs_copy": round(reads_per_s / copy_per_s, 2), "peak_rss_mb": round(peak),
+        "database": "postgresql",
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
