@@ -79,11 +79,11 @@ def _other_admins(membership: Membership) -> Any:
 
 
 @transaction.atomic
-def api_token_create(*, ldc: LDC, name: str, role: str, actor: Actor) -> tuple[ApiToken, str]:
+def api_token_create(*, ldc: LDC, name: str, role: str, actor: Actor | None) -> tuple[ApiToken, str]:
     """A new machine token; returns it with the full key, which is shown once and never stored."""
     role = _role_value(role)
     key_id, secret, full_key = ApiToken.new_key()
-    token = ApiToken(ldc=ldc, name=name, role=role, key_id=key_id, created_by=actor.user)
+    token = ApiToken(ldc=ldc, name=name, role=role, key_id=key_id, created_by=actor.user if actor else None)
     token.set_secret(secret)
     token.save()
     audit(action="api_token.created", actor=actor, ldc=ldc, obj=token, after={"name": name, "role": role})
