@@ -6,8 +6,9 @@ so the meter ID (the last segment of the UsagePoint self link) follows from the 
 link. The MeterReading names its ReadingType by a ``related`` link or embeds it (ESPI 4.0).
 
 Entries may come in any order. Only the small resources (MeterReading and ReadingType fields)
-are kept for the whole file; an IntervalBlock is converted to arrays as it is read, emitted as
-soon as its ReadingType is known and buffered (as arrays) only until then.
+are kept for the whole file. The readings' texts are collected as they come and converted, all
+blocks at once, after each chunk of the file; a block is emitted as soon as its ReadingType is
+known and kept (as arrays) only until then.
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ READING_TYPE_FIELDS = (
 UOM_WH = 72
 ACCUMULATION_DELTA = 4
 FLOW_CHANNEL = {1: Channel.DELIVERED, 19: Channel.RECEIVED}
-CHUNK_READINGS = 65_536  # texts held before converting them to arrays
 
 # ESPI QualityOfReading codes.
 QUALITY_CODES = {
@@ -74,8 +74,6 @@ QUALITY_CODES = {
     **dict.fromkeys((7, 8, 9, 11, 12, 15), Quality.ESTIMATED),
     **dict.fromkeys((10, 13, 16, 18), Quality.SUSPECT),
 }
-
-Fail = Callable[[str, str, int | None], NoReturn]  # (reason, element suffix, line) -> raises
 
 
 def resource_label(href: str) -> str:
@@ -127,115 +125,58 @@ def reading_type(fields: dict[str, str]) -> ReadingType:
     return ReadingType(seconds, codes["powerOfTenMultiplier"], FLOW_CHANNEL[codes["flowDirection"]])
 
 
-class _Block:
-    """One IntervalBlock: its readings' texts, converted to int64 arrays every CHUNK_READINGS.
+def quality_of_codes(codes: list[str]) -> Quality:
+    """The winning quality of several ESPI quality codes; ValueError naming an unknown one."""
+    qualities = []
+    for text in codes:
+        code = text.strip()
+        quality = QUALITY_CODES.get(int(code)) if code.isascii() and code.isdigit() else None
+        if quality is None:
+            raise ValueError(f"unknown ReadingQuality quality {shown(code)}")
+        qualities.append(quality)
+    return max(qualities)
 
-    While the block is open the reader appends the readings' start, duration and value texts
-    straight to the lists; ``end_reading`` keeps them aligned (None where a reading has no
-    timePeriod start or duration). The lists are cleared in place, never replaced.
+
+class _Texts:
+    """Texts of the IntervalReadings read since the last conversion, one entry per reading.
+
+    The reader appends timePeriod start and duration and value texts straight to the lists (the
+    hot path); the end of each IntervalReading keeps the columns aligned (None where a reading
+    has no timePeriod). Lists are only changed in place: the reader holds their ``append``.
     """
 
-    def __init__(self, line: int, expat: Any, fail: Fail) -> None:
-        self.line = line
-        self.expat = expat
-        self.fail = fail
-        self.interval: dict[str, str] = {}
+    def __init__(self) -> None:
         self.starts: list[str | None] = []
         self.durations: list[str | None] = []
         self.values: list[str] = []
         self.lines: list[int] = []
         self.codes: list[str] = []  # quality codes of the reading being read
-        self.qualities: dict[int, Quality] = {}
-        self.parts: list[tuple[np.ndarray, ...]] = []
-        self.converted = 0
-
-    def start_reading(self, _attributes: dict[str, str]) -> None:
-        """Start handler of IntervalReading: note its line."""
-        self.lines.append(self.expat.CurrentLineNumber)
-
-    def end_reading(self, _text: str) -> None:
-        """End handler of IntervalReading: check it; convert once enough are held."""
-        count = len(self.lines)
-        if (
-            self.codes
-            or len(self.starts) != count
-            or len(self.durations) != count
-            or len(self.values) != count
-        ):
-            self.settle()
-        if count >= CHUNK_READINGS:
-            self.flush()
-
-    def add_quality(self, text: str) -> None:
-        """End handler of ReadingQuality/quality."""
-        self.codes.append(text)
+        self.qualities: dict[int, list[str]] = {}  # position -> quality codes
+        self.problems: dict[int, str] = {}  # position -> what is wrong with its structure
 
     def settle(self) -> None:
-        """Check the reading that just closed, mark what it leaves out, apply its quality."""
-        count, line = len(self.lines), self.lines[-1]
-        where = f"IntervalReading[{self.converted + count}]"
-        for name, texts in (("start", self.starts), ("duration", self.durations)):
+        """Align the columns after the reading that just closed; note its codes and faults."""
+        count = len(self.lines)
+        position = count - 1
+        columns = (("timePeriod/start", self.starts), ("timePeriod/duration", self.durations))
+        for name, texts in (*columns, ("value", self.values)):
             if len(texts) > count:
-                self.fail(f"IntervalReading has more than one timePeriod/{name}", where, line)
-            if len(texts) < count:
-                texts.append(None)  # no timePeriod: the next intervalLength step (ESPI)
-        if len(self.values) != count:
-            many = "more than one" if len(self.values) > count else "no"
-            self.fail(f"IntervalReading has {many} value", where, line)
+                self.problems.setdefault(position, f"IntervalReading has more than one {name}")
+                del texts[count:]
+            elif len(texts) < count:
+                if name == "value":
+                    self.problems.setdefault(position, "IntervalReading has no value")
+                texts.append(None if name != "value" else "")  # type: ignore[arg-type]
         if self.codes:
-            self.qualities[count - 1] = self._quality()
+            self.qualities[position] = self.codes[:]
+            self.codes.clear()
 
-    def _quality(self) -> Quality:
-        qualities = []
-        for text in self.codes:
-            code = text.strip()
-            quality = QUALITY_CODES.get(int(code)) if code.isascii() and code.isdigit() else None
-            if quality is None:
-                where = f"IntervalReading[start={(self.starts[-1] or '').strip()}]/ReadingQuality"
-                where += "/quality"
-                self.fail(f"unknown ReadingQuality quality {code!r}", where, self.lines[-1])
-            qualities.append(quality)
-        self.codes.clear()
-        return max(qualities)
-
-    def flush(self) -> None:
-        """Convert the texts held so far to arrays."""
-        if not self.lines:
-            return
-        starts, no_start = self._integers(self.starts, "timePeriod/start")
-        durations, no_duration = self._integers(self.durations, "timePeriod/duration")
-        values, _ = self._integers(self.values, "value")
-        quality = np.zeros(len(values), dtype=np.uint8)
-        quality[list(self.qualities)] = list(self.qualities.values())
-        lines = np.array(self.lines, dtype=np.int32)
-        self.parts.append((starts, no_start, durations, no_duration, values, quality, lines))
-        self.converted += len(values)
+    def drop(self, count: int) -> None:
+        """Forget the first ``count`` readings (converted)."""
         for texts in (self.starts, self.durations, self.values, self.lines):
-            texts.clear()
-        self.qualities = {}
-
-    def _integers(self, texts: list[str | None], name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Integers and a mask of the texts left out (None)."""
-        absent = np.zeros(len(texts), dtype=bool)
-        if None in texts:
-            absent[[i for i, text in enumerate(texts) if text is None]] = True
-        if absent.any():
-            numbers = ["0" if text is None else text for text in texts]
-        else:
-            numbers = cast(list[str], texts)
-        try:
-            return parse_integers(numbers), absent
-        except BadValue as exc:
-            start = (self.starts[exc.index] or "").strip() or f"#{self.converted + exc.index + 1}"
-            self.fail(exc.reason, f"IntervalReading[start={start}]/{name}", self.lines[exc.index])
-
-    def columns(self) -> tuple[np.ndarray, ...]:
-        """All readings: starts, no_start, durations, no_duration, values, quality, lines."""
-        self.flush()
-        if not self.parts:
-            empty = (np.int64, bool, np.int64, bool, np.int64, np.uint8, np.int32)
-            return tuple(np.zeros(0, dtype) for dtype in empty)
-        return tuple(np.concatenate(column) for column in zip(*self.parts, strict=True))
+            del texts[:count]
+        self.qualities = {p - count: c for p, c in self.qualities.items() if p >= count}
+        self.problems = {p - count: r for p, r in self.problems.items() if p >= count}
 
 
 @dataclass
@@ -247,7 +188,8 @@ class _Entry:
     links: list[tuple[str, str]] = field(default_factory=list)
     kind: str | None = None
     reading_type: dict[str, str] | None = None  # a ReadingType entry's, or one embedded
-    blocks: list[_Block] = field(default_factory=list)
+    spans: list[_Span] = field(default_factory=list)
+    complete: bool = False
 
     def link(self, rel: str) -> str | None:
         """The first link with relation ``rel``."""
@@ -260,14 +202,20 @@ class _Entry:
 
 
 @dataclass
-class _PendingBlock:
-    """A converted IntervalBlock, waiting for its ReadingType if need be."""
+class _Span:
+    """One IntervalBlock: its readings at positions [begin, end) of the columns."""
 
-    label: str
+    entry: _Entry
+    begin: int
+    end: int
     line: int
-    meter: str
-    interval: dict[str, str]
-    columns: tuple[np.ndarray, ...]
+    interval: dict[str, str] = field(default_factory=dict)
+    label: str = ""
+    meter_reading: str = ""
+    meter: str = ""
+
+
+Columns = tuple[np.ndarray, ...]  # starts, no_start, durations, no_duration, values, quality, line
 
 
 class _Parser:
@@ -277,15 +225,18 @@ class _Parser:
         self.reader = XmlReader(filename, roots=(FEED, ENTRY))
         self.builder = BatchBuilder(batch_reads)
         self.stack, self.starts, self.ends = self.reader.stack, self.reader.starts, self.reader.ends
+        self.expat = self.reader.expat
+        self.texts = _Texts()
+        self.spans: list[_Span] = []  # IntervalBlocks read and not converted yet
         self.entries = 0
         self.entry: _Entry | None = None
-        self.block: _Block | None = None
-        # The small resources, kept for the whole file: links -> ReadingType fields (and where
-        # they are), MeterReading -> its ReadingType link or embedded fields.
+        self.block: _Span | None = None
+        # The small resources, kept for the whole file: ReadingType fields (and where they
+        # are) by link, and each MeterReading's ReadingType link.
         self.reading_types: dict[str, tuple[dict[str, str], str, int]] = {}
-        self.meter_readings: dict[str, str | dict[str, str] | None] = {}
+        self.meter_readings: dict[str, str | None] = {}
         self.validated: dict[str, ReadingType] = {}  # MeterReading link -> its ReadingType
-        self.pending: dict[str, list[_PendingBlock]] = {}  # MeterReading link -> blocks
+        self.pending: dict[str, list[tuple[_Span, Columns]]] = {}  # by MeterReading link
         self._register_handlers()
 
     def _register_handlers(self) -> None:
@@ -304,7 +255,9 @@ class _Parser:
     def parse(self, stream: BinaryIO) -> Iterator[ParsedBatch]:
         """Batches of the whole file."""
         for _ in self.reader.run(stream):
+            self._convert()
             yield from self.builder.take()
+        self._convert()
         self._check_nothing_pending()
         yield from self.builder.take(final=True)
 
@@ -327,16 +280,16 @@ class _Parser:
             self.entry.kind = kind
 
     def _end_entry(self, _text: str) -> None:
-        entry = self.entry
+        entry, self.entry = self.entry, None
         if entry is None:
             return
         if entry.kind == "ReadingType":
             self._add_reading_type(entry)
         elif entry.kind == "MeterReading":
             self._add_meter_reading(entry)
-        elif entry.blocks:
-            self._add_blocks(entry)
-        self.entry = None
+        elif entry.spans:
+            self._own_blocks(entry)
+        entry.complete = True
 
     def _self_link(self, entry: _Entry) -> str:
         href = entry.link("self")
@@ -367,15 +320,13 @@ class _Parser:
 
     def _add_meter_reading(self, entry: _Entry) -> None:
         href = self._self_link(entry)
-        ref: str | dict[str, str] | None = entry.reading_type
-        if ref is None:
-            related = (h for rel, h in entry.links if rel == "related" and "/ReadingType/" in h)
-            ref = next(related, None)
-        else:
+        if entry.reading_type is not None:  # embedded: filed under its MeterReading's link
             where = f"{resource_label(href)}/ReadingType"
-            self.reading_types[href] = (ref, where, entry.line)
-            ref = href  # an embedded ReadingType is filed under its MeterReading's link
-        self.meter_readings[href] = ref
+            self.reading_types[href] = (entry.reading_type, where, entry.line)
+            self.meter_readings[href] = href
+        else:
+            related = (h for rel, h in entry.links if rel == "related" and "/ReadingType/" in h)
+            self.meter_readings[href] = next(related, None)
         if href in self.pending:
             self._flush_pending(href)
 
@@ -384,7 +335,7 @@ class _Parser:
         if meter_reading in self.validated:
             return self.validated[meter_reading]
         ref = self.meter_readings.get(meter_reading)
-        if not isinstance(ref, str) or ref not in self.reading_types:
+        if ref is None or ref not in self.reading_types:
             return None
         fields, where, line = self.reading_types[ref]
         try:
@@ -394,32 +345,47 @@ class _Parser:
         self.validated[meter_reading] = kind
         return kind
 
-    # --- IntervalBlocks --------------------------------------------------------------------
+    # --- IntervalBlocks: the hot path ------------------------------------------------------
 
     def _start_block(self, _attributes: dict[str, str]) -> None:
         entry = self.entry
         if entry is None or self.stack[-1] != CONTENT:
             return
         entry.kind = "IntervalBlock"
-        block = self.block = _Block(self.reader.line(), self.reader.expat, self._fail_in_block)
-        entry.blocks.append(block)
-        # Inside the block its readings' texts go straight into its lists (the hot path).
-        self.starts[INTERVAL_READING], self.ends[INTERVAL_READING] = (
-            block.start_reading,
-            block.end_reading,
-        )
-        self.ends[START], self.ends[DURATION] = block.starts.append, block.durations.append
-        self.ends[VALUE], self.ends[QUALITY] = block.values.append, block.add_quality
-        self.starts[INTERVAL], self.ends[INTERVAL] = self._start_interval, self._end_interval
+        begin = len(self.texts.lines)
+        self.block = _Span(entry, begin, begin, self.reader.line())
+        entry.spans.append(self.block)
+        texts, starts, ends = self.texts, self.starts, self.ends
+        starts[INTERVAL_READING] = self._start_interval_reading
+        ends[INTERVAL_READING] = self._end_interval_reading
+        ends[START], ends[DURATION] = texts.starts.append, texts.durations.append
+        ends[VALUE], ends[QUALITY] = texts.values.append, texts.codes.append
+        starts[INTERVAL], ends[INTERVAL] = self._start_interval, self._end_interval
 
     def _end_block(self, _text: str) -> None:
-        if self.block is None or self.stack[-1] != CONTENT:
+        block, self.block = self.block, None
+        if block is None:
             return
         for name in (INTERVAL_READING, INTERVAL):
             del self.starts[name]
         for name in (INTERVAL_READING, START, DURATION, VALUE, QUALITY, INTERVAL):
             del self.ends[name]
-        self.block = None
+        block.end = len(self.texts.lines)
+        self.spans.append(block)
+
+    def _start_interval_reading(self, _attributes: dict[str, str]) -> None:
+        self.texts.lines.append(self.expat.CurrentLineNumber)
+
+    def _end_interval_reading(self, _text: str) -> None:
+        texts = self.texts
+        count = len(texts.lines)
+        if (
+            texts.codes
+            or len(texts.starts) != count
+            or len(texts.durations) != count
+            or len(texts.values) != count
+        ):
+            texts.settle()
 
     def _start_interval(self, _attributes: dict[str, str]) -> None:
         if self.block is not None and self.stack[-1] == INTERVAL_BLOCK:
@@ -428,28 +394,11 @@ class _Parser:
 
     def _end_interval(self, _text: str) -> None:
         if self.block is not None and self.stack[-1] == INTERVAL_BLOCK:
-            self.ends[START], self.ends[DURATION] = (
-                self.block.starts.append,
-                self.block.durations.append,
-            )
+            self.ends[START] = self.texts.starts.append
+            self.ends[DURATION] = self.texts.durations.append
 
-    def _fail_in_block(self, reason: str, element: str, line: int | None) -> NoReturn:
-        label = self.entry.label() if self.entry is not None else "IntervalBlock"
-        raise self._error(reason, f"{label}/{element}", line)
-
-    def _add_blocks(self, entry: _Entry) -> None:
-        meter_reading, meter = self._owners(entry)
-        for number, block in enumerate(entry.blocks, start=1):
-            label = entry.label() + (f"#{number}" if len(entry.blocks) > 1 else "")
-            pending = _PendingBlock(label, block.line, meter, block.interval, block.columns())
-            kind = self._reading_type_for(meter_reading)
-            if kind is None:
-                self.pending.setdefault(meter_reading, []).append(pending)
-            else:
-                self._emit(pending, kind)
-
-    def _owners(self, entry: _Entry) -> tuple[str, str]:
-        """The MeterReading link and the meter ID of an IntervalBlock entry."""
+    def _own_blocks(self, entry: _Entry) -> None:
+        """Tie the blocks of an entry to their MeterReading link and meter ID."""
         self_link, up = entry.link("self"), entry.link("up")
         meter_reading = parent_resource(self_link, "IntervalBlock") if self_link else None
         if meter_reading is None and up and up.endswith("/IntervalBlock"):
@@ -461,110 +410,89 @@ class _Parser:
         if usage_point is None:
             reason = f"MeterReading link {meter_reading!r} is not <UsagePoint>/MeterReading/<id>"
             raise self._error(reason, entry.label(), entry.line)
-        return meter_reading, usage_point.rsplit("/", 1)[-1]
+        for number, span in enumerate(entry.spans, start=1):
+            span.label = entry.label() + (f"#{number}" if len(entry.spans) > 1 else "")
+            span.meter_reading, span.meter = meter_reading, usage_point.rsplit("/", 1)[-1]
+
+    # --- conversion, once per chunk, of every block whose entry has closed -----------------
+
+    def _convert(self) -> None:
+        ready = next((i for i, s in enumerate(self.spans) if not s.entry.complete), len(self.spans))
+        if not ready:
+            return
+        spans, self.spans = self.spans[:ready], self.spans[ready:]
+        cut = spans[-1].end
+        columns = self._columns(spans, cut)
+        known = [self._reading_type_for(span.meter_reading) is not None for span in spans]
+        if all(known):
+            self._emit(spans, columns)
+        else:
+            self._split(spans, known, columns)
+        self.texts.drop(cut)
+        for span in (*self.spans, *([self.block] if self.block else [])):
+            span.begin, span.end = span.begin - cut, span.end - cut
+
+    def _split(self, spans: list[_Span], known: list[bool], columns: Columns) -> None:
+        """Emit the blocks whose ReadingType is known; keep the others' arrays until it is."""
+        ready = [s for s, k in zip(spans, known, strict=True) if k]
+        if ready:
+            keep = np.concatenate([np.arange(s.begin, s.end) for s in ready])
+            self._emit(_rebased(ready), tuple(column[keep] for column in columns))
+        for span, is_known in zip(spans, known, strict=True):
+            if not is_known:
+                part = tuple(column[span.begin : span.end].copy() for column in columns)
+                self.pending.setdefault(span.meter_reading, []).append((span, part))
 
     def _flush_pending(self, meter_reading: str) -> None:
-        kind = self._reading_type_for(meter_reading)
-        if kind is not None:
-            for pending in self.pending.pop(meter_reading):
-                self._emit(pending, kind)
+        if self._reading_type_for(meter_reading) is None:
+            return
+        waiting = self.pending.pop(meter_reading)
+        spans = _rebased([span for span, _ in waiting])
+        columns = tuple(np.concatenate(parts) for parts in zip(*(c for _, c in waiting), strict=True))
+        self._emit(spans, columns)
 
     def _check_nothing_pending(self) -> None:
-        for meter_reading, blocks in self.pending.items():
-            ref = self.meter_readings.get(meter_reading, "")
+        for meter_reading, waiting in self.pending.items():
+            span = waiting[0][0]
+            ref = self.meter_readings.get(meter_reading)
             if meter_reading not in self.meter_readings:
                 reason = f"its MeterReading {meter_reading} is not in the feed"
             elif ref is None:
                 reason = "its MeterReading names no ReadingType (related link or embedded)"
             else:
                 reason = f"the ReadingType {ref} of its MeterReading is not in the feed"
-            raise self._error(reason, blocks[0].label, blocks[0].line)
-
-    # --- from readings to intervals --------------------------------------------------------
-
-    def _interval(self, block: _PendingBlock, step: int) -> tuple[int, int]:
-        """The block's interval start and duration (a whole number of steps)."""
-        try:
-            start, duration = (int(block.interval[name]) for name in ("start", "duration"))
-        except (KeyError, ValueError):
-            reason = (
-                f"IntervalBlock interval needs integer start and duration, has {block.interval}"
-            )
-            raise self._error(reason, f"{block.label}/interval", block.line) from None
-        if duration <= 0 or duration % step:
-            reason = f"interval duration {duration} is not a positive multiple of {step} s"
-            raise self._error(reason, f"{block.label}/interval/duration", block.line)
-        return start, duration
-
-    def _emit(self, block: _PendingBlock, kind: ReadingType) -> None:
-        step = kind.seconds
-        first, duration = self._interval(block, step)
-        starts, no_start, _, _, values, quality, lines = block.columns
-        starts = self._implicit_starts(starts, no_start, first, step)
-        slots = self._slots(block, starts, first, step)
-        count = duration // step
-        wh = np.zeros(count, dtype=np.int64)
-        wh[slots] = scaled_wh(values, kind.power_of_ten)
-        full_quality = np.full(count, Quality.MISSING, dtype=np.uint8)
-        full_quality[slots] = quality
-        full_lines = np.full(count, block.line, dtype=np.int32)
-        full_lines[slots] = lines
-        counted = np.zeros(count, dtype=bool)
-        counted[slots] = True
-        start = first + np.arange(count, dtype=np.int64) * step
-        batch = interval_batch(
-            block.meter, start, step // 60, wh, full_quality, kind.channel, full_lines
-        )
-        self.builder.add(batch, counted)
-
-    @staticmethod
-    def _implicit_starts(
-        starts: np.ndarray, absent: np.ndarray, first: int, step: int
-    ) -> np.ndarray:
-        # ESPI: a reading without timePeriod is the intervalLength step after the previous one.
-        if absent.any():
-            starts = starts.copy()
-            for index in np.flatnonzero(absent).tolist():
-                starts[index] = starts[index - 1] + step if index else first
-        return starts
-
-    def _slots(self, block: _PendingBlock, starts: np.ndarray, first: int, step: int) -> np.ndarray:
-        """Index of each reading in the block's intervals; an error for any that has none."""
-        _, _, durations, no_duration, _, _, lines = block.columns
-        duration = int(block.interval["duration"])
-        offsets = starts - first
-        problems = (
-            (
-                (offsets < 0) | (offsets >= duration),
-                f"outside its IntervalBlock [{first}, {first + duration})",
-            ),
-            (offsets % step != 0, f"off the {step} s intervalLength grid of its IntervalBlock"),
-            (~no_duration & (durations != step), f"with a duration other than {step} s"),
-        )
-        for bad, what in problems:
-            if bad.any():
-                index = int(np.flatnonzero(bad)[0])
-                self._reading_error(block, starts, lines, index, f"reading {what}")
-        slots = offsets // step
-        repeated = np.bincount(slots, minlength=duration // step) > 1
-        if repeated.any():
-            index = int(np.flatnonzero(repeated[slots])[1])
-            self._reading_error(block, starts, lines, index, "duplicate start in its IntervalBlock")
-        return slots
+            raise self._error(reason, span.label, span.line)
 
     def _reading_error(
-        self, block: _PendingBlock, starts: np.ndarray, lines: np.ndarray, index: int, reason: str
+        self, spans: list[_Span], starts: Sequence[object], lines: Sequence[int], index: int, reason: str
     ) -> NoReturn:
-        element = f"{block.label}/IntervalReading[start={int(starts[index])}]"
-        raise self._error(reason, element, int(lines[index]))
+        span = spans[span_at([s.begin for s in spans], index)]
+        start = starts[index]
+        where = f"IntervalReading[start={start}]" if start is not None else (
+            f"IntervalReading[{index - span.begin + 1}]"
+        )
+        raise self._error(reason, f"{span.label}/{where}", int(lines[index]))
 
-
-def parse(
-    stream: BinaryIO,
-    *,
-    filename: str,
-    tz: ZoneInfo,
-    batch_reads: int = DEFAULT_BATCH_READS,
-) -> Iterator[ParsedBatch]:
-    """Parse a Green Button (ESPI) Atom feed (``tz`` is unused: times are UTC epoch seconds)."""
-    return _Parser(filename, batch_reads).parse(stream)
+    def _columns(self, spans: list[_Span], cut: int) -> Columns:
+        """The arrays of readings [0, cut): see ``Columns``."""
+        texts = self.texts
+        lines = texts.lines[:cut]
+        starts_text = [(t or "").strip() or None for t in texts.starts[:cut]]
+        for position in sorted(p for p in texts.problems if p < cut)[:1]:
+            self._reading_error(spans, starts_text, lines, position, texts.problems[position])
+        quality = np.zeros(cut, dtype=np.uint8)
+        for position, codes in texts.qualities.items():
+            if position < cut:
+                try:
+                    quality[position] = quality_of_codes(codes)
+                except ValueError as exc:
+                    reason = str(exc)
+                    self._reading_error(spans, starts_text, lines, position, reason)
+        parsed = []
+        for name, column in (("timePeriod/start", texts.starts), ("timePeriod/duration", texts.durations), ("value", texts.values)):
+            try:
+                parsed.extend(integers_with_gaps(column[:cut]))
+            except BadValue as exc:
+                self._reading_error(spans, starts_text, lines, exc.index, f"{name}: {exc.reason}")
+        starts, no_start, durations, no_duration, values, _ = parsed
+        return starts, no_start, durations, no_duration, values, quality, np.array(lines, np.int32)

@@ -2,17 +2,18 @@
 
 Per ``MeterReading``: ``IntervalBlocks`` (one per ReadingType) of ``IntervalReadings`` stamped at
 the interval END with an offset, the ``Meter`` (its ``MeterSerialNumber`` name is the meter ID)
-and register ``Readings``. The Meter comes after the blocks in schema order, so readings are
-converted to arrays as they arrive and only labelled with the meter when the MeterReading closes;
-an error found on the way is reported then, naming the meter.
+and register ``Readings``. The Meter comes after the blocks in schema order, so the readings'
+texts are collected as they come and converted, all blocks at once, after each chunk of the
+file for every MeterReading that has closed by then; an error is reported naming the meter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, BinaryIO
+from itertools import compress
+from typing import BinaryIO, NoReturn
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -26,12 +27,16 @@ from meters.interfaces._xml import (
     parse_decimals,
     qname,
     scaled_wh,
+    scaled_wh_each,
+    span_at,
+    span_lengths,
 )
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
     Channel,
     ParsedBatch,
     Quality,
+    ReadFileError,
     RegisterBatch,
 )
 
@@ -60,7 +65,6 @@ NAME = qname(NS_READINGS, "name")
 SERIAL_NAME_TYPE = "MeterSerialNumber"
 # Verbs that deliver reads; "deleted"/"canceled" messages must not be loaded as new data.
 DELIVERY_VERBS = frozenset({"created", "create", "changed", "change", "reply"})
-CHUNK_READINGS = 65_536  # texts held before converting them to arrays
 
 # ReadingType mRID codes (IEC 61968-9 Annex C / ESPI TimeAttributeKind and AccumulationKind).
 MEASURING_PERIOD_MINUTES = {1: 10, 2: 15, 3: 1, 5: 30, 6: 5, 7: 60, 10: 2, 14: 3, 31: 20}
@@ -125,168 +129,86 @@ def quality_of(code: str) -> Quality:
     return QUALITY_CATEGORIES[category]
 
 
-class _BadReading(Exception):
-    """A fault inside a MeterReading, reported once the MeterReading (and its meter) is known."""
+def quality_of_codes(codes: list[str]) -> Quality:
+    """The winning quality of several ReadingQualityType codes; ValueError if one is unknown."""
+    return max(quality_of(code) for code in codes)
 
-    def __init__(self, reason: str, element: str, line: int) -> None:
-        super().__init__(reason)
-        self.reason, self.element, self.line = reason, element, line
+
+@dataclass
+class _MeterReading:
+    """One MeterReading: its meter (known once its Meter closes) and whether it has closed."""
+
+    number: int
+    line: int
+    meter: str | None = None
+    name: str | None = None
+    name_type: str | None = None
+    complete: bool = False
+
+    def label(self) -> str:
+        """``MeterReading[<meter>]`` (or its position while the meter is unknown)."""
+        return f"MeterReading[{self.meter or f'#{self.number}'}]"
+
+
+@dataclass
+class _Span:
+    """The IntervalReadings of one IntervalBlocks: positions [begin, end) in the text columns."""
+
+    owner: _MeterReading
+    begin: int
+    end: int
+    reading_type: str | None
+    line: int
 
 
 @dataclass
 class _Read:
     """One register read (``Readings``) as found in the file."""
 
+    owner: _MeterReading
     line: int
     stamp: str | None = None
     value: str | None = None
-    codes: tuple[str, ...] = ()
+    codes: list[str] = field(default_factory=list)
     reading_type: str | None = None
 
 
-@dataclass
-class _Intervals:
-    """The converted intervals of one IntervalBlocks, waiting for their meter."""
+class _Texts:
+    """Texts of the IntervalReadings read since the last conversion, one entry per reading.
 
-    start: np.ndarray
-    minutes: int
-    wh: np.ndarray
-    quality: np.ndarray
-    channel: Channel
-    line: np.ndarray
-
-
-class _Block:
-    """The IntervalReadings of one IntervalBlocks: texts, converted every CHUNK_READINGS.
-
-    While the block is open the reader appends timeStamp and value texts straight to ``stamps``
-    and ``values`` (one Python call per reading, in ``end_reading``, keeps them aligned: "" for a
-    reading without a value). The lists are cleared in place, never replaced.
+    The reader appends timeStamp and value texts straight to ``stamps`` and ``values`` (the hot
+    path); the end of each IntervalReadings keeps the columns aligned. Lists are only ever
+    changed in place, because the reader holds their ``append`` methods.
     """
 
-    def __init__(self, expat: Any, on_fault: Callable[[_BadReading], None]) -> None:
-        self.expat = expat
-        self.on_fault = on_fault
-        self.reading_type: str | None = None
+    def __init__(self) -> None:
         self.stamps: list[str] = []
-        self.values: list[str] = []
+        self.values: list[str] = []  # "" where a reading has no value
         self.lines: list[int] = []
-        self.codes: list[str] = []  # ReadingQualityType refs of the reading being read
-        self.add_stamp, self.add_value = self.stamps.append, self.values.append
-        self.qualities: dict[int, Quality] = {}  # positions with a quality other than ACTUAL
-        self.parts: list[tuple[np.ndarray, ...]] = []
-        self.converted = 0
+        self.codes: dict[int, list[str]] = {}  # position -> ReadingQualityType refs
+        self.problems: dict[int, str] = {}  # position -> what is wrong with its structure
 
-    def start_reading(self, _attributes: dict[str, str]) -> None:
-        """Start handler of IntervalReadings: note its line."""
-        self.lines.append(self.expat.CurrentLineNumber)
-
-    def end_reading(self, _text: str) -> None:
-        """End handler of IntervalReadings: check it; convert once enough are held."""
+    def settle(self, codes: list[str]) -> None:
+        """Align the columns after the reading that just closed; note its codes and faults."""
         count = len(self.lines)
-        try:
-            if self.codes or len(self.stamps) != count or len(self.values) != count:
-                self.settle()
-            if count >= CHUNK_READINGS:
-                self.flush()
-        except _BadReading as fault:
-            self.on_fault(fault)
+        position = count - 1
+        for name, texts in (("timeStamp", self.stamps), ("value", self.values)):
+            if len(texts) > count:
+                self.problems.setdefault(position, f"IntervalReadings has more than one {name}")
+                del texts[count:]
+            elif len(texts) < count:
+                if name == "timeStamp":
+                    self.problems.setdefault(position, "IntervalReadings has no timeStamp")
+                texts.append("")
+        if codes:
+            self.codes[position] = codes
 
-    def settle(self) -> None:
-        """Check the reading that just closed and apply its quality codes."""
-        count = len(self.lines)
-        where = f"IntervalReadings[{self.converted + count}]"
-        if len(self.stamps) != count:
-            many = "more than one" if len(self.stamps) > count else "no"
-            raise _BadReading(f"IntervalReadings has {many} timeStamp", where, self.lines[-1])
-        if len(self.values) > count:
-            raise _BadReading("IntervalReadings has more than one value", where, self.lines[-1])
-        if len(self.values) < count:
-            self.values.append("")
-        if self.codes:
-            quality = self._quality(self.codes)
-            self.codes.clear()
-            if quality == Quality.MISSING:
-                self.values[-1] = ""
-            elif quality:
-                self.qualities[count - 1] = quality
-
-    def _quality(self, codes: list[str]) -> Quality:
-        try:
-            return max(quality_of(code) for code in codes)
-        except ValueError as exc:
-            where = f"IntervalReadings[timeStamp={self.stamps[-1].strip()}]/ReadingQualities"
-            raise _BadReading(str(exc), f"{where}/ReadingQualityType", self.lines[-1]) from None
-
-    def flush(self) -> None:
-        """Convert the texts held so far to arrays (end instants, value or NaN, quality, line)."""
-        count = len(self.stamps)
-        if not count:
-            return
-        try:
-            ends = iso_to_epoch(self.stamps)
-        except BadValue as exc:
-            element = f"IntervalReadings[{self.converted + exc.index + 1}]/timeStamp"
-            raise _BadReading(exc.reason, element, self.lines[exc.index]) from None
-        texts = np.array(self.values, dtype=object)
-        present = texts != ""
-        values = np.full(count, np.nan)
-        values[present] = self._decimals(texts[present], present)
-        quality = np.zeros(count, dtype=np.uint8)
-        quality[list(self.qualities)] = list(self.qualities.values())
-        quality[~present] = Quality.MISSING
-        self.parts.append((ends, values, quality, np.array(self.lines, dtype=np.int32)))
-        self.converted += count
-        self.stamps.clear()
-        self.values.clear()
-        self.lines.clear()
-        self.qualities = {}
-
-    def _decimals(self, texts: np.ndarray, present: np.ndarray) -> np.ndarray:
-        try:
-            return parse_decimals(texts)
-        except BadValue as exc:
-            position = int(np.flatnonzero(present)[exc.index])
-            element = f"IntervalReadings[timeStamp={self.stamps[position].strip()}]/value"
-            raise _BadReading(exc.reason, element, self.lines[position]) from None
-
-    def finish(self, line: int) -> _Intervals:
-        """All readings as intervals of the block's ReadingType."""
-        self.flush()
-        if self.reading_type is None:
-            raise _BadReading("IntervalBlocks has no ReadingType", "IntervalBlocks", line)
-        element = f"IntervalBlocks[ReadingType={self.reading_type}]/ReadingType"
-        try:
-            kind = reading_type(self.reading_type)
-        except ValueError as exc:
-            raise _BadReading(str(exc), element, line) from None
-        if kind.accumulation != ACCUMULATION_DELTA:
-            raise _BadReading("an IntervalBlocks ReadingType must be a delta (4)", element, line)
-        if not self.parts:
-            empty = (np.int64, np.float64, np.uint8, np.int32)
-            self.parts.append(tuple(np.zeros(0, dtype) for dtype in empty))
-        ends, values, quality, lines = (np.concatenate(column) for column in zip(*self.parts, strict=True))
-        wh = scaled_wh(np.nan_to_num(values, nan=0.0), kind.power_of_ten)
-        start = ends - kind.minutes * 60
-        return _Intervals(start, kind.minutes, wh, quality, kind.channel, lines)
-
-
-class _MeterReading:
-    """What one MeterReading holds until it closes."""
-
-    def __init__(self, number: int, line: int) -> None:
-        self.number = number
-        self.line = line
-        self.meter: str | None = None
-        self.name: str | None = None
-        self.name_type: str | None = None
-        self.intervals: list[_Intervals] = []
-        self.reads: list[_Read] = []
-        self.fault: _BadReading | None = None
-
-    def label(self) -> str:
-        """``MeterReading[<meter>]`` (or its position when the meter is unknown)."""
-        return f"MeterReading[{self.meter or f'#{self.number}'}]"
+    def drop(self, count: int) -> None:
+        """Forget the first ``count`` readings (converted)."""
+        for texts in (self.stamps, self.values, self.lines):
+            del texts[:count]
+        self.codes = {p - count: c for p, c in self.codes.items() if p >= count}
+        self.problems = {p - count: r for p, r in self.problems.items() if p >= count}
 
 
 class _Parser:
@@ -295,13 +217,16 @@ class _Parser:
     def __init__(self, filename: str, batch_reads: int) -> None:
         self.reader = XmlReader(filename, roots=(EVENT_MESSAGE, METER_READINGS))
         self.builder = BatchBuilder(batch_reads)
-        self.stack = self.reader.stack
-        self.line = self.reader.line
+        self.stack, self.starts, self.ends = self.reader.stack, self.reader.starts, self.reader.ends
+        self.expat = self.reader.expat
+        self.texts = _Texts()
+        self.spans: list[_Span] = []  # of complete IntervalBlocks, not converted yet
+        self.reads: list[_Read] = []  # register reads not converted yet
         self.payloads = 0
         self.meter_reading: _MeterReading | None = None
-        self.block: _Block | None = None
+        self.block: _Span | None = None  # the IntervalBlocks being read
         self.read: _Read | None = None
-        self.starts, self.ends, self.expat = self.reader.starts, self.reader.ends, self.reader.expat
+        self.codes: list[str] = []  # ReadingQualityType refs of the IntervalReadings being read
         self._register_handlers()
 
     def _register_handlers(self) -> None:
@@ -327,133 +252,44 @@ class _Parser:
     def parse(self, stream: BinaryIO) -> Iterator[ParsedBatch]:
         """Batches of the whole file."""
         for _ in self.reader.run(stream):
+            self._convert()
             yield from self.builder.take()
         if not self.payloads:
             raise self.reader.error(f"no MeterReadings element in namespace {NS_READINGS}")
+        self._convert()
         yield from self.builder.take(final=True)
 
-    # --- envelope --------------------------------------------------------------------------
+    def _error(self, reason: str, element: str, line: int | None) -> ReadFileError:
+        return ReadFileError(reason, file=self.reader.filename, element=element, line=line)
+
+    # --- envelope and MeterReading ---------------------------------------------------------
 
     def _end_verb(self, text: str) -> None:
         if self.stack[-1] == HEADER and text.strip() not in DELIVERY_VERBS:
-            raise self.reader.error(
-                f"verb {text.strip()!r} does not deliver reads", element="Header/Verb"
-            )
+            reason = f"verb {text.strip()!r} does not deliver reads"
+            raise self.reader.error(reason, element="Header/Verb")
 
     def _end_noun(self, text: str) -> None:
         if self.stack[-1] == HEADER and text.strip() != "MeterReadings":
-            raise self.reader.error(
-                f"noun {text.strip()!r} is not MeterReadings", element="Header/Noun"
-            )
+            reason = f"noun {text.strip()!r} is not MeterReadings"
+            raise self.reader.error(reason, element="Header/Noun")
 
     def _start_payload(self, _attributes: dict[str, str]) -> None:
         self.payloads += 1
 
-    # --- MeterReading ----------------------------------------------------------------------
-
     def _start_meter_reading(self, _attributes: dict[str, str]) -> None:
         if self.stack[-1] == METER_READINGS:
             number = 1 if self.meter_reading is None else self.meter_reading.number + 1
-            self.meter_reading = _MeterReading(number, self.line())
+            self.meter_reading = _MeterReading(number, self.reader.line())
 
     def _end_meter_reading(self, _text: str) -> None:
-        reading, self.read = self.meter_reading, None
+        reading = self.meter_reading
         if reading is None or self.stack[-1] != METER_READINGS:
             return
-        if self.block is not None:  # an IntervalBlocks left open cannot happen in XML
-            self._leave_block()
-        if reading.fault is not None:
-            fault = reading.fault
-            raise self.reader.error(
-                fault.reason, element=f"{reading.label()}/{fault.element}", line=fault.line
-            )
         if reading.meter is None:
-            raise self.reader.error(
-                f"no Meter/Names/name whose NameType is {SERIAL_NAME_TYPE}",
-                element=f"{reading.label()}/Meter",
-                line=reading.line,
-            )
-        for part in reading.intervals:
-            self.builder.add(
-                interval_batch(
-                    reading.meter,
-                    part.start,
-                    part.minutes,
-                    part.wh,
-                    part.quality,
-                    part.channel,
-                    part.line,
-                )
-            )
-        self._emit_registers(reading)
-
-    def _fail(self, fault: _BadReading) -> None:
-        # Keep the first fault only; nothing more of this MeterReading is converted.
-        if self.meter_reading is not None and self.meter_reading.fault is None:
-            self.meter_reading.fault = fault
-        if self.block is not None:
-            self._leave_block()
-
-    # --- IntervalBlocks --------------------------------------------------------------------
-
-    def _start_block(self, _attributes: dict[str, str]) -> None:
-        reading = self.meter_reading
-        if reading is None or reading.fault is not None or self.stack[-1] != METER_READING:
-            return
-        block = self.block = _Block(self.expat, self._fail)
-        # Inside the block its readings' texts go straight into its lists (the hot path).
-        self.starts[INTERVAL_READINGS] = block.start_reading
-        self.ends[INTERVAL_READINGS] = block.end_reading
-        self.ends[TIME_STAMP], self.ends[VALUE] = block.add_stamp, block.add_value
-
-    def _leave_block(self) -> None:
-        del self.starts[INTERVAL_READINGS], self.ends[INTERVAL_READINGS]
-        self.ends[TIME_STAMP], self.ends[VALUE] = self._end_time_stamp, self._end_value
-        self.block = None
-
-    def _end_block(self, _text: str) -> None:
-        block = self.block
-        if block is None or self.meter_reading is None:
-            return
-        self._leave_block()
-        try:
-            self.meter_reading.intervals.append(block.finish(self.reader.line()))
-        except _BadReading as fault:
-            self._fail(fault)
-
-    def _end_time_stamp(self, text: str) -> None:
-        if self.stack[-1] == READINGS and self.read is not None:
-            self.read.stamp = text
-
-    def _end_value(self, text: str) -> None:
-        if self.stack[-1] == READINGS and self.read is not None:
-            self.read.value = text
-
-    def _start_qualities(self, _attributes: dict[str, str]) -> None:
-        if self.block is not None and self.stack[-1] == INTERVAL_READINGS:
-            self.ends[TIME_STAMP] = self._end_time_stamp  # its timeStamp is not the reading's
-
-    def _end_qualities(self, _text: str) -> None:
-        if self.block is not None and self.stack[-1] == INTERVAL_READINGS:
-            self.ends[TIME_STAMP] = self.block.add_stamp
-
-    def _start_quality(self, attributes: dict[str, str]) -> None:
-        if self.stack[-1] != READING_QUALITIES or len(self.stack) < 2:
-            return
-        code = attributes.get("ref", "")
-        if self.stack[-2] == INTERVAL_READINGS and self.block is not None:
-            self.block.codes.append(code)
-        elif self.stack[-2] == READINGS and self.read is not None:
-            self.read.codes += (code,)
-
-    def _start_reading_type(self, attributes: dict[str, str]) -> None:
-        parent, ref = self.stack[-1], attributes.get("ref")
-        if parent == INTERVAL_BLOCKS and self.block is not None:
-            self.block.reading_type = ref
-        elif parent == READINGS and self.read is not None:
-            self.read.reading_type = ref
-
-    # --- Meter and register Readings -------------------------------------------------------
+            reason = f"no Meter/Names/name whose NameType is {SERIAL_NAME_TYPE}"
+            raise self._error(reason, f"{reading.label()}/Meter", reading.line)
+        reading.complete = True
 
     def _end_name(self, text: str) -> None:
         reading = self.meter_reading
@@ -470,52 +306,215 @@ class _Parser:
             return
         if reading.name_type == SERIAL_NAME_TYPE and reading.name:
             if reading.meter not in (None, reading.name):
-                raise self.reader.error(
-                    f"two meter serial numbers {reading.meter!r} and {reading.name!r}",
-                    element=f"{reading.label()}/Meter/Names",
-                )
+                reason = f"two meter serial numbers {reading.meter!r} and {reading.name!r}"
+                raise self.reader.error(reason, element=f"{reading.label()}/Meter/Names")
             reading.meter = reading.name
         reading.name = reading.name_type = None
 
+    # --- IntervalBlocks: the hot path ------------------------------------------------------
+
+    def _start_block(self, _attributes: dict[str, str]) -> None:
+        if self.meter_reading is None or self.stack[-1] != METER_READING:
+            return
+        begin = len(self.texts.lines)
+        self.block = _Span(self.meter_reading, begin, begin, None, self.reader.line())
+        texts = self.texts
+        self.starts[INTERVAL_READINGS] = self._start_interval_reading
+        self.ends[INTERVAL_READINGS] = self._end_interval_reading
+        self.ends[TIME_STAMP], self.ends[VALUE] = texts.stamps.append, texts.values.append
+
+    def _end_block(self, _text: str) -> None:
+        block, self.block = self.block, None
+        if block is None:
+            return
+        del self.starts[INTERVAL_READINGS], self.ends[INTERVAL_READINGS]
+        self.ends[TIME_STAMP], self.ends[VALUE] = self._end_time_stamp, self._end_value
+        block.end = len(self.texts.lines)
+        self.spans.append(block)
+
+    def _start_interval_reading(self, _attributes: dict[str, str]) -> None:
+        self.texts.lines.append(self.expat.CurrentLineNumber)
+
+    def _end_interval_reading(self, _text: str) -> None:
+        texts = self.texts
+        count = len(texts.lines)
+        if self.codes or len(texts.stamps) != count or len(texts.values) != count:
+            texts.settle(self.codes)
+            self.codes = []
+
+    def _start_qualities(self, _attributes: dict[str, str]) -> None:
+        if self.block is not None and self.stack[-1] == INTERVAL_READINGS:
+            self.ends[TIME_STAMP] = self._end_time_stamp  # its timeStamp is not the reading's
+
+    def _end_qualities(self, _text: str) -> None:
+        if self.block is not None and self.stack[-1] == INTERVAL_READINGS:
+            self.ends[TIME_STAMP] = self.texts.stamps.append
+
+    def _start_quality(self, attributes: dict[str, str]) -> None:
+        if len(self.stack) < 2 or self.stack[-1] != READING_QUALITIES:
+            return
+        code = attributes.get("ref", "")
+        if self.stack[-2] == INTERVAL_READINGS and self.block is not None:
+            self.codes.append(code)
+        elif self.stack[-2] == READINGS and self.read is not None:
+            self.read.codes.append(code)
+
+    def _start_reading_type(self, attributes: dict[str, str]) -> None:
+        parent, ref = self.stack[-1], attributes.get("ref")
+        if parent == INTERVAL_BLOCKS and self.block is not None:
+            self.block.reading_type = ref
+        elif parent == READINGS and self.read is not None:
+            self.read.reading_type = ref
+
+    # --- register Readings -----------------------------------------------------------------
+
     def _start_read(self, _attributes: dict[str, str]) -> None:
         if self.meter_reading is not None and self.stack[-1] == METER_READING:
-            self.read = _Read(self.line())
+            self.read = _Read(self.meter_reading, self.reader.line())
 
     def _end_read(self, _text: str) -> None:
-        if self.read is not None and self.meter_reading is not None:
-            self.meter_reading.reads.append(self.read)
+        if self.read is not None:
+            self.reads.append(self.read)
         self.read = None
 
-    def _emit_registers(self, reading: _MeterReading) -> None:
-        assert reading.meter is not None
-        rows = [row for read in reading.reads if (row := self._register(reading, read))]
-        registers = RegisterBatch(
-            meter=np.full(len(rows), reading.meter, dtype=object),
-            read_at=np.array([r[0] for r in rows], dtype=np.int64),
-            wh=np.array([r[1] for r in rows], dtype=np.int64),
-            channel=np.array([r[2] for r in rows], dtype=np.uint8),
-            line=np.array([r[3] for r in rows], dtype=np.int32),
-        )
-        self.builder.add_registers(registers, records=len(reading.reads))
+    def _end_time_stamp(self, text: str) -> None:
+        if self.read is not None and self.stack[-1] == READINGS:
+            self.read.stamp = text
 
-    def _register(self, reading: _MeterReading, read: _Read) -> tuple[int, int, int, int] | None:
-        """(read_at, Wh, channel, line) of one register read, None if it is a missing read."""
-        where = f"{reading.label()}/Readings[timeStamp={(read.stamp or '').strip()}]"
+    def _end_value(self, text: str) -> None:
+        if self.read is not None and self.stack[-1] == READINGS:
+            self.read.value = text
+
+    # --- conversion, once per chunk, of every MeterReading that has closed -----------------
+
+    def _convert(self) -> None:
+        ready = next((i for i, s in enumerate(self.spans) if not s.owner.complete), len(self.spans))
+        if ready:
+            spans, self.spans = self.spans[:ready], self.spans[ready:]
+            cut = spans[-1].end
+            self._emit(spans, *self._columns(spans, cut))
+            self.texts.drop(cut)
+            for span in (*self.spans, *([self.block] if self.block else [])):
+                span.begin, span.end = span.begin - cut, span.end - cut
+        self._convert_registers()
+
+    def _reading_error(self, spans: list[_Span], position: int, what: str, reason: str) -> NoReturn:
+        span = spans[span_at([s.begin for s in spans], position)]
+        stamp = self.texts.stamps[position].strip()
+        where = (
+            f"IntervalReadings[timeStamp={stamp}]"
+            if what != "timeStamp" and stamp
+            else (f"IntervalReadings[{position - span.begin + 1}]")
+        )
+        element = f"{span.owner.label()}/{where}{'/' + what if what else ''}"
+        raise self._error(reason, element, self.texts.lines[position])
+
+    def _columns(self, spans: list[_Span], cut: int) -> tuple[np.ndarray, ...]:
+        """End instants, values (0 where missing), quality and line of readings [0, cut)."""
+        texts = self.texts
+        for position in sorted(p for p in texts.problems if p < cut)[:1]:
+            self._reading_error(spans, position, "", texts.problems[position])
+        try:
+            ends = iso_to_epoch(texts.stamps[:cut])
+        except BadValue as exc:
+            self._reading_error(spans, exc.index, "timeStamp", exc.reason)
+        quality = self._quality(spans, cut)
+        values = texts.values[:cut]
+        present = np.fromiter(map(bool, values), dtype=bool, count=cut) & (
+            quality != Quality.MISSING
+        )
+        numbers = np.zeros(cut, dtype=np.float64)
+        try:
+            numbers[present] = parse_decimals(list(compress(values, present.tolist())))
+        except BadValue as exc:
+            self._reading_error(spans, int(np.flatnonzero(present)[exc.index]), "value", exc.reason)
+        quality[~present] = Quality.MISSING
+        return ends, numbers, quality, np.array(texts.lines[:cut], dtype=np.int32)
+
+    def _quality(self, spans: list[_Span], cut: int) -> np.ndarray:
+        quality = np.zeros(cut, dtype=np.uint8)
+        for position, codes in self.texts.codes.items():
+            if position < cut:
+                try:
+                    quality[position] = quality_of_codes(codes)
+                except ValueError as exc:
+                    what = "ReadingQualities/ReadingQualityType"
+                    self._reading_error(spans, position, what, str(exc))
+        return quality
+
+    def _kind(self, span: _Span) -> ReadingType:
+        element = f"{span.owner.label()}/IntervalBlocks[ReadingType={span.reading_type}]"
+        if span.reading_type is None:
+            raise self._error("IntervalBlocks has no ReadingType", element, span.line)
+        try:
+            kind = reading_type(span.reading_type)
+        except ValueError as exc:
+            raise self._error(str(exc), f"{element}/ReadingType", span.line) from None
+        if kind.accumulation != ACCUMULATION_DELTA:
+            reason = "an IntervalBlocks ReadingType must be a delta (accumulation 4)"
+            raise self._error(reason, f"{element}/ReadingType", span.line)
+        return kind
+
+    def _emit(
+        self,
+        spans: list[_Span],
+        ends: np.ndarray,
+        values: np.ndarray,
+        quality: np.ndarray,
+        lines: np.ndarray,
+    ) -> None:
+        lengths = span_lengths([(s.begin, s.end) for s in spans])
+        kinds = [self._kind(span) for span in spans]
+        minutes = np.repeat([k.minutes for k in kinds], lengths)
+        powers = np.repeat([k.power_of_ten for k in kinds], lengths)
+        channels = np.repeat([int(k.channel) for k in kinds], lengths)
+        meters = np.repeat(np.array([s.owner.meter for s in spans], dtype=object), lengths)
+        wh = scaled_wh_each(values, powers)
+        batch = interval_batch(meters, ends - minutes * 60, minutes, wh, quality, channels, lines)
+        self.builder.add(batch)
+
+    def _convert_registers(self) -> None:
+        ready = next((i for i, r in enumerate(self.reads) if not r.owner.complete), len(self.reads))
+        if not ready:
+            return
+        reads, self.reads = self.reads[:ready], self.reads[ready:]
+        kept = [(read, kind) for read in reads if (kind := self._register_kind(read)) is not None]
+        try:
+            read_at = iso_to_epoch([read.stamp or "" for read, _ in kept])
+        except BadValue as exc:
+            self._register_error(kept[exc.index][0], exc.reason)
+        try:
+            values = parse_decimals([read.value or "" for read, _ in kept])
+        except BadValue as exc:
+            self._register_error(kept[exc.index][0], exc.reason)
+        powers = np.array([kind.power_of_ten for _, kind in kept], dtype=np.int64)
+        registers = RegisterBatch(
+            meter=np.array([read.owner.meter for read, _ in kept], dtype=object),
+            read_at=read_at,
+            wh=scaled_wh_each(values, powers),
+            channel=np.array([kind.channel for _, kind in kept], dtype=np.uint8),
+            line=np.array([read.line for read, _ in kept], dtype=np.int32),
+        )
+        self.builder.add_registers(registers, records=len(reads))
+
+    def _register_kind(self, read: _Read) -> ReadingType | None:
+        """The ReadingType of a register read; None for a missing read (nothing to store)."""
         try:
             kind = reading_type(read.reading_type or "")
-            if kind.accumulation != ACCUMULATION_BULK:
-                raise ValueError("a Readings ReadingType must be a bulk quantity (1)")
-            quality = max((quality_of(c) for c in read.codes), default=Quality.ACTUAL)
-            if read.stamp is None:
-                raise ValueError("Readings has no timeStamp")
-            read_at = int(iso_to_epoch([read.stamp])[0])
-            if quality == Quality.MISSING or not (read.value or "").strip():
-                return None
-            wh = int(scaled_wh(parse_decimals([read.value or ""]), kind.power_of_ten)[0])
-        except (BadValue, ValueError) as exc:
-            reason = exc.reason if isinstance(exc, BadValue) else str(exc)
-            raise self.reader.error(reason, element=where, line=read.line) from None
-        return read_at, wh, int(kind.channel), read.line
+            quality = quality_of_codes(read.codes) if read.codes else Quality.ACTUAL
+        except ValueError as exc:
+            self._register_error(read, str(exc))
+        if kind.accumulation != ACCUMULATION_BULK:
+            self._register_error(read, "a Readings ReadingType must be a bulk quantity (1)")
+        if read.stamp is None:
+            self._register_error(read, "Readings has no timeStamp")
+        if quality == Quality.MISSING or not (read.value or "").strip():
+            return None
+        return kind
+
+    def _register_error(self, read: _Read, reason: str) -> NoReturn:
+        element = f"{read.owner.label()}/Readings[timeStamp={(read.stamp or '').strip()}]"
+        raise self._error(reason, element, read.line)
 
 
 def parse(
