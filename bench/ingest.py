@@ -43,14 +43,28 @@ def register(ldc_slug: str, meters: int) -> object:
 
     ldc = LDC.objects.create(slug=ldc_slug, name=f"Bench {ldc_slug}")
     sdps = ServiceDeliveryPoint.objects.bulk_create(
-        [ServiceDeliveryPoint(ldc=ldc, sdp_id=f"BS{m:07d}", rate_class="residential",
-                              commodity_rate_class="tou", postal_code="M5V 2T6") for m in range(meters)],
-        batch_size=5000)
-    mtrs = Meter.objects.bulk_create([Meter(ldc=ldc, serial=f"BM{m:07d}") for m in range(meters)],
-                                     batch_size=5000)
+        [
+            ServiceDeliveryPoint(
+                ldc=ldc,
+                sdp_id=f"BS{m:07d}",
+                rate_class="residential",
+                commodity_rate_class="tou",
+                postal_code="M5V 2T6",
+            )
+            for m in range(meters)
+        ],
+        batch_size=5000,
+    )
+    mtrs = Meter.objects.bulk_create(
+        [Meter(ldc=ldc, serial=f"BM{m:07d}") for m in range(meters)], batch_size=5000
+    )
     MeterInstallation.objects.bulk_create(
-        [MeterInstallation(ldc=ldc, sdp=s, meter=m, effective_from=dt.date(2020, 1, 1))
-         for s, m in zip(sdps, mtrs, strict=True)], batch_size=5000)
+        [
+            MeterInstallation(ldc=ldc, sdp=s, meter=m, effective_from=dt.date(2020, 1, 1))
+            for s, m in zip(sdps, mtrs, strict=True)
+        ],
+        batch_size=5000,
+    )
     return ldc
 
 
@@ -81,7 +95,9 @@ def copy_baseline(path: Path) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--meters", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
@@ -108,7 +124,10 @@ def run(meters: int, days: int, url: str) -> int:
 
     serials = [f"BM{m:07d}" for m in range(meters)]
     reads = write_cmep(path, serials, dt.date(2026, 1, 5), days)
-    print(f"generated {reads:,} reads in {path.stat().st_size / 1e6:.1f} MB ({time.perf_counter() - t0:.1f} s)")
+    print(
+        f"generated {reads:,} reads in {path.stat().st_size / 1e6:.1f} MB "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
     setup_django(url)
     from meters.models import IntervalDay, ReadFile
     from meters.services import read_file_ingest, read_file_receive
@@ -117,24 +136,40 @@ def run(meters: int, days: int, url: str) -> int:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     with path.open("rb") as stream:
-        read_file, _ = read_file_receive(ldc=ldc, interface="cmep", upload=stream, name=path.name,
-                                         actor=None, via="bench", queue=False)
+        read_file, _ = read_file_receive(
+            ldc=ldc,
+            interface="cmep",
+            upload=stream,
+            name=path.name,
+            actor=None,
+            via="bench",
+            queue=False,
+        )
     read_file = read_file_ingest(read_file=read_file)
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert read_file.status == ReadFile.Status.LOADED, read_file.error
     days_stored = IntervalDay.objects.filter(ldc=ldc).count()
     reads_per_s = read_file.intervals_accepted / elapsed
-    print(f"pipeline: {read_file.intervals_accepted:,} reads in {elapsed:.1f} s = {reads_per_s:,.0f} reads/s; "
-          f"{days_stored:,} interval-day rows; peak RSS {peak:.0f} MB (before ingest {rss_before:.0f} MB)")
+    print(
+        f"pipeline: {read_file.intervals_accepted:,} reads in {elapsed:.1f} s = "
+        f"{reads_per_s:,.0f} reads/s; "
+        f"{days_stored:,} interval-day rows; "
+        f"peak RSS {peak:.0f} MB (before ingest {rss_before:.0f} MB)"
+    )
     copy_s = copy_baseline(path)
     copy_per_s = reads / copy_s
     print(f"COPY one row per interval: {reads:,} rows in {copy_s:.1f} s = {copy_per_s:,.0f} rows/s")
     path.unlink()
     result = {
-        "meters": meters, "days": days, "reads": reads, "seconds": round(elapsed, 2),
-        "reads_per_s": round(reads_per_s), "copy_reads_per_s": round(copy_per_s),
-        "ratio_vs_copy": round(reads_per_s / copy_per_s, 2), "peak_rss_mb": round(peak),
+        "meters": meters,
+        "days": days,
+        "reads": reads,
+        "seconds": round(elapsed, 2),
+        "reads_per_s": round(reads_per_s),
+        "copy_reads_per_s": round(copy_per_s),
+        "ratio_vs_copy": round(reads_per_s / copy_per_s, 2),
+        "peak_rss_mb": round(peak),
         "database": "postgresql",
     }
     print(json.dumps(result))

@@ -23,7 +23,9 @@ class CustomerAccount(TenantModel):
     bill_code = models.CharField(
         max_length=16, default=new_bill_code, help_text="One-time code printed on the bill."
     )
-    sdps = models.ManyToManyField("meters.ServiceDeliveryPoint", blank=True, related_name="accounts")
+    sdps = models.ManyToManyField(
+        "meters.ServiceDeliveryPoint", blank=True, related_name="accounts"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -40,14 +40,24 @@ def account_link(
         raise ValidationError(_NO_MATCH)
     link, created = AccountLink.objects.get_or_create(user=user, account=account)
     if created:
-        audit(action="account.linked", actor=actor, ldc=ldc, obj=link,
-              object_repr=f"account {account.account_number}")
+        audit(
+            action="account.linked",
+            actor=actor,
+            ldc=ldc,
+            obj=link,
+            object_repr=f"account {account.account_number}",
+        )
     return link
 
 
 @transaction.atomic
 def account_unlink(*, link: AccountLink, actor: Actor) -> None:
     """Remove a person's link to an account."""
-    audit(action="account.unlinked", actor=actor, ldc=link.account.ldc, obj=link,
-          object_repr=f"account {link.account.account_number}")
+    audit(
+        action="account.unlinked",
+        actor=actor,
+        ldc=link.account.ldc,
+        obj=link,
+        object_repr=f"account {link.account.account_number}",
+    )
     link.delete()

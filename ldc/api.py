@@ -19,8 +19,16 @@ from portal.models import AuditEvent
 class LdcSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = LDC
-        fields = ["slug", "name", "oeb_licence", "mdmr_org_id", "residential_customers",
-                  "gs_customers", "time_zone", "status"]
+        fields = [
+            "slug",
+            "name",
+            "oeb_licence",
+            "mdmr_org_id",
+            "residential_customers",
+            "gs_customers",
+            "time_zone",
+            "status",
+        ]
 
 
 class MeSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -38,10 +46,19 @@ class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         actor = actor_for_request(request)
-        kind = "token" if actor.token else "coordinator" if actor.is_coordinator else (
-            "staff" if actor.is_ldc_staff else "customer")
-        data = {"kind": kind, "email": getattr(actor.user, "email", None), "role": actor.role,
-                "ldc": actor.ldc.slug if actor.ldc else None}
+        kind = (
+            "token"
+            if actor.token
+            else "coordinator"
+            if actor.is_coordinator
+            else ("staff" if actor.is_ldc_staff else "customer")
+        )
+        data = {
+            "kind": kind,
+            "email": getattr(actor.user, "email", None),
+            "role": actor.role,
+            "ldc": actor.ldc.slug if actor.ldc else None,
+        }
         return Response(MeSerializer(data).data)
 
 
@@ -64,8 +81,18 @@ class LdcViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
 class AuditEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = AuditEvent
-        fields = ["at", "actor_label", "action", "object_type", "object_id", "object_repr",
-                  "before", "after", "client_address", "via"]
+        fields = [
+            "at",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+            "client_address",
+            "via",
+        ]
 
 
 class AuditEventViewSet(LdcScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]

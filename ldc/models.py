@@ -85,7 +85,7 @@ class Membership(models.Model):
         return f"{self.user} — {self.get_role_display()}{f' at {self.ldc}' if self.ldc else ''}"
 
 
-TOKEN_PREFIX = "omdr"
+TOKEN_PREFIX = "omdr"  # noqa: S105 - a public marker, not a secret
 
 
 def _hash_key(secret: str) -> str:

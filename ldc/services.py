@@ -17,11 +17,15 @@ User = get_user_model()
 
 
 @transaction.atomic
-def ldc_create(*, slug: str, name: str, actor: Actor | None = None, **fields: Any) -> tuple[LDC, bool]:
+def ldc_create(
+    *, slug: str, name: str, actor: Actor | None = None, **fields: Any
+) -> tuple[LDC, bool]:
     """Provision a tenant; an existing slug is left as it is (idempotent)."""
     ldc, created = LDC.objects.get_or_create(slug=slug, defaults={"name": name, **fields})
     if created:
-        audit(action="ldc.created", actor=actor, ldc=ldc, obj=ldc, after={"slug": slug, "name": name})
+        audit(
+            action="ldc.created", actor=actor, ldc=ldc, obj=ldc, after={"slug": slug, "name": name}
+        )
     return ldc, created
 
 
@@ -44,7 +48,13 @@ def member_add(*, ldc: LDC, email: str, role: str, full_name: str = "", actor: A
     if existing is not None:
         raise ValidationError(f"{email} already belongs to an organisation.")
     membership = Membership.objects.create(user=user, ldc=ldc, role=role)
-    audit(action="member.added", actor=actor, ldc=ldc, obj=membership, after={"email": email, "role": role})
+    audit(
+        action="member.added",
+        actor=actor,
+        ldc=ldc,
+        obj=membership,
+        after={"email": email, "role": role},
+    )
     return membership
 
 
@@ -59,8 +69,14 @@ def member_set_role(*, membership: Membership, role: str, actor: Actor) -> Membe
         raise ValidationError("An LDC keeps at least one administrator.")
     membership.role = role
     membership.save(update_fields=["role"])
-    audit(action="member.role_changed", actor=actor, ldc=membership.ldc, obj=membership,
-          before={"role": before}, after={"role": role})
+    audit(
+        action="member.role_changed",
+        actor=actor,
+        ldc=membership.ldc,
+        obj=membership,
+        before={"role": before},
+        after={"role": role},
+    )
     return membership
 
 
@@ -69,24 +85,41 @@ def member_remove(*, membership: Membership, actor: Actor) -> None:
     """Take a person's access to the LDC away."""
     if membership.role == Role.LDC_ADMIN and not _other_admins(membership).exists():
         raise ValidationError("An LDC keeps at least one administrator.")
-    audit(action="member.removed", actor=actor, ldc=membership.ldc, obj=membership,
-          before={"email": membership.user.email, "role": membership.role})
+    audit(
+        action="member.removed",
+        actor=actor,
+        ldc=membership.ldc,
+        obj=membership,
+        before={"email": membership.user.email, "role": membership.role},
+    )
     membership.delete()
 
 
 def _other_admins(membership: Membership) -> Any:
-    return Membership.objects.filter(ldc=membership.ldc, role=Role.LDC_ADMIN).exclude(pk=membership.pk)
+    return Membership.objects.filter(ldc=membership.ldc, role=Role.LDC_ADMIN).exclude(
+        pk=membership.pk
+    )
 
 
 @transaction.atomic
-def api_token_create(*, ldc: LDC, name: str, role: str, actor: Actor | None) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, ldc: LDC, name: str, role: str, actor: Actor | None
+) -> tuple[ApiToken, str]:
     """A new machine token; returns it with the full key, which is shown once and never stored."""
     role = _role_value(role)
     key_id, secret, full_key = ApiToken.new_key()
-    token = ApiToken(ldc=ldc, name=name, role=role, key_id=key_id, created_by=actor.user if actor else None)
+    token = ApiToken(
+        ldc=ldc, name=name, role=role, key_id=key_id, created_by=actor.user if actor else None
+    )
     token.set_secret(secret)
     token.save()
-    audit(action="api_token.created", actor=actor, ldc=ldc, obj=token, after={"name": name, "role": role})
+    audit(
+        action="api_token.created",
+        actor=actor,
+        ldc=ldc,
+        obj=token,
+        after={"name": name, "role": role},
+    )
     return token, full_key
 
 

@@ -42,7 +42,12 @@ class MembersView(LdcMixin, View):
 
     def _render(self, request: HttpRequest, form: MemberAddForm, status: int = 200) -> HttpResponse:
         members = Membership.objects.filter(ldc=self.ldc).select_related("user").order_by("role")
-        context = {"members": members, "form": form, "role_form": MemberRoleForm(), "actor": self.actor}
+        context = {
+            "members": members,
+            "form": form,
+            "role_form": MemberRoleForm(),
+            "actor": self.actor,
+        }
         return render(request, self.template_name, context, status=status)
 
 
@@ -56,9 +61,12 @@ class MemberRoleView(LdcMixin, View):
         form = MemberRoleForm(request.POST)
         if form.is_valid():
             try:
-                services.member_set_role(membership=membership, role=form.cleaned_data["role"],
-                                         actor=self.actor)
-                messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
+                services.member_set_role(
+                    membership=membership, role=form.cleaned_data["role"], actor=self.actor
+                )
+                messages.success(
+                    request, f"{membership.user.email} is now {membership.get_role_display()}."
+                )
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
         return redirect("ldc:members")
@@ -95,8 +103,9 @@ class TokensView(LdcMixin, View):
         token, key = services.api_token_create(ldc=self.ldc, actor=self.actor, **form.cleaned_data)
         return self._render(request, TokenCreateForm(), new_key=key, new_token=token)
 
-    def _render(self, request: HttpRequest, form: TokenCreateForm, status: int = 200,
-                **extra: Any) -> HttpResponse:
+    def _render(
+        self, request: HttpRequest, form: TokenCreateForm, status: int = 200, **extra: Any
+    ) -> HttpResponse:
         tokens = ApiToken.objects.for_ldc(self.ldc).select_related("created_by")
         context = {"tokens": tokens, "form": form, **extra}
         return render(request, self.template_name, context, status=status)

@@ -21,8 +21,15 @@ for _model in (models.AmiHeadend, models.BillingAgent, models.BillingCycle):
     admin.site.register(_model, ScopedAdmin)
 
 for _model in (models.MeterInstallation, models.SdpHeadend, models.SdpBillingAgent):
-    admin.site.register(_model, ScopedAdmin, list_display=["__str__", "effective_from", "effective_to"])
+    admin.site.register(
+        _model, ScopedAdmin, list_display=["__str__", "effective_from", "effective_to"]
+    )
 
-for _model in (models.ReadFile, models.ReadRejection, models.IntervalDay, models.IntervalDayVersion,
-               models.RegisterRead):
+for _model in (
+    models.ReadFile,
+    models.ReadRejection,
+    models.IntervalDay,
+    models.IntervalDayVersion,
+    models.RegisterRead,
+):
     admin.site.register(_model, ReadOnlyScopedAdmin)

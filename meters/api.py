@@ -20,8 +20,15 @@ from portal.api import LdcScopedMixin, LdcScopedViewSet
 class SdpSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = ServiceDeliveryPoint
-        fields = ["sdp_id", "rate_class", "commodity_rate_class", "postal_code",
-                  "service_multiplier", "bidirectional", "status"]
+        fields = [
+            "sdp_id",
+            "rate_class",
+            "commodity_rate_class",
+            "postal_code",
+            "service_multiplier",
+            "bidirectional",
+            "status",
+        ]
 
 
 class MeterSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -35,10 +42,23 @@ class MeterSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class ReadFileSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = ReadFile
-        fields = ["public_id", "interface", "original_name", "sha256", "size_bytes", "status",
-                  "error", "records", "intervals_total", "intervals_accepted",
-                  "intervals_rejected", "registers_accepted", "received_at", "finished_at",
-                  "report"]
+        fields = [
+            "public_id",
+            "interface",
+            "original_name",
+            "sha256",
+            "size_bytes",
+            "status",
+            "error",
+            "records",
+            "intervals_total",
+            "intervals_accepted",
+            "intervals_rejected",
+            "registers_accepted",
+            "received_at",
+            "finished_at",
+            "report",
+        ]
 
 
 class SdpViewSet(LdcScopedViewSet):
@@ -74,7 +94,15 @@ class ReadFileViewSet(LdcScopedViewSet):
 class ReadRejectionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = ReadRejection
-        fields = ["line", "meter_serial", "reason", "message", "intervals", "first_start", "last_start"]
+        fields = [
+            "line",
+            "meter_serial",
+            "reason",
+            "message",
+            "intervals",
+            "first_start",
+            "last_start",
+        ]
 
 
 class ReadFileUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -88,15 +116,22 @@ class ReadFileUploadView(LdcScopedMixin, APIView):
     capability = "reads.upload"
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": ReadFileUploadSerializer},
-                   responses={201: ReadFileSerializer, 200: ReadFileSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ReadFileUploadSerializer},
+        responses={201: ReadFileSerializer, 200: ReadFileSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = ReadFileUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         read_file, created = read_file_receive(
-            ldc=self.ldc, interface=data.validated_data["interface"], upload=upload,
-            name=upload.name, actor=self.actor, via="api")
+            ldc=self.ldc,
+            interface=data.validated_data["interface"],
+            upload=upload,
+            name=upload.name,
+            actor=self.actor,
+            via="api",
+        )
         read_file.refresh_from_db()
         body = ReadFileSerializer(read_file).data | {"duplicate": not created}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -109,7 +144,9 @@ class ReadFileRejectionsView(LdcScopedMixin, generics.ListAPIView):  # type: ign
     serializer_class = ReadRejectionSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        read_file = get_object_or_404(ReadFile.objects.for_ldc(self.ldc), public_id=self.kwargs["public_id"])
+        read_file = get_object_or_404(
+            ReadFile.objects.for_ldc(self.ldc), public_id=self.kwargs["public_id"]
+        )
         return ReadRejection.objects.for_ldc(self.ldc).filter(read_file=read_file)
 
 

@@ -66,7 +66,9 @@ class Completeness:
         serials, meter = np.unique(batch.meter.astype(str), return_inverse=True)
         key = (meter.astype(np.int64) << 32) | (local_days(batch.start, tz) << 12) | batch.minutes
         keys, position = np.unique(key, return_inverse=True)
-        valued = np.bincount(position, weights=batch.quality != Quality.MISSING, minlength=len(keys))
+        valued = np.bincount(
+            position, weights=batch.quality != Quality.MISSING, minlength=len(keys)
+        )
         for k, n in zip(keys.tolist(), valued.astype(np.int64).tolist(), strict=True):
             self.counts[(str(serials[k >> 32]), (k >> 12) & 0xFFFFF, k & 0xFFF)] += n
 
@@ -83,12 +85,16 @@ class Completeness:
         delivered = self.intervals - self.missing
         pct = round(100.0 * delivered / expected_total, 2) if expected_total else 0.0
         return {
-            "meters": len(days), "meter_days": sum(days.values()),
+            "meters": len(days),
+            "meter_days": sum(days.values()),
             "complete_meter_days": sum(complete.values()),
             "meters_with_complete_days": sum(1 for m in days if complete[m] == days[m]),
-            "intervals_expected": expected_total, "intervals_with_value": delivered,
-            "intervals_missing": self.missing, "intervals_estimated": self.estimated,
-            "read_success_pct": pct, "obligation_pct": OBLIGATION_PCT,
+            "intervals_expected": expected_total,
+            "intervals_with_value": delivered,
+            "intervals_missing": self.missing,
+            "intervals_estimated": self.estimated,
+            "read_success_pct": pct,
+            "obligation_pct": OBLIGATION_PCT,
             "meets_obligation": pct >= OBLIGATION_PCT,
         }
 
@@ -132,8 +138,9 @@ def _storable(values: np.ndarray) -> np.ndarray:
     return values.astype(str) if values.dtype == object else values
 
 
-def parse_to_spool(path: Path, *, interface: str, filename: str, tz: ZoneInfo,
-                   batch_reads: int) -> tuple[Spool, Completeness]:
+def parse_to_spool(
+    path: Path, *, interface: str, filename: str, tz: ZoneInfo, batch_reads: int
+) -> tuple[Spool, Completeness]:
     """Phase 1: parse the whole file (ReadFileError on any malformed record)."""
     spool, completeness = Spool(), Completeness()
     parse = get_parser(interface)
@@ -163,13 +170,20 @@ class MeterResolver:
         self.ldc = ldc
         self.pk: dict[str, int] = {}
         for chunk in _chunks(sorted(serials), 2000):
-            self.pk.update(Meter.objects.for_ldc(ldc).filter(serial__in=chunk).values_list("serial", "pk"))
-        rows = list(MeterInstallation.objects.for_ldc(ldc).filter(
-            meter_id__in=list(self.pk.values())).values_list("meter_id", "effective_from", "effective_to"))
+            self.pk.update(
+                Meter.objects.for_ldc(ldc).filter(serial__in=chunk).values_list("serial", "pk")
+            )
+        rows = list(
+            MeterInstallation.objects.for_ldc(ldc)
+            .filter(meter_id__in=list(self.pk.values()))
+            .values_list("meter_id", "effective_from", "effective_to")
+        )
         rows.sort(key=lambda r: (r[0], r[1]))
         self.installs = Installations(
             key=np.array([m * 2**20 + day_number(f) for m, f, _ in rows], dtype=np.int64),
-            last_day=np.array([day_number(t) if t else 2**20 - 1 for _, _, t in rows], dtype=np.int64),
+            last_day=np.array(
+                [day_number(t) if t else 2**20 - 1 for _, _, t in rows], dtype=np.int64
+            ),
         )
 
     def meter_ids(self, serials: np.ndarray) -> np.ndarray:
@@ -202,7 +216,9 @@ class Checked:
     reason: np.ndarray  # object array: "" accepted, else a Reason code
 
 
-def check_rules(batch: IntervalBatch, resolver: MeterResolver, tz: ZoneInfo, now: dt.datetime) -> Checked:
+def check_rules(
+    batch: IntervalBatch, resolver: MeterResolver, tz: ZoneInfo, now: dt.datetime
+) -> Checked:
     """Apply the record-level business rules (each rejected record is listed, the rest load)."""
     pk = resolver.meter_ids(batch.meter)
     reason = np.full(len(batch), "", dtype=object)
@@ -224,11 +240,18 @@ def group_rejections(batch: IntervalBatch, reason: np.ndarray) -> list[dict[str,
     line, start = batch.line[bad], batch.start[bad]
     order = np.lexsort((start, line, meter, why))
     why, meter, line, start = why[order], meter[order], line[order], start[order]
-    head = np.flatnonzero(np.r_[True, (why[1:] != why[:-1]) | (meter[1:] != meter[:-1])
-                                | (line[1:] != line[:-1])])
+    head = np.flatnonzero(
+        np.r_[True, (why[1:] != why[:-1]) | (meter[1:] != meter[:-1]) | (line[1:] != line[:-1])]
+    )
     tail = np.r_[head[1:], len(why)] - 1
     return [
-        {"reason": str(why[h]), "meter": str(meter[h]), "line": int(line[h]),
-         "intervals": int(t - h + 1), "first": int(start[h]), "last": int(start[t])}
+        {
+            "reason": str(why[h]),
+            "meter": str(meter[h]),
+            "line": int(line[h]),
+            "intervals": int(t - h + 1),
+            "first": int(start[h]),
+            "last": int(start[t]),
+        }
         for h, t in zip(head.tolist(), tail.tolist(), strict=True)
     ]

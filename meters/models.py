@@ -129,7 +129,9 @@ class EffectiveDated(TenantModel):
         abstract = True
 
     def is_active_on(self, day: dt.date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to
+        )
 
 
 class MeterInstallation(EffectiveDated):
@@ -210,7 +212,9 @@ class ReadFile(TenantModel):
     attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["ldc", "sha256"], name="one_file_per_digest")]
+        constraints = [
+            models.UniqueConstraint(fields=["ldc", "sha256"], name="one_file_per_digest")
+        ]
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["ldc", "-received_at"])]
 

@@ -34,8 +34,16 @@ from portal.access import Actor
 from portal.audit import audit
 
 COLUMNS = (
-    "sdp_id", "meter_id", "rate_class", "commodity_rate_class", "postal_code",
-    "service_multiplier", "ami_headend", "billing_agent", "bidirectional", "effective_from",
+    "sdp_id",
+    "meter_id",
+    "rate_class",
+    "commodity_rate_class",
+    "postal_code",
+    "service_multiplier",
+    "ami_headend",
+    "billing_agent",
+    "bidirectional",
+    "effective_from",
     "effective_to",
 )
 # Canada Post: no D F I O Q U anywhere, no W Z as the first letter.
@@ -123,31 +131,47 @@ def check_row(number: int, raw: dict[str, Any]) -> RegistryRow:
     try:
         multiplier = Decimal(_required(raw, "service_multiplier"))
     except InvalidOperation:
-        raise RowError("service_multiplier", f"'{raw['service_multiplier']}' is not a number") from None
+        raise RowError(
+            "service_multiplier", f"'{raw['service_multiplier']}' is not a number"
+        ) from None
     if not multiplier.is_finite() or multiplier <= 0:
         raise RowError("service_multiplier", "must be a positive number")
     bidirectional = raw.get("bidirectional", "").strip().lower()
     if bidirectional not in {"true", "false"}:
         raise RowError("bidirectional", f"'{bidirectional}' is not true or false")
     start = _date(_required(raw, "effective_from"), "effective_from")
-    end = _date(raw["effective_to"], "effective_to") if raw.get("effective_to", "").strip() else None
+    end = (
+        _date(raw["effective_to"], "effective_to") if raw.get("effective_to", "").strip() else None
+    )
     if end is not None and end < start:
         raise RowError("effective_to", "is before effective_from")
     return RegistryRow(
-        row=number, sdp_id=_required(raw, "sdp_id"), meter_id=_required(raw, "meter_id"),
+        row=number,
+        sdp_id=_required(raw, "sdp_id"),
+        meter_id=_required(raw, "meter_id"),
         rate_class=_choice(_required(raw, "rate_class"), "rate_class", RateClass),
         commodity_rate_class=_choice(
-            _required(raw, "commodity_rate_class"), "commodity_rate_class", CommodityRateClass),
-        postal_code=normalise_postal_code(postal), service_multiplier=multiplier,
-        ami_headend=_required(raw, "ami_headend"), billing_agent=_required(raw, "billing_agent"),
-        bidirectional=bidirectional == "true", effective_from=start, effective_to=end,
+            _required(raw, "commodity_rate_class"), "commodity_rate_class", CommodityRateClass
+        ),
+        postal_code=normalise_postal_code(postal),
+        service_multiplier=multiplier,
+        ami_headend=_required(raw, "ami_headend"),
+        billing_agent=_required(raw, "billing_agent"),
+        bidirectional=bidirectional == "true",
+        effective_from=start,
+        effective_to=end,
     )
 
 
-def read_registry_csv(stream: IO[bytes] | IO[str], name: str = "registry.csv") -> Iterator[tuple[int, dict[str, str]]]:
+def read_registry_csv(
+    stream: IO[bytes] | IO[str], name: str = "registry.csv"
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of a registry CSV as (file line number, dict); a bad header raises RowError."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="") if isinstance(
-        stream.read(0), bytes) else stream
+    text = (
+        io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        if isinstance(stream.read(0), bytes)
+        else stream
+    )
     reader = csv.reader(text)  # type: ignore[arg-type]
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != COLUMNS:
@@ -156,7 +180,10 @@ def read_registry_csv(stream: IO[bytes] | IO[str], name: str = "registry.csv") -
         if not row:
             continue
         if len(row) != len(COLUMNS):
-            yield reader.line_num, {"__error__": f"has {len(row)} fields, the header {len(COLUMNS)}"}
+            yield (
+                reader.line_num,
+                {"__error__": f"has {len(row)} fields, the header {len(COLUMNS)}"},
+            )
             continue
         yield reader.line_num, dict(zip(COLUMNS, row, strict=True))
 
@@ -172,12 +199,16 @@ class _Sync:
         self.ldc, self.rows, self.result = ldc, rows, result
         sdp_ids = {r.sdp_id for r in rows}
         serials = {r.meter_id for r in rows}
-        self.sdps = {s.sdp_id: s for s in ServiceDeliveryPoint.objects.for_ldc(ldc).filter(sdp_id__in=sdp_ids)}
+        self.sdps = {
+            s.sdp_id: s
+            for s in ServiceDeliveryPoint.objects.for_ldc(ldc).filter(sdp_id__in=sdp_ids)
+        }
         self.meters = {m.serial: m for m in Meter.objects.for_ldc(ldc).filter(serial__in=serials)}
         self.headends = {h.code: h for h in AmiHeadend.objects.for_ldc(ldc)}
         self.agents = {a.code: a for a in BillingAgent.objects.for_ldc(ldc)}
         installs = MeterInstallation.objects.for_ldc(ldc).filter(
-            sdp__sdp_id__in=sdp_ids) | MeterInstallation.objects.for_ldc(ldc).filter(meter__serial__in=serials)
+            sdp__sdp_id__in=sdp_ids
+        ) | MeterInstallation.objects.for_ldc(ldc).filter(meter__serial__in=serials)
         self.installs = list(installs.select_related("sdp", "meter").distinct())
 
     def _conflict(self, row: RegistryRow) -> str | None:
@@ -185,12 +216,16 @@ class _Sync:
             same = inst.sdp.sdp_id == row.sdp_id and inst.meter.serial == row.meter_id
             if same and inst.effective_from == row.effective_from:
                 continue  # the same relationship again (perhaps closing it)
-            if not _overlaps(inst.effective_from, inst.effective_to, row.effective_from, row.effective_to):
+            if not _overlaps(
+                inst.effective_from, inst.effective_to, row.effective_from, row.effective_to
+            ):
                 continue
             if inst.sdp.sdp_id == row.sdp_id:
-                return f"SDP {row.sdp_id} already has meter {inst.meter.serial} from {inst.effective_from}"
+                return (f"SDP {row.sdp_id} already has meter {inst.meter.serial} "
+                        f"from {inst.effective_from}")
             if inst.meter.serial == row.meter_id:
-                return f"meter {row.meter_id} is already at SDP {inst.sdp.sdp_id} from {inst.effective_from}"
+                return (f"meter {row.meter_id} is already at SDP {inst.sdp.sdp_id} "
+                        f"from {inst.effective_from}")
         return None
 
     def apply(self, row: RegistryRow) -> None:
@@ -213,14 +248,17 @@ class _Sync:
 
     def _sdp(self, row: RegistryRow) -> ServiceDeliveryPoint:
         values = {
-            "rate_class": row.rate_class, "commodity_rate_class": row.commodity_rate_class,
-            "postal_code": row.postal_code, "service_multiplier": row.service_multiplier,
+            "rate_class": row.rate_class,
+            "commodity_rate_class": row.commodity_rate_class,
+            "postal_code": row.postal_code,
+            "service_multiplier": row.service_multiplier,
             "bidirectional": row.bidirectional,
         }
         sdp = self.sdps.get(row.sdp_id)
         if sdp is None:
             sdp = self.sdps[row.sdp_id] = ServiceDeliveryPoint.objects.create(
-                ldc=self.ldc, sdp_id=row.sdp_id, **values)
+                ldc=self.ldc, sdp_id=row.sdp_id, **values
+            )
             self.result.sdps_created += 1
         elif any(getattr(sdp, k) != v for k, v in values.items()):
             for k, v in values.items():
@@ -233,7 +271,8 @@ class _Sync:
         meter = self.meters.get(row.meter_id)
         if meter is None:
             meter = self.meters[row.meter_id] = Meter.objects.create(
-                ldc=self.ldc, serial=row.meter_id, headend=headend)
+                ldc=self.ldc, serial=row.meter_id, headend=headend
+            )
             self.result.meters_created += 1
         elif meter.headend_id != headend.pk:
             meter.headend = headend
@@ -242,32 +281,54 @@ class _Sync:
 
     def _install(self, row: RegistryRow, sdp: ServiceDeliveryPoint, meter: Meter) -> None:
         for inst in self.installs:
-            if inst.sdp_id == sdp.pk and inst.meter_id == meter.pk and inst.effective_from == row.effective_from:
+            if (
+                inst.sdp_id == sdp.pk
+                and inst.meter_id == meter.pk
+                and inst.effective_from == row.effective_from
+            ):
                 if inst.effective_to != row.effective_to:
                     inst.effective_to = row.effective_to
                     inst.save(update_fields=["effective_to"])
                     self.result.installations_closed += 1
                 return
         inst = MeterInstallation.objects.create(
-            ldc=self.ldc, sdp=sdp, meter=meter, effective_from=row.effective_from,
-            effective_to=row.effective_to)
+            ldc=self.ldc,
+            sdp=sdp,
+            meter=meter,
+            effective_from=row.effective_from,
+            effective_to=row.effective_to,
+        )
         self.installs.append(inst)
         self.result.installations_created += 1
 
-    def _relate(self, model: Any, sdp: ServiceDeliveryPoint, name: str, target: Any, row: RegistryRow) -> None:
-        current = model.objects.for_ldc(self.ldc).filter(sdp=sdp, effective_from=row.effective_from).first()
+    def _relate(
+        self, model: Any, sdp: ServiceDeliveryPoint, name: str, target: Any, row: RegistryRow
+    ) -> None:
+        current = (
+            model.objects.for_ldc(self.ldc)
+            .filter(sdp=sdp, effective_from=row.effective_from)
+            .first()
+        )
         if current is None:
-            model.objects.create(ldc=self.ldc, sdp=sdp, effective_from=row.effective_from,
-                                 effective_to=row.effective_to, **{name: target})
-        elif getattr(current, f"{name}_id") != target.pk or current.effective_to != row.effective_to:
+            model.objects.create(
+                ldc=self.ldc,
+                sdp=sdp,
+                effective_from=row.effective_from,
+                effective_to=row.effective_to,
+                **{name: target},
+            )
+        elif (
+            getattr(current, f"{name}_id") != target.pk or current.effective_to != row.effective_to
+        ):
             setattr(current, name, target)
             current.effective_to = row.effective_to
             current.save(update_fields=[name, "effective_to"])
 
 
 @transaction.atomic
-def registry_sync(*, ldc: LDC, rows: Iterable[tuple[int, dict[str, Any]]], actor: Actor | None,
-                  source: str) -> RegistryResult:
+def registry_sync(
+    *, ldc: LDC, rows: Iterable[tuple[int, dict[str, Any]]], actor: Actor | None, source: str
+) -> RegistryResult:
     """Upsert registry rows; a bad row is refused with its number and the rest load."""
     result = RegistryResult()
     checked: list[RegistryRow] = []
@@ -288,6 +349,12 @@ def registry_sync(*, ldc: LDC, rows: Iterable[tuple[int, dict[str, Any]]], actor
         except RowError as exc:
             result.errors.append({"row": row.row, "field": exc.field, "message": exc.message})
     result.errors.sort(key=lambda e: e["row"])
-    audit(action="registry.synced", actor=actor, ldc=ldc, object_repr=source,
-          after={k: v for k, v in result.as_dict().items() if k != "errors"} | {"errors": len(result.errors)})
+    audit(
+        action="registry.synced",
+        actor=actor,
+        ldc=ldc,
+        object_repr=source,
+        after={k: v for k, v in result.as_dict().items() if k != "errors"}
+        | {"errors": len(result.errors)},
+    )
     return result

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from django.utils import timezone
 
 from ldc.models import LDC
 from meters.interfaces.base import Quality
@@ -50,19 +51,27 @@ def local_range_utc(start: dt.date, end: dt.date, tz: ZoneInfo) -> tuple[int, in
 def _day_rows(ldc: LDC, first: int, after: int, meters: list[int] | None) -> Iterator[tuple]:
     rows = IntervalDay.objects.for_ldc(ldc).filter(
         day__gte=dt.date(1970, 1, 1) + dt.timedelta(days=first // DAY_S),
-        day__lte=dt.date(1970, 1, 1) + dt.timedelta(days=(after - 1) // DAY_S))
+        day__lte=dt.date(1970, 1, 1) + dt.timedelta(days=(after - 1) // DAY_S),
+    )
     if meters is not None:
         rows = rows.filter(meter_id__in=meters)
-    return rows.order_by("meter_id", "channel", "day").values_list(
-        "meter_id", "channel", "day", "interval_minutes", "wh", "flags", "raw_wh", "raw_quality"
-    ).iterator(chunk_size=2000)
+    return (
+        rows.order_by("meter_id", "channel", "day")
+        .values_list(
+            "meter_id", "channel", "day", "interval_minutes", "wh", "flags", "raw_wh", "raw_quality"
+        )
+        .iterator(chunk_size=2000)
+    )
 
 
-def intervals_between(ldc: LDC, first: int, after: int, *, meters: list[int] | None = None) -> Intervals:
+def intervals_between(
+    ldc: LDC, first: int, after: int, *, meters: list[int] | None = None
+) -> Intervals:
     """Every stored interval starting in [first, after) UTC, for all or some meters."""
     rows = list(_day_rows(ldc, first, after, meters))
-    serials = dict(Meter.objects.for_ldc(ldc).filter(
-        pk__in={r[0] for r in rows}).values_list("pk", "serial"))
+    serials = dict(
+        Meter.objects.for_ldc(ldc).filter(pk__in={r[0] for r in rows}).values_list("pk", "serial")
+    )
     parts = [_expand(group, serials) for group in _by_minutes(rows)]
     merged = _concat(parts)
     keep = (merged.start >= first) & (merged.start < after)
@@ -84,7 +93,8 @@ def _expand(rows: list[tuple], serials: dict[int, str]) -> Intervals:
     return Intervals(
         meter=np.repeat(np.array([serials[r[0]] for r in rows], dtype=str), n),
         channel=np.repeat(np.array([r[1] for r in rows], dtype=np.uint8), n),
-        start=start, minutes=np.full(start.shape, minutes, np.int32),
+        start=start,
+        minutes=np.full(start.shape, minutes, np.int32),
         wh=unpack_rows([r[4] for r in rows], "<i4", n).ravel(),
         flags=unpack_rows([r[5] for r in rows], "u1", n).ravel(),
         raw_wh=unpack_rows([r[6] for r in rows], "<i4", n).ravel(),
@@ -95,10 +105,19 @@ def _expand(rows: list[tuple], serials: dict[int, str]) -> Intervals:
 def _concat(parts: list[Intervals]) -> Intervals:
     if not parts:
         empty = np.empty(0, np.int64)
-        return Intervals(np.empty(0, str), empty.astype(np.uint8), empty, empty.astype(np.int32),
-                         empty, empty.astype(np.uint8), empty, empty.astype(np.uint8))
-    return Intervals(*(np.concatenate([getattr(p, f) for p in parts])
-                       for f in Intervals.__dataclass_fields__))
+        return Intervals(
+            np.empty(0, str),
+            empty.astype(np.uint8),
+            empty,
+            empty.astype(np.int32),
+            empty,
+            empty.astype(np.uint8),
+            empty,
+            empty.astype(np.uint8),
+        )
+    return Intervals(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Intervals.__dataclass_fields__)
+    )
 
 
 def current_flag_names(flags: np.ndarray) -> np.ndarray:
@@ -125,7 +144,8 @@ def iso_utc(epoch: np.ndarray) -> np.ndarray:
 
 
 def as_received_columns(iv: Intervals) -> list[np.ndarray]:
-    """expected.csv columns: values and head-end flags as received; unmentioned intervals dropped."""
+    """expected.csv columns: values and head-end flags as received; intervals no file mentioned
+    are left out."""
     iv = iv.select(iv.raw_quality != NEVER)
     missing = iv.raw_quality == Quality.MISSING
     kwh = np.where(missing, "", kwh_text(iv.raw_wh))
@@ -141,8 +161,16 @@ def current_columns(iv: Intervals) -> list[np.ndarray]:
     received = iv.raw_quality != NEVER
     raw_flag = np.where(received, QUALITY_NAMES[np.minimum(iv.raw_quality, 3)], "")
     raw_kwh = np.where(received & (iv.raw_quality != Quality.MISSING), kwh_text(iv.raw_wh), "")
-    return [iv.meter, iso_utc(iv.start), iso_utc(end), kwh, names, iv.channel.astype(str),
-            raw_kwh, raw_flag]
+    return [
+        iv.meter,
+        iso_utc(iv.start),
+        iso_utc(end),
+        kwh,
+        names,
+        iv.channel.astype(str),
+        raw_kwh,
+        raw_flag,
+    ]
 
 
 AS_RECEIVED_HEADER = ["meter_id", "interval_start_utc", "interval_end_utc", "kwh", "flag"]
@@ -165,14 +193,19 @@ def data_quality(ldc: LDC) -> dict[str, object]:
     from meters.registry import POSTAL_CODE
 
     sdps = ServiceDeliveryPoint.objects.for_ldc(ldc)
-    today = dt.date.today()
-    open_installs = MeterInstallation.objects.for_ldc(ldc).filter(effective_from__lte=today).exclude(
-        effective_to__lt=today)
+    today = timezone.localdate()
+    open_installs = (
+        MeterInstallation.objects.for_ldc(ldc)
+        .filter(effective_from__lte=today)
+        .exclude(effective_to__lt=today)
+    )
     return {
         "no_rate_class": sdps.filter(rate_class=""),
         "invalid_postal_code": sdps.exclude(postal_code__regex=POSTAL_CODE.pattern),
         "sdps_without_meter": sdps.filter(status="active").exclude(
-            pk__in=open_installs.values("sdp_id")),
+            pk__in=open_installs.values("sdp_id")
+        ),
         "meters_without_sdp": Meter.objects.for_ldc(ldc).exclude(
-            pk__in=open_installs.values("meter_id")),
+            pk__in=open_installs.values("meter_id")
+        ),
     }

@@ -51,19 +51,30 @@ def sha256_of(stream: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def read_file_receive(*, ldc: LDC, interface: str, upload: IO[bytes], name: str, actor: Actor | None,
-                      via: str, queue: bool = True) -> tuple[ReadFile, bool]:
+def read_file_receive(
+    *,
+    ldc: LDC,
+    interface: str,
+    upload: IO[bytes],
+    name: str,
+    actor: Actor | None,
+    via: str,
+    queue: bool = True,
+) -> tuple[ReadFile, bool]:
     """Record a delivered file and queue its ingestion; a file already received is a duplicate.
 
-    Returns (read file, created); ``queue=False`` leaves ingestion to the caller (a command). Two deliveries of the same file at once: one wins the unique
+    Returns (read file, created); ``queue=False`` leaves ingestion to the caller (a command).
+    Two deliveries of the same file at once: one wins the unique
     (ldc, sha256) constraint, the other is answered as the duplicate.
     """
     if interface not in INTERFACES:
         raise ValidationError(f"Unknown interface '{interface}': one of {', '.join(INTERFACES)}.")
     digest, size = sha256_of(upload)
     if size > settings.OPENMDMR_MAX_READ_FILE_BYTES:
-        raise ValidationError(f"{name}: {size} bytes is over the limit of "
-                              f"{settings.OPENMDMR_MAX_READ_FILE_BYTES} bytes.")
+        raise ValidationError(
+            f"{name}: {size} bytes is over the limit of "
+            f"{settings.OPENMDMR_MAX_READ_FILE_BYTES} bytes."
+        )
     existing = ReadFile.objects.for_ldc(ldc).filter(sha256=digest).first()
     if existing is not None:
         return existing, False
@@ -71,11 +82,22 @@ def read_file_receive(*, ldc: LDC, interface: str, upload: IO[bytes], name: str,
     try:
         with transaction.atomic():
             read_file = ReadFile.objects.create(
-                ldc=ldc, interface=interface, sha256=digest, file=stored,
-                original_name=os.path.basename(name)[:255], size_bytes=size,
-                received_by=actor.user if actor else None, received_via=via)
-            audit(action="read_file.received", actor=actor, ldc=ldc, obj=read_file,
-                  after={"interface": interface, "sha256": digest, "bytes": size})
+                ldc=ldc,
+                interface=interface,
+                sha256=digest,
+                file=stored,
+                original_name=os.path.basename(name)[:255],
+                size_bytes=size,
+                received_by=actor.user if actor else None,
+                received_via=via,
+            )
+            audit(
+                action="read_file.received",
+                actor=actor,
+                ldc=ldc,
+                obj=read_file,
+                after={"interface": interface, "sha256": digest, "bytes": size},
+            )
             if queue:
                 transaction.on_commit(lambda: _queue(read_file))
     except IntegrityError:
@@ -93,10 +115,14 @@ def _queue(read_file: ReadFile) -> None:
 def claim(read_file: ReadFile) -> bool:
     """Take the file for this worker unless it is finished or another worker's lease runs."""
     now = timezone.now()
-    taken = ReadFile.objects.filter(
-        pk=read_file.pk, status__in=[Status.RECEIVED, Status.PARSING, Status.LOADING],
-    ).exclude(lease_until__gt=now).update(
-        lease_until=now + LEASE, attempts=F("attempts") + 1, started_at=now)
+    taken = (
+        ReadFile.objects.filter(
+            pk=read_file.pk,
+            status__in=[Status.RECEIVED, Status.PARSING, Status.LOADING],
+        )
+        .exclude(lease_until__gt=now)
+        .update(lease_until=now + LEASE, attempts=F("attempts") + 1, started_at=now)
+    )
     return taken == 1
 
 
@@ -111,9 +137,12 @@ def read_file_ingest(*, read_file: ReadFile) -> ReadFile:
     ReadFile.objects.filter(pk=read_file.pk, status=Status.RECEIVED).update(status=Status.PARSING)
     try:
         spool, completeness = parse_to_spool(
-            Path(read_file.file.path), interface=read_file.interface,
-            filename=read_file.original_name, tz=tz,
-            batch_reads=settings.OPENMDMR_INGEST_BATCH_READS)
+            Path(read_file.file.path),
+            interface=read_file.interface,
+            filename=read_file.original_name,
+            tz=tz,
+            batch_reads=settings.OPENMDMR_INGEST_BATCH_READS,
+        )
     except ReadFileError as exc:
         return read_file_reject(read_file=read_file, error=str(exc))
     try:
@@ -127,17 +156,26 @@ def read_file_reject(*, read_file: ReadFile, error: str) -> ReadFile:
     """A malformed file: rejected whole, nothing of it stored, the reason kept and shown."""
     with transaction.atomic():
         ReadFile.objects.filter(pk=read_file.pk).update(
-            status=Status.REJECTED, error=error, finished_at=timezone.now(), lease_until=None)
-        audit(action="read_file.rejected", actor=None, ldc=read_file.ldc, obj=read_file,
-              after={"error": error})
+            status=Status.REJECTED, error=error, finished_at=timezone.now(), lease_until=None
+        )
+        audit(
+            action="read_file.rejected",
+            actor=None,
+            ldc=read_file.ldc,
+            obj=read_file,
+            after={"error": error},
+        )
     read_file.refresh_from_db()
     return read_file
 
 
 def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
     ReadFile.objects.filter(pk=read_file.pk).update(
-        status=Status.LOADING, batches_total=spool.batches, records=spool.records,
-        intervals_total=spool.intervals)
+        status=Status.LOADING,
+        batches_total=spool.batches,
+        records=spool.records,
+        intervals_total=spool.intervals,
+    )
     resolver = MeterResolver(read_file.ldc, spool.serials)
     now = timezone.now()
     for number, batch in enumerate(spool):
@@ -146,17 +184,26 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         with transaction.atomic():
             counts = merge_batch(read_file, batch.intervals, batch.registers, resolver, tz, now)
             advanced = ReadFile.objects.filter(pk=read_file.pk, batches_done=number).update(
-                batches_done=number + 1, lease_until=timezone.now() + LEASE,
+                batches_done=number + 1,
+                lease_until=timezone.now() + LEASE,
                 intervals_accepted=F("intervals_accepted") + counts["accepted"],
                 intervals_rejected=F("intervals_rejected") + counts["rejected"],
-                registers_accepted=F("registers_accepted") + counts["registers"])
+                registers_accepted=F("registers_accepted") + counts["registers"],
+            )
             if advanced != 1:
-                raise RuntimeError(f"read file {read_file.public_id}: batch {number} was loaded "
-                                   "by another worker")  # rolls this batch back
+                raise RuntimeError(
+                    f"read file {read_file.public_id}: batch {number} was loaded by another worker"
+                )  # rolls this batch back
 
 
-def merge_batch(read_file: ReadFile, intervals: IntervalBatch, registers: RegisterBatch,
-                resolver: MeterResolver, tz: ZoneInfo, now: dt.datetime) -> dict[str, int]:
+def merge_batch(
+    read_file: ReadFile,
+    intervals: IntervalBatch,
+    registers: RegisterBatch,
+    resolver: MeterResolver,
+    tz: ZoneInfo,
+    now: dt.datetime,
+) -> dict[str, int]:
     """Merge one batch inside the caller's transaction; returns its counts."""
     ldc = read_file.ldc
     checked = check_rules(intervals, resolver, tz, now)
@@ -165,20 +212,31 @@ def merge_batch(read_file: ReadFile, intervals: IntervalBatch, registers: Regist
     accepted = _merge_intervals(read_file, intervals, checked, ok)
     rejections = group_rejections(intervals, checked.reason)
     _save_rejections(read_file, rejections)
-    return {"accepted": accepted, "rejected": sum(r["intervals"] for r in rejections),
-            "registers": _save_registers(read_file, registers, resolver)}
+    return {
+        "accepted": accepted,
+        "rejected": sum(r["intervals"] for r in rejections),
+        "registers": _save_registers(read_file, registers, resolver),
+    }
 
 
 def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: np.ndarray) -> int:
     accepted = 0
     for minutes in np.unique(iv.minutes[ok]).tolist():
         sel = ok & (iv.minutes == minutes)
-        incoming = incoming_block(checked.meter_pk[sel], iv.channel[sel], iv.start[sel], iv.wh[sel],
-                                  iv.quality[sel], int(minutes))
+        incoming = incoming_block(
+            checked.meter_pk[sel],
+            iv.channel[sel],
+            iv.start[sel],
+            iv.wh[sel],
+            iv.quality[sel],
+            int(minutes),
+        )
         rows = store.fetch_days(read_file.ldc, incoming.key)
         clash = _length_clashes(incoming, rows)
         if clash.any():
-            key_of = incoming.key[np.searchsorted(incoming.key, _keys_of(checked.meter_pk, iv, sel))]
+            key_of = incoming.key[
+                np.searchsorted(incoming.key, _keys_of(checked.meter_pk, iv, sel))
+            ]
             bad = np.flatnonzero(sel)[np.isin(key_of, incoming.key[clash])]
             checked.reason[bad] = Reason.LENGTH_CHANGED
             incoming = incoming.take(np.flatnonzero(~clash))
@@ -186,8 +244,13 @@ def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: n
         result = merge(before, incoming)
         _, versions = store.write_merge(read_file.ldc, before, result, read_file, exists)
         if versions:
-            audit(action="reads.actual_changed", actor=None, ldc=read_file.ldc, obj=read_file,
-                  after={"meter_days_versioned": versions})
+            audit(
+                action="reads.actual_changed",
+                actor=None,
+                ldc=read_file.ldc,
+                obj=read_file,
+                after={"meter_days_versioned": versions},
+            )
         accepted += int((checked.reason[sel] == "").sum())
     return accepted
 
@@ -200,20 +263,34 @@ def _keys_of(meter_pk: np.ndarray, iv: IntervalBatch, sel: np.ndarray) -> np.nda
 
 def _length_clashes(incoming: DayBlock, rows: list[tuple[Any, ...]]) -> np.ndarray:
     stored = store.stored_minutes(rows)
-    return np.array([stored.get(int(k), incoming.minutes) != incoming.minutes for k in incoming.key],
-                    dtype=bool) if stored else np.zeros(len(incoming), bool)
+    return (
+        np.array(
+            [stored.get(int(k), incoming.minutes) != incoming.minutes for k in incoming.key],
+            dtype=bool,
+        )
+        if stored
+        else np.zeros(len(incoming), bool)
+    )
 
 
 def _save_rejections(read_file: ReadFile, groups: list[dict[str, Any]]) -> None:
-    ReadRejection.objects.bulk_create([
-        ReadRejection(
-            ldc=read_file.ldc, read_file=read_file, reason=g["reason"], meter_serial=g["meter"][:60],
-            line=g["line"], intervals=g["intervals"],
-            first_start=dt.datetime.fromtimestamp(g["first"], dt.UTC),
-            last_start=dt.datetime.fromtimestamp(g["last"], dt.UTC),
-            message=Reason.TEXT[g["reason"]])
-        for g in groups
-    ], batch_size=2000)
+    ReadRejection.objects.bulk_create(
+        [
+            ReadRejection(
+                ldc=read_file.ldc,
+                read_file=read_file,
+                reason=g["reason"],
+                meter_serial=g["meter"][:60],
+                line=g["line"],
+                intervals=g["intervals"],
+                first_start=dt.datetime.fromtimestamp(g["first"], dt.UTC),
+                last_start=dt.datetime.fromtimestamp(g["last"], dt.UTC),
+                message=Reason.TEXT[g["reason"]],
+            )
+            for g in groups
+        ],
+        batch_size=2000,
+    )
 
 
 def _save_registers(read_file: ReadFile, rg: RegisterBatch, resolver: MeterResolver) -> int:
@@ -221,12 +298,25 @@ def _save_registers(read_file: ReadFile, rg: RegisterBatch, resolver: MeterResol
         return 0
     pk = resolver.meter_ids(rg.meter)
     known = pk >= 0
-    RegisterRead.objects.bulk_create([
-        RegisterRead(ldc=read_file.ldc, meter_id=int(m), channel=int(c),
-                     read_at=dt.datetime.fromtimestamp(int(t), dt.UTC), wh=int(w), read_file=read_file)
-        for m, c, t, w in zip(pk[known], rg.channel[known], rg.read_at[known], rg.wh[known], strict=True)
-    ], batch_size=2000, update_conflicts=True, unique_fields=["ldc", "meter", "channel", "read_at"],
-        update_fields=["wh"])
+    RegisterRead.objects.bulk_create(
+        [
+            RegisterRead(
+                ldc=read_file.ldc,
+                meter_id=int(m),
+                channel=int(c),
+                read_at=dt.datetime.fromtimestamp(int(t), dt.UTC),
+                wh=int(w),
+                read_file=read_file,
+            )
+            for m, c, t, w in zip(
+                pk[known], rg.channel[known], rg.read_at[known], rg.wh[known], strict=True
+            )
+        ],
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["ldc", "meter", "channel", "read_at"],
+        update_fields=["wh"],
+    )
     return int(known.sum())
 
 
@@ -237,11 +327,19 @@ def _finish(read_file: ReadFile, completeness: Completeness, tz: ZoneInfo) -> Re
     report = completeness.report(tz) | data_collection_counts(read_file)
     with transaction.atomic():
         done = ReadFile.objects.filter(pk=read_file.pk, status=Status.LOADING).update(
-            status=Status.LOADED, report=report, finished_at=timezone.now(), lease_until=None)
+            status=Status.LOADED, report=report, finished_at=timezone.now(), lease_until=None
+        )
         if done:
-            audit(action="read_file.loaded", actor=None, ldc=read_file.ldc, obj=read_file,
-                  after={"accepted": read_file.intervals_accepted,
-                         "rejected": read_file.intervals_rejected})
+            audit(
+                action="read_file.loaded",
+                actor=None,
+                ldc=read_file.ldc,
+                obj=read_file,
+                after={
+                    "accepted": read_file.intervals_accepted,
+                    "rejected": read_file.intervals_rejected,
+                },
+            )
     read_file.refresh_from_db()
     return read_file
 
@@ -249,12 +347,17 @@ def _finish(read_file: ReadFile, completeness: Completeness, tz: ZoneInfo) -> Re
 def data_collection_counts(read_file: ReadFile) -> dict[str, Any]:
     """The file's totals and its rejections by reason (from the committed rows)."""
     by_reason: dict[str, int] = {}
-    for reason, n in ReadRejection.objects.for_ldc(read_file.ldc).filter(
-            read_file=read_file).values_list("reason", "intervals"):
+    for reason, n in (
+        ReadRejection.objects.for_ldc(read_file.ldc)
+        .filter(read_file=read_file)
+        .values_list("reason", "intervals")
+    ):
         by_reason[reason] = by_reason.get(reason, 0) + n
     return {
-        "records": read_file.records, "intervals": read_file.intervals_total,
+        "records": read_file.records,
+        "intervals": read_file.intervals_total,
         "intervals_accepted": read_file.intervals_accepted,
-        "intervals_rejected": read_file.intervals_rejected, "rejected_by_reason": by_reason,
+        "intervals_rejected": read_file.intervals_rejected,
+        "rejected_by_reason": by_reason,
         "registers_accepted": read_file.registers_accepted,
     }

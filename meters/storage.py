@@ -52,8 +52,10 @@ def slots_per_day(minutes: int) -> int:
 
 def day_key(meter: np.ndarray, channel: np.ndarray, day: np.ndarray) -> np.ndarray:
     """One int64 per meter-channel-day (meter pk < 2**40, channel < 8, day < 2**20)."""
-    return (np.asarray(meter, np.int64) << 23) | (np.asarray(channel, np.int64) << 20) | np.asarray(
-        day, np.int64
+    return (
+        (np.asarray(meter, np.int64) << 23)
+        | (np.asarray(channel, np.int64) << 20)
+        | np.asarray(day, np.int64)
     )
 
 
@@ -89,19 +91,34 @@ class DayBlock:
         """Days nothing has been received for."""
         shape = (key.shape[0], slots_per_day(minutes))
         return cls(
-            key=key, minutes=minutes, wh=np.zeros(shape, np.int32),
-            flags=np.full(shape, _F.MISSING, np.uint8), raw_wh=np.zeros(shape, np.int32),
-            raw_quality=np.full(shape, NEVER, np.uint8), version=np.ones(key.shape[0], np.int64),
+            key=key,
+            minutes=minutes,
+            wh=np.zeros(shape, np.int32),
+            flags=np.full(shape, _F.MISSING, np.uint8),
+            raw_wh=np.zeros(shape, np.int32),
+            raw_quality=np.full(shape, NEVER, np.uint8),
+            version=np.ones(key.shape[0], np.int64),
         )
 
     def take(self, rows: np.ndarray) -> DayBlock:
-        return DayBlock(self.key[rows], self.minutes, self.wh[rows], self.flags[rows],
-                        self.raw_wh[rows], self.raw_quality[rows], self.version[rows])
+        return DayBlock(
+            self.key[rows],
+            self.minutes,
+            self.wh[rows],
+            self.flags[rows],
+            self.raw_wh[rows],
+            self.raw_quality[rows],
+            self.version[rows],
+        )
 
 
 def incoming_block(
-    meter: np.ndarray, channel: np.ndarray, start: np.ndarray, wh: np.ndarray,
-    quality: np.ndarray, minutes: int,
+    meter: np.ndarray,
+    channel: np.ndarray,
+    start: np.ndarray,
+    wh: np.ndarray,
+    quality: np.ndarray,
+    minutes: int,
 ) -> DayBlock:
     """Intervals of one length (UTC starts on the grid) laid out as day arrays.
 
@@ -142,8 +159,15 @@ def merge(existing: DayBlock, incoming: DayBlock) -> MergeResult:
     changed = slot_changed.any(axis=1)
     new_version = (slot_changed & ex_actual).any(axis=1)
     version = existing.version + new_version
-    merged = DayBlock(existing.key, existing.minutes, wh.astype(np.int32), flags.astype(np.uint8),
-                      raw_wh.astype(np.int32), raw_q.astype(np.uint8), version)
+    merged = DayBlock(
+        existing.key,
+        existing.minutes,
+        wh.astype(np.int32),
+        flags.astype(np.uint8),
+        raw_wh.astype(np.int32),
+        raw_q.astype(np.uint8),
+        version,
+    )
     return MergeResult(merged, changed, new_version)
 
 

@@ -33,8 +33,18 @@ def lock_meters(ldc: LDC, meter_ids: Iterable[int]) -> None:
         )
 
 
-_FIELDS = ("id", "meter_id", "channel", "day", "interval_minutes", "wh", "flags", "raw_wh",
-           "raw_quality", "version")
+_FIELDS = (
+    "id",
+    "meter_id",
+    "channel",
+    "day",
+    "interval_minutes",
+    "wh",
+    "flags",
+    "raw_wh",
+    "raw_quality",
+    "version",
+)
 
 
 def fetch_days(ldc: LDC, keys: np.ndarray) -> list[tuple[Any, ...]]:
@@ -46,8 +56,11 @@ def fetch_days(ldc: LDC, keys: np.ndarray) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(meters), IN_CHUNK):
         chunk = meters[i : i + IN_CHUNK].tolist()
-        found = IntervalDay.objects.for_ldc(ldc).filter(
-            meter_id__in=chunk, day__gte=first, day__lte=last).values_list(*_FIELDS)
+        found = (
+            IntervalDay.objects.for_ldc(ldc)
+            .filter(meter_id__in=chunk, day__gte=first, day__lte=last)
+            .values_list(*_FIELDS)
+        )
         for row in found:
             if int(day_key(row[1], row[2], day_number(row[3]))) in wanted:
                 rows.append(row)
@@ -59,15 +72,20 @@ def stored_minutes(rows: list[tuple[Any, ...]]) -> dict[int, int]:
     return {int(day_key(r[1], r[2], day_number(r[3]))): int(r[4]) for r in rows}
 
 
-def existing_block(ldc: LDC, keys: np.ndarray, minutes: int, rows: list[tuple[Any, ...]]) -> tuple[DayBlock, np.ndarray]:
+def existing_block(
+    ldc: LDC, keys: np.ndarray, minutes: int, rows: list[tuple[Any, ...]]
+) -> tuple[DayBlock, np.ndarray]:
     """The stored state of ``keys`` (never-received days where nothing is stored) and a mask of
     which keys exist."""
     block = DayBlock.empty(keys, minutes)
     rows = [r for r in rows if int(r[4]) == minutes]
     if not rows:
         return block, np.zeros(len(keys), bool)
-    row_keys = day_key(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
-                       np.array([day_number(r[3]) for r in rows]))
+    row_keys = day_key(
+        np.array([r[1] for r in rows]),
+        np.array([r[2] for r in rows]),
+        np.array([day_number(r[3]) for r in rows]),
+    )
     at = np.searchsorted(keys, row_keys)
     n = slots_per_day(minutes)
     block.wh[at] = unpack_rows([r[5] for r in rows], "<i4", n)
@@ -80,47 +98,119 @@ def existing_block(ldc: LDC, keys: np.ndarray, minutes: int, rows: list[tuple[An
     return block, exists
 
 
-_DAY_COLUMNS = ("ldc_id", "meter_id", "channel", "day", "interval_minutes", "wh", "flags", "raw_wh",
-                "raw_quality", "version", "updated_at")
-_DAY_TYPES = ("bigint", "bigint", "smallint", "date", "smallint", "bytea", "bytea", "bytea", "bytea",
-              "integer", "timestamptz")
-_VERSION_COLUMNS = ("ldc_id", "meter_id", "channel", "day", "version", "interval_minutes", "wh",
-                    "flags", "raw_wh", "raw_quality", "superseded_at", "superseded_by_file_id")
-_VERSION_TYPES = ("bigint", "bigint", "smallint", "date", "integer", "smallint", "bytea", "bytea",
-                  "bytea", "bytea", "timestamptz", "bigint")
+_DAY_COLUMNS = (
+    "ldc_id",
+    "meter_id",
+    "channel",
+    "day",
+    "interval_minutes",
+    "wh",
+    "flags",
+    "raw_wh",
+    "raw_quality",
+    "version",
+    "updated_at",
+)
+_DAY_TYPES = (
+    "bigint",
+    "bigint",
+    "smallint",
+    "date",
+    "smallint",
+    "bytea",
+    "bytea",
+    "bytea",
+    "bytea",
+    "integer",
+    "timestamptz",
+)
+_VERSION_COLUMNS = (
+    "ldc_id",
+    "meter_id",
+    "channel",
+    "day",
+    "version",
+    "interval_minutes",
+    "wh",
+    "flags",
+    "raw_wh",
+    "raw_quality",
+    "superseded_at",
+    "superseded_by_file_id",
+)
+_VERSION_TYPES = (
+    "bigint",
+    "bigint",
+    "smallint",
+    "date",
+    "integer",
+    "smallint",
+    "bytea",
+    "bytea",
+    "bytea",
+    "bytea",
+    "timestamptz",
+    "bigint",
+)
 
 
 def _day_rows(ldc: LDC, block: DayBlock) -> list[tuple[Any, ...]]:
     """Database rows of a block, built from arrays (one tuple per day, not per interval)."""
     now = timezone.now()
-    return list(zip(
-        [ldc.pk] * len(block), block.meter.tolist(), block.channel.tolist(),
-        [date_of(d) for d in block.day.tolist()], [block.minutes] * len(block),
-        pack_rows(block.wh, "<i4"), pack_rows(block.flags, "u1"), pack_rows(block.raw_wh, "<i4"),
-        pack_rows(block.raw_quality, "u1"), block.version.tolist(), [now] * len(block), strict=True))
+    return list(
+        zip(
+            [ldc.pk] * len(block),
+            block.meter.tolist(),
+            block.channel.tolist(),
+            [date_of(d) for d in block.day.tolist()],
+            [block.minutes] * len(block),
+            pack_rows(block.wh, "<i4"),
+            pack_rows(block.flags, "u1"),
+            pack_rows(block.raw_wh, "<i4"),
+            pack_rows(block.raw_quality, "u1"),
+            block.version.tolist(),
+            [now] * len(block),
+            strict=True,
+        )
+    )
 
 
-def _upsert(table: str, columns: tuple[str, ...], types: tuple[str, ...], conflict: tuple[str, ...],
-            update: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+def _upsert(
+    table: str,
+    columns: tuple[str, ...],
+    types: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> None:
     """INSERT ... ON CONFLICT for many rows: COPY into a temporary table on PostgreSQL,
     executemany elsewhere. Runs inside the caller's transaction."""
     if not rows:
         return
     names = ", ".join(columns)
-    action = ("DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in update)) if update else "DO NOTHING"
+    action = (
+        ("DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in update))
+        if update
+        else "DO NOTHING"
+    )
     on_conflict = f"ON CONFLICT ({', '.join(conflict)}) {action}"
+    # Table and column names come from model metadata and constants here, never from input.
+    tmp = f"tmp_{table}"
+    marks = ", ".join(["%s"] * len(columns))
+    create = f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"  # noqa: S608, E501
+    insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM {tmp} {on_conflict}"  # noqa: S608
+    values = f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}"  # noqa: S608
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"CREATE TEMP TABLE tmp_{table} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")
-            with cursor.cursor.copy(f"COPY tmp_{table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            cursor.execute(create)
+            with cursor.cursor.copy(f"COPY {tmp} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(list(types))
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM tmp_{table} {on_conflict}")
-            cursor.execute(f"DROP TABLE tmp_{table}")
+            cursor.execute(insert)
+            cursor.execute(f"DROP TABLE {tmp}")
         else:
-            marks = ", ".join(["%s"] * len(columns))
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}", rows)
+            cursor.executemany(values, rows)
 
 
 def archive_versions(ldc: LDC, before: DayBlock, read_file: ReadFile) -> int:
@@ -128,21 +218,38 @@ def archive_versions(ldc: LDC, before: DayBlock, read_file: ReadFile) -> int:
     if not len(before):
         return 0
     rows = [(*r[:4], r[9], r[4], *r[5:9], r[10], read_file.pk) for r in _day_rows(ldc, before)]
-    _upsert(IntervalDayVersion._meta.db_table, _VERSION_COLUMNS, _VERSION_TYPES,
-            ("ldc_id", "meter_id", "channel", "day", "version"), (), rows)
+    _upsert(
+        IntervalDayVersion._meta.db_table,
+        _VERSION_COLUMNS,
+        _VERSION_TYPES,
+        ("ldc_id", "meter_id", "channel", "day", "version"),
+        (),
+        rows,
+    )
     return len(rows)
 
 
 def save_days(ldc: LDC, block: DayBlock) -> int:
     """Insert or update the given days in bulk."""
-    _upsert(IntervalDay._meta.db_table, _DAY_COLUMNS, _DAY_TYPES, ("ldc_id", "meter_id", "channel", "day"),
-            ("wh", "flags", "raw_wh", "raw_quality", "version", "updated_at"), _day_rows(ldc, block))
+    _upsert(
+        IntervalDay._meta.db_table,
+        _DAY_COLUMNS,
+        _DAY_TYPES,
+        ("ldc_id", "meter_id", "channel", "day"),
+        ("wh", "flags", "raw_wh", "raw_quality", "version", "updated_at"),
+        _day_rows(ldc, block),
+    )
     return len(block)
 
 
-def write_merge(ldc: LDC, before: DayBlock, result: MergeResult, read_file: ReadFile,
-                exists: np.ndarray) -> tuple[int, int]:
-    """Persist a merge: archive superseded versions, upsert changed days. (days written, versions)"""
-    archived = archive_versions(ldc, before.take(np.flatnonzero(result.new_version & exists)), read_file)
+def write_merge(
+    ldc: LDC, before: DayBlock, result: MergeResult, read_file: ReadFile, exists: np.ndarray
+) -> tuple[int, int]:
+    """Persist a merge: archive superseded versions, upsert changed days.
+
+    Returns (days written, versions archived)."""
+    archived = archive_versions(
+        ldc, before.take(np.flatnonzero(result.new_version & exists)), read_file
+    )
     written = save_days(ldc, result.merged.take(np.flatnonzero(result.changed)))
     return written, archived

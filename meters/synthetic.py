@@ -37,8 +37,15 @@ def local_hours(day: dt.date, tz: ZoneInfo) -> tuple[list[int], list[str]]:
     return hours, labels
 
 
-def write_cmep_day(out: TextIO, serials: Sequence[str], day: dt.date, shape: np.ndarray,
-                   rng: np.random.Generator, tz: ZoneInfo = TORONTO, gap_rate: float = 0.001) -> int:
+def write_cmep_day(
+    out: TextIO,
+    serials: Sequence[str],
+    day: dt.date,
+    shape: np.ndarray,
+    rng: np.random.Generator,
+    tz: ZoneInfo = TORONTO,
+    gap_rate: float = 0.001,
+) -> int:
     """One MEPMD01 record per meter for one local day; returns the intervals written."""
     hours, labels = local_hours(day, tz)
     meters = len(serials)
@@ -54,16 +61,26 @@ def write_cmep_day(out: TextIO, serials: Sequence[str], day: dt.date, shape: np.
     head = f"MEPMD01,20080501,HESA,,OPENMDMR,,{day:%Y%m%d}2355,"
     tail = f",OK,E,KWH,1,00000100,{len(hours)},"
     for m, serial in enumerate(serials):
-        triplets = ",".join(f"{s},{q},{v}" for s, q, v in zip(labels, quality[m], values[m], strict=True))
+        triplets = ",".join(
+            f"{s},{q},{v}" for s, q, v in zip(labels, quality[m], values[m], strict=True)
+        )
         out.write(f"{head}{serial}{tail}{triplets}\n")
     return meters * len(hours)
 
 
-def write_cmep(path: Path, serials: Sequence[str], start: dt.date, days: int, seed: int = 7,
-               tz: ZoneInfo = TORONTO) -> int:
+def write_cmep(
+    path: Path,
+    serials: Sequence[str],
+    start: dt.date,
+    days: int,
+    seed: int = 7,
+    tz: ZoneInfo = TORONTO,
+) -> int:
     """A CMEP file of ``days`` local days for the given meters; returns the intervals written."""
     rng = np.random.default_rng(seed)
     shape = hourly_shape(rng, len(serials))
     with path.open("w", newline="\n") as out:
-        return sum(write_cmep_day(out, serials, start + dt.timedelta(days=d), shape, rng, tz)
-                   for d in range(days))
+        return sum(
+            write_cmep_day(out, serials, start + dt.timedelta(days=d), shape, rng, tz)
+            for d in range(days)
+        )

@@ -49,9 +49,12 @@ class SdpDetailView(LdcMixin, DetailView):  # type: ignore[type-arg]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["installs"] = MeterInstallation.objects.for_ldc(self.ldc).filter(
-            sdp=self.object
-        ).select_related("meter").order_by("-effective_from")
+        context["installs"] = (
+            MeterInstallation.objects.for_ldc(self.ldc)
+            .filter(sdp=self.object)
+            .select_related("meter")
+            .order_by("-effective_from")
+        )
         return context
 
 
@@ -82,9 +85,12 @@ class MeterDetailView(LdcMixin, DetailView):  # type: ignore[type-arg]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["installs"] = MeterInstallation.objects.for_ldc(self.ldc).filter(
-            meter=self.object
-        ).select_related("sdp").order_by("-effective_from")
+        context["installs"] = (
+            MeterInstallation.objects.for_ldc(self.ldc)
+            .filter(meter=self.object)
+            .select_related("sdp")
+            .order_by("-effective_from")
+        )
         return context
 
 
@@ -111,14 +117,22 @@ class ReadFileUploadView(LdcMixin, FormView):  # type: ignore[type-arg]
         for upload in form.cleaned_data["files"]:
             try:
                 read_file, created = read_file_receive(
-                    ldc=self.ldc, interface=form.cleaned_data["interface"], upload=upload,
-                    name=upload.name, actor=self.actor, via="upload page")
+                    ldc=self.ldc,
+                    interface=form.cleaned_data["interface"],
+                    upload=upload,
+                    name=upload.name,
+                    actor=self.actor,
+                    via="upload page",
+                )
             except ValidationError as exc:
                 form.add_error("files", exc)
                 return self.form_invalid(form)
             if not created:
-                messages.info(self.request, f"{upload.name} was already received "
-                              f"({read_file.received_at:%Y-%m-%d %H:%M}): nothing changed.")
+                messages.info(
+                    self.request,
+                    f"{upload.name} was already received "
+                    f"({read_file.received_at:%Y-%m-%d %H:%M}): nothing changed.",
+                )
             received.append(read_file)
         if len(received) == 1:
             return redirect("meters:readfile-detail", public_id=received[0].public_id)
@@ -138,12 +152,15 @@ class ReadFileDetailView(LdcMixin, DetailView):  # type: ignore[type-arg]
         return ["meters/readfile_detail.html"]
 
     def get_object(self, queryset: Any = None) -> ReadFile:
-        return get_object_or_404(ReadFile.objects.for_ldc(self.ldc), public_id=self.kwargs["public_id"])
+        return get_object_or_404(
+            ReadFile.objects.for_ldc(self.ldc), public_id=self.kwargs["public_id"]
+        )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["rejections"] = ReadRejection.objects.for_ldc(self.ldc).filter(
-            read_file=self.object)[:200]
+            read_file=self.object
+        )[:200]
         context["reason_text"] = Reason.TEXT
         return context
 
@@ -158,13 +175,18 @@ class RegistryUploadView(LdcMixin, FormView):  # type: ignore[type-arg]
     def form_valid(self, form: RegistryUploadForm) -> HttpResponse:
         upload = form.cleaned_data["file"]
         try:
-            result = registry_sync(ldc=self.ldc, rows=read_registry_csv(upload.file, upload.name),
-                                   actor=self.actor, source=upload.name)
+            result = registry_sync(
+                ldc=self.ldc,
+                rows=read_registry_csv(upload.file, upload.name),
+                actor=self.actor,
+                source=upload.name,
+            )
         except (RowError, UnicodeDecodeError) as exc:
             form.add_error("file", str(exc))
             return self.form_invalid(form)
-        return self.render_to_response(self.get_context_data(form=self.form_class(), result=result,
-                                                             source=upload.name))
+        return self.render_to_response(
+            self.get_context_data(form=self.form_class(), result=result, source=upload.name)
+        )
 
 
 class DataQualityView(LdcMixin, TemplateView):

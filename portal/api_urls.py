@@ -24,8 +24,11 @@ app_name = "api"
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("read-files/upload/", ReadFileUploadView.as_view(), name="read-file-upload"),
-    path("read-files/<str:public_id>/rejections/", ReadFileRejectionsView.as_view(),
-         name="read-file-rejections"),
+    path(
+        "read-files/<str:public_id>/rejections/",
+        ReadFileRejectionsView.as_view(),
+        name="read-file-rejections",
+    ),
     path("registry/sync/", RegistrySyncView.as_view(), name="registry-sync"),
     *router.urls,
 ]

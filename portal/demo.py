@@ -14,6 +14,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from customers.models import AccountLink, CustomerAccount
 from ldc.models import LDC, Membership, Role
@@ -42,14 +43,29 @@ class DemoLdc:
 
 
 DEMO_LDCS = (
-    DemoLdc("northwind", "Northwind Hydro", "ED-2002-0501", 612_000, 68_000, "production", 60, "MDMR-0101"),
-    DemoLdc("lakeshore", "Lakeshore Power", "ED-2003-0217", 94_000, 11_000, "testing", 30, "MDMR-0144"),
-    DemoLdc("maple-valley", "Maple Valley Hydro", "ED-2004-0388", 8_600, 1_100, "registering", 15, ""),
+    DemoLdc(
+        "northwind",
+        "Northwind Hydro",
+        "ED-2002-0501",
+        612_000,
+        68_000,
+        "production",
+        60,
+        "MDMR-0101",
+    ),
+    DemoLdc(
+        "lakeshore", "Lakeshore Power", "ED-2003-0217", 94_000, 11_000, "testing", 30, "MDMR-0144"
+    ),
+    DemoLdc(
+        "maple-valley", "Maple Valley Hydro", "ED-2004-0388", 8_600, 1_100, "registering", 15, ""
+    ),
     DemoLdc("georgian-bay", "Georgian Bay Electric", "ED-2005-0612", 780, 95, "registering", 6, ""),
 )
 STAFF_ROLES = (
-    ("admin", Role.LDC_ADMIN), ("backoffice", Role.BACK_OFFICE),
-    ("billing", Role.BILLING_AGENT), ("ami", Role.AMI_OPERATOR),
+    ("admin", Role.LDC_ADMIN),
+    ("backoffice", Role.BACK_OFFICE),
+    ("billing", Role.BILLING_AGENT),
+    ("ami", Role.AMI_OPERATOR),
 )
 COORDINATOR_EMAIL = "coordinator@sme.example"
 CUSTOMER_EMAIL = "customer@home.example"
@@ -85,15 +101,26 @@ def _registry_rows(spec: DemoLdc, rng: random.Random) -> list[tuple[int, dict[st
     prefix = spec.slug[:2].upper()
     for i in range(1, spec.sdps + 1):
         gs = i % 7 == 0
-        pc = f"{rng.choice(POSTAL_PREFIXES)} {rng.randint(1, 9)}{rng.choice('ABCEGHJKLMNPRSTVXY')}{rng.randint(1, 9)}"
-        rows.append((i + 1, {
-            "sdp_id": f"{prefix}-SDP-{i:05d}", "meter_id": f"{prefix}-MTR-{i:05d}",
-            "rate_class": "gs_lt_50" if gs else "residential",
-            "commodity_rate_class": "tou" if i % 5 else ("ulo" if i % 10 else "tiered"),
-            "postal_code": pc, "service_multiplier": "1", "ami_headend": f"{prefix}-AMCC1",
-            "billing_agent": f"{prefix}-CIS", "bidirectional": "true" if i % 23 == 0 else "false",
-            "effective_from": "2025-01-01", "effective_to": "",
-        }))
+        letter = rng.choice("ABCEGHJKLMNPRSTVXY")
+        pc = f"{rng.choice(POSTAL_PREFIXES)} {rng.randint(1, 9)}{letter}{rng.randint(1, 9)}"
+        rows.append(
+            (
+                i + 1,
+                {
+                    "sdp_id": f"{prefix}-SDP-{i:05d}",
+                    "meter_id": f"{prefix}-MTR-{i:05d}",
+                    "rate_class": "gs_lt_50" if gs else "residential",
+                    "commodity_rate_class": "tou" if i % 5 else ("ulo" if i % 10 else "tiered"),
+                    "postal_code": pc,
+                    "service_multiplier": "1",
+                    "ami_headend": f"{prefix}-AMCC1",
+                    "billing_agent": f"{prefix}-CIS",
+                    "bidirectional": "true" if i % 23 == 0 else "false",
+                    "effective_from": "2025-01-01",
+                    "effective_to": "",
+                },
+            )
+        )
     return rows
 
 
@@ -101,7 +128,8 @@ def _accounts(ldc: LDC) -> None:
     for sdp in ServiceDeliveryPoint.objects.for_ldc(ldc).order_by("sdp_id"):
         number = sdp.sdp_id.replace("SDP", "ACCT")
         account, created = CustomerAccount.objects.get_or_create(
-            ldc=ldc, account_number=number, defaults={"postal_code": sdp.postal_code})
+            ldc=ldc, account_number=number, defaults={"postal_code": sdp.postal_code}
+        )
         if created:
             account.sdps.add(sdp)
 
@@ -112,11 +140,18 @@ def seed_registry_and_people() -> dict[str, Any]:
     rng = random.Random(2026)  # noqa: S311 - demo data
     for spec in DEMO_LDCS:
         ldc, _ = ldc_create(
-            slug=spec.slug, name=spec.name, oeb_licence=spec.licence,
-            residential_customers=spec.residential, gs_customers=spec.gs, status=spec.status,
-            mdmr_org_id=spec.org_id)
+            slug=spec.slug,
+            name=spec.name,
+            oeb_licence=spec.licence,
+            residential_customers=spec.residential,
+            gs_customers=spec.gs,
+            status=spec.status,
+            mdmr_org_id=spec.org_id,
+        )
         for local, role in STAFF_ROLES:
-            _member(_user(f"{local}@{spec.slug}.example", f"{spec.name} {local}", totp=True), ldc, role)
+            _member(
+                _user(f"{local}@{spec.slug}.example", f"{spec.name} {local}", totp=True), ldc, role
+            )
         registry_sync(ldc=ldc, rows=_registry_rows(spec, rng), actor=None, source="demo registry")
         _accounts(ldc)
     _member(_user(COORDINATOR_EMAIL, "Sam Coordinator", totp=True), None, Role.SME_COORDINATOR)
@@ -130,14 +165,16 @@ def demo_logins() -> list[tuple[str, str]]:
     """(who, e-mail) of every demo login, for the start-up message and the README."""
     logins = [("SME program coordinator", COORDINATOR_EMAIL), ("customer", CUSTOMER_EMAIL)]
     for spec in DEMO_LDCS[:2]:
-        logins += [(f"{spec.name}: {role.label}", f"{local}@{spec.slug}.example")
-                   for local, role in STAFF_ROLES]
+        logins += [
+            (f"{spec.name}: {role.label}", f"{local}@{spec.slug}.example")
+            for local, role in STAFF_ROLES
+        ]
     return logins
 
 
 def seed_demo_dates(days: int) -> tuple[dt.date, dt.date]:
     """The demo's read period: the ``days`` local days up to yesterday."""
-    end = dt.date.today() - dt.timedelta(days=1)
+    end = timezone.localdate() - dt.timedelta(days=1)
     return end - dt.timedelta(days=days - 1), end
 
 
@@ -160,7 +197,9 @@ def seed_reads(*, days: int, log: Any = print) -> str:
     loaded = 0
     for slug in READ_LDCS:
         ldc = LDC.objects.get(slug=slug)
-        serials = list(Meter.objects.for_ldc(ldc).order_by("serial").values_list("serial", flat=True))
+        serials = list(
+            Meter.objects.for_ldc(ldc).order_by("serial").values_list("serial", flat=True)
+        )
         seed = sum(map(ord, slug))
         shape = hourly_shape(np.random.default_rng(seed), len(serials))
         with tempfile.TemporaryDirectory() as tmp:
@@ -169,11 +208,19 @@ def seed_reads(*, days: int, log: Any = print) -> str:
                 path = Path(tmp) / f"{slug}_cmep_{day:%Y%m%d}.txt"
                 with path.open("w", newline="\n") as out:
                     # Seeded by LDC and day: seeding again on a later day re-sends identical files.
-                    write_cmep_day(out, serials, day, shape, np.random.default_rng([seed, day.toordinal()]))
+                    write_cmep_day(
+                        out, serials, day, shape, np.random.default_rng([seed, day.toordinal()])
+                    )
                 with path.open("rb") as stream:
                     read_file, created = read_file_receive(
-                        ldc=ldc, interface="cmep", upload=io.BytesIO(stream.read()), name=path.name,
-                        actor=None, via="demo head-end", queue=False)
+                        ldc=ldc,
+                        interface="cmep",
+                        upload=io.BytesIO(stream.read()),
+                        name=path.name,
+                        actor=None,
+                        via="demo head-end",
+                        queue=False,
+                    )
                 if created:
                     read_file = read_file_ingest(read_file=read_file)
                     loaded += read_file.intervals_accepted

@@ -65,7 +65,7 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
 
 class AuditEvent(models.Model):
-    """One state change: who, for which LDC, what, before/after, when and from where. Append-only."""
+    """One state change: who, which LDC, what, before/after, when, from where. Append-only."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -48,7 +48,8 @@ def ldc_figures(ldc: LDC) -> dict[str, Any]:
     since = timezone.now() - dt.timedelta(days=7)
     files = ReadFile.objects.for_ldc(ldc)
     recent = files.filter(received_at__gte=since).aggregate(
-        n=Count("pk"), accepted=Coalesce(Sum("intervals_accepted"), 0),
+        n=Count("pk"),
+        accepted=Coalesce(Sum("intervals_accepted"), 0),
         rejected=Coalesce(Sum("intervals_rejected"), 0),
     )
     return {

@@ -108,6 +108,8 @@ def sample_ldc(db: Any) -> LDC:
 
     ldc = factories.LdcFactory(slug="sample", name="Sample Hydro")
     with (SAMPLES / "registry.csv").open("rb") as stream:
-        result = registry_sync(ldc=ldc, rows=read_registry_csv(stream), actor=None, source="registry.csv")
+        result = registry_sync(
+            ldc=ldc, rows=read_registry_csv(stream), actor=None, source="registry.csv"
+        )
     assert not result.errors
     return ldc

@@ -38,13 +38,15 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@test.example")
     full_name = factory.Faker("name")
+
     @factory.post_generation
     def verified(self, create: bool, extracted: object, **kwargs: object) -> None:
         self.set_password(PASSWORD)
         if create:
             self.save(update_fields=["password"])
             EmailAddress.objects.get_or_create(
-                user=self, email=self.email, defaults={"verified": True, "primary": True})
+                user=self, email=self.email, defaults={"verified": True, "primary": True}
+            )
 
 
 def staff_user(ldc: LDC | None, role: str, email: str) -> User:
@@ -75,7 +77,9 @@ class MeterFactory(factory.django.DjangoModelFactory):
     serial = factory.Sequence(lambda n: f"MTR-{n:05d}")
 
 
-def install(sdp: ServiceDeliveryPoint, meter: Meter, start: dt.date = dt.date(2025, 1, 1)) -> MeterInstallation:
+def install(
+    sdp: ServiceDeliveryPoint, meter: Meter, start: dt.date = dt.date(2025, 1, 1)
+) -> MeterInstallation:
     return MeterInstallation.objects.create(ldc=sdp.ldc, sdp=sdp, meter=meter, effective_from=start)
 
 

@@ -33,7 +33,7 @@ class Quality(enum.IntEnum):
 
 
 class Channel(enum.IntEnum):
-    """Energy direction: delivered to the customer (forward) or received from them (net metering)."""
+    """Energy direction: delivered to the customer (forward) or received (net metering)."""
 
     DELIVERED = 1
     RECEIVED = 2

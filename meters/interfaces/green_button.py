@@ -13,10 +13,10 @@ known and kept (as arrays) only until then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, BinaryIO, NoReturn, cast
+from typing import BinaryIO, NoReturn, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -27,8 +27,12 @@ from meters.interfaces._xml import (
     XmlReader,
     interval_batch,
     parse_integers,
+    position_in_span,
     qname,
-    scaled_wh,
+    scaled_wh_each,
+    shown,
+    span_at,
+    span_lengths,
 )
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
@@ -448,7 +452,9 @@ class _Parser:
             return
         waiting = self.pending.pop(meter_reading)
         spans = _rebased([span for span, _ in waiting])
-        columns = tuple(np.concatenate(parts) for parts in zip(*(c for _, c in waiting), strict=True))
+        columns = tuple(
+            np.concatenate(parts) for parts in zip(*(c for _, c in waiting), strict=True)
+        )
         self._emit(spans, columns)
 
     def _check_nothing_pending(self) -> None:
@@ -464,12 +470,19 @@ class _Parser:
             raise self._error(reason, span.label, span.line)
 
     def _reading_error(
-        self, spans: list[_Span], starts: Sequence[object], lines: Sequence[int], index: int, reason: str
+        self,
+        spans: list[_Span],
+        starts: Sequence[object],
+        lines: Sequence[int],
+        index: int,
+        reason: str,
     ) -> NoReturn:
         span = spans[span_at([s.begin for s in spans], index)]
         start = starts[index]
-        where = f"IntervalReading[start={start}]" if start is not None else (
-            f"IntervalReading[{index - span.begin + 1}]"
+        where = (
+            f"IntervalReading[start={start}]"
+            if start is not None
+            else (f"IntervalReading[{index - span.begin + 1}]")
         )
         raise self._error(reason, f"{span.label}/{where}", int(lines[index]))
 
@@ -486,13 +499,150 @@ class _Parser:
                 try:
                     quality[position] = quality_of_codes(codes)
                 except ValueError as exc:
-                    reason = str(exc)
-                    self._reading_error(spans, starts_text, lines, position, reason)
+                    what = "/ReadingQuality/quality"
+                    self._reading_error(spans, starts_text, lines, position, str(exc), what)
         parsed = []
-        for name, column in (("timePeriod/start", texts.starts), ("timePeriod/duration", texts.durations), ("value", texts.values)):
+        for name, column in (
+            ("timePeriod/start", texts.starts),
+            ("timePeriod/duration", texts.durations),
+            ("value", texts.values),
+        ):
             try:
                 parsed.extend(integers_with_gaps(column[:cut]))
             except BadValue as exc:
                 self._reading_error(spans, starts_text, lines, exc.index, f"{name}: {exc.reason}")
         starts, no_start, durations, no_duration, values, _ = parsed
         return starts, no_start, durations, no_duration, values, quality, np.array(lines, np.int32)
+
+    # --- from readings to intervals --------------------------------------------------------
+
+    def _interval(self, span: _Span, step: int) -> tuple[int, int]:
+        """The block's interval start and its number of intervalLength steps."""
+        try:
+            first, duration = (int(span.interval[name]) for name in ("start", "duration"))
+        except (KeyError, ValueError):
+            reason = f"IntervalBlock interval needs integer start and duration, has {span.interval}"
+            raise self._error(reason, f"{span.label}/interval", span.line) from None
+        if duration <= 0 or duration % step:
+            reason = f"interval duration {duration} is not a positive multiple of {step} s"
+            raise self._error(reason, f"{span.label}/interval/duration", span.line)
+        return first, duration // step
+
+    def _emit(self, spans: list[_Span], columns: Columns) -> None:
+        """Intervals of blocks laid end to end in ``columns``: a full grid per block."""
+        starts, no_start, durations, no_duration, values, quality, lines = columns
+        kinds = [self.validated[span.meter_reading] for span in spans]
+        steps = np.array([kind.seconds for kind in kinds], dtype=np.int64)
+        grid = np.array([self._interval(s, k.seconds) for s, k in zip(spans, kinds, strict=True)])
+        firsts, sizes = grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64)
+        lengths = span_lengths([(span.begin, span.end) for span in spans])
+        if no_start.any():
+            starts = _implicit_starts(spans, starts, no_start, firsts, steps)
+        slots = self._slots(spans, columns, starts, firsts, steps, sizes)
+        total = int(sizes.sum())
+        at = np.repeat(np.cumsum(sizes) - sizes, lengths) + slots
+        powers = np.repeat([kind.power_of_ten for kind in kinds], lengths)
+        wh = np.zeros(total, dtype=np.int64)
+        wh[at] = scaled_wh_each(values, powers)
+        full_quality = np.full(total, Quality.MISSING, dtype=np.uint8)
+        full_quality[at] = quality
+        full_lines = np.repeat([span.line for span in spans], sizes)
+        full_lines[at] = lines
+        counted = np.zeros(total, dtype=bool)
+        counted[at] = True
+        batch = interval_batch(
+            np.repeat(np.array([span.meter for span in spans], dtype=object), sizes),
+            np.repeat(firsts, sizes) + position_in_span(sizes) * np.repeat(steps, sizes),
+            np.repeat(steps // 60, sizes),
+            wh,
+            full_quality,
+            np.repeat([int(kind.channel) for kind in kinds], sizes),
+            full_lines,
+        )
+        self.builder.add(batch, counted)
+
+    def _slots(
+        self,
+        spans: list[_Span],
+        columns: Columns,
+        starts: np.ndarray,
+        firsts: np.ndarray,
+        steps: np.ndarray,
+        sizes: np.ndarray,
+    ) -> np.ndarray:
+        """Index of each reading in its block's grid; an error for any that has none."""
+        _, _, durations, no_duration, _, _, lines = columns
+        lengths = span_lengths([(span.begin, span.end) for span in spans])
+        step, first = np.repeat(steps, lengths), np.repeat(firsts, lengths)
+        offsets = starts - first
+        problems = (
+            (
+                (offsets < 0) | (offsets >= step * np.repeat(sizes, lengths)),
+                "outside its IntervalBlock",
+            ),
+            (offsets % step != 0, "off the intervalLength grid of its IntervalBlock"),
+            (~no_duration & (durations != step), "with a duration other than intervalLength"),
+        )
+        for bad, what in problems:
+            if bad.any():
+                self._reading_error(
+                    spans, starts.tolist(), lines, int(np.flatnonzero(bad)[0]), f"reading {what}"
+                )
+        slots = offsets // step
+        at = np.repeat(np.cumsum(sizes) - sizes, lengths) + slots
+        seen = np.zeros(int(sizes.sum()), dtype=np.int64)
+        np.add.at(seen, at, 1)
+        if (seen > 1).any():
+            repeated = np.flatnonzero(seen[at] > 1)[1]
+            self._reading_error(
+                spans, starts.tolist(), lines, int(repeated), "duplicate start in its IntervalBlock"
+            )
+        return slots
+
+
+def integers_with_gaps(texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Integers of texts, and a mask of the ones left out (None, converted as 0)."""
+    absent = np.zeros(len(texts), dtype=bool)
+    if None in texts:
+        absent[[i for i, text in enumerate(texts) if text is None]] = True
+        return parse_integers(["0" if t is None else t for t in texts]), absent
+    return parse_integers(cast(list[str], texts)), absent
+
+
+def _rebased(spans: list[_Span]) -> list[_Span]:
+    """Copies of spans laid end to end from position 0 (their readings taken out and joined)."""
+    out, begin = [], 0
+    for span in spans:
+        end = begin + span.end - span.begin
+        out.append(replace(span, begin=begin, end=end))
+        begin = end
+    return out
+
+
+def _implicit_starts(
+    spans: list[_Span],
+    starts: np.ndarray,
+    absent: np.ndarray,
+    firsts: np.ndarray,
+    steps: np.ndarray,
+) -> np.ndarray:
+    """ESPI: a reading without timePeriod is the intervalLength step after the one before it."""
+    starts = starts.copy()
+    begins = [span.begin for span in spans]
+    for index in np.flatnonzero(absent).tolist():
+        block = span_at(begins, index)
+        starts[index] = (
+            firsts[block] if index == begins[block] else starts[index - 1] + steps[block]
+        )
+    return starts
+
+
+def parse(
+    stream: BinaryIO,
+    *,
+    filename: str,
+    tz: ZoneInfo,
+    batch_reads: int = DEFAULT_BATCH_READS,
+) -> Iterator[ParsedBatch]:
+    """Parse a Green Button (ESPI) Atom feed (``tz`` is unused: times are UTC epoch seconds)."""
+    return _Parser(filename, batch_reads).parse(stream)

@@ -26,7 +26,6 @@ from meters.interfaces._xml import (
     iso_to_epoch,
     parse_decimals,
     qname,
-    scaled_wh,
     scaled_wh_each,
     span_at,
     span_lengths,

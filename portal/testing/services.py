@@ -72,22 +72,68 @@ class PostgresServer:
         if prefix:
             shutil.chown(root, user="postgres")
         server = cls(datadir=root / "data", port=free_port())
-        subprocess.run([*prefix, initdb, "-D", str(server.datadir), "-U", "postgres", "-A", "trust",
-                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
-        options = (f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-                   "-c shared_buffers=256MB")
-        subprocess.run([*prefix, pg_ctl, "-D", str(server.datadir), "-o", options, "-l",
-                        str(root / "log"), "-w", "start"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                *prefix,
+                initdb,
+                "-D",
+                str(server.datadir),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        options = (
+            f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+            "-c shared_buffers=256MB"
+        )
+        subprocess.run(
+            [
+                *prefix,
+                pg_ctl,
+                "-D",
+                str(server.datadir),
+                "-o",
+                options,
+                "-l",
+                str(root / "log"),
+                "-w",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
         return server
 
     def stop(self, mode: str = "fast") -> None:
-        subprocess.run([*_as_postgres_user(), _pg_bin("pg_ctl"), "-D", str(self.datadir), "-m",
-                        mode, "-w", "stop"], check=False, capture_output=True)
+        subprocess.run(
+            [
+                *_as_postgres_user(),
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-m",
+                mode,
+                "-w",
+                "stop",
+            ],
+            check=False,
+            capture_output=True,
+        )
 
     def restart(self) -> None:
-        subprocess.run([*_as_postgres_user(), _pg_bin("pg_ctl"), "-D", str(self.datadir), "-w",
-                        "start"], check=True, capture_output=True)
+        subprocess.run(
+            [*_as_postgres_user(), _pg_bin("pg_ctl"), "-D", str(self.datadir), "-w", "start"],
+            check=True,
+            capture_output=True,
+        )
 
     def cleanup(self) -> None:
         self.stop("immediate")
@@ -112,8 +158,20 @@ class RedisServer:
             raise MissingService("Redis not found: apt-get install redis-server")
         port = free_port()
         process = subprocess.Popen(  # noqa: S603
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         server = cls(port=port, process=process)
         server.wait_ready()
         return server

@@ -11,8 +11,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _form(world: Any, **overrides: str) -> dict[str, Any]:
-    data = {"ldc": world.north.pk, "account_number": "NORTH-ACCT-1", "sdp_id": "NORTH-SDP-1",
-            "check": "m5v2t6"}
+    data = {
+        "ldc": world.north.pk,
+        "account_number": "NORTH-ACCT-1",
+        "sdp_id": "NORTH-SDP-1",
+        "check": "m5v2t6",
+    }
     return data | overrides
 
 
@@ -24,14 +28,20 @@ def test_customer_links_with_postal_code(client: Any, world: Any) -> None:
     assert AccountLink.objects.filter(user=person, account__account_number="NORTH-ACCT-1").exists()
 
 
-@pytest.mark.parametrize("field,value", [("check", "K1A 0B1"), ("sdp_id", "SOUTH-SDP-1"),
-                                         ("account_number", "SOUTH-ACCT-1")])
-def test_wrong_details_do_not_link_and_do_not_say_which(client: Any, world: Any, field: str, value: str) -> None:
+@pytest.mark.parametrize(
+    "field,value",
+    [("check", "K1A 0B1"), ("sdp_id", "SOUTH-SDP-1"), ("account_number", "SOUTH-ACCT-1")],
+)
+def test_wrong_details_do_not_link_and_do_not_say_which(
+    client: Any, world: Any, field: str, value: str
+) -> None:
     client.force_login(world.customer_south)
     response = client.post(reverse("customers:link"), _form(world, **{field: value}))
     assert response.status_code == 200
     assert "could not find an account" in response.content.decode()
-    assert not AccountLink.objects.filter(user=world.customer_south, account__ldc=world.north).exists()
+    assert not AccountLink.objects.filter(
+        user=world.customer_south, account__ldc=world.north
+    ).exists()
 
 
 def test_customer_cannot_unlink_someone_elses_link(client: Any, world: Any) -> None:

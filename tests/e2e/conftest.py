@@ -20,15 +20,24 @@ from tests.factories import PASSWORD, TOTP_SECRET
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-quic",
 ]
 SCREENSHOTS = os.environ.get("OPENMDMR_SCREENSHOTS", "")
 
 
 def chromium_path() -> str:
-    for candidate in (os.environ.get("CHROMIUM", ""), "/usr/bin/chromium", shutil.which("chromium") or ""):
+    for candidate in (
+        os.environ.get("CHROMIUM", ""),
+        "/usr/bin/chromium",
+        shutil.which("chromium") or "",
+    ):
         if candidate and Path(candidate).exists():
             return candidate
     raise MissingService("Chromium not found: apt-get install chromium chromium-driver")

@@ -19,7 +19,9 @@ STAFF_HOMES = [
 
 
 @pytest.mark.parametrize(("role", "nav"), STAFF_HOMES)
-def test_ldc_staff_sign_in_with_two_factor_and_see_their_ldc(page: Any, world: Any, role: str, nav: list[str]) -> None:
+def test_ldc_staff_sign_in_with_two_factor_and_see_their_ldc(
+    page: Any, world: Any, role: str, nav: list[str]
+) -> None:
     log_in(page, world.user("north", role).email, two_factor=True)
     assert page.locator("h1").inner_text() == "Northwind Test Hydro"
     menu = page.locator("nav[aria-label=Main]").inner_text()

@@ -1,4 +1,4 @@
-"""Real Celery workers (subprocesses) on a real Redis broker against the PostgreSQL test database."""
+"""Real Celery workers (subprocesses) on a real Redis broker, on the PostgreSQL test database."""
 
 from __future__ import annotations
 
@@ -31,8 +31,13 @@ def broker(redis_server: RedisServer, settings: Any, tmp_path: Path) -> Iterator
     settings.MEDIA_ROOT = str(media)
     saved = {k: celery_app.conf[k] for k in ("task_always_eager", "broker_url")}
     celery_app.conf.update(task_always_eager=False, broker_url=redis_server.url)
-    env = {**os.environ, "DATABASE_URL": database_url(settings), "CELERY_BROKER_URL": redis_server.url,
-           "MEDIA_ROOT": str(media), "DB_CONN_MAX_AGE": "0"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(settings),
+        "CELERY_BROKER_URL": redis_server.url,
+        "MEDIA_ROOT": str(media),
+        "DB_CONN_MAX_AGE": "0",
+    }
     yield env
     celery_app.conf.update(saved)
     import redis
@@ -41,17 +46,37 @@ def broker(redis_server: RedisServer, settings: Any, tmp_path: Path) -> Iterator
 
 
 @pytest.fixture
-def start_worker(broker: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def start_worker(
+    broker: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start real `celery worker` processes; all are stopped at the end of the test."""
     workers: list[subprocess.Popen[bytes]] = []
 
     def start(name: str = "w1", **env: str) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"{name}.log").open("wb")
         proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo",
-             "--concurrency=1", "--without-heartbeat", "--without-gossip", "--without-mingle",
-             "-n", f"{name}@%h", "-l", "info"],
-            cwd=ROOT, env={**broker, **env}, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"{name}@%h",
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env={**broker, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         workers.append(proc)
         return proc
 

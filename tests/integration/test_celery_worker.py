@@ -19,7 +19,8 @@ def test_worker_ingests_a_delivered_file_through_redis(sample_ldc: Any, start_wo
     path = sample_file("cmep")
     with path.open("rb") as stream:
         read_file, created = services.read_file_receive(
-            ldc=sample_ldc, interface="cmep", upload=stream, name=path.name, actor=None, via="test")
+            ldc=sample_ldc, interface="cmep", upload=stream, name=path.name, actor=None, via="test"
+        )
     assert created
 
     def loaded() -> bool:

@@ -10,7 +10,15 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_ldc_is_idempotent_and_audited(capsys: pytest.CaptureFixture[str]) -> None:
-    call_command("create_ldc", "--slug", "erie", "--name", "Erie Shores Hydro", "--residential-customers", "5000")
+    call_command(
+        "create_ldc",
+        "--slug",
+        "erie",
+        "--name",
+        "Erie Shores Hydro",
+        "--residential-customers",
+        "5000",
+    )
     call_command("create_ldc", "--slug", "erie", "--name", "Another Name")
     ldc = LDC.objects.get(slug="erie")
     assert ldc.name == "Erie Shores Hydro" and ldc.residential_customers == 5000

@@ -44,16 +44,22 @@ def test_back_office_cannot_manage_members(client: Any, world: Any) -> None:
 
 def test_admin_adds_a_member_with_a_clear_error_for_a_taken_email(client: Any, world: Any) -> None:
     client.force_login(world.user("north", "ldc_admin"))
-    ok = client.post(reverse("ldc:members"), {"email": "new@north.test.example", "role": "billing_agent"})
+    ok = client.post(
+        reverse("ldc:members"), {"email": "new@north.test.example", "role": "billing_agent"}
+    )
     assert ok.status_code == 302
     assert Membership.objects.get(user__email="new@north.test.example").ldc == world.north
-    taken = client.post(reverse("ldc:members"), {"email": world.user("south", "ldc_admin").email,
-                                                 "role": "billing_agent"})
+    taken = client.post(
+        reverse("ldc:members"),
+        {"email": world.user("south", "ldc_admin").email, "role": "billing_agent"},
+    )
     assert taken.status_code == 400
     assert "already belongs to an organisation" in taken.content.decode()
 
 
-def test_token_is_shown_once_stored_hashed_and_works_for_its_ldc_only(client: Any, world: Any) -> None:
+def test_token_is_shown_once_stored_hashed_and_works_for_its_ldc_only(
+    client: Any, world: Any
+) -> None:
     client.force_login(world.user("north", "ldc_admin"))
     response = client.post(reverse("ldc:tokens"), {"name": "CIS", "role": "billing_agent"})
     key = response.context["new_key"]
@@ -89,7 +95,9 @@ def test_token_role_limits_the_api(client: Any, world: Any) -> None:
     assert response.json()["error"]["code"] == "permission_denied"
 
 
-def test_audit_list_has_constant_queries(client: Any, world: Any, django_assert_max_num_queries: Any) -> None:
+def test_audit_list_has_constant_queries(
+    client: Any, world: Any, django_assert_max_num_queries: Any
+) -> None:
     client.force_login(world.user("north", "ldc_admin"))
     client.get(reverse("ldc:audit"))  # warm the session
     with django_assert_max_num_queries(8):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from tests.meters.samples import SAMPLES
 
 INTERFACE_NAMES = ["cmep", "mv90_hhf", "green_button", "iec61968_9", "multispeak", "csv"]

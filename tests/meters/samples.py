@@ -12,7 +12,11 @@ from zoneinfo import ZoneInfo
 from meters.interfaces import get_parser
 from meters.interfaces.base import IntervalBatch, ParsedBatch, Quality
 
-SAMPLES = Path(os.environ.get("OPENMDMR_SAMPLES", Path(__file__).resolve().parents[2].parent / "shared" / "samples"))
+SAMPLES = Path(
+    os.environ.get(
+        "OPENMDMR_SAMPLES", Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+    )
+)
 TORONTO = ZoneInfo("America/Toronto")
 
 

@@ -19,21 +19,40 @@ pytestmark = pytest.mark.django_db
 
 
 def ingest(ldc: Any, interface: str, data: bytes, name: str = "reads.dat") -> ReadFile:
-    read_file, _ = services.read_file_receive(ldc=ldc, interface=interface, upload=io.BytesIO(data),
-                                              name=name, actor=None, via="test", queue=False)
+    read_file, _ = services.read_file_receive(
+        ldc=ldc,
+        interface=interface,
+        upload=io.BytesIO(data),
+        name=name,
+        actor=None,
+        via="test",
+        queue=False,
+    )
     return services.read_file_ingest(read_file=read_file)
 
 
 def export(ldc: Any, *extra: str) -> str:
     out = io.StringIO()
-    call_command("export_intervals", "--ldc", ldc.slug, "--start", "2026-03-07", "--end", "2026-03-08",
-                 *extra, stdout=out)
+    call_command(
+        "export_intervals",
+        "--ldc",
+        ldc.slug,
+        "--start",
+        "2026-03-07",
+        "--end",
+        "2026-03-08",
+        *extra,
+        stdout=out,
+    )
     return out.getvalue()
 
 
 def stored_state() -> list[tuple[Any, ...]]:
-    return list(IntervalDay.objects.order_by("meter_id", "day").values_list(
-        "meter_id", "day", "wh", "flags", "raw_wh", "raw_quality", "version", "updated_at"))
+    return list(
+        IntervalDay.objects.order_by("meter_id", "day").values_list(
+            "meter_id", "day", "wh", "flags", "raw_wh", "raw_quality", "version", "updated_at"
+        )
+    )
 
 
 @pytest.mark.parametrize("interface", INTERFACE_NAMES)
@@ -43,8 +62,10 @@ def test_sample_round_trips_to_expected_csv(sample_ldc: Any, interface: str) -> 
     assert read_file.status == "loaded", read_file.error
     assert read_file.intervals_accepted == 141 and read_file.intervals_rejected == 0
     assert export(sample_ldc, "--as-received") == (SAMPLES / "expected.csv").read_text()
-    registers = sorted((r.meter.serial, r.read_at.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{r.wh / 1000:.3f}")
-                       for r in RegisterRead.objects.select_related("meter"))
+    registers = sorted(
+        (r.meter.serial, r.read_at.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{r.wh / 1000:.3f}")
+        for r in RegisterRead.objects.select_related("meter")
+    )
     assert registers == expected_register_rows(interface)
     report = read_file.report
     assert report["read_success_pct"] == 99.29 and report["meets_obligation"]
@@ -62,12 +83,19 @@ def test_all_six_formats_of_the_same_reads_store_one_copy(sample_ldc: Any) -> No
 
 
 @pytest.mark.parametrize(("interface", "path"), bad_files(), ids=lambda v: getattr(v, "name", v))
-def test_malformed_file_is_rejected_whole_naming_the_fault(sample_ldc: Any, interface: str, path: Path) -> None:
+def test_malformed_file_is_rejected_whole_naming_the_fault(
+    sample_ldc: Any, interface: str, path: Path
+) -> None:
     read_file = ingest(sample_ldc, interface, path.read_bytes(), path.name)
     assert read_file.status == "rejected"
     assert read_file.error.startswith(path.name)
-    assert "line" in read_file.error or "element" in read_file.error or "DTD" in read_file.error \
-        or "entit" in read_file.error.lower() or "trailer" in read_file.error.lower()
+    assert (
+        "line" in read_file.error
+        or "element" in read_file.error
+        or "DTD" in read_file.error
+        or "entit" in read_file.error.lower()
+        or "trailer" in read_file.error.lower()
+    )
     assert IntervalDay.objects.count() == 0 and RegisterRead.objects.count() == 0
     assert "root:" not in read_file.error  # an external entity was never read
 
@@ -76,8 +104,15 @@ def test_duplicate_file_changes_nothing(sample_ldc: Any) -> None:
     data = sample_file("csv").read_bytes()
     first = ingest(sample_ldc, "csv", data)
     before = stored_state()
-    again, created = services.read_file_receive(ldc=sample_ldc, interface="csv", upload=io.BytesIO(data),
-                                                name="again.csv", actor=None, via="test", queue=False)
+    again, created = services.read_file_receive(
+        ldc=sample_ldc,
+        interface="csv",
+        upload=io.BytesIO(data),
+        name="again.csv",
+        actor=None,
+        via="test",
+        queue=False,
+    )
     assert not created and again.pk == first.pk
     assert stored_state() == before and ReadFile.objects.count() == 1
 
@@ -95,11 +130,14 @@ def test_same_reads_in_another_file_change_nothing(sample_ldc: Any) -> None:
 def test_corrected_actual_makes_a_new_version_and_keeps_the_old(sample_ldc: Any) -> None:
     data = sample_file("csv").read_bytes()
     ingest(sample_ldc, "csv", data)
-    corrected = data.replace(b"MTR-1001,2026-03-07T01:00:00-05:00,0.371,A",
-                             b"MTR-1001,2026-03-07T01:00:00-05:00,0.400,A")
+    corrected = data.replace(
+        b"MTR-1001,2026-03-07T01:00:00-05:00,0.371,A", b"MTR-1001,2026-03-07T01:00:00-05:00,0.400,A"
+    )
     assert corrected != data
     ingest(sample_ldc, "csv", corrected, "corrected.csv")
-    assert "MTR-1001,2026-03-07T05:00:00Z,2026-03-07T06:00:00Z,0.400,ACTUAL" in export(sample_ldc, "--as-received")
+    assert "MTR-1001,2026-03-07T05:00:00Z,2026-03-07T06:00:00Z,0.400,ACTUAL" in export(
+        sample_ldc, "--as-received"
+    )
     old = IntervalDayVersion.objects.get()
     assert old.version == 1 and old.day.isoformat() == "2026-03-07"
     assert IntervalDay.objects.get(meter=old.meter, day=old.day).version == 2
@@ -109,8 +147,10 @@ def test_corrected_actual_makes_a_new_version_and_keeps_the_old(sample_ldc: Any)
 def test_actual_arriving_later_replaces_the_missing_and_estimated(sample_ldc: Any) -> None:
     data = sample_file("csv").read_bytes()
     ingest(sample_ldc, "csv", data)
-    late = (b"meter_id,timestamp,kwh,quality_flag\n"
-            b"MTR-1002,2026-03-07T15:00:00-05:00,0.555,A\nMTR-1003,2026-03-08T10:00:00-04:00,8.111,A\n")
+    late = (
+        b"meter_id,timestamp,kwh,quality_flag\n"
+        b"MTR-1002,2026-03-07T15:00:00-05:00,0.555,A\nMTR-1003,2026-03-08T10:00:00-04:00,8.111,A\n"
+    )
     ingest(sample_ldc, "csv", late, "late.csv")
     text = export(sample_ldc, "--as-received")
     assert "MTR-1002,2026-03-07T19:00:00Z,2026-03-07T20:00:00Z,0.555,ACTUAL" in text
@@ -119,28 +159,46 @@ def test_actual_arriving_later_replaces_the_missing_and_estimated(sample_ldc: An
 
 
 def test_business_rule_breaks_are_listed_and_the_rest_loads(sample_ldc: Any) -> None:
-    data = (b"meter_id,timestamp,kwh,quality_flag\n"
-            b"MTR-1001,2024-03-07T01:00:00-05:00,0.371,A\n"
-            b"MTR-1001,2026-03-07T01:00:00-05:00,0.371,A\n"
-            b"MTR-9999,2026-03-07T01:00:00-05:00,0.100,A\n"
-            b"MTR-9999,2026-03-07T02:00:00-05:00,0.100,A\n"
-            b"MTR-1002,2099-01-01T01:00:00-05:00,0.371,A\n")
+    data = (
+        b"meter_id,timestamp,kwh,quality_flag\n"
+        b"MTR-1001,2024-03-07T01:00:00-05:00,0.371,A\n"
+        b"MTR-1001,2026-03-07T01:00:00-05:00,0.371,A\n"
+        b"MTR-9999,2026-03-07T01:00:00-05:00,0.100,A\n"
+        b"MTR-9999,2026-03-07T02:00:00-05:00,0.100,A\n"
+        b"MTR-1002,2099-01-01T01:00:00-05:00,0.371,A\n"
+    )
     read_file = ingest(sample_ldc, "csv", data)
     assert read_file.status == "loaded"
     assert (read_file.intervals_accepted, read_file.intervals_rejected) == (1, 4)
     rows = {(r.reason, r.meter_serial, r.line, r.intervals) for r in ReadRejection.objects.all()}
-    assert rows == {("not_linked", "MTR-1001", 2, 1), ("unknown_meter", "MTR-9999", 4, 1),
-                    ("unknown_meter", "MTR-9999", 5, 1), ("future", "MTR-1002", 6, 1)}
-    assert read_file.report["rejected_by_reason"] == {"future": 1, "not_linked": 1, "unknown_meter": 2}
+    assert rows == {
+        ("not_linked", "MTR-1001", 2, 1),
+        ("unknown_meter", "MTR-9999", 4, 1),
+        ("unknown_meter", "MTR-9999", 5, 1),
+        ("future", "MTR-1002", 6, 1),
+    }
+    assert read_file.report["rejected_by_reason"] == {
+        "future": 1,
+        "not_linked": 1,
+        "unknown_meter": 2,
+    }
     assert read_file.intervals_accepted + read_file.intervals_rejected == read_file.intervals_total
 
 
-def test_a_crash_mid_file_resumes_without_doubling(sample_ldc: Any, monkeypatch: pytest.MonkeyPatch,
-                                                  settings: Any) -> None:
+def test_a_crash_mid_file_resumes_without_doubling(
+    sample_ldc: Any, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
     settings.OPENMDMR_INGEST_BATCH_READS = 20
     data = sample_file("cmep").read_bytes()
-    read_file, _ = services.read_file_receive(ldc=sample_ldc, interface="cmep", upload=io.BytesIO(data),
-                                              name="cmep.txt", actor=None, via="test", queue=False)
+    read_file, _ = services.read_file_receive(
+        ldc=sample_ldc,
+        interface="cmep",
+        upload=io.BytesIO(data),
+        name="cmep.txt",
+        actor=None,
+        via="test",
+        queue=False,
+    )
     calls = {"n": 0}
     real_merge = services.merge_batch
 

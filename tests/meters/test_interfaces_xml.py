@@ -840,7 +840,7 @@ def test_green_button_public_feeds_parse() -> None:
         assert not (iv.quality == Quality.MISSING).any()
         assert (np.diff(np.sort(iv.start)) == 900).all()
         assert iv.start.min() == utc("2012-03-01T05:00:00Z")
-        assert 0 < iv.wh.min() and iv.wh.max() < 10_000  # Wh per 15 minutes of a house
+        assert iv.wh.min() > 0 and iv.wh.max() < 10_000  # Wh per 15 minutes of a house
     feed4 = parse_path("green_button", folder / "openespi4_usage_subscription_feed_anonymized.xml")
     assert len(intervals(feed4)) == 0  # MeterReading with embedded ReadingType, no IntervalBlock
 

@@ -15,7 +15,9 @@ def block(slots: dict[int, tuple[int, Quality]]) -> DayBlock:
     starts = np.array([T0 + s * 3600 for s in slots], dtype=np.int64)
     wh = np.array([v for v, _ in slots.values()], dtype=np.int64)
     q = np.array([int(q) for _, q in slots.values()], dtype=np.uint8)
-    return incoming_block(np.ones(len(starts), np.int64), np.ones(len(starts), np.uint8), starts, wh, q, 60)
+    return incoming_block(
+        np.ones(len(starts), np.int64), np.ones(len(starts), np.uint8), starts, wh, q, 60
+    )
 
 
 def stored(slots: dict[int, tuple[int, Quality]]) -> DayBlock:
@@ -57,8 +59,10 @@ def test_manual_edit_is_kept_against_later_reads() -> None:
 
 
 def test_changed_actual_makes_a_new_version() -> None:
-    result = merge(stored({3: (420, Quality.ACTUAL), 4: (100, Quality.ACTUAL)}),
-                   block({3: (421, Quality.ACTUAL)}))
+    result = merge(
+        stored({3: (420, Quality.ACTUAL), 4: (100, Quality.ACTUAL)}),
+        block({3: (421, Quality.ACTUAL)}),
+    )
     assert result.new_version[0] and result.merged.version[0] == 2
     assert result.merged.wh[0, 3] == 421 and result.merged.wh[0, 4] == 100
 

@@ -101,14 +101,29 @@ def north_secrets(world: Any) -> list[str]:
     from ldc.services import api_token_create
     from portal.access import actor_for_user
 
-    token, _ = api_token_create(ldc=world.north, name="North CIS secret token", role="billing_agent",
-                                actor=actor_for_user(world.user("north", "ldc_admin")))
+    token, _ = api_token_create(
+        ldc=world.north,
+        name="North CIS secret token",
+        role="billing_agent",
+        actor=actor_for_user(world.user("north", "ldc_admin")),
+    )
     world.objects["north_token"] = token
     world.objects["north_file"] = ReadFile.objects.create(
-        ldc=world.north, interface="csv", sha256="a" * 64, original_name="north-private-reads.csv",
-        file="read_files/north-private-reads.csv")
-    return ["NORTH-SDP-1", "NORTH-MTR-1", "NORTH-ACCT-1", "@north.test.example",
-            "North CIS secret token", "north-private-reads.csv", "customer@north"]
+        ldc=world.north,
+        interface="csv",
+        sha256="a" * 64,
+        original_name="north-private-reads.csv",
+        file="read_files/north-private-reads.csv",
+    )
+    return [
+        "NORTH-SDP-1",
+        "NORTH-MTR-1",
+        "NORTH-ACCT-1",
+        "@north.test.example",
+        "North CIS secret token",
+        "north-private-reads.csv",
+        "customer@north",
+    ]
 
 
 CUSTOMER_DATA = ["NORTH-ACCT-1", "SOUTH-ACCT-1", "customer@north", "customer@south"]
@@ -117,7 +132,11 @@ CUSTOMER_DATA = ["NORTH-ACCT-1", "SOUTH-ACCT-1", "customer@north", "customer@sou
 def _visitors(world: Any, secrets: list[str]) -> list[tuple[str, Any, list[str]]]:
     return [
         ("south admin", world.user("south", "ldc_admin"), secrets + ["Northwind Test Hydro"]),
-        ("south AMI operator", world.user("south", "ami_operator"), secrets + ["Northwind Test Hydro"]),
+        (
+            "south AMI operator",
+            world.user("south", "ami_operator"),
+            secrets + ["Northwind Test Hydro"],
+        ),
         ("south customer", world.customer_south, secrets),
         ("coordinator", world.coordinator, CUSTOMER_DATA + ["North CIS secret token"]),
         ("anonymous", None, secrets + CUSTOMER_DATA),
@@ -141,7 +160,9 @@ def _state(world: Any) -> tuple[Any, ...]:
 SKIP_POST = {"account_logout"}  # would end the session the walk is using
 
 
-def test_no_page_or_endpoint_leaks_another_ldcs_data(client: Any, world: Any, north_secrets: list[str]) -> None:
+def test_no_page_or_endpoint_leaks_another_ldcs_data(
+    client: Any, world: Any, north_secrets: list[str]
+) -> None:
     urls = [(name, build_url(name, args, world)) for name, args in all_named_urls()]
     assert len(urls) > 50, "the resolver walk found too few URLs"
     before = _state(world)
@@ -157,13 +178,17 @@ def test_no_page_or_endpoint_leaks_another_ldcs_data(client: Any, world: Any, no
                 response = getattr(client, method)(url)
                 body = response.content.decode("utf-8", errors="replace")
                 if response.status_code >= 500:
-                    leaks.append(f"{who} {method.upper()} {url}: server error {response.status_code}")
+                    leaks.append(
+                        f"{who} {method.upper()} {url}: server error {response.status_code}"
+                    )
                 leaks += [f"{who} {method.upper()} {url} shows {s!r}" for s in secrets if s in body]
     assert not leaks, "\n".join(leaks)
     assert _state(world) == before, "a forbidden request changed north's data"
 
 
-def test_the_walk_reaches_the_owners_pages(client: Any, world: Any, north_secrets: list[str]) -> None:
+def test_the_walk_reaches_the_owners_pages(
+    client: Any, world: Any, north_secrets: list[str]
+) -> None:
     """The same walk as north's admin does see north's data: the check above can fail."""
     client.force_login(world.user("north", "ldc_admin"))
     seen = client.get(reverse("meters:sdp-detail", args=["NORTH-SDP-1"])).content.decode()

@@ -26,9 +26,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with audit_context(via="command"):
             ldc, created = ldc_create(
-                slug=options["slug"], name=options["name"], oeb_licence=options["oeb_licence"],
+                slug=options["slug"],
+                name=options["name"],
+                oeb_licence=options["oeb_licence"],
                 residential_customers=options["residential_customers"],
-                gs_customers=options["gs_customers"], time_zone=options["time_zone"],
+                gs_customers=options["gs_customers"],
+                time_zone=options["time_zone"],
                 status=options["status"],
             )
         state = "created" if created else "exists (unchanged)"

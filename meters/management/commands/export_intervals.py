@@ -21,16 +21,21 @@ def _date(value: str) -> dt.date:
 
 
 class Command(BaseCommand):
-    help = ("Export intervals whose start falls on the LDC's local dates START..END (inclusive) "
-            "as CSV on standard output.")
+    help = (
+        "Export intervals whose start falls on the LDC's local dates START..END (inclusive) "
+        "as CSV on standard output."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--ldc", required=True, help="LDC slug")
         parser.add_argument("--start", required=True, type=_date, help="first local date")
         parser.add_argument("--end", required=True, type=_date, help="last local date")
         parser.add_argument("--meter", help="one meter serial")
-        parser.add_argument("--as-received", action="store_true",
-                            help="values and head-end flags as received (expected.csv columns)")
+        parser.add_argument(
+            "--as-received",
+            action="store_true",
+            help="values and head-end flags as received (expected.csv columns)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         ldc = LDC.objects.filter(slug=options["ldc"]).first()
@@ -44,7 +49,9 @@ class Command(BaseCommand):
             if meter is None:
                 raise CommandError(f"no meter '{options['meter']}' at {ldc.slug}")
             meters = [meter.pk]
-        first, after = selectors.local_range_utc(options["start"], options["end"], ZoneInfo(ldc.time_zone))
+        first, after = selectors.local_range_utc(
+            options["start"], options["end"], ZoneInfo(ldc.time_zone)
+        )
         iv = selectors.intervals_between(ldc, first, after, meters=meters)
         if options["as_received"]:
             header, columns = selectors.AS_RECEIVED_HEADER, selectors.as_received_columns(iv)

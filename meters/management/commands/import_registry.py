@@ -28,18 +28,24 @@ class Command(BaseCommand):
         path: Path = options["file"]
         try:
             with path.open("rb") as stream, audit_context(via="command"):
-                result = registry_sync(ldc=ldc, rows=read_registry_csv(stream, path.name),
-                                       actor=None, source=path.name)
+                result = registry_sync(
+                    ldc=ldc, rows=read_registry_csv(stream, path.name), actor=None, source=path.name
+                )
         except (OSError, RowError) as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict()))
         else:
             self.stdout.write(
-                f"{path.name}: {result.rows} rows, {result.loaded} loaded, {len(result.errors)} refused; "
-                f"SDPs +{result.sdps_created} ~{result.sdps_updated}, meters +{result.meters_created}, "
-                f"installations +{result.installations_created} closed {result.installations_closed}")
+                f"{path.name}: {result.rows} rows, {result.loaded} loaded, "
+                f"{len(result.errors)} refused; "
+                f"SDPs +{result.sdps_created} ~{result.sdps_updated}, "
+                f"meters +{result.meters_created}, installations "
+                f"+{result.installations_created} closed {result.installations_closed}"
+            )
             for err in result.errors:
-                self.stderr.write(f"{path.name}: row {err['row']}: {err['field']}: {err['message']}")
+                self.stderr.write(
+                    f"{path.name}: row {err['row']}: {err['field']}: {err['message']}"
+                )
         if result.errors:
             raise SystemExit(1)

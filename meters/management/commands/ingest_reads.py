@@ -18,11 +18,15 @@ from portal.audit import audit_context
 def summary(read_file: ReadFile) -> str:
     report = read_file.report or {}
     reasons = ", ".join(f"{k} {v}" for k, v in report.get("rejected_by_reason", {}).items())
-    text = (f"loaded: {read_file.intervals_accepted} intervals accepted, "
-            f"{read_file.intervals_rejected} rejected{f' ({reasons})' if reasons else ''}, "
-            f"{read_file.registers_accepted} register reads")
+    text = (
+        f"loaded: {read_file.intervals_accepted} intervals accepted, "
+        f"{read_file.intervals_rejected} rejected{f' ({reasons})' if reasons else ''}, "
+        f"{read_file.registers_accepted} register reads"
+    )
     if "read_success_pct" in report:
-        text += f", read success {report['read_success_pct']}% (obligation {report['obligation_pct']}%)"
+        text += (
+            f", read success {report['read_success_pct']}% (obligation {report['obligation_pct']}%)"
+        )
     return text
 
 
@@ -49,14 +53,22 @@ class Command(BaseCommand):
         try:
             with path.open("rb") as stream:
                 read_file, created = read_file_receive(
-                    ldc=ldc, interface=interface, upload=stream, name=path.name, actor=None,
-                    via="command", queue=False)
+                    ldc=ldc,
+                    interface=interface,
+                    upload=stream,
+                    name=path.name,
+                    actor=None,
+                    via="command",
+                    queue=False,
+                )
         except (OSError, ValidationError) as exc:
             self.stderr.write(f"{path}: rejected: {exc}")
             return False
         if not created:
-            self.stdout.write(f"{path}: duplicate of {read_file.original_name} "
-                              f"({read_file.get_status_display().lower()}), nothing changed")
+            self.stdout.write(
+                f"{path}: duplicate of {read_file.original_name} "
+                f"({read_file.get_status_display().lower()}), nothing changed"
+            )
             return read_file.status != ReadFile.Status.REJECTED
         read_file = read_file_ingest(read_file=read_file)
         if read_file.status == ReadFile.Status.REJECTED:

@@ -25,11 +25,14 @@ class Command(BaseCommand):
                 self.stdout.write(summary)
         self.stdout.write(self.style.SUCCESS("Demo data is loaded."))
         self.stdout.write("")
-        self.stdout.write(f"Sign in at http://127.0.0.1:8000/ with password '{demo.DEMO_PASSWORD}':")
+        self.stdout.write(
+            f"Sign in at http://127.0.0.1:8000/ with password '{demo.DEMO_PASSWORD}':"
+        )
         for who, email in demo.demo_logins():
             self.stdout.write(f"  {who:<42} {email}")
         self.stdout.write("  (other LDCs: admin@, backoffice@, billing@, ami@ + <slug>.example)")
         self.stdout.write(
             f"Staff sign-in asks for a two-factor code: the demo TOTP secret is "
-            f"{demo.DEMO_TOTP_SECRET}; `.venv/bin/python manage.py demo_totp` prints the current code."
+            f"{demo.DEMO_TOTP_SECRET}; `.venv/bin/python manage.py demo_totp` prints the "
+            "current code."
         )
