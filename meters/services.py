@@ -181,6 +181,7 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
     for number, batch in enumerate(spool):
         if number < read_file.batches_done:
             continue  # committed by an earlier attempt
+        store.ensure_partitions(batch.intervals.start // 86_400)
         with transaction.atomic():
             counts = merge_batch(read_file, batch.intervals, batch.registers, resolver, tz, now)
             advanced = ReadFile.objects.filter(pk=read_file.pk, batches_done=number).update(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import datetime as dt
+
 import numpy as np
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ldc.models import LDC
@@ -16,6 +18,33 @@ from meters.storage import DayBlock, MergeResult, day_key, pack_rows, slots_per_
 
 LOCK_BUCKETS = 1024  # advisory locks per transaction stay well under PostgreSQL's lock table
 IN_CHUNK = 2000
+
+
+def ensure_partitions(days: np.ndarray) -> None:
+    """Create the monthly partitions of IntervalDay that the given UTC days need (PostgreSQL).
+
+    One query finds the missing months; each is created in its own savepoint, and a concurrent
+    creation of the same month by another worker is harmless (IF NOT EXISTS, error ignored).
+    """
+    if connection.vendor != "postgresql" or not len(days):
+        return
+    months = sorted({date_of(d).replace(day=1) for d in np.unique(days).tolist()})
+    names = [f"meters_intervalday_{m:%Y%m}" for m in months]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NULL", [names])
+        missing = {row[0] for row in cursor.fetchall()}
+    for first, name in zip(months, names, strict=True):
+        if name not in missing:
+            continue
+        after = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF meters_intervalday "
+                    f"FOR VALUES FROM ('{first}') TO ('{after}')"
+                )
+        except DatabaseError:
+            pass  # another worker created it between our check and our CREATE
 
 
 def lock_meters(ldc: LDC, meter_ids: Iterable[int]) -> None:

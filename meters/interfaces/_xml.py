@@ -90,7 +90,7 @@ class XmlReader:
         )
 
     def run(self, stream: BinaryIO) -> Iterator[None]:
-        """Parse ``stream`` to its end, pausing after each chunk so the caller can emit batches."""
+        """Parse ``stream`` to its end, pausing after each chunk (and at the end) for the caller."""
         parse = self.expat.Parse
         try:
             while chunk := stream.read(CHUNK_BYTES):
@@ -99,6 +99,9 @@ class XmlReader:
             parse(b"", True)
         except pyexpat.ExpatError as exc:
             raise self._not_well_formed(exc) from None
+        except (LookupError, UnicodeError) as exc:  # from the encoding the declaration names
+            reason = f"unsupported character encoding: {exc}"
+            raise ReadFileError(reason, file=self.filename, line=1, element="<?xml?>") from None
         yield
 
     def _make_parser(self) -> pyexpat.XMLParserType:
@@ -435,7 +438,9 @@ class BatchBuilder:
             yield self._cut()
 
     def _cut(self) -> ParsedBatch:
-        intervals = IntervalBatch.concat(self._parts)
+        # A single queued part is sliced as it is: no copy of a large conversion per batch.
+        single = len(self._parts) == 1
+        intervals = self._parts[0] if single else IntervalBatch.concat(self._parts)
         counted = np.concatenate(self._counted) if self._counted else np.zeros(0, bool)
         size = min(self._size, len(intervals))
         head = _slice(intervals, slice(0, size))

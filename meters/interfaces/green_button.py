@@ -473,26 +473,25 @@ class _Parser:
         self,
         spans: list[_Span],
         starts: Sequence[object],
-        lines: Sequence[int],
+        lines: Sequence[int] | np.ndarray,
         index: int,
         reason: str,
+        what: str = "",
     ) -> NoReturn:
+        """Raise for reading ``index`` of ``spans``, named by its start (or its rank)."""
         span = spans[span_at([s.begin for s in spans], index)]
         start = starts[index]
-        where = (
-            f"IntervalReading[start={start}]"
-            if start is not None
-            else (f"IntervalReading[{index - span.begin + 1}]")
-        )
-        raise self._error(reason, f"{span.label}/{where}", int(lines[index]))
+        start = start.strip() if isinstance(start, str) else start
+        name = f"start={start}" if start or start == 0 else f"{index - span.begin + 1}"
+        raise self._error(reason, f"{span.label}/IntervalReading[{name}]{what}", int(lines[index]))
 
     def _columns(self, spans: list[_Span], cut: int) -> Columns:
         """The arrays of readings [0, cut): see ``Columns``."""
         texts = self.texts
-        lines = texts.lines[:cut]
-        starts_text = [(t or "").strip() or None for t in texts.starts[:cut]]
-        for position in sorted(p for p in texts.problems if p < cut)[:1]:
-            self._reading_error(spans, starts_text, lines, position, texts.problems[position])
+        starts, lines = texts.starts, texts.lines
+        faulty = [position for position in texts.problems if position < cut]
+        if faulty:
+            self._reading_error(spans, starts, lines, min(faulty), texts.problems[min(faulty)])
         quality = np.zeros(cut, dtype=np.uint8)
         for position, codes in texts.qualities.items():
             if position < cut:
@@ -500,19 +499,16 @@ class _Parser:
                     quality[position] = quality_of_codes(codes)
                 except ValueError as exc:
                     what = "/ReadingQuality/quality"
-                    self._reading_error(spans, starts_text, lines, position, str(exc), what)
-        parsed = []
-        for name, column in (
-            ("timePeriod/start", texts.starts),
-            ("timePeriod/duration", texts.durations),
-            ("value", texts.values),
-        ):
+                    self._reading_error(spans, starts, lines, position, str(exc), what)
+        parsed: list[np.ndarray] = []
+        named = (("timePeriod/start", starts), ("timePeriod/duration", texts.durations))
+        for name, column in (*named, ("value", texts.values)):
             try:
-                parsed.extend(integers_with_gaps(column[:cut]))
+                parsed.extend(integers_with_gaps(column[:cut]))  # type: ignore[arg-type]
             except BadValue as exc:
-                self._reading_error(spans, starts_text, lines, exc.index, f"{name}: {exc.reason}")
-        starts, no_start, durations, no_duration, values, _ = parsed
-        return starts, no_start, durations, no_duration, values, quality, np.array(lines, np.int32)
+                self._reading_error(spans, starts, lines, exc.index, exc.reason, f"/{name}")
+        start, no_start, duration, no_duration, values, _ = parsed
+        return start, no_start, duration, no_duration, values, quality, np.array(lines[:cut])
 
     # --- from readings to intervals --------------------------------------------------------
 

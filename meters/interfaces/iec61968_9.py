@@ -398,21 +398,22 @@ class _Parser:
         self._convert_registers()
 
     def _reading_error(self, spans: list[_Span], position: int, what: str, reason: str) -> NoReturn:
+        """Raise for reading ``position``: named by its timeStamp, or its rank if that is bad."""
         span = spans[span_at([s.begin for s in spans], position)]
         stamp = self.texts.stamps[position].strip()
-        where = (
-            f"IntervalReadings[timeStamp={stamp}]"
-            if what != "timeStamp" and stamp
-            else (f"IntervalReadings[{position - span.begin + 1}]")
-        )
-        element = f"{span.owner.label()}/{where}{'/' + what if what else ''}"
+        if what == "timeStamp" or not stamp:
+            where = f"IntervalReadings[{position - span.begin + 1}]"
+        else:
+            where = f"IntervalReadings[timeStamp={stamp}]"
+        element = f"{span.owner.label()}/{where}" + (f"/{what}" if what else "")
         raise self._error(reason, element, self.texts.lines[position])
 
     def _columns(self, spans: list[_Span], cut: int) -> tuple[np.ndarray, ...]:
         """End instants, values (0 where missing), quality and line of readings [0, cut)."""
         texts = self.texts
-        for position in sorted(p for p in texts.problems if p < cut)[:1]:
-            self._reading_error(spans, position, "", texts.problems[position])
+        faulty = [position for position in texts.problems if position < cut]
+        if faulty:
+            self._reading_error(spans, min(faulty), "", texts.problems[min(faulty)])
         try:
             ends = iso_to_epoch(texts.stamps[:cut])
         except BadValue as exc:

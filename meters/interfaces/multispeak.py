@@ -3,7 +3,8 @@
 The document declares its two delimiters, then interval profiles (length and ordered channels),
 then blocks: one meter, the start of the first interval and one ``ch`` per profile channel whose
 text is the interval values joined by the interval delimiter, each optionally followed by the
-status delimiter and a status. A ``ch`` is split once and converted with numpy.
+status delimiter and a status. A ``ch`` is split once; the values of all blocks read are
+converted with numpy in one go after each chunk of the file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import BinaryIO
+from itertools import compress
+from typing import BinaryIO, NoReturn
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -23,7 +25,11 @@ from meters.interfaces._xml import (
     interval_batch,
     iso_to_epoch,
     parse_decimals,
+    position_in_span,
     qname,
+    shown,
+    span_at,
+    span_lengths,
 )
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
@@ -127,45 +133,33 @@ def profile_minutes(length: str | None, units: str) -> int:
 
 def split_ch(
     text: str, interval_delimiter: str, status_delimiter: str
-) -> tuple[list[str], list[str | None]]:
-    """Value texts ("" = missing) and statuses (None = none; [] when the ch has no status)."""
+) -> tuple[list[str], dict[int, str]]:
+    """Value texts of a ``ch`` ("" = missing slot) and the statuses of the slots that have one."""
     body = text.strip() if interval_delimiter.strip() else text
     slots = body.split(interval_delimiter)
     if status_delimiter not in body:
-        return slots, []
-    parts = [slot.partition(status_delimiter) for slot in slots]
-    # "value:" has an empty status: keep it apart from "no status" so that it is rejected.
-    return [p[0] for p in parts], [p[2] if p[1] else None for p in parts]
+        return slots, {}
+    values, statuses = [], {}
+    for index, slot in enumerate(slots):
+        value, separator, status = slot.partition(status_delimiter)
+        values.append(value)
+        if separator:  # "value:" has an empty status, which is not a known one
+            statuses[index] = status
+    return values, statuses
 
 
-def slot_quality(statuses: list[str | None], present: np.ndarray) -> np.ndarray:
-    """Quality of each slot; BadValue naming the first slot whose status is not in STATUSES."""
-    quality = np.zeros(present.shape[0], dtype=np.uint8)
-    if statuses:
-        known: dict[str | None, Quality] = {None: Quality.ACTUAL, **STATUSES}
-        try:
-            quality = np.array([known[status] for status in statuses], dtype=np.uint8)
-        except KeyError:
-            index, status = next((i, s) for i, s in enumerate(statuses) if s not in known)
-            raise BadValue(index, f"unknown status {status!r}") from None
-    quality[~present] = Quality.MISSING
-    return quality
+@dataclass
+class _Slots:
+    """The slots of one ``ch``: positions [begin, end) of the collected values."""
 
-
-def parse_ch(
-    text: str, interval_delimiter: str, status_delimiter: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Values (0 where missing), present mask and quality of each slot of a ``ch``."""
-    values, statuses = split_ch(text, interval_delimiter, status_delimiter)
-    present = np.fromiter(map(bool, values), dtype=bool, count=len(values))
-    numbers = np.zeros(len(values), dtype=np.float64)
-    kept = values if present.all() else list(filter(None, values))
-    try:
-        numbers[present] = parse_decimals(kept)
-    except BadValue as exc:
-        index = int(np.flatnonzero(present)[exc.index])
-        raise BadValue(index, exc.reason) from None
-    return numbers, present, slot_quality(statuses, present)
+    block: _Block
+    number: int  # of the ch in its block, from 1
+    begin: int
+    end: int
+    line: int
+    meter: str
+    minutes: int
+    channel: ProfileChannel
 
 
 class _Parser:
@@ -182,6 +176,9 @@ class _Parser:
         self.block: _Block | None = None
         self.blocks = 0
         self.ch_line = 0
+        self.values: list[str] = []  # slot values of the ch read since the last conversion
+        self.statuses: dict[int, str] = {}  # position in values -> status
+        self.slots: list[_Slots] = []
         for namespace in NAMESPACES:
             self._register_handlers(partial(qname, namespace))
 
@@ -209,7 +206,9 @@ class _Parser:
     def parse(self, stream: BinaryIO) -> Iterator[ParsedBatch]:
         """Batches of the whole file."""
         for _ in self.reader.run(stream):
+            self._convert()
             yield from self.builder.take()
+        self._convert()
         yield from self.builder.take(final=True)
 
     def _error(self, reason: str, element: str, line: int | None = None) -> ReadFileError:
@@ -293,26 +292,77 @@ class _Parser:
         block, self.block = self.block, None
         if block is None:
             return
-        meter, profile, first = self._meter(block), self._profile(block), self._start(block)
+        meter, profile = self._meter(block), self._profile(block)
+        if block.start is None:
+            reason = "required element intervalStart is missing"
+            raise self._error(reason, f"{block.label()}/intervalStart", block.line)
         if len(block.chs) != len(profile.channels):
             reason = f"{len(block.chs)} ch for the {len(profile.channels)} channels of its profile"
             raise self._error(reason, f"{block.label()}/dB/chs", block.line)
         interval, status = self._delimiter("intervalDelimiter"), self._delimiter("statusDelimiter")
         for number, ((text, line), channel) in enumerate(
-            zip(block.chs, profile.channels, strict=True)
+            zip(block.chs, profile.channels, strict=True), start=1
         ):
-            try:
-                values, present, quality = parse_ch(text, interval, status)
-            except BadValue as exc:
-                element = f"{block.label()}/dB/chs/ch[{number + 1}]/slot[{exc.index + 1}]"
-                raise self._error(exc.reason, element, line) from None
-            count = values.shape[0]
-            start = first + np.arange(count, dtype=np.int64) * (profile.minutes * 60)
-            wh = kwh_to_wh(values, channel.wh_per_unit)
-            lines = np.full(count, line, dtype=np.int32)
-            self.builder.add(
-                interval_batch(meter, start, profile.minutes, wh, quality, channel.channel, lines)
+            values, statuses = split_ch(text, interval, status)
+            begin = len(self.values)
+            self.values += values
+            if statuses:
+                self.statuses.update({begin + i: s for i, s in statuses.items()})
+            end = len(self.values)
+            self.slots.append(
+                _Slots(block, number, begin, end, line, meter, profile.minutes, channel)
             )
+
+    # --- conversion, once per chunk, of the blocks read --------------------------------------
+
+    def _convert(self) -> None:
+        if not self.slots:
+            return
+        slots, values = self.slots, self.values
+        firsts = self._firsts(slots)
+        present = np.fromiter(map(bool, values), dtype=bool, count=len(values))
+        numbers = np.zeros(len(values), dtype=np.float64)
+        try:
+            kept = values if present.all() else list(compress(values, present.tolist()))
+            numbers[present] = parse_decimals(kept)
+        except BadValue as exc:
+            self._slot_error(int(np.flatnonzero(present)[exc.index]), exc.reason)
+        quality = np.zeros(len(values), dtype=np.uint8)
+        for position, status in self.statuses.items():
+            if status not in STATUSES:
+                self._slot_error(position, f"unknown status {shown(status)}")
+            quality[position] = STATUSES[status]
+        quality[~present] = Quality.MISSING
+        lengths = span_lengths([(s.begin, s.end) for s in slots])
+        steps = np.repeat([s.minutes * 60 for s in slots], lengths)
+        scale = np.repeat([s.channel.wh_per_unit for s in slots], lengths)
+        batch = interval_batch(
+            np.repeat(np.array([s.meter for s in slots], dtype=object), lengths),
+            np.repeat(firsts, lengths) + position_in_span(lengths) * steps,
+            steps // 60,
+            kwh_to_wh(numbers * scale, 1.0),
+            quality,
+            np.repeat([int(s.channel.channel) for s in slots], lengths),
+            np.repeat([s.line for s in slots], lengths),
+        )
+        self.builder.add(batch)
+        self.values.clear()
+        self.statuses.clear()
+        self.slots.clear()
+
+    def _firsts(self, slots: list[_Slots]) -> np.ndarray:
+        """The intervalStart of each ch's block, as epoch seconds."""
+        try:
+            return iso_to_epoch([s.block.start or "" for s in slots])
+        except BadValue as exc:
+            block = slots[exc.index].block
+            raise self._error(exc.reason, f"{block.label()}/intervalStart", block.line) from None
+
+    def _slot_error(self, position: int, reason: str) -> NoReturn:
+        slots = self.slots[span_at([s.begin for s in self.slots], position)]
+        slot = position - slots.begin + 1
+        element = f"{slots.block.label()}/dB/chs/ch[{slots.number}]/slot[{slot}]"
+        raise self._error(reason, element, slots.line)
 
     def _meter(self, block: _Block) -> str:
         name, text = block.meter_name, block.meter_text
@@ -333,15 +383,6 @@ class _Parser:
             reason = f"profileID {block.profile_id!r} names no intervalProfile declared before it"
             raise self._error(reason, f"{block.label()}/profileID", block.line)
         return self.profiles[block.profile_id]
-
-    def _start(self, block: _Block) -> int:
-        element = f"{block.label()}/intervalStart"
-        if block.start is None:
-            raise self._error("required element intervalStart is missing", element, block.line)
-        try:
-            return int(iso_to_epoch([block.start])[0])
-        except BadValue as exc:
-            raise self._error(exc.reason, element, block.line) from None
 
     def _delimiter(self, name: str) -> str:
         if name not in self.delimiters:

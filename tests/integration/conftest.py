@@ -23,6 +23,13 @@ def database_url(settings: Any) -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def _drop_connections() -> None:
+    """Forget pooled broker connections made under the previous broker setting."""
+    celery_app.close()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def broker(redis_server: RedisServer, settings: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Point this process's Celery at Redis (not eager) and share a media folder with workers."""
@@ -31,6 +38,7 @@ def broker(redis_server: RedisServer, settings: Any, tmp_path: Path) -> Iterator
     settings.MEDIA_ROOT = str(media)
     saved = {k: celery_app.conf[k] for k in ("task_always_eager", "broker_url")}
     celery_app.conf.update(task_always_eager=False, broker_url=redis_server.url)
+    _drop_connections()
     env = {
         **os.environ,
         "DATABASE_URL": database_url(settings),
@@ -40,6 +48,7 @@ def broker(redis_server: RedisServer, settings: Any, tmp_path: Path) -> Iterator
     }
     yield env
     celery_app.conf.update(saved)
+    _drop_connections()
     import redis
 
     redis.Redis.from_url(redis_server.url).flushall()

@@ -7,7 +7,9 @@ several blocks per meter, prefixed namespaces, quality codes and small batches.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import random
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 
 from meters.interfaces import get_parser
-from meters.interfaces._xml import iso_to_epoch, parse_decimals
+from meters.interfaces._xml import CHUNK_BYTES, iso_to_epoch, parse_decimals
 from meters.interfaces.base import Channel, IntervalBatch, ParsedBatch, Quality, ReadFileError
 from tests.meters.samples import (
     SAMPLES,
@@ -158,7 +160,7 @@ def gb_entry(self_href: str, content: str, related: tuple[str, ...] = (), e: str
     links = [f'<link rel="self" href="{self_href}"/>']
     links += [f'<link rel="related" href="{href}"/>' for href in related]
     decl = "" if e else f' xmlns="{NS_ESPI}"'
-    # The ESPI resource is the first element of content: give it the default namespace if unprefixed.
+    # The ESPI resource is the first element of content: unprefixed, it declares the namespace.
     content = content.replace(">", f"{decl}>", 1) if decl else content
     return f"<entry>\n{''.join(links)}\n<content>{content}</content>\n</entry>\n"
 
@@ -222,7 +224,10 @@ def gb_block(
     mr: int = 1,
 ) -> str:
     href = f"{GB_BASE}/UsagePoint/{meter}/MeterReading/{mr}/IntervalBlock/{number}"
-    interval = f"<{e}interval><{e}duration>{duration}</{e}duration><{e}start>{start}</{e}start></{e}interval>"
+    interval = (
+        f"<{e}interval><{e}duration>{duration}</{e}duration>"
+        f"<{e}start>{start}</{e}start></{e}interval>"
+    )
     return gb_entry(
         href, f"<{e}IntervalBlock>{interval}\n{''.join(readings)}</{e}IntervalBlock>", e=e
     )
@@ -268,8 +273,9 @@ def ms_profile(
         for i, (code, uom, mult) in enumerate(channels)
     )
     return (
-        f'<{p}intervalProfile profileID="{pid}"><{p}intervalLength units="{units}">{length}</{p}intervalLength>'
-        f"<{p}channels>{chans}</{p}channels></{p}intervalProfile>\n"
+        f'<{p}intervalProfile profileID="{pid}">'
+        f'<{p}intervalLength units="{units}">{length}</{p}intervalLength><{p}channels>'
+        f"{chans}</{p}channels></{p}intervalProfile>\n"
     )
 
 
@@ -477,10 +483,20 @@ def test_mangled_samples_fail_only_with_read_file_error(interface: str) -> None:
             data[:cut] + b"<" + data[cut + 1 :],
             data[:cut] + b"x" + data[cut:],
         ):
-            try:
+            with contextlib.suppress(ReadFileError):
                 parse_bytes(interface, mangled)
-            except ReadFileError:
-                pass
+
+
+@pytest.mark.parametrize("interface", XML_INTERFACES)
+def test_random_corruption_fails_only_with_read_file_error(interface: str) -> None:
+    rng = random.Random(61968)
+    data = sample_file(interface).read_bytes()
+    for _ in range(200):
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            mutated[rng.randrange(len(mutated))] = rng.choice(b"<>&/:;,.-+0123456789xZT \n\"'=")
+        with contextlib.suppress(ReadFileError):
+            parse_bytes(interface, bytes(mutated))
 
 
 @pytest.mark.parametrize("interface", XML_INTERFACES)
@@ -488,6 +504,16 @@ def test_other_document_is_rejected_by_its_root(interface: str) -> None:
     other = {"green_button": "multispeak", "iec61968_9": "green_button", "multispeak": "iec61968_9"}
     error = reject(interface, sample_file(other[interface]).read_bytes())
     assert "root element" in error.reason
+
+
+@pytest.mark.parametrize("interface", XML_INTERFACES)
+def test_other_encodings_are_read_and_unknown_ones_rejected(interface: str) -> None:
+    text = sample_file(interface).read_text(encoding="utf-8")
+    utf16 = text.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
+    assert interval_rows(parse_bytes(interface, utf16)) == expected_interval_rows()
+    unknown = text.replace('encoding="UTF-8"', 'encoding="UTF-9"').encode()
+    error = reject(interface, unknown)
+    assert "encoding" in error.reason and error.line == 1
 
 
 @pytest.mark.parametrize("interface", XML_INTERFACES)
@@ -510,7 +536,9 @@ class _Recording(io.BytesIO):
 def test_batches_come_while_the_file_is_read(interface: str) -> None:
     starts = [FALL_BACK_START + 3600 * i for i in range(24 * 10)]
     wh: list[int | None] = [100 + i % 7 for i in range(len(starts))]
-    data = generated(interface, [f"M{n}" for n in range(400)], starts, wh)
+    size = len(generated(interface, ["M"], starts, wh))
+    meters = 3 * CHUNK_BYTES // size + 1  # several chunks of the reader
+    data = generated(interface, [f"M{n}" for n in range(meters)], starts, wh)
     stream = _Recording(data)
     parser = get_parser(interface)(stream, filename="gen.xml", tz=TORONTO, batch_reads=1000)
     first = next(iter(parser))
@@ -811,10 +839,8 @@ def test_green_button_non_integer_value_is_rejected(value: str) -> None:
     entries = gb_hourly("X", FALL_BACK[:1], [1])
     entries[3] = gb_block("X", 1, FALL_BACK_START, 3600, [gb_reading(FALL_BACK_START, value)])
     error = reject("green_button", gb_feed(entries))
-    assert (
-        error.element
-        == f"UsagePoint[X]/MeterReading[1]/IntervalBlock[1]/IntervalReading[start={FALL_BACK_START}]/value"
-    )
+    block = "UsagePoint[X]/MeterReading[1]/IntervalBlock[1]"
+    assert error.element == f"{block}/IntervalReading[start={FALL_BACK_START}]/value"
 
 
 def test_green_button_readings_without_time_period_follow_each_other() -> None:
@@ -880,10 +906,8 @@ def test_iec_quality_codes(codes: tuple[str, ...], value: str | None, quality: Q
 def test_iec_unknown_quality_code_is_rejected(code: str) -> None:
     reading = iec_reading(FALL_BACK_START + 3600, "1", (code,))
     error = reject("iec61968_9", iec_message([iec_meter_reading("Q", [iec_block([reading])])]))
-    assert (
-        error.element
-        == "MeterReading[Q]/IntervalReadings[timeStamp=2026-11-01T01:00:00-04:00]/ReadingQualities/ReadingQualityType"
-    )
+    reading = "MeterReading[Q]/IntervalReadings[timeStamp=2026-11-01T01:00:00-04:00]"
+    assert error.element == f"{reading}/ReadingQualities/ReadingQualityType"
     assert repr(code) in error.reason
 
 
@@ -987,7 +1011,11 @@ def test_iec_quality_time_stamp_is_not_the_reading_one() -> None:
         "<ReadingQualities><timeStamp>2020-01-01T00:00:00Z</timeStamp>"
         '<ReadingQualityType ref="2.8.0"/></ReadingQualities>'
     )
-    reading = f"<IntervalReadings><timeStamp>{local(FALL_BACK_START + 3600)}</timeStamp><value>1</value>{quality}</IntervalReadings>"
+    stamp = local(FALL_BACK_START + 3600)
+    reading = (
+        f"<IntervalReadings><timeStamp>{stamp}</timeStamp><value>1</value>{quality}"
+        "</IntervalReadings>"
+    )
     got = rows(
         parse_bytes("iec61968_9", iec_message([iec_meter_reading("Q", [iec_block([reading])])]))
     )
