@@ -192,137 +192,225 @@ def _overlaps(a_from: dt.date, a_to: dt.date | None, b_from: dt.date, b_to: dt.d
     return (b_to is None or a_from <= b_to) and (a_to is None or b_from <= a_to)
 
 
+@dataclass
+class _Link:
+    """An effective-dated relationship in memory: stored (``obj``) or planned (``obj`` None)."""
+
+    sdp: str
+    other: str  # meter serial, head-end code or billing-agent code
+    start: dt.date
+    end: dt.date | None
+    obj: Any = None
+    dirty: bool = False
+
+
+def _index(links: Iterable[_Link], key: str) -> dict[str, list[_Link]]:
+    found: dict[str, list[_Link]] = {}
+    for link in links:
+        found.setdefault(getattr(link, key), []).append(link)
+    return found
+
+
 class _Sync:
-    """Applies checked rows against the registry loaded once for the ids the batch names."""
+    """Plans a sync in memory against the registry rows the file names, then writes in bulk.
+
+    Conflicts are found through per-SDP and per-meter indexes (never a scan per row), and every
+    write is a bulk statement, so a large LDC's full registry loads in one pass.
+    """
 
     def __init__(self, ldc: LDC, rows: list[RegistryRow], result: RegistryResult) -> None:
-        self.ldc, self.rows, self.result = ldc, rows, result
-        sdp_ids = {r.sdp_id for r in rows}
-        serials = {r.meter_id for r in rows}
-        self.sdps = {
-            s.sdp_id: s
-            for s in ServiceDeliveryPoint.objects.for_ldc(ldc).filter(sdp_id__in=sdp_ids)
-        }
-        self.meters = {m.serial: m for m in Meter.objects.for_ldc(ldc).filter(serial__in=serials)}
-        self.headends = {h.code: h for h in AmiHeadend.objects.for_ldc(ldc)}
-        self.agents = {a.code: a for a in BillingAgent.objects.for_ldc(ldc)}
-        installs = MeterInstallation.objects.for_ldc(ldc).filter(
-            sdp__sdp_id__in=sdp_ids
-        ) | MeterInstallation.objects.for_ldc(ldc).filter(meter__serial__in=serials)
-        self.installs = list(installs.select_related("sdp", "meter").distinct())
+        self.ldc, self.result = ldc, result
+        sdp_ids, serials = {r.sdp_id for r in rows}, {r.meter_id for r in rows}
+        self.sdps = self._load_sdps(sdp_ids)
+        self.meters = _pairs(Meter.objects.for_ldc(ldc), "serial", serials, "headend_id")
+        self.sdp_values: dict[str, dict[str, Any]] = {}
+        self.meter_headend: dict[str, str] = {}
+        sdp_pks = [pk for pk, _ in self.sdps.values()]
+        meter_pks = [pk for pk, _ in self.meters.values()]
+        fields = ("pk", "sdp__sdp_id", "meter__serial", "effective_from", "effective_to")
+        found = _rows(MeterInstallation.objects.for_ldc(ldc), "sdp_id", sdp_pks, fields)
+        found |= _rows(MeterInstallation.objects.for_ldc(ldc), "meter_id", meter_pks, fields)
+        installs = [_Link(sdp, meter, start, end, pk) for pk, sdp, meter, start, end in found]
+        self.by_sdp, self.by_meter = _index(installs, "sdp"), _index(installs, "other")
+        self.headend_links = self._links(SdpHeadend, "headend", sdp_pks)
+        self.agent_links = self._links(SdpBillingAgent, "agent", sdp_pks)
+
+    def _load_sdps(self, sdp_ids: set[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        rows = ServiceDeliveryPoint.objects.for_ldc(self.ldc)
+        found: dict[str, tuple[int, dict[str, Any]]] = {}
+        for chunk in _chunks(sorted(sdp_ids)):
+            for pk, sdp_id, *values in rows.filter(sdp_id__in=chunk).values_list(
+                "pk", "sdp_id", *SDP_FIELDS
+            ):
+                found[sdp_id] = (pk, dict(zip(SDP_FIELDS, values, strict=True)))
+        return found
+
+    def _links(self, model: Any, name: str, sdp_pks: list[int]) -> dict[str, list[_Link]]:
+        fields = ("pk", "sdp__sdp_id", f"{name}__code", "effective_from", "effective_to")
+        found = _rows(model.objects.for_ldc(self.ldc), "sdp_id", sdp_pks, fields)
+        return _index(
+            [_Link(sdp, code, start, end, pk) for pk, sdp, code, start, end in found], "sdp"
+        )
 
     def _conflict(self, row: RegistryRow) -> str | None:
-        for inst in self.installs:
-            same = inst.sdp.sdp_id == row.sdp_id and inst.meter.serial == row.meter_id
-            if same and inst.effective_from == row.effective_from:
-                continue  # the same relationship again (perhaps closing it)
-            if not _overlaps(
-                inst.effective_from, inst.effective_to, row.effective_from, row.effective_to
+        for link in self.by_sdp.get(row.sdp_id, []) + self.by_meter.get(row.meter_id, []):
+            if (
+                link.sdp == row.sdp_id
+                and link.other == row.meter_id
+                and link.start == row.effective_from
             ):
+                continue  # the same relationship again (perhaps closing it)
+            if not _overlaps(link.start, link.end, row.effective_from, row.effective_to):
                 continue
-            if inst.sdp.sdp_id == row.sdp_id:
-                return (f"SDP {row.sdp_id} already has meter {inst.meter.serial} "
-                        f"from {inst.effective_from}")
-            if inst.meter.serial == row.meter_id:
-                return (f"meter {row.meter_id} is already at SDP {inst.sdp.sdp_id} "
-                        f"from {inst.effective_from}")
+            if link.sdp == row.sdp_id:
+                return f"SDP {row.sdp_id} already has meter {link.other} from {link.start}"
+            return f"meter {row.meter_id} is already at SDP {link.sdp} from {link.start}"
         return None
 
-    def apply(self, row: RegistryRow) -> None:
+    def plan(self, row: RegistryRow) -> None:
+        """Record what the row changes, or raise RowError (nothing of the row is then kept)."""
         conflict = self._conflict(row)
         if conflict:
             raise RowError("effective_from", f"overlapping relationship: {conflict}")
-        headend = self._code(self.headends, AmiHeadend, row.ami_headend)
-        agent = self._code(self.agents, BillingAgent, row.billing_agent)
-        sdp = self._sdp(row)
-        meter = self._meter(row, headend)
-        self._install(row, sdp, meter)
-        self._relate(SdpHeadend, sdp, "headend", headend, row)
-        self._relate(SdpBillingAgent, sdp, "agent", agent, row)
+        latest = self.sdp_values.get(row.sdp_id)
+        if latest is None or latest["_from"] <= row.effective_from:
+            self.sdp_values[row.sdp_id] = {
+                "_from": row.effective_from,
+                "rate_class": row.rate_class,
+                "commodity_rate_class": row.commodity_rate_class,
+                "postal_code": row.postal_code,
+                "service_multiplier": row.service_multiplier,
+                "bidirectional": row.bidirectional,
+            }
+        self.meter_headend[row.meter_id] = row.ami_headend
+        link = _Link(row.sdp_id, row.meter_id, row.effective_from, row.effective_to)
+        self._put(link, self.by_sdp, self.by_meter)
+        self._put(
+            _Link(row.sdp_id, row.ami_headend, row.effective_from, row.effective_to),
+            self.headend_links,
+        )
+        self._put(
+            _Link(row.sdp_id, row.billing_agent, row.effective_from, row.effective_to),
+            self.agent_links,
+        )
         self.result.loaded += 1
 
-    def _code(self, cache: dict[str, Any], model: Any, code: str) -> Any:
-        if code not in cache:
-            cache[code] = model.objects.create(ldc=self.ldc, code=code)
-        return cache[code]
-
-    def _sdp(self, row: RegistryRow) -> ServiceDeliveryPoint:
-        values = {
-            "rate_class": row.rate_class,
-            "commodity_rate_class": row.commodity_rate_class,
-            "postal_code": row.postal_code,
-            "service_multiplier": row.service_multiplier,
-            "bidirectional": row.bidirectional,
-        }
-        sdp = self.sdps.get(row.sdp_id)
-        if sdp is None:
-            sdp = self.sdps[row.sdp_id] = ServiceDeliveryPoint.objects.create(
-                ldc=self.ldc, sdp_id=row.sdp_id, **values
-            )
-            self.result.sdps_created += 1
-        elif any(getattr(sdp, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(sdp, k, v)
-            sdp.save(update_fields=[*values, "updated_at"])
-            self.result.sdps_updated += 1
-        return sdp
-
-    def _meter(self, row: RegistryRow, headend: AmiHeadend) -> Meter:
-        meter = self.meters.get(row.meter_id)
-        if meter is None:
-            meter = self.meters[row.meter_id] = Meter.objects.create(
-                ldc=self.ldc, serial=row.meter_id, headend=headend
-            )
-            self.result.meters_created += 1
-        elif meter.headend_id != headend.pk:
-            meter.headend = headend
-            meter.save(update_fields=["headend"])
-        return meter
-
-    def _install(self, row: RegistryRow, sdp: ServiceDeliveryPoint, meter: Meter) -> None:
-        for inst in self.installs:
-            if (
-                inst.sdp_id == sdp.pk
-                and inst.meter_id == meter.pk
-                and inst.effective_from == row.effective_from
-            ):
-                if inst.effective_to != row.effective_to:
-                    inst.effective_to = row.effective_to
-                    inst.save(update_fields=["effective_to"])
-                    self.result.installations_closed += 1
-                return
-        inst = MeterInstallation.objects.create(
-            ldc=self.ldc,
-            sdp=sdp,
-            meter=meter,
-            effective_from=row.effective_from,
-            effective_to=row.effective_to,
-        )
-        self.installs.append(inst)
-        self.result.installations_created += 1
-
-    def _relate(
-        self, model: Any, sdp: ServiceDeliveryPoint, name: str, target: Any, row: RegistryRow
+    @staticmethod
+    def _put(
+        link: _Link, by_sdp: dict[str, list[_Link]], by_other: dict[str, list[_Link]] | None = None
     ) -> None:
-        current = (
-            model.objects.for_ldc(self.ldc)
-            .filter(sdp=sdp, effective_from=row.effective_from)
-            .first()
+        for known in by_sdp.get(link.sdp, []):
+            if known.start == link.start and (by_other is None or known.other == link.other):
+                if (known.end, known.other) != (link.end, link.other):
+                    known.end, known.other, known.dirty = link.end, link.other, True
+                return
+        by_sdp.setdefault(link.sdp, []).append(link)
+        if by_other is not None:
+            by_other.setdefault(link.other, []).append(link)
+
+    def flush(self) -> None:
+        """Write the plan: a few bulk statements per kind of row."""
+        headend_links = [x for v in self.headend_links.values() for x in v]
+        agent_links = [x for v in self.agent_links.values() for x in v]
+        # Every meter's head-end is among the SDP head-end links, so ``headends`` holds it.
+        headends = self._codes(AmiHeadend, {x.other for x in headend_links})
+        agents = self._codes(BillingAgent, {x.other for x in agent_links})
+        self._write_sdps()
+        self._write_meters(headends)
+        installs = [x for v in self.by_sdp.values() for x in v]
+        meter_pks = {serial: pk for serial, (pk, _) in self.meters.items()}
+        created, closed = self._write_links(MeterInstallation, installs, "meter", meter_pks)
+        self.result.installations_created, self.result.installations_closed = created, closed
+        self._write_links(
+            SdpHeadend, headend_links, "headend", {c: h.pk for c, h in headends.items()}
         )
-        if current is None:
-            model.objects.create(
+        self._write_links(
+            SdpBillingAgent, agent_links, "agent", {c: a.pk for c, a in agents.items()}
+        )
+
+    def _codes(self, model: Any, codes: set[str]) -> dict[str, Any]:
+        known = {x.code: x for x in model.objects.for_ldc(self.ldc)}
+        model.objects.bulk_create([model(ldc=self.ldc, code=c) for c in sorted(codes - set(known))])
+        return {x.code: x for x in model.objects.for_ldc(self.ldc)}
+
+    def _write_sdps(self) -> None:
+        new, changed = [], []
+        for sdp_id, values in self.sdp_values.items():
+            wanted = {f: values[f] for f in SDP_FIELDS}
+            if sdp_id not in self.sdps:
+                new.append(ServiceDeliveryPoint(ldc=self.ldc, sdp_id=sdp_id, **wanted))
+            elif self.sdps[sdp_id][1] != wanted:
+                changed.append(ServiceDeliveryPoint(pk=self.sdps[sdp_id][0], **wanted))
+        ServiceDeliveryPoint.objects.bulk_create(new, batch_size=2000)
+        ServiceDeliveryPoint.objects.bulk_update(changed, list(SDP_FIELDS), batch_size=2000)
+        self.result.sdps_created, self.result.sdps_updated = len(new), len(changed)
+        self.sdps = self._load_sdps(set(self.sdp_values))
+
+    def _write_meters(self, headends: dict[str, Any]) -> None:
+        new, changed = [], []
+        for serial, code in self.meter_headend.items():
+            if serial not in self.meters:
+                new.append(Meter(ldc=self.ldc, serial=serial, headend=headends[code]))
+            elif self.meters[serial][1] != headends[code].pk:
+                changed.append(Meter(pk=self.meters[serial][0], headend=headends[code]))
+        Meter.objects.bulk_create(new, batch_size=2000)
+        Meter.objects.bulk_update(changed, ["headend"], batch_size=2000)
+        self.result.meters_created = len(new)
+        self.meters = _pairs(
+            Meter.objects.for_ldc(self.ldc), "serial", set(self.meter_headend), "headend_id"
+        )
+
+    def _write_links(
+        self, model: Any, links: list[_Link], name: str, target_pks: dict[str, int]
+    ) -> tuple[int, int]:
+        """Create the planned relationships and close the changed ones; (created, changed)."""
+        new = [
+            model(
                 ldc=self.ldc,
-                sdp=sdp,
-                effective_from=row.effective_from,
-                effective_to=row.effective_to,
-                **{name: target},
+                sdp_id=self.sdps[x.sdp][0],
+                effective_from=x.start,
+                effective_to=x.end,
+                **{f"{name}_id": target_pks[x.other]},
             )
-        elif (
-            getattr(current, f"{name}_id") != target.pk or current.effective_to != row.effective_to
-        ):
-            setattr(current, name, target)
-            current.effective_to = row.effective_to
-            current.save(update_fields=[name, "effective_to"])
+            for x in links
+            if x.obj is None
+        ]
+        dirty = [
+            model(pk=x.obj, effective_to=x.end, **{f"{name}_id": target_pks[x.other]})
+            for x in links
+            if x.obj is not None and x.dirty
+        ]
+        model.objects.bulk_create(new, batch_size=2000)
+        model.objects.bulk_update(dirty, ["effective_to", name], batch_size=2000)
+        return len(new), len(dirty)
+
+
+SDP_FIELDS = (
+    "rate_class",
+    "commodity_rate_class",
+    "postal_code",
+    "service_multiplier",
+    "bidirectional",
+)
+
+
+def _chunks(values: list[Any], size: int = 2000) -> Iterator[list[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _rows(
+    rows: Any, field_name: str, values: list[Any], fields: tuple[str, ...]
+) -> set[tuple[Any, ...]]:
+    found: set[tuple[Any, ...]] = set()
+    for chunk in _chunks(sorted(values)):
+        found.update(rows.filter(**{f"{field_name}__in": chunk}).values_list(*fields))
+    return found
+
+
+def _pairs(rows: Any, key: str, values: set[str], other: str) -> dict[str, tuple[int, Any]]:
+    """key -> (pk, other field) for the rows whose ``key`` is one of ``values``."""
+    return {k: (pk, o) for pk, k, o in _rows(rows, key, list(values), ("pk", key, other))}
 
 
 @transaction.atomic
@@ -342,12 +430,13 @@ def registry_sync(
         except RowError as exc:
             result.errors.append({"row": number, "field": exc.field, "message": exc.message})
     sync = _Sync(ldc, checked, result)
-    for row in checked:
+    # Earlier relationships first, so that a file may list a meter exchange in any order.
+    for row in sorted(checked, key=lambda r: (r.effective_from, r.row)):
         try:
-            with transaction.atomic():
-                sync.apply(row)
+            sync.plan(row)
         except RowError as exc:
             result.errors.append({"row": row.row, "field": exc.field, "message": exc.message})
+    sync.flush()
     result.errors.sort(key=lambda e: e["row"])
     audit(
         action="registry.synced",

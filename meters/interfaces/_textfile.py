@@ -162,7 +162,9 @@ _DIGIT_BYTES[list(b"0123456789")] = True
 
 def gather(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     """(n, width) array of the ``width`` bytes of ``buf`` from each start (zeros past its end)."""
-    if starts.size and int(starts.max()) + width > buf.size:
+    if not starts.size:
+        return np.zeros((0, width), dtype=buf.dtype)
+    if int(starts.max()) + width > buf.size:
         buf = np.concatenate([buf, np.zeros(width, dtype=buf.dtype)])
     # Rows of a sliding-window view are copied whole: much cheaper than a per-byte index.
     return np.lib.stride_tricks.sliding_window_view(buf, width)[starts]
@@ -191,6 +193,63 @@ def decimals_from_bytes(
         return np.fromiter(map(float, texts), dtype=np.float64, count=widths.size)
     except ValueError:
         return None
+
+
+_EXACT_DIGITS = 15  # a mantissa of up to 15 digits is an exact float64 (below 2**53)
+_POWERS_OF_TEN = 10.0 ** np.arange(_EXACT_DIGITS + 1)  # exact float64 powers 10**0..10**15
+
+
+def spans_within(
+    buf: np.ndarray, starts: np.ndarray, stops: np.ndarray, allowed: np.ndarray, widest: int = 32
+) -> np.ndarray:
+    """Which spans hold only bytes ``allowed`` (a 256-entry bool table); any over ``widest``: no."""
+    widths = stops - starts
+    ok = widths <= widest
+    if not widths.size or not widths.max():
+        return ok
+    width = int(widths[ok].max()) if ok.any() else 0
+    chars = gather(buf, np.where(ok, starts, 0), max(width, 1))
+    inside = np.arange(max(width, 1)) < widths[:, None]
+    return ok & (allowed[chars] | ~inside).all(axis=1)
+
+
+def decimal_spans(
+    buf: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """float64 of the plain decimals between starts and stops, and which spans were read.
+
+    A span is read when it is an optional sign, digits and at most one '.', with 1 to 15 digits;
+    anything else (empty, '.', '1e3', 16 digits...) is left unread (ok False, value 0) for a
+    slower reader to judge. The value is the integer of the digits over a power of ten: both are
+    exact in float64 and the division rounds correctly, so it equals float() of the text.
+    """
+    count = starts.size
+    widths = stops - starts
+    widest = _EXACT_DIGITS + 2  # sign and point
+    if not count:
+        return np.empty(0, dtype=np.float64), np.zeros(0, dtype=bool)
+    short = widths <= widest
+    width = max(int(widths[short].max()) if short.any() else 1, 1)
+    # Columns first (transposed copy): each step below then runs over one contiguous column.
+    chars = np.ascontiguousarray(gather(buf, np.where(short, starts, 0), width).T)
+    inside = np.arange(width)[:, None] < widths
+    digit = chars - np.uint8(48)  # wraps below '0', so one comparison tests the range
+    is_digit = (digit < 10) & inside
+    is_point = (chars == 46) & inside
+    signed = (chars[0] == 43) | (chars[0] == 45)
+    stray = inside & ~is_digit & ~is_point
+    stray[0] &= ~signed
+    digits = is_digit.sum(axis=0)
+    after_point = np.cumsum(is_point, axis=0) > 0
+    ok = short & ~stray.any(axis=0) & (is_point.sum(axis=0) <= 1)
+    ok &= (digits >= 1) & (digits <= _EXACT_DIGITS)
+    mantissa = np.zeros(count, dtype=np.int64)
+    for column in range(width):
+        mantissa = np.where(is_digit[column], mantissa * 10 + digit[column], mantissa)
+    decimals = np.minimum((is_digit & after_point).sum(axis=0), _EXACT_DIGITS)
+    values = mantissa / _POWERS_OF_TEN[decimals]
+    values = np.where(chars[0] == 45, -values, values)
+    return np.where(ok, values, 0.0), ok
 
 
 _INTERVAL_TYPES = {
@@ -241,8 +300,14 @@ class Batcher:
         self._counts.append(int(start.shape[0]))
         self._pending += int(start.shape[0])
 
-    def add_registers(self, meter: str, read_at: np.ndarray, wh: np.ndarray, line: int) -> None:
-        """Queue register reads of one meter, all from source line ``line``."""
+    def add_registers(
+        self,
+        meter: str | np.ndarray,
+        read_at: np.ndarray,
+        wh: np.ndarray,
+        line: int | np.ndarray,
+    ) -> None:
+        """Queue register reads: ``meter`` and ``line`` one for all reads, or one per read."""
         count = read_at.shape[0]
         self._registers.append(
             RegisterBatch(

@@ -13,6 +13,8 @@ known and kept (as arrays) only until then.
 
 from __future__ import annotations
 
+import pyexpat
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -24,6 +26,8 @@ import numpy as np
 from meters.interfaces._xml import (
     BadValue,
     BatchBuilder,
+    EndHandler,
+    StartHandler,
     XmlReader,
     interval_batch,
     parse_integers,
@@ -69,6 +73,7 @@ READING_TYPE_FIELDS = (
 )
 
 UOM_WH = 72
+_SIGNED_INTEGER = re.compile(r"-?[0-9]+")
 ACCUMULATION_DELTA = 4
 FLOW_CHANNEL = {1: Channel.DELIVERED, 19: Channel.RECEIVED}
 
@@ -112,8 +117,8 @@ def reading_type(fields: dict[str, str]) -> ReadingType:
         text = fields.get(name, "0" if name == "powerOfTenMultiplier" else None)
         if text is None:
             raise ValueError(f"ReadingType has no {name}")
-        if not text.lstrip("-").isdigit() or not text.isascii():
-            raise ValueError(f"ReadingType {name} {text!r} is not an integer")
+        if not _SIGNED_INTEGER.fullmatch(text):
+            raise ValueError(f"ReadingType {name} {shown(text)} is not an integer")
         codes[name] = int(text)
     if codes["uom"] != UOM_WH:
         raise ValueError(f"ReadingType uom {codes['uom']} is not 72 (Wh)")
@@ -149,7 +154,7 @@ class _Texts:
     has no timePeriod). Lists are only changed in place: the reader holds their ``append``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, expat: pyexpat.XMLParserType) -> None:
         self.starts: list[str | None] = []
         self.durations: list[str | None] = []
         self.values: list[str] = []
@@ -157,20 +162,38 @@ class _Texts:
         self.codes: list[str] = []  # quality codes of the reading being read
         self.qualities: dict[int, list[str]] = {}  # position -> quality codes
         self.problems: dict[int, str] = {}  # position -> what is wrong with its structure
+        self.start_reading, self.end_reading = self._reading_handlers(expat)
+
+    def _reading_handlers(self, expat: pyexpat.XMLParserType) -> tuple[StartHandler, EndHandler]:
+        """Start and end handlers of IntervalReading: note the line; check the alignment."""
+        starts, durations, values, lines = self.starts, self.durations, self.values, self.lines
+        codes, settle = self.codes, self.settle
+
+        def start(_attributes: dict[str, str]) -> None:
+            lines.append(expat.CurrentLineNumber)
+
+        def end(_text: str) -> None:
+            count = len(lines)
+            if codes or len(starts) != count or len(durations) != count or len(values) != count:
+                settle()
+
+        return start, end
 
     def settle(self) -> None:
         """Align the columns after the reading that just closed; note its codes and faults."""
         count = len(self.lines)
         position = count - 1
-        columns = (("timePeriod/start", self.starts), ("timePeriod/duration", self.durations))
-        for name, texts in (*columns, ("value", self.values)):
+        for name, texts in (("start", self.starts), ("duration", self.durations)):
             if len(texts) > count:
-                self.problems.setdefault(position, f"IntervalReading has more than one {name}")
+                self.problems.setdefault(position, f"IntervalReading has two timePeriod/{name}")
                 del texts[count:]
             elif len(texts) < count:
-                if name == "value":
-                    self.problems.setdefault(position, "IntervalReading has no value")
-                texts.append(None if name != "value" else "")  # type: ignore[arg-type]
+                texts.append(None)  # no timePeriod: the next intervalLength step (ESPI)
+        if len(self.values) != count:
+            many = "more than one" if len(self.values) > count else "no"
+            self.problems.setdefault(position, f"IntervalReading has {many} value")
+            del self.values[count:]
+            self.values.extend([""] * (count - len(self.values)))
         if self.codes:
             self.qualities[position] = self.codes[:]
             self.codes.clear()
@@ -230,7 +253,7 @@ class _Parser:
         self.builder = BatchBuilder(batch_reads)
         self.stack, self.starts, self.ends = self.reader.stack, self.reader.starts, self.reader.ends
         self.expat = self.reader.expat
-        self.texts = _Texts()
+        self.texts = _Texts(self.expat)
         self.spans: list[_Span] = []  # IntervalBlocks read and not converted yet
         self.entries = 0
         self.entry: _Entry | None = None
@@ -360,8 +383,7 @@ class _Parser:
         self.block = _Span(entry, begin, begin, self.reader.line())
         entry.spans.append(self.block)
         texts, starts, ends = self.texts, self.starts, self.ends
-        starts[INTERVAL_READING] = self._start_interval_reading
-        ends[INTERVAL_READING] = self._end_interval_reading
+        starts[INTERVAL_READING], ends[INTERVAL_READING] = texts.start_reading, texts.end_reading
         ends[START], ends[DURATION] = texts.starts.append, texts.durations.append
         ends[VALUE], ends[QUALITY] = texts.values.append, texts.codes.append
         starts[INTERVAL], ends[INTERVAL] = self._start_interval, self._end_interval
@@ -376,20 +398,6 @@ class _Parser:
             del self.ends[name]
         block.end = len(self.texts.lines)
         self.spans.append(block)
-
-    def _start_interval_reading(self, _attributes: dict[str, str]) -> None:
-        self.texts.lines.append(self.expat.CurrentLineNumber)
-
-    def _end_interval_reading(self, _text: str) -> None:
-        texts = self.texts
-        count = len(texts.lines)
-        if (
-            texts.codes
-            or len(texts.starts) != count
-            or len(texts.durations) != count
-            or len(texts.values) != count
-        ):
-            texts.settle()
 
     def _start_interval(self, _attributes: dict[str, str]) -> None:
         if self.block is not None and self.stack[-1] == INTERVAL_BLOCK:
@@ -504,7 +512,7 @@ class _Parser:
         named = (("timePeriod/start", starts), ("timePeriod/duration", texts.durations))
         for name, column in (*named, ("value", texts.values)):
             try:
-                parsed.extend(integers_with_gaps(column[:cut]))  # type: ignore[arg-type]
+                parsed.extend(integers_with_gaps(column[:cut]))
             except BadValue as exc:
                 self._reading_error(spans, starts, lines, exc.index, exc.reason, f"/{name}")
         start, no_start, duration, no_duration, values, _ = parsed
@@ -526,38 +534,37 @@ class _Parser:
 
     def _emit(self, spans: list[_Span], columns: Columns) -> None:
         """Intervals of blocks laid end to end in ``columns``: a full grid per block."""
-        starts, no_start, durations, no_duration, values, quality, lines = columns
+        starts, no_start, _, _, values, quality, lines = columns
         kinds = [self.validated[span.meter_reading] for span in spans]
-        steps = np.array([kind.seconds for kind in kinds], dtype=np.int64)
-        grid = np.array([self._interval(s, k.seconds) for s, k in zip(spans, kinds, strict=True)])
-        firsts, sizes = grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64)
+        firsts, steps, sizes = self._grids(spans, kinds)
         lengths = span_lengths([(span.begin, span.end) for span in spans])
         if no_start.any():
             starts = _implicit_starts(spans, starts, no_start, firsts, steps)
-        slots = self._slots(spans, columns, starts, firsts, steps, sizes)
+        at = self._grid_positions(spans, columns, starts, firsts, steps, sizes)
         total = int(sizes.sum())
-        at = np.repeat(np.cumsum(sizes) - sizes, lengths) + slots
         powers = np.repeat([kind.power_of_ten for kind in kinds], lengths)
-        wh = np.zeros(total, dtype=np.int64)
-        wh[at] = scaled_wh_each(values, powers)
-        full_quality = np.full(total, Quality.MISSING, dtype=np.uint8)
-        full_quality[at] = quality
-        full_lines = np.repeat([span.line for span in spans], sizes)
-        full_lines[at] = lines
-        counted = np.zeros(total, dtype=bool)
-        counted[at] = True
         batch = interval_batch(
             np.repeat(np.array([span.meter for span in spans], dtype=object), sizes),
             np.repeat(firsts, sizes) + position_in_span(sizes) * np.repeat(steps, sizes),
             np.repeat(steps // 60, sizes),
-            wh,
-            full_quality,
+            _scatter(at, scaled_wh_each(values, powers), np.zeros(total, np.int64)),
+            _scatter(at, quality, np.full(total, Quality.MISSING, np.uint8)),
             np.repeat([int(kind.channel) for kind in kinds], sizes),
-            full_lines,
+            _scatter(at, lines, np.repeat([span.line for span in spans], sizes)),
         )
-        self.builder.add(batch, counted)
+        self.builder.add(batch, _scatter(at, True, np.zeros(total, bool)))
 
-    def _slots(
+    def _grids(self, spans: list[_Span], kinds: list[ReadingType]) -> tuple[np.ndarray, ...]:
+        """Per block: its first interval start, intervalLength and number of intervals."""
+        grids = [
+            (*self._interval(s, k.seconds), k.seconds) for s, k in zip(spans, kinds, strict=True)
+        ]
+        firsts, sizes, steps = (
+            np.array(column, dtype=np.int64) for column in zip(*grids, strict=True)
+        )
+        return firsts, steps, sizes
+
+    def _grid_positions(
         self,
         spans: list[_Span],
         columns: Columns,
@@ -566,43 +573,39 @@ class _Parser:
         steps: np.ndarray,
         sizes: np.ndarray,
     ) -> np.ndarray:
-        """Index of each reading in its block's grid; an error for any that has none."""
+        """Position of each reading in the grids laid end to end; an error if it has none."""
         _, _, durations, no_duration, _, _, lines = columns
         lengths = span_lengths([(span.begin, span.end) for span in spans])
-        step, first = np.repeat(steps, lengths), np.repeat(firsts, lengths)
-        offsets = starts - first
+        step = np.repeat(steps, lengths)
+        offsets = starts - np.repeat(firsts, lengths)
+        at = np.repeat(np.cumsum(sizes) - sizes, lengths) + offsets // step
+        repeated = np.bincount(at.clip(0), minlength=int(sizes.sum()))[at.clip(0)] > 1
+        outside = (offsets < 0) | (offsets >= step * np.repeat(sizes, lengths))
         problems = (
-            (
-                (offsets < 0) | (offsets >= step * np.repeat(sizes, lengths)),
-                "outside its IntervalBlock",
-            ),
+            (outside, "outside its IntervalBlock"),
             (offsets % step != 0, "off the intervalLength grid of its IntervalBlock"),
             (~no_duration & (durations != step), "with a duration other than intervalLength"),
+            (repeated, "with a duplicate start in its IntervalBlock"),
         )
         for bad, what in problems:
             if bad.any():
-                self._reading_error(
-                    spans, starts.tolist(), lines, int(np.flatnonzero(bad)[0]), f"reading {what}"
-                )
-        slots = offsets // step
-        at = np.repeat(np.cumsum(sizes) - sizes, lengths) + slots
-        seen = np.zeros(int(sizes.sum()), dtype=np.int64)
-        np.add.at(seen, at, 1)
-        if (seen > 1).any():
-            repeated = np.flatnonzero(seen[at] > 1)[1]
-            self._reading_error(
-                spans, starts.tolist(), lines, int(repeated), "duplicate start in its IntervalBlock"
-            )
-        return slots
+                index = int(np.flatnonzero(bad)[0])
+                self._reading_error(spans, starts.tolist(), lines, index, f"reading {what}")
+        return at
 
 
-def integers_with_gaps(texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+def _scatter(at: np.ndarray, values: np.ndarray | bool, into: np.ndarray) -> np.ndarray:
+    into[at] = values
+    return into
+
+
+def integers_with_gaps(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
     """Integers of texts, and a mask of the ones left out (None, converted as 0)."""
     absent = np.zeros(len(texts), dtype=bool)
     if None in texts:
         absent[[i for i, text in enumerate(texts) if text is None]] = True
         return parse_integers(["0" if t is None else t for t in texts]), absent
-    return parse_integers(cast(list[str], texts)), absent
+    return parse_integers(cast(Sequence[str], texts)), absent
 
 
 def _rebased(spans: list[_Span]) -> list[_Span]:

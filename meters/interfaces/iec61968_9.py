@@ -9,6 +9,7 @@ file for every MeterReading that has closed by then; an error is reported naming
 
 from __future__ import annotations
 
+import pyexpat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,6 +22,8 @@ import numpy as np
 from meters.interfaces._xml import (
     BadValue,
     BatchBuilder,
+    EndHandler,
+    StartHandler,
     XmlReader,
     interval_batch,
     iso_to_epoch,
@@ -180,14 +183,36 @@ class _Texts:
     changed in place, because the reader holds their ``append`` methods.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, expat: pyexpat.XMLParserType) -> None:
         self.stamps: list[str] = []
         self.values: list[str] = []  # "" where a reading has no value
         self.lines: list[int] = []
+        self.reading_codes: list[str] = []  # ReadingQualityType refs of the reading being read
         self.codes: dict[int, list[str]] = {}  # position -> ReadingQualityType refs
         self.problems: dict[int, str] = {}  # position -> what is wrong with its structure
+        self.start_reading, self.end_reading = self._reading_handlers(expat)
 
-    def settle(self, codes: list[str]) -> None:
+    def _reading_handlers(self, expat: pyexpat.XMLParserType) -> tuple[StartHandler, EndHandler]:
+        """Start and end handlers of IntervalReadings: note the line; check the alignment."""
+        stamps, values, lines, codes, settle = (
+            self.stamps,
+            self.values,
+            self.lines,
+            self.reading_codes,
+            self.settle,
+        )
+
+        def start(_attributes: dict[str, str]) -> None:
+            lines.append(expat.CurrentLineNumber)
+
+        def end(_text: str) -> None:
+            count = len(lines)
+            if codes or len(stamps) != count or len(values) != count:
+                settle()
+
+        return start, end
+
+    def settle(self) -> None:
         """Align the columns after the reading that just closed; note its codes and faults."""
         count = len(self.lines)
         position = count - 1
@@ -199,8 +224,9 @@ class _Texts:
                 if name == "timeStamp":
                     self.problems.setdefault(position, "IntervalReadings has no timeStamp")
                 texts.append("")
-        if codes:
-            self.codes[position] = codes
+        if self.reading_codes:
+            self.codes[position] = self.reading_codes[:]
+            self.reading_codes.clear()
 
     def drop(self, count: int) -> None:
         """Forget the first ``count`` readings (converted)."""
@@ -218,14 +244,13 @@ class _Parser:
         self.builder = BatchBuilder(batch_reads)
         self.stack, self.starts, self.ends = self.reader.stack, self.reader.starts, self.reader.ends
         self.expat = self.reader.expat
-        self.texts = _Texts()
+        self.texts = _Texts(self.expat)
         self.spans: list[_Span] = []  # of complete IntervalBlocks, not converted yet
         self.reads: list[_Read] = []  # register reads not converted yet
         self.payloads = 0
         self.meter_reading: _MeterReading | None = None
         self.block: _Span | None = None  # the IntervalBlocks being read
         self.read: _Read | None = None
-        self.codes: list[str] = []  # ReadingQualityType refs of the IntervalReadings being read
         self._register_handlers()
 
     def _register_handlers(self) -> None:
@@ -318,8 +343,8 @@ class _Parser:
         begin = len(self.texts.lines)
         self.block = _Span(self.meter_reading, begin, begin, None, self.reader.line())
         texts = self.texts
-        self.starts[INTERVAL_READINGS] = self._start_interval_reading
-        self.ends[INTERVAL_READINGS] = self._end_interval_reading
+        self.starts[INTERVAL_READINGS] = texts.start_reading
+        self.ends[INTERVAL_READINGS] = texts.end_reading
         self.ends[TIME_STAMP], self.ends[VALUE] = texts.stamps.append, texts.values.append
 
     def _end_block(self, _text: str) -> None:
@@ -330,16 +355,6 @@ class _Parser:
         self.ends[TIME_STAMP], self.ends[VALUE] = self._end_time_stamp, self._end_value
         block.end = len(self.texts.lines)
         self.spans.append(block)
-
-    def _start_interval_reading(self, _attributes: dict[str, str]) -> None:
-        self.texts.lines.append(self.expat.CurrentLineNumber)
-
-    def _end_interval_reading(self, _text: str) -> None:
-        texts = self.texts
-        count = len(texts.lines)
-        if self.codes or len(texts.stamps) != count or len(texts.values) != count:
-            texts.settle(self.codes)
-            self.codes = []
 
     def _start_qualities(self, _attributes: dict[str, str]) -> None:
         if self.block is not None and self.stack[-1] == INTERVAL_READINGS:
@@ -354,7 +369,7 @@ class _Parser:
             return
         code = attributes.get("ref", "")
         if self.stack[-2] == INTERVAL_READINGS and self.block is not None:
-            self.codes.append(code)
+            self.texts.reading_codes.append(code)
         elif self.stack[-2] == READINGS and self.read is not None:
             self.read.codes.append(code)
 

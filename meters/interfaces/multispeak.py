@@ -41,11 +41,13 @@ from meters.interfaces.base import (
 )
 
 NAMESPACES = ("http://www.multispeak.org/V5.0", "http://www.multispeak.org/Version_4.1_Release")
+INTERVAL_BLOCKS = frozenset(qname(namespace, "intervalBlock") for namespace in NAMESPACES)
 
 STATUSES = {"Measured": Quality.ACTUAL, "Estimated": Quality.ESTIMATED, "Failed": Quality.SUSPECT}
 LENGTH_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600}  # intervalLength/@units, in seconds
 UOM_WH = {"kwh": 1000.0, "wh": 1.0}  # channel uom -> Wh per unit
-# channel readingTypeCode -> direction (project convention; see the module's tests).
+# channel readingTypeCode (case-insensitive) -> direction: a project convention, since only
+# "kWh" (delivered) is attested; any other code is rejected.
 READING_TYPE_CODES = {
     **dict.fromkeys(
         ("kwh", "wh", "kwhdel", "whdel", "kwhdelivered", "whdelivered"), Channel.DELIVERED
@@ -104,17 +106,16 @@ def profile_channel(fields: dict[str, str]) -> ProfileChannel:
     code = fields.get("readingTypeCode", "kWh")
     uom = fields.get("uom", "kWh")
     if code.lower() not in READING_TYPE_CODES:
-        raise ValueError(f"channel readingTypeCode {code!r} is not a kWh/Wh delivered or received")
+        raise ValueError(f"channel readingTypeCode {shown(code)} is not kWh/Wh delivered/received")
     if uom.lower() not in UOM_WH:
-        raise ValueError(f"channel uom {uom!r} is neither kWh nor Wh")
+        raise ValueError(f"channel uom {shown(uom)} is neither kWh nor Wh")
+    text = fields.get("multiplier", "1")
     try:
-        multiplier = float(fields.get("multiplier", "1"))
-    except ValueError:
-        multiplier = float("nan")
-    if not np.isfinite(multiplier) or multiplier <= 0:
-        raise ValueError(
-            f"channel multiplier {fields.get('multiplier')!r} is not a positive number"
-        )
+        multiplier = float(parse_decimals([text])[0])
+    except BadValue:
+        multiplier = 0.0
+    if multiplier <= 0:
+        raise ValueError(f"channel multiplier {shown(text)} is not a positive number")
     return ProfileChannel(READING_TYPE_CODES[code.lower()], UOM_WH[uom.lower()] * multiplier)
 
 
@@ -124,10 +125,10 @@ def profile_minutes(length: str | None, units: str) -> int:
         raise ValueError("intervalProfile has no intervalLength")
     scale = LENGTH_UNITS.get(units.strip().lower())
     if scale is None:
-        raise ValueError(f"intervalLength units {units!r} is not Seconds, Minutes or Hours")
+        raise ValueError(f"intervalLength units {shown(units)} is not Seconds, Minutes or Hours")
     text = length.strip()
     if not (text.isascii() and text.isdigit()) or int(text) * scale % 60 or not int(text):
-        raise ValueError(f"intervalLength {text!r} {units} is not a whole number of minutes")
+        raise ValueError(f"intervalLength {shown(text)} {units} is not a whole number of minutes")
     return int(text) * scale // 60
 
 
@@ -274,7 +275,7 @@ class _Parser:
         self.block = _Block(self.blocks, self.reader.line())
 
     def _end_block_field(self, name: str, text: str) -> None:
-        if self.block is not None and self.stack[-1].endswith("}intervalBlock"):
+        if self.block is not None and self.stack[-1] in INTERVAL_BLOCKS:
             setattr(self.block, name, text.strip())
 
     def _start_meter(self, attributes: dict[str, str]) -> None:

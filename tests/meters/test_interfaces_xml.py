@@ -723,6 +723,20 @@ def test_elements_in_another_namespace_are_not_taken(interface: str) -> None:
         assert rows(parse_bytes(interface, data)) == []  # nothing ESPI in the feed any more
 
 
+def test_multispeak_version_4_1_namespace_is_read() -> None:
+    data = sample_file("multispeak").read_bytes()
+    old = data.replace(NS_MULTISPEAK.encode(), b"http://www.multispeak.org/Version_4.1_Release")
+    assert interval_rows(parse_bytes("multispeak", old)) == expected_interval_rows()
+
+
+def test_iec_bare_meter_readings_document_is_read() -> None:
+    text = sample_file("iec61968_9").read_text()
+    payload = text[text.index("<MeterReadings") : text.index("</Payload>")]
+    batches = parse_bytes("iec61968_9", payload.encode())
+    assert interval_rows(batches) == expected_interval_rows()
+    assert register_rows(batches) == expected_register_rows("iec61968_9")
+
+
 # --- Green Button specifics ----------------------------------------------------------------------
 
 
@@ -749,6 +763,19 @@ def test_green_button_embedded_reading_type() -> None:
     ]
     got = rows(parse_bytes("green_button", gb_feed(entries, e="espi:")))
     assert got == expected("E", [start, start + 900], 15, [None, 7])
+
+
+def test_green_button_several_interval_blocks_in_one_entry() -> None:
+    first = FALL_BACK_START
+    two = gb_block("N", 1, first, 3600, [gb_reading(first, 1)]).replace(
+        "</IntervalBlock>",
+        f'</IntervalBlock><IntervalBlock xmlns="{NS_ESPI}"><interval><duration>3600</duration>'
+        f"<start>{first + 3600}</start></interval>{gb_reading(first + 3600, 2)}</IntervalBlock>",
+    )
+    entries = [gb_meter_reading("N", "RT"), gb_reading_type("RT"), two]
+    assert rows(parse_bytes("green_button", gb_feed(entries))) == expected(
+        "N", FALL_BACK[:2], 60, [1, 2]
+    )
 
 
 def test_green_button_block_without_reading_type_is_rejected() -> None:
