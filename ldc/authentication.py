@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -26,6 +28,18 @@ class TokenUser(AnonymousUser):
         return f"token {self.token.name}"
 
 
+TOKEN_FAILURE_WINDOW_S = 300
+
+
+def _count_failure(key: str) -> None:
+    """Failed token attempts per client address, counted in the cache (Redis at scale)."""
+    if not cache.add(key, 1, timeout=TOKEN_FAILURE_WINDOW_S):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=TOKEN_FAILURE_WINDOW_S)
+
+
 class LdcTokenAuthentication(authentication.BaseAuthentication):
     """Looks the key up by its id and compares the secret's hash in constant time."""
 
@@ -37,7 +51,14 @@ class LdcTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header: 'Token <key>'.")
-        return self._check(header[1].decode("ascii", errors="replace"))
+        throttle_key = f"api-token-failures:{request.META.get('REMOTE_ADDR', '')}"
+        if cache.get(throttle_key, 0) >= settings.OPENMDMR_TOKEN_FAILURES_PER_WINDOW:
+            raise exceptions.Throttled(wait=TOKEN_FAILURE_WINDOW_S)
+        try:
+            return self._check(header[1].decode("ascii", errors="replace"))
+        except exceptions.AuthenticationFailed:
+            _count_failure(throttle_key)
+            raise
 
     def _check(self, key: str) -> tuple[Any, ApiToken]:
         parts = key.split("_", 2)

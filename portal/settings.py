@@ -175,6 +175,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "OpenMDMR <noreply@ope
 # Staff must enrol TOTP before using the portal (portal.middleware.StaffTwoFactorMiddleware).
 OPENMDMR_STAFF_REQUIRE_TOTP = env_bool("OPENMDMR_STAFF_REQUIRE_TOTP", default=True)
 
+# Failed API-token attempts allowed per client address in 5 minutes before 429.
+OPENMDMR_TOKEN_FAILURES_PER_WINDOW = int(os.environ.get("OPENMDMR_TOKEN_FAILURES_PER_WINDOW", 20))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "ldc.authentication.LdcTokenAuthentication",

@@ -195,8 +195,10 @@ def decimals_from_bytes(
         return None
 
 
-_EXACT_DIGITS = 15  # a mantissa of up to 15 digits is an exact float64 (below 2**53)
-_POWERS_OF_TEN = 10.0 ** np.arange(_EXACT_DIGITS + 1)  # exact float64 powers 10**0..10**15
+_DECIMAL_WIDEST = 15  # characters: so at most 15 digits, and every sum below is exact
+_INT_POWERS = 10 ** np.arange(_DECIMAL_WIDEST + 1, dtype=np.int64)
+_FLOAT_POWERS = _INT_POWERS.astype(np.float64)  # exact: powers of ten up to 10**22 are
+_PLUS, _MINUS, _POINT, _ZERO = b"+-.0"
 
 
 def spans_within(
@@ -213,43 +215,56 @@ def spans_within(
     return ok & (allowed[chars] | ~inside).all(axis=1)
 
 
+def _right_aligned(buf: np.ndarray, stops: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) bytes of ``buf`` ending just before each stop (zeros before the buffer)."""
+    if int(stops.min()) < width:
+        buf, stops = np.concatenate([np.zeros(width, dtype=buf.dtype), buf]), stops + width
+    return gather(buf, stops - width, width)
+
+
 def decimal_spans(
     buf: np.ndarray, starts: np.ndarray, stops: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """float64 of the plain decimals between starts and stops, and which spans were read.
 
-    A span is read when it is an optional sign, digits and at most one '.', with 1 to 15 digits;
-    anything else (empty, '.', '1e3', 16 digits...) is left unread (ok False, value 0) for a
-    slower reader to judge. The value is the integer of the digits over a power of ten: both are
-    exact in float64 and the division rounds correctly, so it equals float() of the text.
+    A span is read when it is an optional sign, digits and at most one '.', with at least one
+    digit, in at most 15 characters; anything else (empty, '.', '1e3', 16 characters...) is left
+    unread (ok False, value 0) for a slower reader to judge. The value is the integer of the
+    digits over a power of ten: both exact in float64, and one division rounds correctly, so it
+    is what float() makes of the text.
     """
     count = starts.size
-    widths = stops - starts
-    widest = _EXACT_DIGITS + 2  # sign and point
     if not count:
         return np.empty(0, dtype=np.float64), np.zeros(0, dtype=bool)
-    short = widths <= widest
-    width = max(int(widths[short].max()) if short.any() else 1, 1)
-    # Columns first (transposed copy): each step below then runs over one contiguous column.
-    chars = np.ascontiguousarray(gather(buf, np.where(short, starts, 0), width).T)
-    inside = np.arange(width)[:, None] < widths
-    digit = chars - np.uint8(48)  # wraps below '0', so one comparison tests the range
+    widths = stops - starts
+    width = max(min(int(widths.max()), _DECIMAL_WIDEST), 1)
+    # Right-aligned, so that each column stands for one power of ten (the point aside).
+    chars = _right_aligned(buf, stops, width)
+    lead = width - widths  # column of each span's first character
+    inside = np.arange(width) >= lead[:, None]
+    digit = chars - np.uint8(_ZERO)  # wraps below '0': one comparison tests the range
     is_digit = (digit < 10) & inside
-    is_point = (chars == 46) & inside
-    signed = (chars[0] == 43) | (chars[0] == 45)
-    stray = inside & ~is_digit & ~is_point
-    stray[0] &= ~signed
-    digits = is_digit.sum(axis=0)
-    after_point = np.cumsum(is_point, axis=0) > 0
-    ok = short & ~stray.any(axis=0) & (is_point.sum(axis=0) <= 1)
-    ok &= (digits >= 1) & (digits <= _EXACT_DIGITS)
-    mantissa = np.zeros(count, dtype=np.int64)
-    for column in range(width):
-        mantissa = np.where(is_digit[column], mantissa * 10 + digit[column], mantissa)
-    decimals = np.minimum((is_digit & after_point).sum(axis=0), _EXACT_DIGITS)
-    values = mantissa / _POWERS_OF_TEN[decimals]
-    values = np.where(chars[0] == 45, -values, values)
-    return np.where(ok, values, 0.0), ok
+    is_point = (chars == _POINT) & inside
+    point_row, point_column = np.divmod(np.flatnonzero(is_point), width)
+    points = np.bincount(point_row, minlength=count)
+    ok = (widths >= 1) & (widths <= width) & (points <= 1)
+    # Anything else inside must be a sign in the first column (rare: read by position).
+    other_row, other_column = np.divmod(np.flatnonzero(inside & ~is_digit & ~is_point), width)
+    other = chars[other_row, other_column]
+    sign = ((other == _PLUS) | (other == _MINUS)) & (other_column == lead[other_row])
+    ok[other_row[~sign]] = False
+    ok &= widths - points - np.bincount(other_row[sign], minlength=count) >= 1  # a digit
+    # Digits at their column's power of ten: digits left of a point come out 10 times too big.
+    places = np.where(is_digit, digit, 0).astype(np.float64) @ _FLOAT_POWERS[width - 1 :: -1]
+    whole = places.astype(np.int64)
+    decimals = np.zeros(count, dtype=np.int64)
+    decimals[point_row] = width - 1 - point_column
+    scale = _INT_POWERS[decimals]
+    mantissa = np.where(points > 0, whole // (scale * 10) * scale + whole % scale, whole)
+    values = mantissa / _FLOAT_POWERS[decimals]
+    negative = np.zeros(count, dtype=bool)
+    negative[other_row[sign & (other == _MINUS)]] = True
+    return np.where(ok, np.where(negative, -values, values), 0.0), ok
 
 
 _INTERVAL_TYPES = {

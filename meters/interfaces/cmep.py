@@ -21,7 +21,7 @@ import numpy as np
 from meters.interfaces._localtime import (
     Resolved,
     StampError,
-    ccyymmddhhmm_matrix,
+    ccyymmddhhmm_words,
     local_to_utc,
     parse_ccyymmddhhmm,
 )
@@ -391,8 +391,8 @@ def _read_block(raw: bytes, first_line: int, filename: str, tz: ZoneInfo, batche
     """Queue the records of a block of whole lines; returns how many there were."""
     if not raw.isascii():
         decode_block(raw, first_line, filename)  # names the line of a byte that is not UTF-8
-    # As decode_block does for the per-line reader; a stray CR stays and fails its field.
-    raw = raw.replace(b"\r\n", b"\n")
+    if b"\r" in raw:  # as decode_block does for _read_line; a stray CR stays, fails its field
+        raw = raw.replace(b"\r\n", b"\n")
     block = _split(raw if raw.endswith(b"\n") else raw + b"\n", first_line)
     reads = _fast_reads(block, tz)
     accepted = np.zeros(block.first.size, dtype=bool)
@@ -587,9 +587,7 @@ def _fast_ends(
 def _naive(buf: np.ndarray, starts: np.ndarray, stamped: np.ndarray) -> tuple[np.ndarray, ...]:
     """Naive seconds of the 12-character stamps, and which were valid CCYYMMDDHHMM."""
     every = bool(stamped.all())
-    matrix = gather(buf, starts if every else starts[stamped], _STAMP_WIDTH + 1)
-    matrix[:, _STAMP_WIDTH] = _NEWLINE  # the separator column the layout expects
-    seconds, ok = ccyymmddhhmm_matrix(matrix)
+    seconds, ok = ccyymmddhhmm_words(gather(buf, starts if every else starts[stamped], 16))
     if every:
         return seconds, ok
     naive = np.zeros(starts.size, dtype=np.int64)
@@ -634,8 +632,12 @@ def _fast_quality(block: _Block, field: np.ndarray) -> tuple[np.ndarray, np.ndar
     """Quality of each protocol text as _quality reads it, and which it would refuse."""
     start, stop = block.start[field], block.stop[field]
     quality = _QUALITY_OF_BYTE[block.buf[start]]  # an empty field starts on its comma: refused
-    bad = (stop == start) | (quality == _NO_QUALITY)
-    flagged = np.flatnonzero(stop - start > 1)
+    width = stop - start
+    bad = (width == 0) | (quality == _NO_QUALITY)
+    pairs = width == 2
+    if pairs.all():  # the usual letter and one status digit ('R0'): one lookup
+        return quality, bad | ~_FLAG_BYTES[block.buf[start + 1]]
+    flagged = np.flatnonzero(width > 1)
     if flagged.size:
         bad[flagged] |= ~spans_within(block.buf, start[flagged] + 1, stop[flagged], _FLAG_BYTES)
     return quality, bad

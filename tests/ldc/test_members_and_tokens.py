@@ -114,3 +114,30 @@ def test_audit_events_are_append_only(world: Any) -> None:
         AuditEvent.objects.filter(pk=event.pk).update(action="changed")
     with pytest.raises(TypeError):
         AuditEvent.objects.filter(pk=event.pk).delete()
+
+
+def test_repeated_bad_tokens_are_throttled(client: Any, world: Any, settings: Any) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.OPENMDMR_TOKEN_FAILURES_PER_WINDOW = 3
+    actor = actor_for_user(world.user("north", "ldc_admin"))
+    _, key = api_token_create(ldc=world.north, name="CIS", role="billing_agent", actor=actor)
+    codes = [client.get(reverse("api:me"), HTTP_AUTHORIZATION=f"Token omdr_x_{i}").status_code
+             for i in range(4)]
+    assert codes == [401, 401, 401, 429]
+    # Even the right key waits until the window has passed: the address is locked out.
+    assert client.get(reverse("api:me"), HTTP_AUTHORIZATION=f"Token {key}").status_code == 429
+    cache.clear()
+    assert client.get(reverse("api:me"), HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+
+
+def test_ldc_admin_sees_only_their_ldc_in_the_django_admin(client: Any, world: Any) -> None:
+    client.force_login(world.user("north", "ldc_admin"))
+    page = client.get("/admin/meters/servicedeliverypoint/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "NORTH-SDP-1" in body and "SOUTH-SDP-1" not in body
+    assert client.get("/admin/ldc/ldc/").status_code == 403
+    client.force_login(world.user("north", "back_office"))
+    assert client.get("/admin/").status_code == 302  # to the admin login: not for this role
