@@ -117,6 +117,8 @@ def _effective_days(price_table: Sequence[PriceSet]) -> np.ndarray:
 
 def price_matrix(plan: str, price_table: Sequence[PriceSet] = PRICE_TABLE) -> np.ndarray:
     """(price set, period or tier) array of ¢/kWh of ``plan``, in PRICE_NAMES[plan] order."""
+    if plan not in PRICE_NAMES:
+        raise ValueError(f"unknown price plan {plan!r}")
     names = PRICE_NAMES[plan]
     rows = []
     for price_set in price_table:

@@ -176,15 +176,14 @@ def _swar_digits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ok, pairs
 
 
-def ccyymmddhhmm_words(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Naive epoch seconds of (n, 16) byte rows starting 'CCYYMMDDHHMM' (the last 4 bytes are
-    ignored), and which rows are valid: the vectorised twin of parse_ccyymmddhhmm."""
-    words = np.ascontiguousarray(matrix, dtype=np.uint8).view("<u8")
-    date_ok, date = _swar_digits(words[:, 0])
+def ccyymmddhhmm_words(dates: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Naive epoch seconds of 'CCYYMMDD' and 'HHMM' given as little-endian uint64 of 8 bytes
+    (of ``times`` the last 4 are ignored), and which are valid: parse_ccyymmddhhmm, vectorised."""
+    date_ok, date = _swar_digits(dates)
     # The 4 ignored bytes become '0' so that the same check and lanes apply: hh, mm, 0, 0.
-    time_ok, time = _swar_digits((words[:, 1] & _LOW_HALF) | (_ASCII_ZEROS & ~_LOW_HALF))
+    time_ok, time = _swar_digits((times & _LOW_HALF) | (_ASCII_ZEROS & ~_LOW_HALF))
     lane = 0xFFFF
-    values = np.zeros((6, words.shape[0]), dtype=np.int64)
+    values = np.zeros((6, dates.shape[0]), dtype=np.int64)
     values[0] = (date & lane) * 100 + ((date >> 16) & lane)
     values[1] = (date >> 32) & lane
     values[2] = date >> 48

@@ -215,6 +215,14 @@ def spans_within(
     return ok & (allowed[chars] | ~inside).all(axis=1)
 
 
+def byte_words(raw: bytes) -> np.ndarray:
+    """Word i = the 8 bytes of ``raw`` from offset i as a little-endian uint64 (0 past the end).
+
+    An overlapping, unaligned view: indexing it loads 8 bytes at any offsets in one numpy call.
+    """
+    return np.ndarray(shape=(len(raw),), dtype="<u8", buffer=raw + bytes(8), strides=(1,))
+
+
 def _right_aligned(buf: np.ndarray, stops: np.ndarray, width: int) -> np.ndarray:
     """(n, width) bytes of ``buf`` ending just before each stop (zeros before the buffer)."""
     if int(stops.min()) < width:
@@ -223,20 +231,90 @@ def _right_aligned(buf: np.ndarray, stops: np.ndarray, width: int) -> np.ndarray
 
 
 def decimal_spans(
-    buf: np.ndarray, starts: np.ndarray, stops: np.ndarray
+    buf: np.ndarray, words: np.ndarray, starts: np.ndarray, stops: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """float64 of the plain decimals between starts and stops, and which spans were read.
 
-    A span is read when it is an optional sign, digits and at most one '.', with at least one
-    digit, in at most 15 characters; anything else (empty, '.', '1e3', 16 characters...) is left
-    unread (ok False, value 0) for a slower reader to judge. The value is the integer of the
-    digits over a power of ten: both exact in float64, and one division rounds correctly, so it
-    is what float() makes of the text.
+    ``words`` is byte_words of ``buf``. A span is read when it is an optional sign, digits and
+    at most one '.', with at least one digit, in at most 15 characters; anything else (empty,
+    '.', '1e3', 16 characters...) is left unread (ok False, value 0) for a slower reader to
+    judge. The value is the integer of the digits over a power of ten: both exact in float64,
+    and one division rounds correctly, so it is what float() makes of the text.
     """
-    count = starts.size
+    widths = stops - starts
+    narrow = (widths <= 8) & (stops >= 8)
+    if narrow.all():
+        return _decimal_words(words[stops - 8], widths)
+    values, ok = np.zeros(widths.size), np.zeros(widths.size, dtype=bool)
+    rows = np.flatnonzero(narrow)
+    values[rows], ok[rows] = _decimal_words(words[stops[rows] - 8], widths[rows])
+    rows = np.flatnonzero(~narrow)
+    values[rows], ok[rows] = _decimal_columns(buf, stops[rows], widths[rows])
+    return values, ok
+
+
+# Up to 8 characters are read as one uint64 ("SWAR"). Byte c of a word is character c.
+_EVERY_BYTE = 0x0101010101010101
+_HIGH_BITS = 0x8080808080808080
+_LOW_BITS = 0x7F7F7F7F7F7F7F7F
+_ASCII_ZEROS = _ZERO * _EVERY_BYTE
+_HIGH_NIBBLES = 0xF0F0F0F0F0F0F0F0
+_SIXES = 0x0606060606060606
+_ALL = (1 << 64) - 1
+# Per span width 0..8 of a right-aligned word: its bytes, and the high bit of its first byte.
+_INSIDE = np.array([(_ALL << 8 * (8 - w)) & _ALL for w in range(9)], dtype=np.uint64)
+_LEAD = np.array([0] + [0x80 << 8 * (8 - w) for w in range(1, 9)], dtype=np.uint64)
+
+
+def _bytes_equal(words: np.ndarray, byte: int) -> np.ndarray:
+    """The high bit of every byte of ``words`` that is ``byte`` (exact: no borrow between bytes)."""
+    diff = words ^ np.uint64(byte * _EVERY_BYTE)
+    return ~(((diff & _LOW_BITS) + _LOW_BITS) | diff | _LOW_BITS)
+
+
+def _decimal_words(words: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """decimal_spans of spans of at most 8 characters, each the end of its (right-aligned) word."""
+    inside = _INSIDE[np.minimum(widths, 8)]
+    text = (words & inside) | (_ASCII_ZEROS & ~inside)  # bytes before a span: leading zeros
+    lead = _LEAD[np.minimum(widths, 8)]
+    points = _bytes_equal(text, _POINT)
+    minus = _bytes_equal(text, _MINUS) & lead
+    marks = points | minus | (_bytes_equal(text, _PLUS) & lead)
+    # The point and a leading sign read as '0': then every byte must be a digit.
+    marked = (marks >> 7) * 0xFF  # 0xFF in each marked byte
+    text = (text & ~marked) | (_ASCII_ZEROS & marked)
+    ok = ((text & _HIGH_NIBBLES) == _ASCII_ZEROS) & (
+        ((text + _SIXES) & _HIGH_NIBBLES) == _ASCII_ZEROS
+    )
+    ok &= (np.bitwise_count(points) <= 1) & (widths > np.bitwise_count(marks)) & (widths <= 8)
+    digits = text - _ASCII_ZEROS
+    pairs = (digits & 0x00FF00FF00FF00FF) * 10 + ((digits >> 8) & 0x00FF00FF00FF00FF)
+    quads = (pairs & 0x0000FFFF0000FFFF) * 100 + ((pairs >> 16) & 0x0000FFFF0000FFFF)
+    places = ((quads & 0xFFFFFFFF) * 10000 + (quads >> 32)).astype(np.int64)
+    # A point's high bit is bit 8c + 7 of character c; 7 - c digits follow it.
+    decimals = np.where(points != 0, 7 - (np.bitwise_count(points - 1) - 7) // 8, 0)
+    return _scaled(places, decimals, points != 0, minus != 0, ok)
+
+
+def _scaled(
+    places: np.ndarray, decimals: np.ndarray, point: np.ndarray, minus: np.ndarray, ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Values from digits at their column's power of ten, where those left of a point (the
+    point read as a 0 digit) are 10 times too big."""
+    decimals = np.where(ok, decimals, 0).astype(np.int64)
+    scale = _INT_POWERS[decimals]
+    mantissa = np.where(point, places // (scale * 10) * scale + places % scale, places)
+    values = mantissa / _FLOAT_POWERS[decimals]
+    return np.where(ok, np.where(minus, -values, values), 0.0), ok
+
+
+def _decimal_columns(
+    buf: np.ndarray, stops: np.ndarray, widths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """decimal_spans of any spans, as a byte matrix (wider ones are rare)."""
+    count = stops.size
     if not count:
         return np.empty(0, dtype=np.float64), np.zeros(0, dtype=bool)
-    widths = stops - starts
     width = max(min(int(widths.max()), _DECIMAL_WIDEST), 1)
     # Right-aligned, so that each column stands for one power of ten (the point aside).
     chars = _right_aligned(buf, stops, width)
@@ -248,23 +326,18 @@ def decimal_spans(
     point_row, point_column = np.divmod(np.flatnonzero(is_point), width)
     points = np.bincount(point_row, minlength=count)
     ok = (widths >= 1) & (widths <= width) & (points <= 1)
-    # Anything else inside must be a sign in the first column (rare: read by position).
+    # Anything else inside must be a sign in the first column.
     other_row, other_column = np.divmod(np.flatnonzero(inside & ~is_digit & ~is_point), width)
     other = chars[other_row, other_column]
     sign = ((other == _PLUS) | (other == _MINUS)) & (other_column == lead[other_row])
     ok[other_row[~sign]] = False
     ok &= widths - points - np.bincount(other_row[sign], minlength=count) >= 1  # a digit
-    # Digits at their column's power of ten: digits left of a point come out 10 times too big.
     places = np.where(is_digit, digit, 0).astype(np.float64) @ _FLOAT_POWERS[width - 1 :: -1]
-    whole = places.astype(np.int64)
     decimals = np.zeros(count, dtype=np.int64)
     decimals[point_row] = width - 1 - point_column
-    scale = _INT_POWERS[decimals]
-    mantissa = np.where(points > 0, whole // (scale * 10) * scale + whole % scale, whole)
-    values = mantissa / _FLOAT_POWERS[decimals]
-    negative = np.zeros(count, dtype=bool)
-    negative[other_row[sign & (other == _MINUS)]] = True
-    return np.where(ok, np.where(negative, -values, values), 0.0), ok
+    minus = np.zeros(count, dtype=bool)
+    minus[other_row[sign & (other == _MINUS)]] = True
+    return _scaled(places.astype(np.int64), decimals, points > 0, minus, ok)
 
 
 _INTERVAL_TYPES = {

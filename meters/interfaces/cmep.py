@@ -28,6 +28,7 @@ from meters.interfaces._localtime import (
 from meters.interfaces._textfile import (
     Batcher,
     NumberError,
+    byte_words,
     decimal_spans,
     decode_block,
     gather,
@@ -355,6 +356,7 @@ class _Block:
 
     raw: bytes  # CRLF already LF, ending with a newline
     buf: np.ndarray  # raw as uint8
+    words: np.ndarray  # byte_words of raw: the 8 bytes from any offset as one uint64
     start: np.ndarray  # byte offset of every field of the block, in order
     stop: np.ndarray  # offset of the comma or newline that ends it
     first: np.ndarray  # per line: index of its first field
@@ -413,7 +415,8 @@ def _split(raw: bytes, first_line: int) -> _Block:
     start = np.concatenate([[0], stop[:-1] + 1])
     last = np.flatnonzero(buf[stop] == _NEWLINE)
     first = np.concatenate([[0], last[:-1] + 1])
-    return _Block(raw, buf, start, stop, first, last - first + 1, first_line)
+    words = byte_words(raw)
+    return _Block(raw, buf, words, start, stop, first, last - first + 1, first_line)
 
 
 def _read_one(block: _Block, line: int, filename: str, tz: ZoneInfo, batcher: Batcher) -> int:
@@ -565,7 +568,7 @@ def _fast_ends(
     """UTC instant of each triplet as _ends reads it, and which triplets it would refuse."""
     width = block.stop[field] - block.start[field]
     blank = width == 0
-    naive, valid = _naive(block.buf, block.start[field], width == _STAMP_WIDTH)
+    naive, valid = _naive(block.words, block.start[field], width == _STAMP_WIDTH)
     if not valid.any():
         return naive, ~valid
     resolved = local_to_utc(np.where(valid, naive, naive[np.argmax(valid)]), tz)
@@ -584,10 +587,11 @@ def _fast_ends(
     return ends, bad
 
 
-def _naive(buf: np.ndarray, starts: np.ndarray, stamped: np.ndarray) -> tuple[np.ndarray, ...]:
+def _naive(words: np.ndarray, starts: np.ndarray, stamped: np.ndarray) -> tuple[np.ndarray, ...]:
     """Naive seconds of the 12-character stamps, and which were valid CCYYMMDDHHMM."""
     every = bool(stamped.all())
-    seconds, ok = ccyymmddhhmm_words(gather(buf, starts if every else starts[stamped], 16))
+    at = starts if every else starts[stamped]
+    seconds, ok = ccyymmddhhmm_words(words[at], words[at + 8])
     if every:
         return seconds, ok
     naive = np.zeros(starts.size, dtype=np.int64)
@@ -651,10 +655,10 @@ def _fast_wh(
     empty = stop == start
     bad = empty != (quality == Quality.MISSING)
     if not empty.any():
-        values, ok = decimal_spans(block.buf, start, stop)
+        values, ok = decimal_spans(block.buf, block.words, start, stop)
         return np.rint(values * scale).astype(np.int64), bad | ~ok  # kwh_to_wh, scale per value
     filled = np.flatnonzero(~empty)
-    values, ok = decimal_spans(block.buf, start[filled], stop[filled])
+    values, ok = decimal_spans(block.buf, block.words, start[filled], stop[filled])
     bad[filled[~ok]] = True
     wh = np.zeros(field.size, dtype=np.int64)
     wh[filled] = np.rint(values * scale[filled]).astype(np.int64)

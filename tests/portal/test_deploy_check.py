@@ -19,6 +19,7 @@ def test_check_deploy_is_clean_with_production_values() -> None:
         "ALLOWED_HOSTS": "mdmr.example.org",
     }
     env.pop("DATABASE_URL", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests of this same run
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
