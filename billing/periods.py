@@ -37,7 +37,7 @@ PERIOD_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 # (plan, season, day kind, start hour, end hour, period): local wall-clock hours [start, end).
-# Source: OEB, Regulated Price Plan price periods (oeb.ca "Electricity rates", RPP Manual).
+# Source: the hour tables of the OEB RPP price announcements (e.g. news release 2025-10-17).
 CALENDAR: tuple[tuple[str, Season, DayKind, int, int, str], ...] = (
     # TOU winter (Nov 1 - Apr 30): two weekday peaks, morning and evening, for heat and light.
     ("tou", "winter", "weekday", 0, 7, "off_peak"),

@@ -17,7 +17,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from billing.periods import PERIOD_NAMES, local_day_numbers, period_codes, tier_threshold_kwh
+from billing.periods import (
+    PERIOD_NAMES,
+    by_bucket,
+    local_day_numbers,
+    period_codes,
+    tier_threshold_kwh,
+)
+from meters.localtime import local_days
 
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -43,7 +50,7 @@ class PriceSet:
         return self.cents_per_kwh[plan][name]
 
 
-_RELEASE_2023 = "OEB news release 2023-10-19 (RPP Price Report Nov 1 2023 - Oct 31 2024)"
+_RELEASE_2023 = "OEB news release, Oct 2023 (RPP Price Report Nov 1 2023 - Oct 31 2024)"
 _RELEASE_2024 = "OEB news release 2024-10-18 (RPP Price Report Nov 1 2024 - Oct 31 2025)"
 _RELEASE_2025 = "OEB news release 2025-10-17 (RPP Price Report Nov 1 2025 - Oct 31 2026)"
 
@@ -158,54 +165,84 @@ def price_intervals(
 ) -> np.ndarray:
     """Cost in dollars of each interval, at the prices in effect on its local start date.
 
-    TOU and ULO: the price of the interval's period. Tiered: each calendar month's kWh is split
-    at the rate class's threshold (see ``_tier1_share``), and every interval of the month pays
-    the same tier-1/tier-2 mix at its own date's prices.
+    TOU and ULO: the price of the interval's period; intervals may be of many meters (any
+    shape). Tiered: the intervals are one account's, since the tiers depend on its monthly
+    total; each local calendar month's kWh is split at the rate class's threshold (see
+    ``_tiered_dollars_per_kwh``) and every interval of the month pays that tier-1/tier-2 mix at
+    its own date's prices.
     """
     utc = np.asarray(utc_start, dtype=np.int64)
     energy = np.asarray(kwh, dtype=np.float64)
     if utc.shape != energy.shape:
         raise ValueError("utc_start and kwh differ in shape")
-    prices = price_matrix(plan, price_table)
+    dollars = price_matrix(plan, price_table) / 100.0  # $/kWh, (price set, period or tier)
     if utc.size == 0:
         return np.zeros(utc.shape)
-    days = local_day_numbers(utc, tz)
-    which = price_set_index(days, price_table)
     if plan == "tiered":
-        share = _tier1_share(days, energy, rate_class)
-        cents = share * prices[which, 0] + (1.0 - share) * prices[which, 1]
+        per_kwh = _tiered_dollars_per_kwh(utc, energy, tz, dollars, price_table, rate_class)
     else:
-        cents = prices[which, period_codes(utc, plan, tz)]
-    return energy * cents / 100.0
+
+        def rate(instants: np.ndarray) -> np.ndarray:
+            which = price_set_index(local_days(instants, tz), price_table)
+            return dollars[which, period_codes(instants, plan, tz)]
+
+        # The rate depends on the local hour and date only: one gather per interval.
+        per_kwh = by_bucket(utc, tz, rate)
+    return energy * per_kwh
 
 
-def _tier1_share(days: np.ndarray, kwh: np.ndarray, rate_class: str) -> np.ndarray:
-    """Per interval, the tier-1 share of its local calendar month's kWh.
+def _tiered_dollars_per_kwh(
+    utc: np.ndarray,
+    energy: np.ndarray,
+    tz: ZoneInfo,
+    dollars: np.ndarray,
+    price_table: Sequence[PriceSet],
+    rate_class: str,
+) -> np.ndarray:
+    """Per interval, the $/kWh of its month's tier mix at its own date's prices.
 
     Billing periods are seldom calendar months, so each month's threshold is prorated by the
     share of that month's days the intervals span (first to last local day present): a full
     month gets the whole monthly threshold, half a month half of it.
     """
-    low = int(days.min())
-    span = np.arange(low, int(days.max()) + 1)
+    relative = local_day_numbers(utc, tz).reshape(-1)
+    low = int(relative.min())
+    relative -= low  # in place: days from the first one
+    span = np.arange(low, low + int(relative.max()) + 1)
     month_of_day = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     first_month = int(month_of_day[0])
-    group = month_of_day[days - low] - first_month  # per interval, month index from the first
     months = np.arange(first_month, int(month_of_day[-1]) + 1)
-    totals = np.bincount(group.reshape(-1), kwh.reshape(-1), months.size)
+    sets = len(price_table)
+    # Each day's (month, price set) pair as one key: totals and rates are per key, and the
+    # keys are few, so each interval costs one gather.
+    key_of_day = (month_of_day - first_month) * sets + price_set_index(span, price_table)
+    key = key_of_day[relative]
+    totals = np.bincount(key, energy.reshape(-1), months.size * sets).reshape(-1, sets).sum(1)
     present = np.zeros(span.size, dtype=bool)
-    present[(days - low).reshape(-1)] = True
-    present_days = np.flatnonzero(present)  # sorted, relative to low
-    present_group = month_of_day[present_days] - first_month
-    left = np.searchsorted(present_group, np.arange(months.size), "left")
-    right = np.searchsorted(present_group, np.arange(months.size), "right")
+    present[relative] = True
+    share = _tier1_share(totals, _threshold(rate_class, months, month_of_day, present))
+    per_key = share[:, None] * dollars[None, :, 0] + (1.0 - share[:, None]) * dollars[None, :, 1]
+    return per_key.reshape(-1)[key].reshape(utc.shape)
+
+
+def _threshold(
+    rate_class: str, months: np.ndarray, month_of_day: np.ndarray, present: np.ndarray
+) -> np.ndarray:
+    """Tier-1 kWh of each month, prorated by the days of it the intervals span."""
+    present_days = np.flatnonzero(present)  # sorted, from the first day
+    present_month = month_of_day[present_days]
+    left = np.searchsorted(present_month, months, "left")
+    right = np.searchsorted(present_month, months, "right")
     last = present_days.size - 1  # a month without intervals (a gap) has left == right
     spanned = present_days[np.minimum(right - 1, last)] - present_days[np.minimum(left, last)] + 1
-    month_starts = np.arange(first_month, first_month + months.size + 1).astype("datetime64[M]")
+    month_starts = np.arange(months[0], months[-1] + 2).astype("datetime64[M]")
     month_days = np.diff(month_starts.astype("datetime64[D]").astype(np.int64))
     threshold = tier_threshold_kwh(rate_class, months % 12 + 1)
-    threshold = threshold * np.where(right > left, spanned, month_days) / month_days
+    return threshold * np.where(right > left, spanned, month_days) / month_days
+
+
+def _tier1_share(totals: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """The tier-1 share of each month's kWh."""
     # A month with no net consumption pays tier 1 on whatever it has (never a negative tier 2).
     safe = np.where(totals > 0, totals, 1.0)
-    share = np.where(totals > 0, np.minimum(totals, threshold) / safe, 1.0)
-    return share[group]
+    return np.where(totals > 0, np.minimum(totals, threshold) / safe, 1.0)

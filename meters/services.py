@@ -36,8 +36,9 @@ from meters.storage import DayBlock, incoming_block, merge
 from portal.access import Actor
 from portal.audit import audit
 
-LEASE = dt.timedelta(minutes=10)
 Status = ReadFile.Status
+UNFINISHED = (Status.RECEIVED, Status.PARSING, Status.LOADING)
+UNFINISHED = (Status.RECEIVED, Status.PARSING, Status.LOADING)
 
 
 def sha256_of(stream: IO[bytes]) -> tuple[str, int]:
@@ -116,14 +117,25 @@ def claim(read_file: ReadFile) -> bool:
     """Take the file for this worker unless it is finished or another worker's lease runs."""
     now = timezone.now()
     taken = (
-        ReadFile.objects.filter(
-            pk=read_file.pk,
-            status__in=[Status.RECEIVED, Status.PARSING, Status.LOADING],
-        )
+        ReadFile.objects.filter(pk=read_file.pk, status__in=UNFINISHED)
         .exclude(lease_until__gt=now)
-        .update(lease_until=now + LEASE, attempts=F("attempts") + 1, started_at=now)
+        .update(lease_until=now + lease(), attempts=F("attempts") + 1, started_at=now)
     )
     return taken == 1
+
+
+def lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.OPENMDMR_INGEST_LEASE_S)
+
+
+def read_files_stalled(now: dt.datetime | None = None) -> list[ReadFile]:
+    """Files not finished whose worker's lease ran out (a lost or killed worker)."""
+    now = now or timezone.now()
+    return list(
+        ReadFile.objects.filter(
+            status__in=UNFINISHED, received_at__lt=now - dt.timedelta(minutes=1)
+        ).exclude(lease_until__gt=now)
+    )
 
 
 def read_file_ingest(*, read_file: ReadFile) -> ReadFile:
@@ -186,7 +198,7 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
             counts = merge_batch(read_file, batch.intervals, batch.registers, resolver, tz, now)
             advanced = ReadFile.objects.filter(pk=read_file.pk, batches_done=number).update(
                 batches_done=number + 1,
-                lease_until=timezone.now() + LEASE,
+                lease_until=timezone.now() + lease(),
                 intervals_accepted=F("intervals_accepted") + counts["accepted"],
                 intervals_rejected=F("intervals_rejected") + counts["rejected"],
                 registers_accepted=F("registers_accepted") + counts["registers"],

@@ -127,7 +127,16 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A task whose worker died is redelivered after this many seconds (Redis broker).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 3600))
+}
+CELERY_BEAT_SCHEDULE = {
+    "resume-stalled-read-files": {
+        "task": "meters.tasks.resume_stalled_read_files",
+        "schedule": 300.0,
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -230,6 +239,8 @@ WHITENOISE_USE_FINDERS = True
 # Upload limits: read files stream to disk; forms stay small.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# A worker holds a read file this long past its last committed batch; then another may resume.
+OPENMDMR_INGEST_LEASE_S = int(os.environ.get("OPENMDMR_INGEST_LEASE_S", 600))
 # Intervals per ingestion batch: one transaction each, and the unit of resuming after a crash.
 OPENMDMR_INGEST_BATCH_READS = int(os.environ.get("OPENMDMR_INGEST_BATCH_READS", 250_000))
 OPENMDMR_MAX_READ_FILE_BYTES = int(os.environ.get("OPENMDMR_MAX_READ_FILE_BYTES", 2 * 1024**3))

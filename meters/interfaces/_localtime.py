@@ -183,14 +183,18 @@ def ccyymmddhhmm_words(dates: np.ndarray, times: np.ndarray) -> tuple[np.ndarray
     # The 4 ignored bytes become '0' so that the same check and lanes apply: hh, mm, 0, 0.
     time_ok, time = _swar_digits((times & _LOW_HALF) | (_ASCII_ZEROS & ~_LOW_HALF))
     lane = 0xFFFF
-    values = np.zeros((6, dates.shape[0]), dtype=np.int64)
-    values[0] = (date & lane) * 100 + ((date >> 16) & lane)
-    values[1] = (date >> 32) & lane
-    values[2] = date >> 48
-    values[3] = time & lane
-    values[4] = (time >> 16) & lane
-    seconds, ok = civil_seconds(values)
-    return seconds, ok & date_ok & time_ok
+    # Unsigned: a value below the lowest allowed wraps round and fails the same comparison.
+    year = (date & lane) * 100 + ((date >> 16) & lane) - MIN_YEAR
+    month = ((date >> 32) & lane) - 1
+    day = (date >> 48) - 1
+    hour, minute = time & lane, (time >> 16) & lane
+    ok = date_ok & time_ok & (year <= MAX_YEAR - MIN_YEAR) & (month < 12) & (hour < 24)
+    ok &= minute < 60
+    index = np.where(ok, year * 12 + month, 0).astype(np.int64)
+    first = _MONTH_STARTS[index]
+    ok &= day < (_MONTH_STARTS[index + 1] - first).astype(np.uint64)
+    clock = (hour * 3600 + minute * 60).astype(np.int64)
+    return (first + day.astype(np.int64)) * 86400 + clock, ok
 
 
 def parse_ccyymmddhhmm(stamps: Sequence[str]) -> np.ndarray:

@@ -275,25 +275,30 @@ def _bytes_equal(words: np.ndarray, byte: int) -> np.ndarray:
 def _decimal_words(words: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """decimal_spans of spans of at most 8 characters, each the end of its (right-aligned) word."""
     inside = _INSIDE[np.minimum(widths, 8)]
-    text = (words & inside) | (_ASCII_ZEROS & ~inside)  # bytes before a span: leading zeros
     lead = _LEAD[np.minimum(widths, 8)]
+    text = (words & inside) | (_ASCII_ZEROS & ~inside)  # bytes before a span: leading zeros
     points = _bytes_equal(text, _POINT)
     minus = _bytes_equal(text, _MINUS) & lead
     marks = points | minus | (_bytes_equal(text, _PLUS) & lead)
-    # The point and a leading sign read as '0': then every byte must be a digit.
-    marked = (marks >> 7) * 0xFF  # 0xFF in each marked byte
+    marked = (marks >> 7) * 0xFF  # 0xFF in each byte holding the point or a leading sign
     text = (text & ~marked) | (_ASCII_ZEROS & marked)
     ok = ((text & _HIGH_NIBBLES) == _ASCII_ZEROS) & (
         ((text + _SIXES) & _HIGH_NIBBLES) == _ASCII_ZEROS
     )
     ok &= (np.bitwise_count(points) <= 1) & (widths > np.bitwise_count(marks)) & (widths <= 8)
+    # Close up the point: the characters before it move one byte along, a '0' leads.
+    before = (points >> 7) - 1  # the bytes before the point (the point's is 1 << 8c)
+    upto = (points << 1) - 1  # and the point's own (all bytes when it is the last)
+    closed = ((text & before) << 8) | (text & ~upto) | _ZERO
+    text = np.where(points != 0, closed, text)
     digits = text - _ASCII_ZEROS
     pairs = (digits & 0x00FF00FF00FF00FF) * 10 + ((digits >> 8) & 0x00FF00FF00FF00FF)
     quads = (pairs & 0x0000FFFF0000FFFF) * 100 + ((pairs >> 16) & 0x0000FFFF0000FFFF)
-    places = ((quads & 0xFFFFFFFF) * 10000 + (quads >> 32)).astype(np.int64)
-    # A point's high bit is bit 8c + 7 of character c; 7 - c digits follow it.
-    decimals = np.where(points != 0, 7 - (np.bitwise_count(points - 1) - 7) // 8, 0)
-    return _scaled(places, decimals, points != 0, minus != 0, ok)
+    mantissa = ((quads & 0xFFFFFFFF) * 10000 + (quads >> 32)).astype(np.int64)
+    # The point's high bit is bit 8c + 7 for character c; 7 - c digits followed it.
+    decimals = np.where(ok & (points != 0), 7 - (np.bitwise_count(points - 1) - 7) // 8, 0)
+    values = mantissa / _FLOAT_POWERS[decimals]
+    return np.where(ok, np.where(minus != 0, -values, values), 0.0), ok
 
 
 def _scaled(

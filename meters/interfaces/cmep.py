@@ -471,25 +471,31 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     stamp = np.repeat(block.first[rows] + HEADER_FIELDS - 3 * heads, counts)
     stamp += 3 * np.arange(row.size)  # field index of each triplet's date/time
     head = np.zeros(row.size, dtype=bool)
-    head[heads[counts > 0]] = True
-    interval = channels.interval[row]
+    head[heads] = True  # counts are never 0 here
+    interval = np.repeat(channels.interval, counts)
     ends, bad = _fast_ends(block, stamp, row, head, interval, tz)
     quality, bad_quality = _fast_quality(block, stamp + 1)
-    wh, bad_value = _fast_wh(block, stamp + 2, quality, channels.scale[row])
-    faulty = np.zeros(rows.size, dtype=bool)
-    faulty[row[bad | bad_quality | bad_value]] = True
-    keep = ~faulty[row]
-    rows, counts = rows[~faulty], counts[~faulty]
+    wh, bad_value = _fast_wh(block, stamp + 2, quality, np.repeat(channels.scale, counts))
+    bad |= bad_quality
+    bad |= bad_value
+    register = np.repeat(channels.register, counts)
+    if bad.any():  # leave out every triplet of a line with a faulty one
+        faulty = np.zeros(rows.size, dtype=bool)
+        faulty[row[bad]] = True
+        keep = ~faulty[row]
+        rows, counts = rows[~faulty], counts[~faulty]
+        register, ends, interval = register[keep], ends[keep], interval[keep]
+        quality, wh = quality[keep], wh[keep]
     meters = np.array(_meters(block, rows) or [""], dtype=object)[: rows.size]
     return _Reads(
         lines=rows,
         offsets=np.concatenate([[0], np.cumsum(counts)]),
         meter=np.repeat(meters, counts),
-        register=channels.register[row][keep],
-        ends=ends[keep],
-        interval=interval[keep],
-        quality=quality[keep],
-        wh=wh[keep],
+        register=register,
+        ends=ends,
+        interval=interval,
+        quality=quality,
+        wh=wh,
         line=(block.first_line + rows).astype(np.int32).repeat(counts),
     )
 

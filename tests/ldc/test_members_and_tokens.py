@@ -123,8 +123,10 @@ def test_repeated_bad_tokens_are_throttled(client: Any, world: Any, settings: An
     settings.OPENMDMR_TOKEN_FAILURES_PER_WINDOW = 3
     actor = actor_for_user(world.user("north", "ldc_admin"))
     _, key = api_token_create(ldc=world.north, name="CIS", role="billing_agent", actor=actor)
-    codes = [client.get(reverse("api:me"), HTTP_AUTHORIZATION=f"Token omdr_x_{i}").status_code
-             for i in range(4)]
+    codes = [
+        client.get(reverse("api:me"), HTTP_AUTHORIZATION=f"Token omdr_x_{i}").status_code
+        for i in range(4)
+    ]
     assert codes == [401, 401, 401, 429]
     # Even the right key waits until the window has passed: the address is locked out.
     assert client.get(reverse("api:me"), HTTP_AUTHORIZATION=f"Token {key}").status_code == 429

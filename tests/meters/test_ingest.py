@@ -219,3 +219,37 @@ def test_a_crash_mid_file_resumes_without_doubling(
     assert done.status == "loaded" and done.attempts == 2
     assert done.intervals_accepted == 141 and done.intervals_rejected == 0
     assert export(sample_ldc, "--as-received") == (SAMPLES / "expected.csv").read_text()
+
+
+def test_stalled_files_are_queued_again(sample_ldc: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from meters.tasks import resume_stalled_read_files
+
+    data = sample_file("csv").read_bytes()
+    read_file, _ = services.read_file_receive(
+        ldc=sample_ldc,
+        interface="csv",
+        upload=io.BytesIO(data),
+        name="s.csv",
+        actor=None,
+        via="test",
+        queue=False,
+    )
+    old = timezone.now() - dt.timedelta(minutes=5)
+    ReadFile.objects.filter(pk=read_file.pk).update(received_at=old)
+    held = ReadFile.objects.create(
+        ldc=sample_ldc,
+        interface="csv",
+        sha256="b" * 64,
+        file="x",
+        original_name="held.csv",
+        received_at=old,
+        status="loading",
+        lease_until=timezone.now() + dt.timedelta(minutes=5),
+    )
+    assert resume_stalled_read_files() == 1  # eager: the stalled file is ingested now
+    assert ReadFile.objects.get(pk=read_file.pk).status == "loaded"
+    assert ReadFile.objects.get(pk=held.pk).status == "loading"  # its worker's lease still runs
