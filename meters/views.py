@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -11,12 +13,21 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
+from meters.charts import interval_bars
 from meters.forms import ReadFileUploadForm, RegistryUploadForm
 from meters.ingest import Reason
-from meters.models import Meter, MeterInstallation, ReadFile, ReadRejection, ServiceDeliveryPoint
+from meters.models import (
+    IntervalDay,
+    Meter,
+    MeterInstallation,
+    ReadFile,
+    ReadRejection,
+    ServiceDeliveryPoint,
+)
 from meters.registry import RowError, read_registry_csv, registry_sync
-from meters.selectors import data_quality
+from meters.selectors import data_quality, intervals_between
 from meters.services import read_file_receive
+from meters.storage import NEVER
 from portal.mixins import LdcMixin
 
 
@@ -85,6 +96,7 @@ class MeterDetailView(LdcMixin, DetailView):  # type: ignore[type-arg]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
+        context.update(self._recent_reads())
         context["installs"] = (
             MeterInstallation.objects.for_ldc(self.ldc)
             .filter(meter=self.object)
@@ -92,6 +104,28 @@ class MeterDetailView(LdcMixin, DetailView):  # type: ignore[type-arg]
             .order_by("-effective_from")
         )
         return context
+
+    def _recent_reads(self) -> dict[str, Any]:
+        """The last 14 days the repository holds for this meter, as a chart."""
+        tz = ZoneInfo(self.ldc.time_zone)
+        last = (
+            IntervalDay.objects.for_ldc(self.ldc).filter(meter=self.object).order_by("-day").first()
+        )
+        if last is None:
+            return {"figure": None}
+        after = int(dt.datetime.combine(last.day, dt.time(), dt.UTC).timestamp()) + 86_400
+        iv = intervals_between(self.ldc, after - 14 * 86_400, after, meters=[self.object.pk])
+        received = iv.select(iv.raw_quality != NEVER)
+        title = f"{self.object.serial}: last 14 days of reads (local time)"
+        return {
+            "figure": interval_bars(received, tz, title),
+            "uses_charts": True,
+            "reads_summary": {
+                "intervals": len(received),
+                "missing": int((received.raw_quality == 3).sum()),
+                "estimated": int((received.raw_quality == 2).sum()),
+            },
+        }
 
 
 class ReadFileListView(LdcMixin, ListView):  # type: ignore[type-arg]

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from meters.interfaces._textfile import ascii_digits, digit_pairs
+
 MIN_YEAR = 1900  # a meter read outside these years is a typo, not data
 MAX_YEAR = 2199
 _HOUR = 3600
@@ -154,42 +156,25 @@ def civil_seconds(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (first + day - 1) * 86400 + hour * 3600 + minute * 60 + second, ok
 
 
-# Eight ASCII bytes read as one little-endian uint64 (first character in the low byte) are
-# checked and converted all at once ("SWAR"): a few operations per stamp instead of per digit.
 _ASCII_ZEROS = 0x3030303030303030  # '0' in every byte
-_HIGH_NIBBLES = 0xF0F0F0F0F0F0F0F0
-_SIXES = 0x0606060606060606
-_EVEN_BYTES = 0x00FF00FF00FF00FF
 _LOW_HALF = 0xFFFFFFFF
-
-
-def _swar_digits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per uint64 of 8 characters: which are all '0'-'9', and its four 2-digit values in 16-bit
-    lanes (first pair in the low lane)."""
-    # A digit byte is 0x30-0x39: high nibble 3, and still 3 after adding 6 (0x3A-0x3F are not);
-    # adding 6 never carries out of a byte whose high nibble is 3.
-    ok = ((words & _HIGH_NIBBLES) == _ASCII_ZEROS) & (
-        ((words + _SIXES) & _HIGH_NIBBLES) == _ASCII_ZEROS
-    )
-    values = words - _ASCII_ZEROS  # no borrow where ok: every byte is >= '0'
-    pairs = (values & _EVEN_BYTES) * 10 + ((values >> 8) & _EVEN_BYTES)
-    return ok, pairs
 
 
 def ccyymmddhhmm_words(dates: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Naive epoch seconds of 'CCYYMMDD' and 'HHMM' given as little-endian uint64 of 8 bytes
     (of ``times`` the last 4 are ignored), and which are valid: parse_ccyymmddhhmm, vectorised."""
-    date_ok, date = _swar_digits(dates)
-    # The 4 ignored bytes become '0' so that the same check and lanes apply: hh, mm, 0, 0.
-    time_ok, time = _swar_digits((times & _LOW_HALF) | (_ASCII_ZEROS & ~_LOW_HALF))
+    # Each uint64 is checked and converted at once ("SWAR"): a few operations per stamp, not
+    # per digit. The 4 ignored bytes become '0' so that the same applies: hh, mm, 0, 0.
+    times = (times & _LOW_HALF) | (_ASCII_ZEROS & ~_LOW_HALF)
+    date, time = digit_pairs(dates), digit_pairs(times)
     lane = 0xFFFF
     # Unsigned: a value below the lowest allowed wraps round and fails the same comparison.
     year = (date & lane) * 100 + ((date >> 16) & lane) - MIN_YEAR
     month = ((date >> 32) & lane) - 1
     day = (date >> 48) - 1
     hour, minute = time & lane, (time >> 16) & lane
-    ok = date_ok & time_ok & (year <= MAX_YEAR - MIN_YEAR) & (month < 12) & (hour < 24)
-    ok &= minute < 60
+    ok = ascii_digits(dates) & ascii_digits(times) & (year <= MAX_YEAR - MIN_YEAR)
+    ok &= (month < 12) & (hour < 24) & (minute < 60)
     index = np.where(ok, year * 12 + month, 0).astype(np.int64)
     first = _MONTH_STARTS[index]
     ok &= day < (_MONTH_STARTS[index + 1] - first).astype(np.uint64)

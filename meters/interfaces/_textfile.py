@@ -260,10 +260,25 @@ _LOW_BITS = 0x7F7F7F7F7F7F7F7F
 _ASCII_ZEROS = _ZERO * _EVERY_BYTE
 _HIGH_NIBBLES = 0xF0F0F0F0F0F0F0F0
 _SIXES = 0x0606060606060606
+_EVEN_BYTES = 0x00FF00FF00FF00FF
 _ALL = (1 << 64) - 1
 # Per span width 0..8 of a right-aligned word: its bytes, and the high bit of its first byte.
 _INSIDE = np.array([(_ALL << 8 * (8 - w)) & _ALL for w in range(9)], dtype=np.uint64)
 _LEAD = np.array([0] + [0x80 << 8 * (8 - w) for w in range(1, 9)], dtype=np.uint64)
+
+
+def ascii_digits(words: np.ndarray) -> np.ndarray:
+    """Which uint64 words are 8 ASCII digits."""
+    # A digit byte is 0x30-0x39: high nibble 3, and still 3 after adding 6 (0x3A-0x3F are not);
+    # adding 6 never carries out of a byte whose high nibble is 3.
+    ascii_three = (words & _HIGH_NIBBLES) == _ASCII_ZEROS
+    return ascii_three & (((words + _SIXES) & _HIGH_NIBBLES) == _ASCII_ZEROS)
+
+
+def digit_pairs(words: np.ndarray) -> np.ndarray:
+    """Words of 8 ASCII digits to their four 2-digit numbers, in 16-bit lanes (first lowest)."""
+    digits = words - _ASCII_ZEROS
+    return (digits & _EVEN_BYTES) * 10 + ((digits >> 8) & _EVEN_BYTES)
 
 
 def _bytes_equal(words: np.ndarray, byte: int) -> np.ndarray:
@@ -274,31 +289,30 @@ def _bytes_equal(words: np.ndarray, byte: int) -> np.ndarray:
 
 def _decimal_words(words: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """decimal_spans of spans of at most 8 characters, each the end of its (right-aligned) word."""
-    inside = _INSIDE[np.minimum(widths, 8)]
-    lead = _LEAD[np.minimum(widths, 8)]
+    width = np.minimum(widths, 8)
+    inside = _INSIDE[width]
     text = (words & inside) | (_ASCII_ZEROS & ~inside)  # bytes before a span: leading zeros
+    shift = (8 * (8 - np.maximum(width, 1))).astype(np.uint64)
+    first = (text >> shift) & 0xFF  # the span's first character
+    minus = first == _MINUS
     points = _bytes_equal(text, _POINT)
-    minus = _bytes_equal(text, _MINUS) & lead
-    marks = points | minus | (_bytes_equal(text, _PLUS) & lead)
-    marked = (marks >> 7) * 0xFF  # 0xFF in each byte holding the point or a leading sign
-    text = (text & ~marked) | (_ASCII_ZEROS & marked)
-    ok = ((text & _HIGH_NIBBLES) == _ASCII_ZEROS) & (
-        ((text + _SIXES) & _HIGH_NIBBLES) == _ASCII_ZEROS
-    )
-    ok &= (np.bitwise_count(points) <= 1) & (widths > np.bitwise_count(marks)) & (widths <= 8)
+    signs = _LEAD[width] * (minus | (first == _PLUS))  # the high bit of a leading sign's byte
+    marked = ((points | signs) >> 7) * 0xFF  # 0xFF in each byte holding the point or the sign
+    text = (text & ~marked) | (_ASCII_ZEROS & marked)  # read as '0': all must be digits now
+    ok = ascii_digits(text) & (np.bitwise_count(points) <= 1) & (widths <= 8)
+    ok &= np.bitwise_count(points) + (signs != 0) < widths  # and one digit at least
     # Close up the point: the characters before it move one byte along, a '0' leads.
     before = (points >> 7) - 1  # the bytes before the point (the point's is 1 << 8c)
     upto = (points << 1) - 1  # and the point's own (all bytes when it is the last)
     closed = ((text & before) << 8) | (text & ~upto) | _ZERO
     text = np.where(points != 0, closed, text)
-    digits = text - _ASCII_ZEROS
-    pairs = (digits & 0x00FF00FF00FF00FF) * 10 + ((digits >> 8) & 0x00FF00FF00FF00FF)
+    pairs = digit_pairs(text)
     quads = (pairs & 0x0000FFFF0000FFFF) * 100 + ((pairs >> 16) & 0x0000FFFF0000FFFF)
     mantissa = ((quads & 0xFFFFFFFF) * 10000 + (quads >> 32)).astype(np.int64)
     # The point's high bit is bit 8c + 7 for character c; 7 - c digits followed it.
     decimals = np.where(ok & (points != 0), 7 - (np.bitwise_count(points - 1) - 7) // 8, 0)
     values = mantissa / _FLOAT_POWERS[decimals]
-    return np.where(ok, np.where(minus != 0, -values, values), 0.0), ok
+    return np.where(ok, np.where(minus, -values, values), 0.0), ok
 
 
 def _scaled(

@@ -28,6 +28,10 @@ def test_operator_sends_a_file_and_reads_its_report(page: Any, world: Any, sampl
     assert page.locator("[data-testid=accepted]").inner_text() == "141"
     assert "99.29" in page.content()
     screenshot(page, "readfile-report")
+    page.goto("/registry/meters/MTR-1002/")
+    page.wait_for_selector("[data-figure=meter-reads] .main-svg")  # plotly drew the chart
+    assert "1 reported missing" in page.content()
+    screenshot(page, "meter-detail")
 
 
 def test_a_malformed_file_is_shown_rejected_with_its_line(page: Any, world: Any) -> None:

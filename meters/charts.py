@@ -1,0 +1,53 @@
+"""Plotly figure dicts of meter data (arrays in, figure out; charts never query)."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from meters.localtime import utc_offsets
+from meters.selectors import Intervals, current_flag_names
+
+COLOURS = {"ACTUAL": "#0d6efd", "ESTIMATED": "#fd7e14", "EDITED": "#6f42c1", "MISSING": "#dc3545"}
+
+
+def local_iso(start: np.ndarray, tz: ZoneInfo) -> list[str]:
+    """ISO local wall-clock strings (plotly draws them as given)."""
+    local = (start + utc_offsets(start, tz)).astype("datetime64[s]")
+    return np.datetime_as_string(local, unit="m").tolist()
+
+
+def interval_bars(iv: Intervals, tz: ZoneInfo, title: str) -> dict[str, Any]:
+    """kWh per interval, one colour per state; a missing interval shows as a red marker at 0."""
+    names = current_flag_names(iv.flags)
+    traces = []
+    for state, colour in COLOURS.items():
+        sel = names == state
+        if not sel.any():
+            continue
+        y = np.where(state == "MISSING", 0, iv.wh[sel] / 1000.0)
+        traces.append(
+            {
+                "type": "bar",
+                "name": state.title(),
+                "x": local_iso(iv.start[sel], tz),
+                "y": np.round(y, 3).tolist(),
+                "marker": {"color": colour},
+                "hovertemplate": "%{x}<br>%{y:.3f} kWh<extra>" + state.title() + "</extra>",
+            }
+        )
+    return {
+        "data": traces,
+        "layout": {
+            "title": {"text": title},
+            "barmode": "overlay",
+            "bargap": 0.05,
+            "yaxis": {"title": {"text": "kWh"}, "rangemode": "tozero"},
+            "xaxis": {"type": "date"},
+            "margin": {"t": 40, "r": 10, "b": 40, "l": 50},
+            "legend": {"orientation": "h"},
+            "height": 320,
+        },
+    }
