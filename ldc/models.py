@@ -62,6 +62,11 @@ class LDC(models.Model):
         return self.residential_customers + self.gs_customers
 
 
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def for_ldc(self, ldc: LDC | int | None) -> MembershipQuerySet:
+        return self.none() if ldc is None else self.filter(ldc=ldc)
+
+
 class Membership(models.Model):
     """A user's organisation and role: an LDC's staff, or (no LDC) an SME coordinator."""
 
@@ -71,6 +76,8 @@ class Membership(models.Model):
     ldc = models.ForeignKey(LDC, null=True, blank=True, on_delete=models.PROTECT)
     role = models.CharField(max_length=30, choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [

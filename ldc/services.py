@@ -96,8 +96,10 @@ def member_remove(*, membership: Membership, actor: Actor) -> None:
 
 
 def _other_admins(membership: Membership) -> Any:
-    return Membership.objects.filter(ldc=membership.ldc, role=Role.LDC_ADMIN).exclude(
-        pk=membership.pk
+    return (
+        Membership.objects.for_ldc(membership.ldc)
+        .filter(role=Role.LDC_ADMIN)
+        .exclude(pk=membership.pk)
     )
 
 

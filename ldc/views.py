@@ -41,7 +41,7 @@ class MembersView(LdcMixin, View):
         return self._render(request, form, status=400)
 
     def _render(self, request: HttpRequest, form: MemberAddForm, status: int = 200) -> HttpResponse:
-        members = Membership.objects.filter(ldc=self.ldc).select_related("user").order_by("role")
+        members = Membership.objects.for_ldc(self.ldc).select_related("user").order_by("role")
         context = {
             "members": members,
             "form": form,
@@ -57,7 +57,7 @@ class MemberRoleView(LdcMixin, View):
     capability = "ldc.manage_members"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        membership = get_object_or_404(Membership, ldc=self.ldc, pk=kwargs["member_id"])
+        membership = get_object_or_404(Membership.objects.for_ldc(self.ldc), pk=kwargs["member_id"])
         form = MemberRoleForm(request.POST)
         if form.is_valid():
             try:
@@ -78,7 +78,7 @@ class MemberRemoveView(LdcMixin, View):
     capability = "ldc.manage_members"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        membership = get_object_or_404(Membership, ldc=self.ldc, pk=kwargs["member_id"])
+        membership = get_object_or_404(Membership.objects.for_ldc(self.ldc), pk=kwargs["member_id"])
         try:
             services.member_remove(membership=membership, actor=self.actor)
             messages.success(request, f"{membership.user.email} no longer has access.")

@@ -34,7 +34,7 @@ class ScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         rows = super().get_queryset(request)
-        return rows if request.user.is_superuser else rows.filter(ldc=_ldc_of(request))
+        return rows if request.user.is_superuser else rows.for_ldc(_ldc_of(request))
 
     def _ldc_admin(self, request: HttpRequest) -> bool:
         return not request.user.is_superuser and _ldc_of(request) is not None
@@ -61,13 +61,13 @@ class ScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         related = db_field.related_model
         if not request.user.is_superuser and _has_ldc(related):
-            kwargs["queryset"] = related.objects.filter(ldc=_ldc_of(request))
+            kwargs["queryset"] = related.objects.for_ldc(_ldc_of(request))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         related = db_field.related_model
         if not request.user.is_superuser and _has_ldc(related):
-            kwargs["queryset"] = related.objects.filter(ldc=_ldc_of(request))
+            kwargs["queryset"] = related.objects.for_ldc(_ldc_of(request))
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:

@@ -55,7 +55,7 @@ def ldc_figures(ldc: LDC) -> dict[str, Any]:
     return {
         "sdps": ServiceDeliveryPoint.objects.for_ldc(ldc).count(),
         "meters": Meter.objects.for_ldc(ldc).count(),
-        "staff": Membership.objects.filter(ldc=ldc).count(),
+        "staff": Membership.objects.for_ldc(ldc).count(),
         "files_7d": recent["n"],
         "intervals_accepted_7d": recent["accepted"],
         "intervals_rejected_7d": recent["rejected"],

@@ -7,8 +7,9 @@ the enabled rules and ORs their bits: rule ``Vnn`` is bit ``nn`` of a uint32 (V0
 Rule ids and default limits are those of issue 4; the limits are per-LDC data
 (:class:`ValidationSettings`), never code.
 
-Rows are sorted by ``day_key`` (meter, channel, day), so one meter channel's days are adjacent and in
-day order, and the key of the next calendar day is ``key + 1``: runs across days need no join.
+Rows are sorted by ``day_key`` (meter, channel, day), so one meter channel's days are adjacent
+and in day order, and the key of the next calendar day is ``key + 1``: runs across days need no
+join.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ S = TypeVar("S")
 
 
 def settings_from_dict(cls: type[S], data: Mapping[str, Any]) -> S:
-    """Build a settings dataclass from a plain dict (e.g. JSON from the database); others' keys ignored."""
+    """A settings dataclass from a plain dict (JSON from the database); other keys are ignored."""
     defaults = cls()  # type: ignore[call-arg]
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
@@ -106,7 +107,7 @@ class ValidationSettings:
 
 @dataclass
 class RegisterReads:
-    """Register reads bounding spans of one meter channel: the span's energy is end_wh - start_wh."""
+    """Register reads bounding spans of one meter channel: the energy is end_wh - start_wh."""
 
     meter: np.ndarray  # int64 (R,)
     channel: np.ndarray  # int (R,)
@@ -124,7 +125,9 @@ class RegisterReads:
 class ValidationContext:
     """What the rules need beyond the block; every optional input switches its check on."""
 
-    now_s: int  # UTC epoch s: intervals ending later are not due (V01) and cannot have a value (V04)
+    now_s: (
+        int  # UTC epoch s: intervals ending later are not due (V01) and cannot have a value (V04)
+    )
     tz: ZoneInfo = TORONTO
     registers: RegisterReads | None = None  # V05
     avg_daily_wh: np.ndarray | None = None  # (K,) V06 history; None: from the block's clean days
@@ -287,12 +290,12 @@ def group_index(key: np.ndarray) -> np.ndarray:
 
 
 def history_rows(block: DayBlock) -> np.ndarray:
-    """(K,) days usable as history: every interval has an actual value, no outage/estimate/failure."""
+    """(K,) days usable as history: an actual value everywhere, no outage, estimate or failure."""
     return ((block.flags & NOT_HISTORY) == 0).all(axis=1)
 
 
 def average_daily_wh(block: DayBlock) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's mean daily Wh over its meter channel's other history days in the block, and how many."""
+    """Each row's mean daily Wh over its meter channel's other history days, and how many."""
     clean = history_rows(block)
     total = block.wh.sum(axis=1, dtype=np.int64)
     grp = group_index(block.key)
@@ -448,7 +451,11 @@ def v03_duplicates(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> R
     same[a[equal]] = same[b[equal]] = True
     day_dup = repeat_prev | same
     mask = conflict | (day_dup[:, None] & f.present)
-    detail = {"conflicts": conflict.sum(1), "repeats_previous_day": repeat_prev, "channel_copy": same}
+    detail = {
+        "conflicts": conflict.sum(1),
+        "repeats_previous_day": repeat_prev,
+        "channel_copy": same,
+    }
     return RuleResult("V03", mask, mask.any(axis=1), detail)
 
 
@@ -521,7 +528,7 @@ def v07_spike(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleRe
 
 
 def v08_zero_frozen(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
-    """V08: a complete day of zeros; runs of 3 or more identical non-zero reads (frozen register)."""
+    """V08: a complete day of zeros; runs of 3 or more identical non-zero reads (frozen)."""
     wh, present = f.block.wh, f.present
     channels = np.isin(f.block.channel, s.v08_zero_day_channels)
     zero_day = f.complete & ~(wh != 0).any(axis=1) & channels & ~f.has(F.OUTAGE).any(1)
@@ -655,7 +662,9 @@ class ValidationResult:
         for rule_id, result in self.rules.items():
             if result.days[row]:
                 detail = ", ".join(f"{k}={_plain(v[row])}" for k, v in result.detail.items())
-                lines.append(f"{rule_id} {RULE_TITLES[rule_id]}" + (f": {detail}" if detail else ""))
+                lines.append(
+                    f"{rule_id} {RULE_TITLES[rule_id]}" + (f": {detail}" if detail else "")
+                )
         return lines
 
 
