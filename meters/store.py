@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
-
-import datetime as dt
 
 import numpy as np
 from django.db import DatabaseError, connection, transaction
@@ -31,7 +30,9 @@ def ensure_partitions(days: np.ndarray) -> None:
     months = sorted({date_of(d).replace(day=1) for d in np.unique(days).tolist()})
     names = [f"meters_intervalday_{m:%Y%m}" for m in months]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NULL", [names])
+        cursor.execute(
+            "SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NULL", [names]
+        )
         missing = {row[0] for row in cursor.fetchall()}
     for first, name in zip(months, names, strict=True):
         if name not in missing:
