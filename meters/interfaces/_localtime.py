@@ -142,6 +142,8 @@ def _month_starts() -> np.ndarray:
 
 
 _MONTH_STARTS = _month_starts()  # day number of the 1st of every month MIN_YEAR..MAX_YEAR
+# The same months as one gather: day number of the 1st x 64 + the month's length in days.
+_MONTH_DAYS = _MONTH_STARTS[:-1] * 64 + np.diff(_MONTH_STARTS)
 _CIVIL_LOW = np.array([[MIN_YEAR], [1], [1], [0], [0], [0]])
 _CIVIL_HIGH = np.array([[MAX_YEAR], [12], [31], [23], [59], [59]])
 
@@ -175,11 +177,10 @@ def ccyymmddhhmm_words(dates: np.ndarray, times: np.ndarray) -> tuple[np.ndarray
     hour, minute = time & lane, (time >> 16) & lane
     ok = ascii_digits(dates) & ascii_digits(times) & (year <= MAX_YEAR - MIN_YEAR)
     ok &= (month < 12) & (hour < 24) & (minute < 60)
-    index = np.where(ok, year * 12 + month, 0).astype(np.int64)
-    first = _MONTH_STARTS[index]
-    ok &= day < (_MONTH_STARTS[index + 1] - first).astype(np.uint64)
-    clock = (hour * 3600 + minute * 60).astype(np.int64)
-    return (first + day.astype(np.int64)) * 86400 + clock, ok
+    month_days = _MONTH_DAYS[np.minimum(year * 12 + month, _MONTH_DAYS.size - 1)]
+    ok &= day < (month_days & 63).astype(np.uint64)
+    seconds = (day * 86400 + hour * 3600 + minute * 60).astype(np.int64)
+    return (month_days >> 6) * 86400 + seconds, ok
 
 
 def parse_ccyymmddhhmm(stamps: Sequence[str]) -> np.ndarray:
@@ -266,21 +267,32 @@ class Resolved:
         return self.second != self.first
 
 
-def _year_range(naive: np.ndarray) -> tuple[int, int]:
-    years = np.array([naive.min(), naive.max()]).astype("datetime64[s]").astype("datetime64[Y]")
+def _year_range(low: int, high: int) -> tuple[int, int]:
+    years = np.array([low, high]).astype("datetime64[s]").astype("datetime64[Y]")
     first, last = (int(y) + 1970 for y in years.astype(np.int64))
     return first, last
 
 
 def local_to_utc(naive: np.ndarray, tz: ZoneInfo) -> Resolved:
-    """Resolve int64 naive wall-clock seconds of zone ``tz`` to UTC epoch seconds."""
+    """Resolve int64 naive wall-clock seconds of zone ``tz`` to UTC epoch seconds.
+
+    The arrays of the result may be shared (``second`` is ``first`` when no label repeats):
+    copy before changing one in place.
+    """
     naive = np.asarray(naive, dtype=np.int64)
     if naive.size == 0:
         empty = np.empty(0, dtype=np.int64)
         return Resolved(empty, empty, np.empty(0, dtype=bool))
-    table = _periods(tz, *_year_range(naive))
+    low, high = int(naive.min()), int(naive.max())
+    table = _periods(tz, *_year_range(low, high))
     # The latest period starting at or before each label; the previous one may still cover it
     # (a fall-back repeat), and a label past the end of its period sits in a gap.
+    k_low, k_high = (np.searchsorted(table.local_start, [low, high], side="right") - 1).tolist()
+    after_repeats = k_low == 0 or low >= table.local_end[k_low - 1]
+    if k_low == k_high and high < table.local_end[k_low] and after_repeats:
+        # All in one period, none in a gap or a repeated hour (most batches): one offset.
+        utc = naive - table.offset[k_low]
+        return Resolved(utc, utc, np.zeros(naive.size, dtype=bool))
     k = np.searchsorted(table.local_start, naive, side="right") - 1
     previous = np.maximum(k - 1, 0)
     nonexistent = naive >= table.local_end[k]

@@ -20,6 +20,7 @@ from meters.interfaces.base import (
 BLOCK_BYTES = 1 << 20
 MAX_LINE_BYTES = 8 << 20  # one CMEP line of 15-minute data for eight years; more is not a line
 _BOM = b"\xef\xbb\xbf"
+_NEWLINE = ord("\n")
 
 
 @dataclass
@@ -77,7 +78,8 @@ def read_raw_blocks(
             continue
         raw, pending = pending + data[: cut + 1], data[cut + 1 :]
         yield first_line, raw
-        first_line += raw.count(b"\n")
+        # Several times faster than bytes.count, which compares byte by byte.
+        first_line += int(np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == _NEWLINE))
 
 
 def read_blocks(stream: BinaryIO, filename: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
@@ -242,6 +244,8 @@ def decimal_spans(
     and one division rounds correctly, so it is what float() makes of the text.
     """
     widths = stops - starts
+    if not widths.size:
+        return np.empty(0, dtype=np.float64), np.zeros(0, dtype=bool)
     narrow = (widths <= 8) & (stops >= 8)
     if narrow.all():
         return _decimal_words(words[stops - 8], widths)
@@ -262,9 +266,6 @@ _HIGH_NIBBLES = 0xF0F0F0F0F0F0F0F0
 _SIXES = 0x0606060606060606
 _EVEN_BYTES = 0x00FF00FF00FF00FF
 _ALL = (1 << 64) - 1
-# Per span width 0..8 of a right-aligned word: its bytes, and the high bit of its first byte.
-_INSIDE = np.array([(_ALL << 8 * (8 - w)) & _ALL for w in range(9)], dtype=np.uint64)
-_LEAD = np.array([0] + [0x80 << 8 * (8 - w) for w in range(1, 9)], dtype=np.uint64)
 
 
 def ascii_digits(words: np.ndarray) -> np.ndarray:
@@ -289,30 +290,38 @@ def _bytes_equal(words: np.ndarray, byte: int) -> np.ndarray:
 
 def _decimal_words(words: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """decimal_spans of spans of at most 8 characters, each the end of its (right-aligned) word."""
-    width = np.minimum(widths, 8)
-    inside = _INSIDE[width]
+    # Bits before the span; numpy shifts by 64 or more give 0, so width 0 needs no case.
+    outside = (8 - np.minimum(widths, 8).astype(np.uint64)) * 8
+    inside = _ALL << outside
     text = (words & inside) | (_ASCII_ZEROS & ~inside)  # bytes before a span: leading zeros
-    shift = (8 * (8 - np.maximum(width, 1))).astype(np.uint64)
-    first = (text >> shift) & 0xFF  # the span's first character
-    minus = first == _MINUS
+    first = (text >> outside) & 0xFF  # the span's first character
+    signed = (first == _MINUS) | (first == _PLUS)
+    if signed.any():  # a leading sign reads as '0' from here on
+        text ^= ((first ^ _ZERO) * signed) << outside
     points = _bytes_equal(text, _POINT)
-    signs = _LEAD[width] * (minus | (first == _PLUS))  # the high bit of a leading sign's byte
-    marked = ((points | signs) >> 7) * 0xFF  # 0xFF in each byte holding the point or the sign
-    text = (text & ~marked) | (_ASCII_ZEROS & marked)  # read as '0': all must be digits now
-    ok = ascii_digits(text) & (np.bitwise_count(points) <= 1) & (widths <= 8)
-    ok &= np.bitwise_count(points) + (signs != 0) < widths  # and one digit at least
-    # Close up the point: the characters before it move one byte along, a '0' leads.
-    before = (points >> 7) - 1  # the bytes before the point (the point's is 1 << 8c)
-    upto = (points << 1) - 1  # and the point's own (all bytes when it is the last)
-    closed = ((text & before) << 8) | (text & ~upto) | _ZERO
-    text = np.where(points != 0, closed, text)
+    text += (points >> 7) * (_ZERO - _POINT)  # and so does the point: now all must be digits
+    point_count = np.bitwise_count(points).astype(np.int64)
+    ok = ascii_digits(text) & (point_count <= 1) & (widths <= 8)
+    ok &= point_count + signed.astype(np.int64) < widths  # one digit at least
+    # Close up the point: the characters before it move one byte along and a '0' leads (or
+    # with no point, 0 | text | '0' leaves the text as it is).
+    has_point = np.minimum(points, 1)
+    before = (points >> 7) - has_point  # the bytes before the point (its own is 1 << 8c)
+    upto = (points << 1) - has_point  # and the point's own (all bytes when it is the last)
+    text = ((text & before) << 8) | (text & ~upto) | _ZERO
     pairs = digit_pairs(text)
     quads = (pairs & 0x0000FFFF0000FFFF) * 100 + ((pairs >> 16) & 0x0000FFFF0000FFFF)
     mantissa = ((quads & 0xFFFFFFFF) * 10000 + (quads >> 32)).astype(np.int64)
-    # The point's high bit is bit 8c + 7 for character c; 7 - c digits followed it.
-    decimals = np.where(ok & (points != 0), 7 - (np.bitwise_count(points - 1) - 7) // 8, 0)
-    values = mantissa / _FLOAT_POWERS[decimals]
-    return np.where(ok, np.where(minus, -values, values), 0.0), ok
+    decimals = np.bitwise_count(~upto & (0 - has_point)) >> 3  # bytes after the point
+    fewest, most = int(decimals.min()), int(decimals.max())
+    # Files write one number of decimals: then one divisor for all (the same division).
+    divisor = _FLOAT_POWERS[decimals] if fewest != most else _FLOAT_POWERS[fewest]
+    values = mantissa / divisor
+    if signed.any():
+        np.negative(values, out=values, where=first == _MINUS)
+    if not ok.all():
+        values[~ok] = 0.0
+    return values, ok
 
 
 def _scaled(

@@ -62,7 +62,7 @@ _LETTERS = {
     "N": Quality.MISSING,
 }
 _FLAG_CHARS = str.maketrans("", "", "0123456789 ")
-_COMMA, _NEWLINE, _QUOTE = b',\n"'
+_COMMA, _NEWLINE, _QUOTE, _SPACE, _ZERO = b',\n" 0'
 _STAMP_WIDTH = 12  # CCYYMMDDHHMM
 _NO_QUALITY = 255
 _QUALITY_OF_BYTE = np.full(256, _NO_QUALITY, dtype=np.uint8)  # first letter of protocol text
@@ -375,6 +375,39 @@ class _Channels:
 
 
 @dataclass(frozen=True)
+class _Spans:
+    """Where each triplet's fields lie: the comma or newline ending each one, and the one before.
+
+    Field i of a triplet (date/time, protocol text, value) runs from ``bounds[i] + 1`` to
+    ``bounds[i + 1]``.
+    """
+
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+    def start(self, i: int) -> np.ndarray:
+        return self.bounds[i] + 1
+
+    def stop(self, i: int) -> np.ndarray:
+        return self.bounds[i + 1]
+
+    def width(self, i: int) -> np.ndarray:
+        return self.bounds[i + 1] - self.bounds[i] - 1
+
+
+def _spans(block: _Block, stamp: np.ndarray, heads: np.ndarray) -> _Spans:
+    """Spans of the triplets whose date/time is field ``stamp``; ``heads``: each line's first."""
+    stamp_end, code_end, value_end = (block.stop[stamp + i] for i in range(3))
+    # The bound before a date/time is the end of the triplet before, or of the header.
+    before = np.empty_like(value_end)
+    before[1:] = value_end[:-1]
+    before[heads] = block.stop[stamp[heads] - 1]
+    return _Spans((before, stamp_end, code_end, value_end))
+
+
+_STAMP, _CODE, _VALUE = range(3)  # the fields of a triplet, in _Spans
+
+
+@dataclass(frozen=True)
 class _Reads:
     """The triplets of the lines the vectorised checks accepted, in file order."""
 
@@ -465,6 +498,8 @@ def _queue_intervals(reads: _Reads, part: slice | np.ndarray, batcher: Batcher) 
 def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     """Every triplet of the block's well-formed lines, checked; faulty lines are left out."""
     rows, channels = _candidates(block)
+    if not rows.size:
+        return _no_reads()
     counts = (block.count[rows] - HEADER_FIELDS) // 3
     row = np.repeat(np.arange(rows.size), counts)  # the candidate line of each triplet
     heads = np.cumsum(counts) - counts  # index of each line's first triplet
@@ -472,10 +507,11 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     stamp += 3 * np.arange(row.size)  # field index of each triplet's date/time
     head = np.zeros(row.size, dtype=bool)
     head[heads] = True  # counts are never 0 here
+    spans = _spans(block, stamp, heads)
     interval = np.repeat(channels.interval, counts)
-    ends, bad = _fast_ends(block, stamp, row, head, interval, tz)
-    quality, bad_quality = _fast_quality(block, stamp + 1)
-    wh, bad_value = _fast_wh(block, stamp + 2, quality, np.repeat(channels.scale, counts))
+    ends, bad = _fast_ends(block, spans, row, head, interval, tz)
+    quality, bad_quality = _fast_quality(block, spans)
+    wh, bad_value = _fast_wh(block, spans, quality, np.repeat(channels.scale, counts))
     bad |= bad_quality
     bad |= bad_value
     register = np.repeat(channels.register, counts)
@@ -498,6 +534,11 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
         wh=wh,
         line=(block.first_line + rows).astype(np.int32).repeat(counts),
     )
+
+
+def _no_reads() -> _Reads:
+    none = np.empty(0, dtype=np.int64)
+    return _Reads(none, np.zeros(1, np.int64), *(none,) * 7)
 
 
 def _meters(block: _Block, rows: np.ndarray) -> list[str]:
@@ -565,16 +606,16 @@ def _read_channel(text: bytes) -> tuple[_Channel | None, int]:
 
 def _fast_ends(
     block: _Block,
-    field: np.ndarray,
+    spans: _Spans,
     row: np.ndarray,
     head: np.ndarray,
     interval: np.ndarray,
     tz: ZoneInfo,
 ) -> tuple[np.ndarray, np.ndarray]:
     """UTC instant of each triplet as _ends reads it, and which triplets it would refuse."""
-    width = block.stop[field] - block.start[field]
+    width = spans.width(_STAMP)
     blank = width == 0
-    naive, valid = _naive(block.words, block.start[field], width == _STAMP_WIDTH)
+    naive, valid = _naive(block.words, spans.start(_STAMP), width == _STAMP_WIDTH)
     if not valid.any():
         return naive, ~valid
     resolved = local_to_utc(np.where(valid, naive, naive[np.argmax(valid)]), tz)
@@ -588,6 +629,7 @@ def _fast_ends(
         blank_lines = np.zeros(row.size and int(row[-1]) + 1, dtype=bool)
         blank_lines[row[blank]] = True
         bad |= ambiguous & blank_lines[row]
+        ends = ends.copy() if ends is resolved.first else ends  # it may share resolved.second
         _settle_repeats(ends, resolved.second, ambiguous & ~head, row)
     bad |= _too_close(ends, row, interval)
     return ends, bad
@@ -638,15 +680,14 @@ def _too_close(ends: np.ndarray, row: np.ndarray, interval: np.ndarray) -> np.nd
     return np.concatenate([[False], short])
 
 
-def _fast_quality(block: _Block, field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fast_quality(block: _Block, spans: _Spans) -> tuple[np.ndarray, np.ndarray]:
     """Quality of each protocol text as _quality reads it, and which it would refuse."""
-    start, stop = block.start[field], block.stop[field]
+    start, stop, width = spans.start(_CODE), spans.stop(_CODE), spans.width(_CODE)
     quality = _QUALITY_OF_BYTE[block.buf[start]]  # an empty field starts on its comma: refused
-    width = stop - start
     bad = (width == 0) | (quality == _NO_QUALITY)
-    pairs = width == 2
-    if pairs.all():  # the usual letter and one status digit ('R0'): one lookup
-        return quality, bad | ~_FLAG_BYTES[block.buf[start + 1]]
+    if (width == 2).all():  # the usual letter and one status digit ('R0')
+        flag = block.buf[start + 1]
+        return quality, bad | ((flag - np.uint8(_ZERO) >= 10) & (flag != _SPACE))
     flagged = np.flatnonzero(width > 1)
     if flagged.size:
         bad[flagged] |= ~spans_within(block.buf, start[flagged] + 1, stop[flagged], _FLAG_BYTES)
@@ -654,10 +695,10 @@ def _fast_quality(block: _Block, field: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _fast_wh(
-    block: _Block, field: np.ndarray, quality: np.ndarray, scale: np.ndarray
+    block: _Block, spans: _Spans, quality: np.ndarray, scale: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Wh of each triplet as _wh reads it, and which it would refuse."""
-    start, stop = block.start[field], block.stop[field]
+    start, stop = spans.start(_VALUE), spans.stop(_VALUE)
     empty = stop == start
     bad = empty != (quality == Quality.MISSING)
     if not empty.any():
@@ -666,6 +707,6 @@ def _fast_wh(
     filled = np.flatnonzero(~empty)
     values, ok = decimal_spans(block.buf, block.words, start[filled], stop[filled])
     bad[filled[~ok]] = True
-    wh = np.zeros(field.size, dtype=np.int64)
+    wh = np.zeros(start.size, dtype=np.int64)
     wh[filled] = np.rint(values * scale[filled]).astype(np.int64)
     return wh, bad

@@ -61,7 +61,7 @@ def vee_settings(data: Mapping[str, Any]) -> tuple[ValidationSettings, Estimatio
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown VEE settings: {', '.join(unknown)}")
-    return ValidationSettings.from_dict(data), EstimationSettings.from_dict(dict(data))
+    return ValidationSettings.from_dict(data), EstimationSettings.from_dict(data)
 
 
 @dataclass

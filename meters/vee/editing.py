@@ -46,7 +46,7 @@ def edit_positions(
     if start_s % step or end_s % step or end_s <= start_s:
         raise EditError(f"an edit covers whole {block.minutes}-minute intervals, start before end")
     starts = np.arange(start_s, end_s, step, dtype=np.int64)
-    keys = day_key(np.int64(meter), np.int64(channel), starts // DAY_S)
+    keys = day_key(np.full_like(starts, meter), np.full_like(starts, channel), starts // DAY_S)
     rows = np.searchsorted(block.key, keys)
     if len(block) == 0 or not (block.key[rows.clip(max=len(block) - 1)] == keys).all():
         raise EditError("the days of the edit are not all in the block: load them first")

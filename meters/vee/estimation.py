@@ -8,8 +8,10 @@ the method that gave its value (uint8: 0 none, 2 E2 ... 6 E6):
 - E3 like-day: each missing interval from the average of the 3 nearest like days (weekdays with
   weekdays; weekends with holidays) within 3 weeks, matched on local wall-clock time; a day with
   an outage, estimated, failed, missing or target interval is never a like day;
-- E4 where two register reads bound the gap, the estimates are scaled (largest remainder, in whole
-  Wh) so that actuals + estimates equal the register delta exactly;
+- E4 where two register reads bound the gap (a span the block holds whole, nothing in it unknown
+  but the targets), every target in it is rescaled so that actuals + estimates equal the register
+  delta exactly, in whole Wh (largest remainder); the E2/E3 estimate gives the shape, else the
+  profile, else an even share; those intervals then carry code 4;
 - E5 the rate class's load profile for meter channels without history;
 - E6 the average daily load, spread flat, as the last resort.
 
@@ -21,29 +23,32 @@ E8 (actuals replace estimates; a final estimate is never replaced by another est
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from meters.storage import DayBlock, IntervalFlag
+from meters.storage import DayBlock
 from meters.vee.rules import (
     DAY_MASK,
     TORONTO,
+    F,
     LocalGrid,
     RegisterReads,
     average_daily_wh,
+    disjoint,
     group_index,
     history_rows,
     local_grid,
+    range_sums,
+    ranges,
     register_spans,
     segment_starts,
     settings_from_dict,
-    span_ids,
 )
 
-F = IntervalFlag
 # Neighbours and like days must hold a real, accepted reading.
 NOT_ANCHOR = F.MISSING | F.ESTIMATED | F.FAILED | F.OUTAGE
 METHODS = ("E2", "E3", "E4", "E5", "E6")
@@ -71,8 +76,13 @@ class EstimationSettings:
     e3_min_days: int = 1  # our choice: fewer than 3 like days still beat a class profile
     e3_past_only: bool = False  # our choice: nearest in either direction, the earlier on a tie
 
+    def __post_init__(self) -> None:
+        if not self.methods <= set(METHODS):
+            unknown = ", ".join(sorted(self.methods - set(METHODS)))
+            raise ValueError(f"unknown estimation methods: {unknown}")
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EstimationSettings:
+    def from_dict(cls, data: Mapping[str, Any]) -> EstimationSettings:
         """Settings from a plain dict of per-LDC overrides."""
         return settings_from_dict(cls, data)
 
@@ -82,7 +92,8 @@ class EstimationContext:
     """Inputs beyond the block; each optional one enables or informs its method."""
 
     tz: ZoneInfo = TORONTO
-    holidays: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # local day numbers
+    # Local day numbers treated like weekends (billing.holidays.holiday_days(first, last)).
+    holidays: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     registers: RegisterReads | None = None  # E4
     profile: np.ndarray | None = None  # E5: Wh per local hour (24) or interval (n); (m,) or (K, m)
     avg_daily_wh: np.ndarray | None = None  # (K,) E6; None: from the block's history days
@@ -104,6 +115,9 @@ class EstimationResult:
         return self.method > 0
 
 
+Filled = tuple[np.ndarray, np.ndarray]  # flat positions and their estimates (float Wh)
+
+
 @dataclass
 class _Work:
     """Estimates so far (float Wh, NaN where none) and their method codes."""
@@ -116,9 +130,10 @@ class _Work:
     def todo(self) -> np.ndarray:
         return self.target & (self.method == 0)
 
-    def put(self, values: np.ndarray, mask: np.ndarray, code: Method) -> None:
-        self.values[mask] = values[mask]
-        self.method[mask] = code
+    def put(self, filled: Filled, code: Method) -> None:
+        pos, values = filled
+        self.values.ravel()[pos] = values
+        self.method.ravel()[pos] = code
 
 
 def estimate(
@@ -135,33 +150,31 @@ def estimate(
     anchors = ((block.flags & NOT_ANCHOR) == 0) & ~target
     work = _Work(np.full(block.wh.shape, np.nan), np.zeros(block.wh.shape, np.uint8), target)
     grid = local_grid(block, ctx.tz) if len(block) else None
-    profile = (
-        _profile_wh(ctx.profile, grid, block.minutes) if grid and ctx.profile is not None else None
-    )
+    profile = profile_at(ctx.profile, grid, block.minutes)
     if "E2" in s.methods:
-        work.put(*e2_linear(block, anchors, work.todo, s.e2_max_gap_minutes), Method.LINEAR)
+        work.put(e2_linear(block, anchors, work.todo, s.e2_max_gap_minutes), Method.LINEAR)
     if "E3" in s.methods and grid is not None:
-        like = e3_like_day(block.wh, anchors, work.todo, grid, ctx.holidays, s)
-        work.put(*like, Method.LIKE_DAY)
+        work.put(e3_like_day(block.wh, anchors, work.todo, grid, ctx.holidays, s), Method.LIKE_DAY)
     if "E4" in s.methods and ctx.registers is not None and len(block):
-        fallback = profile if profile is not None else np.full(block.wh.shape, np.nan)
-        scaled = e4_register(block, target, work.values, ctx.registers, fallback)
-        work.put(*scaled, Method.REGISTER)
-    if "E5" in s.methods and profile is not None:
-        no_history = ~_has_history(block, target, ctx)
-        work.put(profile, work.todo & no_history[:, None] & np.isfinite(profile), Method.PROFILE)
+        scaled = e4_register(block, target, work.values, ctx.registers, profile)
+        work.put(scaled, Method.REGISTER)
+    if "E5" in s.methods and ctx.profile is not None:
+        pos = np.flatnonzero(work.todo & ~_has_history(block, target, ctx)[:, None])
+        value = profile(pos)
+        work.put((pos[np.isfinite(value)], value[np.isfinite(value)]), Method.PROFILE)
     if "E6" in s.methods:
-        work.put(*e6_average(block, work.todo, ctx), Method.AVERAGE)
+        work.put(e6_average(block, work.todo, ctx), Method.AVERAGE)
     return _finish(block, work)
 
 
 def _finish(block: DayBlock, work: _Work) -> EstimationResult:
     """New arrays: estimates in whole Wh with ESTIMATED set; everything else as it was."""
-    done = work.method > 0
-    wh = np.where(done, np.rint(np.nan_to_num(work.values)), block.wh).astype(np.int32)
-    cleared = block.flags & np.uint8(0xFF ^ (F.MISSING | F.FAILED | F.VALIDATED))
-    flags = np.where(done, cleared | np.uint8(F.ESTIMATED), block.flags).astype(np.uint8)
-    return EstimationResult(wh, flags, work.method, work.target & ~done)
+    pos = np.flatnonzero(work.method)
+    wh, flags = block.wh.copy(), block.flags.copy()
+    wh.ravel()[pos] = np.rint(work.values.ravel()[pos])
+    cleared = flags.ravel()[pos] & np.uint8(0xFF ^ (F.MISSING | F.FAILED | F.VALIDATED))
+    flags.ravel()[pos] = cleared | np.uint8(F.ESTIMATED)
+    return EstimationResult(wh, flags, work.method, work.target & (work.method == 0))
 
 
 # ---------------------------------------------------------------------------- E2
@@ -169,29 +182,27 @@ def _finish(block: DayBlock, work: _Work) -> EstimationResult:
 
 def e2_linear(
     block: DayBlock, anchors: np.ndarray, todo: np.ndarray, max_gap_minutes: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Filled:
     """E2: straight line between the valid neighbours of gaps of at most max_gap_minutes."""
     k, n = block.wh.shape
-    size = k * n
-    out = np.full(block.wh.shape, np.nan)
     pos = np.flatnonzero(todo.ravel())
     if pos.size == 0:
-        return out, np.zeros(block.wh.shape, bool)
+        return pos, np.empty(0)
+    # Gaps are the runs of positions that are not valid neighbours (few): no pass per interval.
+    gap = np.flatnonzero(~anchors.ravel())
+    cut = np.flatnonzero(np.diff(gap) != 1)
+    first, last = np.r_[gap[0], gap[cut + 1]], np.r_[gap[cut], gap[-1]]
+    prev, nxt = first - 1, last + 1
+    ok = (prev >= 0) & (nxt < k * n) & (last - first + 1 <= max_gap_minutes // block.minutes)
     # Consecutive days of one meter channel are one time line: a gap may span midnight.
-    seg = np.repeat(np.cumsum(segment_starts(block.key)), n)
-    idx = np.arange(size)
-    a = anchors.ravel()
-    prev = np.maximum.accumulate(np.where(a, idx, -1))[pos]
-    nxt = np.minimum.accumulate(np.where(a, idx, size)[::-1])[::-1][pos]
-    ok = (prev >= 0) & (nxt < size)
-    prev, nxt = np.where(ok, prev, 0), np.where(ok, nxt, 1)
-    ok &= (seg[prev] == seg[nxt]) & (nxt - prev - 1 <= max_gap_minutes // block.minutes)
-    flat = block.wh.ravel().astype(np.float64)
-    line = flat[prev] + (flat[nxt] - flat[prev]) * (pos - prev) / (nxt - prev)
-    out.ravel()[pos[ok]] = line[ok]
-    filled = np.zeros(size, bool)
-    filled[pos[ok]] = True
-    return out, filled.reshape(k, n)
+    seg = np.cumsum(segment_starts(block.key))
+    ok &= seg[prev.clip(0) // n] == seg[nxt.clip(max=k * n - 1) // n]
+    run = np.searchsorted(first, pos, side="right") - 1
+    keep = ok[run]
+    pos, prev, nxt = pos[keep], prev[run[keep]], nxt[run[keep]]
+    flat = block.wh.ravel()
+    low, high = flat[prev].astype(np.float64), flat[nxt].astype(np.float64)
+    return pos, low + (high - low) * (pos - prev) / (nxt - prev)
 
 
 # ---------------------------------------------------------------------------- E3
@@ -204,21 +215,18 @@ def e3_like_day(
     grid: LocalGrid,
     holidays: np.ndarray,
     s: EstimationSettings,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Filled:
     """E3: each target interval from the mean of the nearest like days at the same wall time."""
-    out = np.full(wh.shape, np.nan)
-    g = grid.group.ravel()
     pos = np.flatnonzero(todo.ravel())
     if pos.size == 0:
-        return out, np.zeros(wh.shape, bool)
-    n_groups = grid.key.shape[0]
-    usable = np.bincount(g, weights=anchors.ravel(), minlength=n_groups) == grid.expected
-    usable &= grid.in_block == grid.expected  # only local days the block holds whole
-    wanted = np.unique(g[pos])
+        return pos, np.empty(0)
+    # A like day is a whole local day in the block, every interval an accepted actual read.
+    usable = (grid.sums(anchors) == grid.expected) & (grid.in_block == grid.expected)
+    group = grid.group_at(pos)
+    wanted, row = np.unique(group, return_inverse=True)
     chosen = _like_days(grid, usable, wanted, holidays, s)
-    table, rank = _day_table(wh, anchors, grid, usable)
-    row = np.searchsorted(wanted, g[pos])
-    wall = grid.wall_slot.ravel()[pos]
+    table, rank = _day_table(wh, grid, chosen)
+    wall = grid.wall_at(pos)
     total, count = np.zeros(pos.size), np.zeros(pos.size)
     for j in range(chosen.shape[1]):
         day = chosen[row, j]
@@ -227,10 +235,7 @@ def e3_like_day(
         total += np.where(seen, value, 0.0)
         count += seen
     ok = (count > 0) & ((chosen >= 0).sum(axis=1)[row] >= s.e3_min_days)
-    out.ravel()[pos[ok]] = total[ok] / count[ok]
-    filled = np.zeros(wh.size, bool)
-    filled[pos[ok]] = True
-    return out, filled.reshape(wh.shape)
+    return pos[ok], total[ok] / count[ok]
 
 
 def like_day_class(local_days: np.ndarray, holidays: np.ndarray) -> np.ndarray:
@@ -266,13 +271,16 @@ def _like_days(
 
 
 def _day_table(
-    wh: np.ndarray, anchors: np.ndarray, grid: LocalGrid, usable: np.ndarray
+    wh: np.ndarray, grid: LocalGrid, chosen: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Values of the usable local days by wall-clock slot (NaN for an hour a DST day lacks)."""
-    rank = np.cumsum(usable) - 1
-    table = np.full((max(int(usable.sum()), 1), wh.shape[1]), np.nan)
-    take = anchors & usable[grid.group]
-    table[rank[grid.group[take]], grid.wall_slot[take]] = wh[take]
+    """Values of the chosen like days by wall-clock slot (NaN for an hour a DST day lacks)."""
+    days = np.unique(chosen[chosen >= 0])
+    rank = np.zeros(grid.key.shape[0], np.int64)
+    rank[days] = np.arange(days.shape[0])
+    table = np.full((max(days.shape[0], 1), grid.n), np.nan)
+    # A group is one contiguous run of the flattened block, held whole (it is usable).
+    pos, which = ranges(grid.first[days], grid.first[days] + grid.expected[days])
+    table[which, grid.wall_at(pos)] = wh.ravel()[pos]
     return table, rank
 
 
@@ -284,30 +292,24 @@ def e4_register(
     target: np.ndarray,
     values: np.ndarray,
     reads: RegisterReads,
-    fallback: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+    profile: Callable[[np.ndarray], np.ndarray],
+) -> Filled:
     """E4: scale the targets of each register-bounded span so it sums to the register delta."""
-    out = np.full(block.wh.shape, np.nan)
     spans = register_spans(block, reads)
-    n_spans = spans.a.shape[0]
-    ids = span_ids(spans, block.wh.size)
-    flat_t, inside = target.ravel(), ids >= 0
-    present = ((block.flags & F.MISSING) == 0).ravel()
-    fixed = inside & ~flat_t & present
-    fixed_wh = np.bincount(ids[fixed], block.wh.ravel()[fixed], n_spans)
-    unknown = np.bincount(ids[inside & ~flat_t & ~present], minlength=n_spans)
-    n_target = np.bincount(ids[inside & flat_t], minlength=n_spans)
-    residual = spans.delta_wh - np.rint(fixed_wh).astype(np.int64)
+    present = (block.flags & F.MISSING) == 0
+    residual = spans.delta_wh - range_sums(np.where(~target & present, block.wh, 0), spans)
     # Only a span we hold whole, with nothing unknown but the targets, and energy left to share.
-    usable = spans.complete & (unknown == 0) & (n_target > 0) & (residual >= 0)
-    pos = np.flatnonzero(inside & flat_t)
-    pos = pos[usable[ids[pos]]]
-    sid = ids[pos]
-    shape = _span_shape(values.ravel()[pos], fallback.ravel()[pos], sid, n_spans)
-    out.ravel()[pos] = apportion(shape, sid, residual, n_spans)
-    filled = np.zeros(block.wh.size, bool)
-    filled[pos] = True
-    return out, filled.reshape(block.wh.shape)
+    usable = spans.complete & (range_sums(~target & ~present, spans) == 0) & (residual >= 0)
+    usable &= disjoint(spans)
+    span = np.flatnonzero(usable)
+    span = span[np.argsort(spans.a[span])]
+    pos = np.flatnonzero(target.ravel())
+    sid = np.searchsorted(spans.a[span], pos, side="right") - 1
+    inside = sid >= 0
+    inside[inside] = pos[inside] < spans.b[span[sid[inside]]]
+    pos, sid = pos[inside], sid[inside]
+    shape = _span_shape(values.ravel()[pos], profile(pos), sid, span.shape[0])
+    return pos, apportion(shape, sid, residual[span], span.shape[0]).astype(np.float64)
 
 
 def _span_shape(est: np.ndarray, fallback: np.ndarray, sid: np.ndarray, n_spans: int) -> np.ndarray:
@@ -340,19 +342,25 @@ def apportion(shape: np.ndarray, group: np.ndarray, total: np.ndarray, n_groups:
 # ---------------------------------------------------------------------------- E5, E6
 
 
-def _profile_wh(profile: np.ndarray, grid: LocalGrid, minutes: int) -> np.ndarray:
-    """(K, n) Wh per interval from a profile per local hour (24) or per interval (n)."""
+def profile_at(
+    profile: np.ndarray | None, grid: LocalGrid | None, minutes: int
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Wh per interval at flat positions from a profile per local hour (24) or interval (n)."""
+    if profile is None or grid is None:
+        return lambda pos: np.full(pos.shape, np.nan)
     p = np.asarray(profile, np.float64)
-    n = grid.wall_slot.shape[1]
-    if p.shape[-1] == n:
-        index, scale = grid.wall_slot, 1.0
-    elif p.shape[-1] == 24:
-        index, scale = grid.wall_slot * minutes // 60, minutes / 60.0
-    else:
-        raise ValueError(f"a load profile has 24 or {n} values per day, not {p.shape[-1]}")
-    if p.ndim == 1:
-        return p[index] * scale
-    return np.take_along_axis(p, index, axis=1) * scale
+    if p.shape[-1] not in (24, grid.n):
+        wanted = f"24 values per day (or {grid.n}, one per interval)"
+        raise ValueError(f"a load profile has {wanted}, not {p.shape[-1]}")
+    hourly = p.shape[-1] == 24 and grid.n != 24
+
+    def at(pos: np.ndarray) -> np.ndarray:
+        slot = grid.wall_at(pos)
+        slot = slot * minutes // 60 if hourly else slot
+        value = p[slot] if p.ndim == 1 else p[pos // grid.n, slot]
+        return value * (minutes / 60.0 if hourly else 1.0)
+
+    return at
 
 
 def _has_history(block: DayBlock, target: np.ndarray, ctx: EstimationContext) -> np.ndarray:
@@ -364,17 +372,16 @@ def _has_history(block: DayBlock, target: np.ndarray, ctx: EstimationContext) ->
     return np.bincount(grp, weights=clean)[grp] > 0
 
 
-def e6_average(
-    block: DayBlock, todo: np.ndarray, ctx: EstimationContext
-) -> tuple[np.ndarray, np.ndarray]:
+def e6_average(block: DayBlock, todo: np.ndarray, ctx: EstimationContext) -> Filled:
     """E6: the meter channel's average daily load spread evenly over the day's intervals."""
     if ctx.avg_daily_wh is not None:
         avg = np.broadcast_to(np.asarray(ctx.avg_daily_wh, np.float64), (len(block),))
     else:
         avg = average_daily_wh(block)[0]
-    per_interval = np.broadcast_to((avg / block.wh.shape[1])[:, None], block.wh.shape)
-    ok = todo & np.isfinite(per_interval) & (per_interval >= 0)
-    return np.array(per_interval), ok
+    per_interval = avg / block.wh.shape[1]
+    known = np.isfinite(per_interval) & (per_interval >= 0)
+    pos = np.flatnonzero(todo & known[:, None])
+    return pos, per_interval[pos // block.wh.shape[1]]
 
 
 # ---------------------------------------------------------------------------- E8

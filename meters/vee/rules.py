@@ -27,7 +27,20 @@ from meters.interfaces.base import Quality
 from meters.localtime import local_day_bounds, utc_offsets
 from meters.storage import DAY_S, DayBlock, IntervalFlag, day_key
 
-F = IntervalFlag
+
+class F:
+    """IntervalFlag bits as plain ints: numpy is ~15x slower with an IntFlag operand."""
+
+    RECEIVED = int(IntervalFlag.RECEIVED)
+    MISSING = int(IntervalFlag.MISSING)
+    ESTIMATED = int(IntervalFlag.ESTIMATED)
+    SUSPECT = int(IntervalFlag.SUSPECT)
+    EDITED = int(IntervalFlag.EDITED)
+    VALIDATED = int(IntervalFlag.VALIDATED)
+    FAILED = int(IntervalFlag.FAILED)
+    OUTAGE = int(IntervalFlag.OUTAGE)
+
+
 TORONTO = ZoneInfo("America/Toronto")
 DAY_MASK = (1 << 20) - 1  # the day bits of a day_key
 RULE_IDS = (
@@ -99,6 +112,11 @@ class ValidationSettings:
     v14_day_fraction: float = 0.0  # a day counts as estimated above this share of its intervals
     v16_success_target: float = 0.98
 
+    def __post_init__(self) -> None:
+        unknown = (self.enabled | self.fail_rules | self.estimate_rules) - set(RULE_IDS)
+        if unknown:
+            raise ValueError(f"unknown validation rules: {', '.join(sorted(unknown))}")
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ValidationSettings:
         """Settings from a plain dict of per-LDC overrides."""
@@ -119,6 +137,18 @@ class RegisterReads:
     @property
     def delta_wh(self) -> np.ndarray:
         return np.asarray(self.end_wh, np.int64) - np.asarray(self.start_wh, np.int64)
+
+    @classmethod
+    def consecutive(
+        cls, meter: np.ndarray, channel: np.ndarray, read_at_s: np.ndarray, wh: np.ndarray
+    ) -> RegisterReads:
+        """Spans between each register read and the next one of the same meter channel."""
+        meter, channel = np.asarray(meter, np.int64), np.asarray(channel, np.int64)
+        at, wh = np.asarray(read_at_s, np.int64), np.asarray(wh, np.int64)
+        order = np.lexsort((at, channel, meter))
+        meter, channel, at, wh = meter[order], channel[order], at[order], wh[order]
+        pair = np.flatnonzero((meter[1:] == meter[:-1]) & (channel[1:] == channel[:-1]))
+        return cls(meter[pair], channel[pair], at[pair], at[pair + 1], wh[pair], wh[pair + 1])
 
 
 @dataclass
@@ -160,45 +190,92 @@ class RuleResult:
 
 @dataclass
 class LocalGrid:
-    """The local (LDC zone) day of every interval of a block, grouped per meter channel and day."""
+    """The local (LDC zone) days of a block's intervals, grouped per meter channel and local day.
 
-    day: np.ndarray  # (K, n) local day number of the interval start
-    wall_slot: np.ndarray  # (K, n) slot of the local wall-clock time within a 24-hour day
-    group: np.ndarray  # (K, n) index into key
+    A UTC day overlaps two local days: slots [0, split) lie on the first, [split, n) on the next.
+    So each row has two parts, and a group (meter channel, local day) is one or two parts of
+    adjacent rows: one contiguous range of the flattened block, starting at ``first``.
+    """
+
+    n: int
+    split: np.ndarray  # (K,)
+    part_group: np.ndarray  # (K, 2) group of each part of a row
     key: np.ndarray  # (G,) day_key(meter, channel, local day), sorted
-    row: np.ndarray  # (G,) the first block row holding an interval of the group
+    first: np.ndarray  # (G,) flat position of the group's first interval
     start_s: np.ndarray  # (G,) UTC start of the local day
     end_s: np.ndarray  # (G,) UTC end (23 or 25 hours after the start on DST days)
     expected: np.ndarray  # (G,) intervals in the local day
     in_block: np.ndarray  # (G,) of them held by the block's rows
+    wall: np.ndarray  # (U, n) local wall-clock slot (of a 24-hour day) per distinct UTC day
+    day_index: np.ndarray  # (K,) each row's distinct UTC day
+
+    @cached_property
+    def left(self) -> np.ndarray:
+        """(K, n) intervals on the first local day of their row."""
+        return np.arange(self.n) < self.split[:, None]
+
+    def sums(self, mask: np.ndarray) -> np.ndarray:
+        """(G,) how many intervals of each group a (K, n) mask holds."""
+        total = mask.sum(axis=1)
+        before = (mask & self.left).sum(axis=1)
+        parts = np.stack([before, total - before], axis=1).ravel()
+        return np.bincount(self.part_group.ravel(), parts, self.key.shape[0]).astype(np.int64)
+
+    def group_at(self, pos: np.ndarray) -> np.ndarray:
+        """Group of flat positions."""
+        row, slot = pos // self.n, pos % self.n
+        return np.where(slot < self.split[row], self.part_group[row, 0], self.part_group[row, 1])
+
+    def wall_at(self, pos: np.ndarray) -> np.ndarray:
+        """Local wall-clock slot of flat positions."""
+        return self.wall[self.day_index[pos // self.n], pos % self.n]
+
+    @cached_property
+    def wall_slot(self) -> np.ndarray:
+        """(K, n) local wall-clock slot of every interval."""
+        return self.wall[self.day_index]
 
 
 def local_grid(block: DayBlock, tz: ZoneInfo) -> LocalGrid:
-    """Map each interval of the block to its local day (one zone lookup per distinct UTC day)."""
+    """Map the block's intervals to local days (one zone lookup per distinct UTC day)."""
     k, n = block.wh.shape
     step = block.minutes * 60
     days, inverse = np.unique(block.day, return_inverse=True)
     starts = days[:, None] * DAY_S + np.arange(n, dtype=np.int64) * step
     local = starts + utc_offsets(starts.ravel(), tz).reshape(starts.shape)
-    lday, wall = (local // DAY_S)[inverse], ((local % DAY_S) // step)[inverse]
-    lkey = ((block.key >> 20) << 20)[:, None] | lday
-    flat = lkey.ravel()
-    # Rows are in key order and time runs forward in a row, so equal local keys are adjacent.
-    new = np.ones(flat.shape[0], bool)
-    new[1:] = flat[1:] != flat[:-1]
-    group = (np.cumsum(new) - 1).reshape(k, n)
-    key = flat[new]
+    lday = local // DAY_S
+    if ((lday - lday[:, :1]) > 1).any():
+        raise ValueError(f"{tz} puts a UTC day on more than two local days")
+    split = (lday == lday[:, :1]).sum(axis=1)[inverse]
+    first_day = lday[:, 0][inverse] if k else np.empty(0, np.int64)
+    mc = (block.key >> 20) << 20
+    part_key = np.stack([mc | first_day, mc | (first_day + 1)], axis=1).ravel()
+    part_len = np.stack([split, n - split], axis=1).ravel()
+    part_start = (np.arange(k)[:, None] * n + np.stack([np.zeros_like(split), split], 1)).ravel()
+    real = np.flatnonzero(part_len > 0)
+    keys = part_key[real]
+    # Rows are in key order and time runs forward in a row: equal local keys are adjacent.
+    new = np.ones(keys.shape[0], bool)
+    new[1:] = keys[1:] != keys[:-1]
+    part_group = np.zeros(2 * k, np.int64)
+    part_group[real] = np.cumsum(new) - 1
+    part_group = part_group.reshape(k, 2)
+    part_group[split == n, 1] = part_group[split == n, 0]
+    key = keys[new]
     start_s, end_s = _local_bounds(key & DAY_MASK, tz)
+    in_block = np.bincount(part_group.ravel()[real], part_len[real], key.shape[0])
     return LocalGrid(
-        day=lday,
-        wall_slot=wall,
-        group=group,
+        n=n,
+        split=split,
+        part_group=part_group,
         key=key,
-        row=np.flatnonzero(new) // n,
+        first=part_start[real][new],
         start_s=start_s,
         end_s=end_s,
         expected=(end_s - start_s) // step,
-        in_block=np.bincount(group.ravel(), minlength=key.shape[0]),
+        in_block=in_block.astype(np.int64),
+        wall=(local % DAY_S) // step,
+        day_index=inverse,
     )
 
 
@@ -229,31 +306,26 @@ class Facts:
         """Intervals with a value."""
         return (self.block.flags & F.MISSING) == 0
 
-    @cached_property
-    def end_s(self) -> np.ndarray:
-        """UTC end of each interval (epoch s)."""
+    def not_ended(self, t: int) -> np.ndarray:
+        """(K, n) intervals that end after UTC instant t."""
         step = self.block.minutes * 60
-        n = self.shape[1]
-        return self.block.day[:, None] * DAY_S + np.arange(1, n + 1, dtype=np.int64) * step
+        ended = np.clip((t - self.block.day * DAY_S) // step, 0, self.shape[1])
+        return np.arange(self.shape[1]) >= ended[:, None]
 
     @cached_property
     def future(self) -> np.ndarray:
         """Intervals not ended by now: not due yet."""
-        return self.end_s > self.now_s
-
-    @cached_property
-    def values(self) -> np.ndarray:
-        """Wh as int64, 0 where there is no value."""
-        return np.where(self.present, self.block.wh, 0).astype(np.int64)
+        return self.not_ended(self.now_s)
 
     @cached_property
     def day_wh(self) -> np.ndarray:
-        return self.values.sum(axis=1)
+        """(K,) int64 sum of the values present."""
+        return np.where(self.present, self.block.wh, 0).sum(axis=1, dtype=np.int64)
 
     @cached_property
     def complete(self) -> np.ndarray:
         """Days with a value in every interval."""
-        return self.present.all(axis=1)
+        return np.all(self.present, axis=1)
 
     @cached_property
     def segment_start(self) -> np.ndarray:
@@ -263,6 +335,10 @@ class Facts:
     @cached_property
     def local(self) -> LocalGrid:
         return local_grid(self.block, self.tz)
+
+    @cached_property
+    def outage_day(self) -> np.ndarray:
+        return np.any(self.has(F.OUTAGE), axis=1)
 
     def has(self, flag: int) -> np.ndarray:
         """Intervals carrying a flag bit."""
@@ -379,14 +455,32 @@ def register_spans(block: DayBlock, reads: RegisterReads) -> Spans:
     return Spans(flat(first), flat(stop), stop - first, reads.delta_wh)
 
 
-def span_ids(spans: Spans, size: int) -> np.ndarray:
-    """(size,) id of the span each flat position lies in, -1 outside or where spans overlap."""
-    ids = np.arange(1, spans.a.shape[0] + 1, dtype=np.float64)
-    ones = np.ones_like(ids)
-    marks = np.bincount(spans.a, ids, size + 1) - np.bincount(spans.b, ids, size + 1)
-    cover = np.bincount(spans.a, ones, size + 1) - np.bincount(spans.b, ones, size + 1)
-    span = np.rint(np.cumsum(marks[:size])).astype(np.int64) - 1
-    return np.where(np.rint(np.cumsum(cover[:size])) == 1, span, -1)
+def disjoint(spans: Spans) -> np.ndarray:
+    """(R,) spans that overlap no other span (an overlap makes their energies ambiguous)."""
+    order = np.argsort(spans.a, kind="stable")
+    a, b = spans.a[order], spans.b[order]
+    clash = np.zeros(a.shape[0], bool)
+    hit = b[:-1] > a[1:]
+    clash[:-1] |= hit
+    clash[1:] |= hit
+    out = np.empty(a.shape[0], bool)
+    out[order] = ~clash
+    return out
+
+
+def range_sums(values: np.ndarray, spans: Spans) -> np.ndarray:
+    """(R,) int64 sum of flat values over each span, with one cumulative sum."""
+    cs = np.zeros(values.size + 1, np.int64)
+    np.cumsum(values.ravel(), out=cs[1:], dtype=np.int64)
+    return cs[spans.b] - cs[spans.a]
+
+
+def ranges(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions of the ranges [a, b) laid end to end, and the range each came from."""
+    length = np.maximum(b - a, 0)
+    which = np.repeat(np.arange(a.shape[0]), length)
+    offset = np.arange(which.shape[0]) - np.repeat(np.cumsum(length) - length, length)
+    return a[which] + offset, which
 
 
 # ---------------------------------------------------------------------------- the rules
@@ -397,8 +491,7 @@ def v01_missing(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> Rule
     mask = ~f.present & ~f.future
     grid = f.local
     step = f.block.minutes * 60
-    g = grid.group.ravel()
-    present = np.bincount(g, weights=(f.present & ~f.future).ravel(), minlength=grid.key.shape[0])
+    present = grid.sums(f.present & ~f.future)
     due_end = np.minimum(grid.end_s, ctx.now_s // step * step)
     expected = np.maximum(due_end - grid.start_s, 0) // step
     table = {
@@ -406,8 +499,8 @@ def v01_missing(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> Rule
         "channel": (grid.key >> 20) & 7,
         "local_day": grid.key & DAY_MASK,
         "expected": expected,
-        "present": present.astype(np.int64),
-        "missing": expected - present.astype(np.int64),
+        "present": present,
+        "missing": expected - present,
         "in_block": grid.in_block,  # == day length: every interval of the local day was loaded
         "day_length": grid.expected,
     }
@@ -433,22 +526,13 @@ def v03_duplicates(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> R
     """V03: actual reads that changed (conflicts), and whole days repeated from another day."""
     k = f.shape[0]
     conflict = np.zeros(f.shape, bool) if ctx.conflict is None else np.asarray(ctx.conflict, bool)
-    candidate = f.complete & (f.values != 0).any(axis=1)
-    key = f.block.key
+    candidate = f.complete & (f.block.wh != 0).any(axis=1)
     # A head-end that re-sends yesterday's day as today's: the next calendar day, identical.
     repeat_prev = np.zeros(k, bool)
     prev = np.flatnonzero(~f.segment_start & candidate)
     prev = prev[candidate[prev - 1]]
     repeat_prev[prev] = (f.block.wh[prev] == f.block.wh[prev - 1]).all(axis=1)
-    # The same day sent on both channels (delivered copied to received): both rows are suspect.
-    order = np.lexsort((key >> 20 & 7, key & DAY_MASK, key >> 23))
-    a, b = order[:-1], order[1:]
-    pair = ((key[a] >> 23) == (key[b] >> 23)) & ((key[a] & DAY_MASK) == (key[b] & DAY_MASK))
-    pair &= candidate[a] & candidate[b]
-    same = np.zeros(k, bool)
-    a, b = a[pair], b[pair]
-    equal = (f.block.wh[a] == f.block.wh[b]).all(axis=1)
-    same[a[equal]] = same[b[equal]] = True
+    same = _channel_copies(f.block, candidate)
     day_dup = repeat_prev | same
     mask = conflict | (day_dup[:, None] & f.present)
     detail = {
@@ -459,14 +543,30 @@ def v03_duplicates(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> R
     return RuleResult("V03", mask, mask.any(axis=1), detail)
 
 
+def _channel_copies(block: DayBlock, candidate: np.ndarray) -> np.ndarray:
+    """(K,) days sent identically on two channels (delivered copied to received): both suspect."""
+    key = block.key
+    same = np.zeros(key.shape[0], bool)
+    if key.shape[0] < 2 or (key >> 20 & 7).min() == (key >> 20 & 7).max():
+        return same
+    meter_day = ((key >> 23) << 20) | (key & DAY_MASK)
+    order = np.argsort(meter_day, kind="stable")
+    a, b = order[:-1], order[1:]
+    pair = (meter_day[a] == meter_day[b]) & candidate[a] & candidate[b]
+    a, b = a[pair], b[pair]
+    equal = (block.wh[a] == block.wh[b]).all(axis=1)
+    same[a[equal]] = same[b[equal]] = True
+    return same
+
+
 def v04_time(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
     """V04: values for intervals that have not ended, reads off the grid, head-end clock errors."""
-    future = f.present & (f.end_s > ctx.now_s + s.v04_future_tolerance_s)
-    zero = np.zeros(f.shape, bool)
-    clock = zero if ctx.clock_error is None else np.asarray(ctx.clock_error, bool)
-    grid = zero if ctx.off_grid is None else np.asarray(ctx.off_grid, bool)
-    mask = future | clock | grid
-    detail = {"future": future.sum(1), "clock_error": clock.sum(1), "off_grid": grid.sum(1)}
+    future = f.present & f.not_ended(ctx.now_s + s.v04_future_tolerance_s)
+    mask, detail = future.copy(), {"future": future.sum(1)}
+    for name, given in (("clock_error", ctx.clock_error), ("off_grid", ctx.off_grid)):
+        if given is not None:
+            mask |= np.asarray(given, bool)
+            detail[name] = np.asarray(given, bool).sum(1)
     return RuleResult("V04", mask, mask.any(axis=1), detail)
 
 
@@ -475,25 +575,19 @@ def v05_register_sum(f: Facts, ctx: ValidationContext, s: ValidationSettings) ->
     if ctx.registers is None or ctx.registers.meter.shape[0] == 0:
         return RuleResult("V05", np.zeros(f.shape, bool), np.zeros(f.shape[0], bool))
     spans = register_spans(f.block, ctx.registers)
-    total = _range_sums(f.values.ravel(), spans)
-    present = _range_sums(f.present.ravel(), spans)
+    total = range_sums(np.where(f.present, f.block.wh, 0), spans)
+    present = range_sums(f.present, spans)
     missing = spans.expected - present  # includes intervals of days the block does not hold
     tolerance = np.maximum(s.v05_tolerance_wh, s.v05_tolerance_fraction * np.abs(spans.delta_wh))
     diff = total - spans.delta_wh
     # Missing intervals can only add energy: with some missing, only an excess is a failure.
     failed = np.where(missing == 0, np.abs(diff) > tolerance, diff > tolerance)
-    ids = span_ids(spans, f.present.size).reshape(f.shape)
-    mask = (ids >= 0) & failed[ids.clip(min=0)] & f.present
+    mask = np.zeros(f.shape, bool)
+    pos = ranges(spans.a[failed], spans.b[failed])[0]
+    mask.ravel()[pos] = f.present.ravel()[pos]
     table = {"interval_wh": total, "register_wh": spans.delta_wh, "missing": missing}
     table |= {"tolerance_wh": tolerance, "failed": failed}
-    return RuleResult("V05", mask, mask.any(axis=1), table=table)
-
-
-def _range_sums(values: np.ndarray, spans: Spans) -> np.ndarray:
-    """Sum of values over each span's flat range, with one cumulative sum."""
-    cs = np.zeros(values.shape[0] + 1, np.int64)
-    np.cumsum(values, out=cs[1:], dtype=np.int64)
-    return cs[spans.b] - cs[spans.a]
+    return RuleResult("V05", mask, np.any(mask, axis=1), table=table)
 
 
 def v06_high_low(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
@@ -504,7 +598,7 @@ def v06_high_low(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> Rul
         avg = f.per_row(ctx.avg_daily_wh, np.nan)
         days = f.per_row(ctx.history_days, s.v06_min_history_days)
     # Partial and outage days would read low for a known reason: V01/V10 report those.
-    judged = f.complete & (days >= s.v06_min_history_days) & (avg > 0) & ~f.has(F.OUTAGE).any(1)
+    judged = f.complete & (days >= s.v06_min_history_days) & (avg > 0) & ~f.outage_day
     with np.errstate(invalid="ignore"):
         high = judged & (f.day_wh > s.v06_high_ratio * avg)
         low = judged & (f.day_wh < s.v06_low_ratio * avg)
@@ -518,7 +612,7 @@ def v07_spike(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleRe
     k, n = f.shape
     if n < 3:
         return RuleResult("V07", np.zeros(f.shape, bool), np.zeros(k, bool))
-    vals = np.where(f.present, f.block.wh, np.iinfo(np.int32).min).astype(np.int64)
+    vals = np.where(f.present, f.block.wh, np.iinfo(np.int32).min)
     peak = vals.max(axis=1)
     third = np.partition(vals, n - 3, axis=1)[:, n - 3]
     floor_wh = s.v07_min_peak_wh_per_hour * f.block.minutes / 60.0
@@ -531,7 +625,7 @@ def v08_zero_frozen(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> 
     """V08: a complete day of zeros; runs of 3 or more identical non-zero reads (frozen)."""
     wh, present = f.block.wh, f.present
     channels = np.isin(f.block.channel, s.v08_zero_day_channels)
-    zero_day = f.complete & ~(wh != 0).any(axis=1) & channels & ~f.has(F.OUTAGE).any(1)
+    zero_day = f.complete & ~(wh != 0).any(axis=1) & channels & ~f.outage_day
     frozen = _runs_of_equal(wh, present, max(s.v08_frozen_run, 2))
     mask = frozen | (zero_day[:, None] & present)
     detail = {"zero_day": zero_day, "frozen": frozen.sum(1)}
@@ -554,13 +648,13 @@ def _runs_of_equal(wh: np.ndarray, present: np.ndarray, run: int) -> np.ndarray:
 def v09_negative(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
     """V09: negative energy; each channel is its own direction, so no channel may go below zero."""
     mask = f.present & (f.block.wh < 0)
-    return RuleResult("V09", mask, mask.any(axis=1), {"negative": mask.sum(1)})
+    return RuleResult("V09", mask, np.any(mask, axis=1), {"negative": mask.sum(1)})
 
 
 def v10_outage(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
     """V10: head-end outage flags: accepted as they are, and the day is not used as history."""
     mask = f.has(F.OUTAGE)
-    return RuleResult("V10", mask, mask.any(axis=1), {"outage": mask.sum(1)})
+    return RuleResult("V10", mask, np.any(mask, axis=1), {"outage": mask.sum(1)})
 
 
 def v11_unlinked(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
@@ -568,8 +662,10 @@ def v11_unlinked(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> Rul
     if ctx.enrolled is None:
         return RuleResult("V11", np.zeros(f.shape, bool), np.zeros(f.shape[0], bool))
     unlinked = ~np.asarray(ctx.enrolled, bool)
-    mask = unlinked[:, None] & f.has(F.RECEIVED)
-    return RuleResult("V11", mask, mask.any(axis=1), {"unlinked": unlinked})
+    mask = np.zeros(f.shape, bool)
+    rows = np.flatnonzero(unlinked)  # usually none: look at those rows only
+    mask[rows] = (f.block.flags[rows] & F.RECEIVED) != 0
+    return RuleResult("V11", mask, np.any(mask, axis=1), {"unlinked": unlinked})
 
 
 def v14_prolonged(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
@@ -593,26 +689,24 @@ def v14_prolonged(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> Ru
 def v16_read_success(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
     """V16: per LDC and local day, actual reads delivered against 98.0 % of those expected."""
     grid = f.local
-    g = grid.group.ravel()
-    n_groups = grid.key.shape[0]
-    row_of_group = grid.row
+    row = grid.first // grid.n  # the row a group starts in stands for its meter
     ldc = np.zeros(f.shape[0], np.int64) if ctx.ldc is None else np.asarray(ctx.ldc, np.int64)
-    counted = grid.in_block == grid.expected  # a local day only partly loaded would read low
-    counted &= grid.end_s <= ctx.now_s
+    counted = (grid.in_block == grid.expected) & (grid.end_s <= ctx.now_s)  # whole, past days
     if ctx.enrolled is not None:
-        counted &= np.asarray(ctx.enrolled, bool)[row_of_group]
-    actual = f.present & ~f.has(F.ESTIMATED)
-    got = np.bincount(g, weights=actual.ravel(), minlength=n_groups)
-    pair = (ldc[row_of_group] << 20) | (grid.key & DAY_MASK)
+        counted &= np.asarray(ctx.enrolled, bool)[row]
+    got = grid.sums(f.present & ~f.has(F.ESTIMATED))
+    pair = (ldc[row] << 20) | (grid.key & DAY_MASK)
     pairs, inv = np.unique(pair[counted], return_inverse=True)
-    expected = np.bincount(inv, weights=grid.expected[counted], minlength=pairs.shape[0])
-    delivered = np.bincount(inv, weights=got[counted], minlength=pairs.shape[0])
-    rate = np.where(expected > 0, delivered / np.maximum(expected, 1), 1.0)
+    expected = np.bincount(inv, grid.expected[counted], pairs.shape[0])
+    delivered = np.bincount(inv, got[counted], pairs.shape[0])
+    rate = delivered / np.maximum(expected, 1)
     ok = rate >= s.v16_success_target
-    bad_group = np.zeros(n_groups, bool)
-    bad_group[np.flatnonzero(counted)] = ~ok[inv]
-    day = bad_group[grid.group].any(axis=1)
-    table = {"ldc": pairs >> 20, "local_day": pairs & DAY_MASK, "expected": expected}
+    bad = np.zeros(grid.key.shape[0], bool)
+    bad[np.flatnonzero(counted)] = ~ok[inv]
+    pg = grid.part_group
+    day = bad[pg[:, 0]] | bad[pg[:, 1]]
+    table: dict[str, np.ndarray] = {"ldc": pairs >> 20, "local_day": pairs & DAY_MASK}
+    table |= {"expected": expected}
     table |= {"delivered": delivered, "rate": rate, "ok": ok}
     return RuleResult("V16", None, day, table=table)
 
@@ -686,10 +780,11 @@ def validate(
         if rule_id not in s.enabled:
             continue
         result = results[rule_id] = RULES[rule_id](f, context, s)
-        shift = np.uint32(int(rule_id[1:]))
-        day_bits |= result.days.astype(np.uint32) << shift
+        bit = np.uint32(rule_bit(rule_id))
+        # A rule's days include every day it fired an interval on.
+        np.bitwise_or(day_bits, bit, out=day_bits, where=result.days)
         if result.intervals is not None:
-            bits |= result.intervals.astype(np.uint32) << shift
+            np.bitwise_or(bits, bit, out=bits, where=result.intervals)
             if rule_id in s.fail_rules:
                 failed |= result.intervals
             if rule_id in s.estimate_rules:
@@ -711,11 +806,11 @@ def _result(
     # Future intervals are not due: never estimated; a final estimate is E8's business.
     estimate &= ~accepted & ~f.future
     flags = f.block.flags & np.uint8(0xFF ^ (F.FAILED | F.VALIDATED))
-    flags |= failed.astype(np.uint8) * np.uint8(F.FAILED)
-    flags |= (f.present & ~failed & ~f.future).astype(np.uint8) * np.uint8(F.VALIDATED)
+    np.bitwise_or(flags, np.uint8(F.FAILED), out=flags, where=failed)
+    np.bitwise_or(flags, np.uint8(F.VALIDATED), out=flags, where=f.present & ~failed & ~f.future)
     return ValidationResult(
         interval_bits=bits,
-        day_bits=day_bits | np.bitwise_or.reduce(bits, axis=1),
+        day_bits=day_bits,
         flags=flags,
         failed=failed,
         estimate=estimate,
