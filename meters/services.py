@@ -225,11 +225,26 @@ def merge_batch(
     accepted = _merge_intervals(read_file, intervals, checked, ok)
     rejections = group_rejections(intervals, checked.reason)
     _save_rejections(read_file, rejections)
+    ok = checked.reason == ""  # the merge may have rejected more (interval length changed)
+    if ok.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
+        days = intervals.start[ok] // 86_400
+        _queue_vee(ldc, np.unique(checked.meter_pk[ok]).tolist(), int(days.min()), int(days.max()))
     return {
         "accepted": accepted,
         "rejected": sum(r["intervals"] for r in rejections),
         "registers": _save_registers(read_file, registers, resolver),
     }
+
+
+def _queue_vee(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> None:
+    """VEE of the touched meter-days, once the batch is committed (on any worker)."""
+    from meters.tasks import vee_days
+
+    transaction.on_commit(
+        lambda: vee_days.delay(
+            ldc_id=ldc.pk, meter_ids=meters, first_day=first_day, last_day=last_day
+        )
+    )
 
 
 def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: np.ndarray) -> int:
@@ -253,7 +268,7 @@ def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: n
             bad = np.flatnonzero(sel)[np.isin(key_of, incoming.key[clash])]
             checked.reason[bad] = Reason.LENGTH_CHANGED
             incoming = incoming.take(np.flatnonzero(~clash))
-        before, exists = store.existing_block(read_file.ldc, incoming.key, int(minutes), rows)
+        before, exists = store.existing_block(incoming.key, int(minutes), rows)
         result = merge(before, incoming)
         _, versions = store.write_merge(read_file.ldc, before, result, read_file, exists)
         if versions:

@@ -7,7 +7,8 @@ minutes). ``raw_*`` keep what the head-ends sent; ``wh``/``flags`` are the curre
 - an actual replaces an estimate or a missing report; an estimate fills only what has no actual;
 - a missing report never erases a value, it only records that the head-end had none;
 - a manual edit keeps its current value whatever arrives (the raw values still update);
-- an actual that changes an earlier actual makes a new version of the day (the old one is kept);
+- an actual that changes an earlier actual, or replaces an estimate, makes a new version of the
+  day (the old one is kept);
 - the same reads again change nothing.
 """
 
@@ -157,7 +158,10 @@ def merge(existing: DayBlock, incoming: DayBlock) -> MergeResult:
     wh = np.where(follow, raw_wh, existing.wh)
     flags = np.where(follow, FLAGS_OF_QUALITY[raw_q], existing.flags)
     changed = slot_changed.any(axis=1)
-    new_version = (slot_changed & ex_actual).any(axis=1)
+    # A new version (the old one archived) when an actual changes an actual, or replaces an
+    # estimate (head-end's or VEE's) that a bill may already have used (VEE rule E8).
+    was_estimate = (existing.flags & _F.ESTIMATED) != 0
+    new_version = (slot_changed & (ex_actual | (in_actual & was_estimate))).any(axis=1)
     version = existing.version + new_version
     merged = DayBlock(
         existing.key,

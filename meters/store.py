@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -102,8 +103,17 @@ def stored_minutes(rows: list[tuple[Any, ...]]) -> dict[int, int]:
     return {int(day_key(r[1], r[2], day_number(r[3]))): int(r[4]) for r in rows}
 
 
+def _row_keys(rows: list[tuple[Any, ...]]) -> np.ndarray:
+    """day_key of stored rows (meter_id, channel, day at positions 1-3)."""
+    return day_key(
+        np.array([r[1] for r in rows]),
+        np.array([r[2] for r in rows]),
+        np.array([day_number(r[3]) for r in rows]),
+    )
+
+
 def existing_block(
-    ldc: LDC, keys: np.ndarray, minutes: int, rows: list[tuple[Any, ...]]
+    keys: np.ndarray, minutes: int, rows: list[tuple[Any, ...]]
 ) -> tuple[DayBlock, np.ndarray]:
     """The stored state of ``keys`` (never-received days where nothing is stored) and a mask of
     which keys exist."""
@@ -111,12 +121,7 @@ def existing_block(
     rows = [r for r in rows if int(r[4]) == minutes]
     if not rows:
         return block, np.zeros(len(keys), bool)
-    row_keys = day_key(
-        np.array([r[1] for r in rows]),
-        np.array([r[2] for r in rows]),
-        np.array([day_number(r[3]) for r in rows]),
-    )
-    at = np.searchsorted(keys, row_keys)
+    at = np.searchsorted(keys, _row_keys(rows))
     n = slots_per_day(minutes)
     block.wh[at] = unpack_rows([r[5] for r in rows], "<i4", n)
     block.flags[at] = unpack_rows([r[6] for r in rows], "u1", n)
@@ -283,3 +288,80 @@ def write_merge(
     )
     written = save_days(ldc, result.merged.take(np.flatnonzero(result.changed)))
     return written, archived
+
+
+_VEE_FIELDS = (*_FIELDS, "methods", "rules")
+_VEE_COLUMNS = (*_DAY_COLUMNS, "methods", "rules")
+_VEE_TYPES = (*_DAY_TYPES, "bytea", "bytea")
+
+
+@dataclass
+class VeeBlock:
+    """Stored days with VEE's per-interval outcome beside them."""
+
+    block: DayBlock
+    methods: np.ndarray  # uint8 (K, n)
+    rules: np.ndarray  # uint32 (K, n)
+    exists: np.ndarray  # bool (K,): a row is stored
+
+
+def box_rows(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> list[tuple[Any, ...]]:
+    """Every stored day of the given meters in [first_day, last_day] (UTC day numbers)."""
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(meters), IN_CHUNK):
+        rows += list(
+            IntervalDay.objects.for_ldc(ldc)
+            .filter(
+                meter_id__in=meters[i : i + IN_CHUNK],
+                day__gte=date_of(first_day),
+                day__lte=date_of(last_day),
+            )
+            .values_list(*_VEE_FIELDS)
+        )
+    return rows
+
+
+def _blob_rows(blobs: list[Any], dtype: str, n: int) -> np.ndarray:
+    """Unpack per-row blobs where an empty blob (VEE never ran) means zeros."""
+    out = np.zeros((len(blobs), n), dtype=dtype)
+    full = [i for i, b in enumerate(blobs) if len(b)]
+    if full:
+        out[full] = unpack_rows([blobs[i] for i in full], dtype, n)
+    return out
+
+
+def vee_block(rows: list[tuple[Any, ...]], keys: np.ndarray, minutes: int) -> VeeBlock:
+    """The days ``keys`` (sorted, unique) of one interval length: stored rows or empty days."""
+    block, exists = existing_block(keys, minutes, rows)
+    n = slots_per_day(minutes)
+    methods, rules = np.zeros((len(keys), n), np.uint8), np.zeros((len(keys), n), np.uint32)
+    mine = [r for r in rows if int(r[4]) == minutes]
+    if mine:
+        at = np.searchsorted(keys, _row_keys(mine))
+        methods[at] = _blob_rows([r[10] for r in mine], "u1", n)
+        rules[at] = _blob_rows([r[11] for r in mine], "<u4", n)
+    return VeeBlock(block, methods, rules, exists)
+
+
+def save_vee(ldc: LDC, vee: VeeBlock) -> int:
+    """Write VEE's current values, flags, methods and rule bits (never the raw values)."""
+    if not len(vee.block):
+        return 0
+    rows = [
+        (*r, m, b)
+        for r, m, b in zip(
+            _day_rows(ldc, vee.block),
+            pack_rows(vee.methods, "u1"),
+            pack_rows(vee.rules, "<u4"),
+            strict=True,
+        )
+    ]
+    _upsert(
+        IntervalDay._meta.db_table,
+        _VEE_COLUMNS,
+        _VEE_TYPES,
+        ("ldc_id", "meter_id", "channel", "day"),
+        ("wh", "flags", "methods", "rules", "updated_at"),
+        rows,
+    )
+    return len(rows)

@@ -36,3 +36,33 @@ def resume_stalled_read_files() -> int:
     for read_file in stalled:
         ingest_read_file.delay(ldc_id=read_file.ldc_id, read_file_id=read_file.pk)
     return len(stalled)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=10)
+def vee_days(self, *, ldc_id: int, meter_ids: list[int], first_day: int, last_day: int) -> int:  # type: ignore[no-untyped-def]
+    """VEE of the meter-days an ingestion batch touched (idempotent: safe to run twice)."""
+    from ldc.models import LDC
+    from meters.vee_service import vee_run_days
+
+    ldc = LDC.objects.get(pk=ldc_id)
+    try:
+        with audit_context(via="task"):
+            outcome = vee_run_days(
+                ldc=ldc, meter_ids=meter_ids, first_day=first_day, last_day=last_day
+            )
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+    return outcome.written
+
+
+@shared_task
+def vee_daily_sweep_all() -> int:
+    """Yesterday's VEE for every LDC that sends reads (scheduled daily by beat)."""
+    from ldc.models import LDC
+    from meters.vee_service import vee_daily_sweep
+
+    days = 0
+    for ldc in LDC.objects.exclude(status=LDC.Status.INACTIVE):
+        with audit_context(via="task"):
+            days += vee_daily_sweep(ldc=ldc).days
+    return days

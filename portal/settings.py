@@ -136,6 +136,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "meters.tasks.resume_stalled_read_files",
         "schedule": 300.0,
     },
+    # Yesterday's VEE for every LDC, after the head-ends' night deliveries (11:00 UTC = 6-7 a.m.).
+    "vee-daily-sweep": {"task": "meters.tasks.vee_daily_sweep_all", "schedule": 86400.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -241,6 +243,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # A worker holds a read file this long past its last committed batch; then another may resume.
 OPENMDMR_INGEST_LEASE_S = int(os.environ.get("OPENMDMR_INGEST_LEASE_S", 600))
+# Run VEE on the meter-days each ingestion batch touched (else only the daily sweep runs it).
+OPENMDMR_VEE_AFTER_INGEST = env_bool("OPENMDMR_VEE_AFTER_INGEST", default=True)
 # Intervals per ingestion batch: one transaction each, and the unit of resuming after a crash.
 OPENMDMR_INGEST_BATCH_READS = int(os.environ.get("OPENMDMR_INGEST_BATCH_READS", 250_000))
 OPENMDMR_MAX_READ_FILE_BYTES = int(os.environ.get("OPENMDMR_MAX_READ_FILE_BYTES", 2 * 1024**3))

@@ -218,11 +218,23 @@ def spans_within(
 
 
 def byte_words(raw: bytes) -> np.ndarray:
-    """Word i = the 8 bytes of ``raw`` from offset i as a little-endian uint64 (0 past the end).
+    """``raw`` as aligned little-endian uint64 words (zero-padded), for words_at."""
+    words = np.empty(len(raw) // 8 + 3, dtype="<u8")  # 2 words to spare: words_at reads on
+    words[-3:] = 0
+    words.view(np.uint8)[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    return words
 
-    An overlapping, unaligned view: indexing it loads 8 bytes at any offsets in one numpy call.
+
+def words_at(words: np.ndarray, offsets: np.ndarray, count: int = 1) -> list[np.ndarray]:
+    """The ``count`` uint64 of 8 bytes from each byte offset (byte i = character i + offset).
+
+    Two aligned loads and shifts per word: numpy copies unaligned items one call at a time.
     """
-    return np.ndarray(shape=(len(raw),), dtype="<u8", buffer=raw + bytes(8), strides=(1,))
+    index = offsets >> 3
+    shift = (offsets & 7).astype(np.uint64) * 8
+    back = 64 - shift  # numpy gives 0 for shifts of 64 or more: no case for aligned offsets
+    loads = [words[index + i] for i in range(count + 1)]
+    return [(loads[i] >> shift) | (loads[i + 1] << back) for i in range(count)]
 
 
 def _right_aligned(buf: np.ndarray, stops: np.ndarray, width: int) -> np.ndarray:
@@ -248,10 +260,10 @@ def decimal_spans(
         return np.empty(0, dtype=np.float64), np.zeros(0, dtype=bool)
     narrow = (widths <= 8) & (stops >= 8)
     if narrow.all():
-        return _decimal_words(words[stops - 8], widths)
+        return _decimal_words(words_at(words, stops - 8)[0], widths)
     values, ok = np.zeros(widths.size), np.zeros(widths.size, dtype=bool)
     rows = np.flatnonzero(narrow)
-    values[rows], ok[rows] = _decimal_words(words[stops[rows] - 8], widths[rows])
+    values[rows], ok[rows] = _decimal_words(words_at(words, stops[rows] - 8)[0], widths[rows])
     rows = np.flatnonzero(~narrow)
     values[rows], ok[rows] = _decimal_columns(buf, stops[rows], widths[rows])
     return values, ok

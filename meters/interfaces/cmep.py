@@ -36,6 +36,7 @@ from meters.interfaces._textfile import (
     read_raw_blocks,
     spans_within,
     split_fields,
+    words_at,
 )
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
@@ -356,7 +357,7 @@ class _Block:
 
     raw: bytes  # CRLF already LF, ending with a newline
     buf: np.ndarray  # raw as uint8
-    words: np.ndarray  # byte_words of raw: the 8 bytes from any offset as one uint64
+    words: np.ndarray  # byte_words of raw, for words_at
     start: np.ndarray  # byte offset of every field of the block, in order
     stop: np.ndarray  # offset of the comma or newline that ends it
     first: np.ndarray  # per line: index of its first field
@@ -509,8 +510,12 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     head[heads] = True  # counts are never 0 here
     spans = _spans(block, stamp, heads)
     interval = np.repeat(channels.interval, counts)
-    ends, bad = _fast_ends(block, spans, row, head, interval, tz)
-    quality, bad_quality = _fast_quality(block, spans)
+    # Each date/time as two words: 'CCYYMMDD' and 'HHMM' + ',' + the protocol text's first 3.
+    dates, times = words_at(block.words, spans.start(_STAMP), 2)
+    widths = spans.width(_STAMP)
+    ends, bad = _fast_ends(dates, times, widths, row, head, interval, tz)
+    every = bool((widths == _STAMP_WIDTH).all())
+    quality, bad_quality = _fast_quality(block, spans, times if every else None)
     wh, bad_value = _fast_wh(block, spans, quality, np.repeat(channels.scale, counts))
     bad |= bad_quality
     bad |= bad_value
@@ -605,19 +610,23 @@ def _read_channel(text: bytes) -> tuple[_Channel | None, int]:
 
 
 def _fast_ends(
-    block: _Block,
-    spans: _Spans,
+    dates: np.ndarray,
+    times: np.ndarray,
+    widths: np.ndarray,
     row: np.ndarray,
     head: np.ndarray,
     interval: np.ndarray,
     tz: ZoneInfo,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """UTC instant of each triplet as _ends reads it, and which triplets it would refuse."""
-    width = spans.width(_STAMP)
-    blank = width == 0
-    naive, valid = _naive(block.words, spans.start(_STAMP), width == _STAMP_WIDTH)
+    """UTC instant of each triplet as _ends reads it, and which triplets it would refuse.
+
+    ``dates`` and ``times``: words_at of each date/time (2 words); ``widths``: its length.
+    """
+    naive, valid = ccyymmddhhmm_words(dates, times)
+    valid &= widths == _STAMP_WIDTH
     if not valid.any():
         return naive, ~valid
+    blank = widths == 0
     resolved = local_to_utc(np.where(valid, naive, naive[np.argmax(valid)]), tz)
     bad = (~valid & ~blank) | (blank & (head | (interval == 0))) | resolved.nonexistent
     ends = resolved.first
@@ -633,19 +642,6 @@ def _fast_ends(
         _settle_repeats(ends, resolved.second, ambiguous & ~head, row)
     bad |= _too_close(ends, row, interval)
     return ends, bad
-
-
-def _naive(words: np.ndarray, starts: np.ndarray, stamped: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Naive seconds of the 12-character stamps, and which were valid CCYYMMDDHHMM."""
-    every = bool(stamped.all())
-    at = starts if every else starts[stamped]
-    seconds, ok = ccyymmddhhmm_words(words[at], words[at + 8])
-    if every:
-        return seconds, ok
-    naive = np.zeros(starts.size, dtype=np.int64)
-    valid = np.zeros(starts.size, dtype=bool)
-    naive[stamped], valid[stamped] = seconds, ok
-    return naive, valid
 
 
 def _fill_blanks(ends: np.ndarray, blank: np.ndarray, interval: np.ndarray) -> np.ndarray:
@@ -680,14 +676,23 @@ def _too_close(ends: np.ndarray, row: np.ndarray, interval: np.ndarray) -> np.nd
     return np.concatenate([[False], short])
 
 
-def _fast_quality(block: _Block, spans: _Spans) -> tuple[np.ndarray, np.ndarray]:
-    """Quality of each protocol text as _quality reads it, and which it would refuse."""
+def _fast_quality(
+    block: _Block, spans: _Spans, times: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Quality of each protocol text as _quality reads it, and which it would refuse.
+
+    ``times``, when every date/time is 12 wide: their second words, which end with the
+    protocol text's first characters (bytes 5 and 6).
+    """
     start, stop, width = spans.start(_CODE), spans.stop(_CODE), spans.width(_CODE)
-    quality = _QUALITY_OF_BYTE[block.buf[start]]  # an empty field starts on its comma: refused
+    if times is None:
+        letter, flag = block.buf[start], block.buf[start + 1]
+    else:
+        letter, flag = (times >> 40) & 0xFF, (times >> 48) & 0xFF
+    quality = _QUALITY_OF_BYTE[letter]  # an empty field starts on its comma: refused
     bad = (width == 0) | (quality == _NO_QUALITY)
     if (width == 2).all():  # the usual letter and one status digit ('R0')
-        flag = block.buf[start + 1]
-        return quality, bad | ((flag - np.uint8(_ZERO) >= 10) & (flag != _SPACE))
+        return quality, bad | ((flag - flag.dtype.type(_ZERO) >= 10) & (flag != _SPACE))
     flagged = np.flatnonzero(width > 1)
     if flagged.size:
         bad[flagged] |= ~spans_within(block.buf, start[flagged] + 1, stop[flagged], _FLAG_BYTES)

@@ -172,8 +172,10 @@ def _finish(block: DayBlock, work: _Work) -> EstimationResult:
     pos = np.flatnonzero(work.method)
     wh, flags = block.wh.copy(), block.flags.copy()
     wh.ravel()[pos] = np.rint(work.values.ravel()[pos])
-    cleared = flags.ravel()[pos] & np.uint8(0xFF ^ (F.MISSING | F.FAILED | F.VALIDATED))
-    flags.ravel()[pos] = cleared | np.uint8(F.ESTIMATED)
+    cleared = flags.ravel()[pos] & np.uint8(0xFF ^ (F.MISSING | F.FAILED))
+    # An estimate is VEE's own output: it counts as validated (billing may use it), as the
+    # next validation of the same day would also say; so VEE twice changes nothing.
+    flags.ravel()[pos] = cleared | np.uint8(F.ESTIMATED | F.VALIDATED)
     return EstimationResult(wh, flags, work.method, work.target & (work.method == 0))
 
 

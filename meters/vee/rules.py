@@ -313,6 +313,11 @@ class Facts:
         return np.arange(self.shape[1]) >= ended[:, None]
 
     @cached_property
+    def measured(self) -> np.ndarray:
+        """Intervals with a value the meter measured (not VEE's estimate, not a person's edit)."""
+        return self.present & ~self.has(F.ESTIMATED) & ~self.has(F.EDITED)
+
+    @cached_property
     def future(self) -> np.ndarray:
         """Intervals not ended by now: not due yet."""
         return self.not_ended(self.now_s)
@@ -622,8 +627,11 @@ def v07_spike(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleRe
 
 
 def v08_zero_frozen(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
-    """V08: a complete day of zeros; runs of 3 or more identical non-zero reads (frozen)."""
-    wh, present = f.block.wh, f.present
+    """V08: a complete day of zeros; runs of 3 or more identical non-zero reads (frozen).
+
+    Only measured values count: a flat estimate (E6) is not a frozen register.
+    """
+    wh, present = f.block.wh, f.measured
     channels = np.isin(f.block.channel, s.v08_zero_day_channels)
     zero_day = f.complete & ~(wh != 0).any(axis=1) & channels & ~f.outage_day
     frozen = _runs_of_equal(wh, present, max(s.v08_frozen_run, 2))

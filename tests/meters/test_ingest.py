@@ -155,7 +155,9 @@ def test_actual_arriving_later_replaces_the_missing_and_estimated(sample_ldc: An
     text = export(sample_ldc, "--as-received")
     assert "MTR-1002,2026-03-07T19:00:00Z,2026-03-07T20:00:00Z,0.555,ACTUAL" in text
     assert "MTR-1003,2026-03-08T13:00:00Z,2026-03-08T14:00:00Z,8.111,ACTUAL" in text
-    assert IntervalDayVersion.objects.count() == 0
+    # The head-end's estimate was replaced: that day has a new version (E8), the gap did not.
+    archived = IntervalDayVersion.objects.get()
+    assert archived.meter.serial == "MTR-1003" and archived.version == 1
 
 
 def test_business_rule_breaks_are_listed_and_the_rest_loads(sample_ldc: Any) -> None:

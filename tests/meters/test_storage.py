@@ -30,7 +30,12 @@ def test_actual_replaces_estimate() -> None:
     result = merge(stored({3: (500, Quality.ESTIMATED)}), block({3: (420, Quality.ACTUAL)}))
     assert result.merged.wh[0, 3] == 420 and result.merged.raw_quality[0, 3] == Quality.ACTUAL
     assert result.merged.flags[0, 3] == IntervalFlag.RECEIVED
-    assert not result.new_version[0], "filling an estimate is not a changed actual"
+    assert result.new_version[0], "an actual replacing an estimate makes a new version (E8)"
+
+
+def test_actual_filling_a_missing_interval_is_no_new_version() -> None:
+    result = merge(stored({3: (0, Quality.MISSING)}), block({3: (420, Quality.ACTUAL)}))
+    assert result.merged.wh[0, 3] == 420 and not result.new_version[0]
 
 
 def test_estimate_does_not_replace_actual() -> None:

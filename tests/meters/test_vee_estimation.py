@@ -66,7 +66,7 @@ def test_e2_interpolates_a_three_hour_gap_linearly() -> None:
     result = estimate(block, target(block), settings=ONLY["E2"])
     assert result.wh[0, 9:14].tolist() == [400, 500, 600, 700, 800]
     assert (result.method[0, 10:13] == Method.LINEAR).all() and result.method[0, 9] == 0
-    assert (result.flags[0, 10:13] == F.RECEIVED | F.ESTIMATED).all()
+    assert (result.flags[0, 10:13] == F.RECEIVED | F.ESTIMATED | F.VALIDATED).all()
 
 
 def test_e2_does_not_bridge_a_gap_longer_than_the_limit() -> None:
@@ -403,7 +403,7 @@ def test_run_vee_validates_then_estimates() -> None:
     result = run_vee(block, ValidationContext(now_s=(MONDAY + 3) * DAY_S, tz=TZ))
     assert result.estimation.method[1, 12] == Method.LINEAR
     assert result.estimation.wh[1, 12] == (wh[1, 11] + wh[1, 13]) // 2
-    assert result.estimation.flags[1, 12] == F.RECEIVED | F.ESTIMATED
+    assert result.estimation.flags[1, 12] == F.RECEIVED | F.ESTIMATED | F.VALIDATED
     assert result.estimation.method[2, 5] == Method.LINEAR and not result.estimation.unfilled.any()
     assert result.validation.failed[1, 12], "the rule that fired is still on record"
 
