@@ -33,6 +33,8 @@ class Intervals:
     flags: np.ndarray  # current IntervalFlag bits
     raw_wh: np.ndarray
     raw_quality: np.ndarray
+    methods: np.ndarray  # uint8 VEE estimation method (0 none)
+    rules: np.ndarray  # uint32 bits of the validation rules that fired
 
     def __len__(self) -> int:
         return int(self.start.shape[0])
@@ -48,6 +50,20 @@ def local_range_utc(start: dt.date, end: dt.date, tz: ZoneInfo) -> tuple[int, in
     return int(first.timestamp()), int(after.timestamp())
 
 
+_DAY_FIELDS = (
+    "meter_id",
+    "channel",
+    "day",
+    "interval_minutes",
+    "wh",
+    "flags",
+    "raw_wh",
+    "raw_quality",
+    "methods",
+    "rules",
+)
+
+
 def _day_rows(ldc: LDC, first: int, after: int, meters: list[int] | None) -> Iterator[tuple]:
     rows = IntervalDay.objects.for_ldc(ldc).filter(
         day__gte=dt.date(1970, 1, 1) + dt.timedelta(days=first // DAY_S),
@@ -55,13 +71,8 @@ def _day_rows(ldc: LDC, first: int, after: int, meters: list[int] | None) -> Ite
     )
     if meters is not None:
         rows = rows.filter(meter_id__in=meters)
-    return (
-        rows.order_by("meter_id", "channel", "day")
-        .values_list(
-            "meter_id", "channel", "day", "interval_minutes", "wh", "flags", "raw_wh", "raw_quality"
-        )
-        .iterator(chunk_size=2000)
-    )
+    ordered = rows.order_by("meter_id", "channel", "day").values_list(*_DAY_FIELDS)
+    return ordered.iterator(chunk_size=2000)
 
 
 def intervals_between(
@@ -72,10 +83,12 @@ def intervals_between(
     serials = dict(
         Meter.objects.for_ldc(ldc).filter(pk__in={r[0] for r in rows}).values_list("pk", "serial")
     )
-    parts = [_expand(group, serials) for group in _by_minutes(rows)]
-    merged = _concat(parts)
-    keep = (merged.start >= first) & (merged.start < after)
-    merged = merged.select(keep)
+    merged = _concat([_expand(group) for group in _by_minutes(rows)])
+    merged = merged.select((merged.start >= first) & (merged.start < after))
+    # Serials replace meter pks once per distinct meter, not per interval.
+    pks, inverse = np.unique(merged.meter.astype(np.int64), return_inverse=True)
+    names = np.array([serials[int(p)] for p in pks.tolist()], dtype=str)
+    merged.meter = names[inverse] if len(pks) else np.empty(0, str)
     order = np.lexsort((merged.start, merged.channel, merged.meter))
     return merged.select(order)
 
@@ -85,13 +98,13 @@ def _by_minutes(rows: list[tuple]) -> Iterator[list[tuple]]:
         yield [r for r in rows if r[3] == minutes]
 
 
-def _expand(rows: list[tuple], serials: dict[int, str]) -> Intervals:
+def _expand(rows: list[tuple]) -> Intervals:
     minutes = int(rows[0][3])
     n = slots_per_day(minutes)
     day = np.array([day_number(r[2]) for r in rows], dtype=np.int64)
     start = (day[:, None] * DAY_S + np.arange(n, dtype=np.int64)[None, :] * minutes * 60).ravel()
     return Intervals(
-        meter=np.repeat(np.array([serials[r[0]] for r in rows], dtype=str), n),
+        meter=np.repeat(np.array([r[0] for r in rows], dtype=np.int64), n),
         channel=np.repeat(np.array([r[1] for r in rows], dtype=np.uint8), n),
         start=start,
         minutes=np.full(start.shape, minutes, np.int32),
@@ -99,14 +112,25 @@ def _expand(rows: list[tuple], serials: dict[int, str]) -> Intervals:
         flags=unpack_rows([r[5] for r in rows], "u1", n).ravel(),
         raw_wh=unpack_rows([r[6] for r in rows], "<i4", n).ravel(),
         raw_quality=unpack_rows([r[7] for r in rows], "u1", n).ravel(),
+        methods=_blobs_or_zeros([r[8] for r in rows], "u1", n),
+        rules=_blobs_or_zeros([r[9] for r in rows], "<u4", n),
     )
+
+
+def _blobs_or_zeros(blobs: list, dtype: str, n: int) -> np.ndarray:
+    """Per-row blobs, zeros where VEE has not written one yet."""
+    out = np.zeros((len(blobs), n), dtype=dtype)
+    full = [i for i, b in enumerate(blobs) if len(b)]
+    if full:
+        out[full] = unpack_rows([blobs[i] for i in full], dtype, n)
+    return out.ravel()
 
 
 def _concat(parts: list[Intervals]) -> Intervals:
     if not parts:
         empty = np.empty(0, np.int64)
         return Intervals(
-            np.empty(0, str),
+            empty,
             empty.astype(np.uint8),
             empty,
             empty.astype(np.int32),
@@ -114,6 +138,8 @@ def _concat(parts: list[Intervals]) -> Intervals:
             empty.astype(np.uint8),
             empty,
             empty.astype(np.uint8),
+            empty.astype(np.uint8),
+            empty.astype(np.uint32),
         )
     return Intervals(
         *(np.concatenate([getattr(p, f) for p in parts]) for f in Intervals.__dataclass_fields__)
@@ -161,6 +187,7 @@ def current_columns(iv: Intervals) -> list[np.ndarray]:
     received = iv.raw_quality != NEVER
     raw_flag = np.where(received, QUALITY_NAMES[np.minimum(iv.raw_quality, 3)], "")
     raw_kwh = np.where(received & (iv.raw_quality != Quality.MISSING), kwh_text(iv.raw_wh), "")
+    method = np.where(iv.methods > 0, np.strings.add("E", iv.methods.astype(str)), "")
     return [
         iv.meter,
         iso_utc(iv.start),
@@ -170,11 +197,31 @@ def current_columns(iv: Intervals) -> list[np.ndarray]:
         iv.channel.astype(str),
         raw_kwh,
         raw_flag,
+        method,
+        rule_names(iv.rules),
     ]
 
 
 AS_RECEIVED_HEADER = ["meter_id", "interval_start_utc", "interval_end_utc", "kwh", "flag"]
-CURRENT_HEADER = [*AS_RECEIVED_HEADER, "channel", "received_kwh", "received_flag"]
+CURRENT_HEADER = [
+    *AS_RECEIVED_HEADER,
+    "channel",
+    "received_kwh",
+    "received_flag",
+    "estimation_method",
+    "rules_failed",
+]
+
+
+def rule_names(bits: np.ndarray) -> np.ndarray:
+    """'V05;V07' per interval from rule bits (one vectorised pass per rule)."""
+    from meters.vee import RULE_IDS, rule_bit
+
+    out = np.full(bits.shape, "", dtype=object)
+    for rule in RULE_IDS:
+        fired = (bits & np.uint32(rule_bit(rule))) != 0
+        out[fired] = np.where(out[fired] == "", rule, out[fired] + ";" + rule)
+    return out.astype(str)
 
 
 def csv_lines(columns: list[np.ndarray]) -> np.ndarray:
