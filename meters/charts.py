@@ -9,6 +9,7 @@ import numpy as np
 
 from meters.localtime import utc_offsets
 from meters.selectors import Intervals, current_flag_names
+from meters.storage import NEVER
 
 COLOURS = {"ACTUAL": "#0d6efd", "ESTIMATED": "#fd7e14", "EDITED": "#6f42c1", "MISSING": "#dc3545"}
 
@@ -51,3 +52,25 @@ def interval_bars(iv: Intervals, tz: ZoneInfo, title: str) -> dict[str, Any]:
             "height": 320,
         },
     }
+
+
+def raw_against_current(iv: Intervals, tz: ZoneInfo, title: str) -> dict[str, Any]:
+    """One day: the values as received (grey) against the current, validated ones (by state)."""
+    figure = interval_bars(iv, tz, title)
+    received = iv.raw_quality != NEVER
+    raw = np.where(received & (iv.raw_quality != 3), iv.raw_wh / 1000.0, None)
+    figure["data"].insert(
+        0,
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "As received",
+            "x": local_iso(iv.start, tz),
+            "y": [None if v is None else round(float(v), 3) for v in raw],
+            "line": {"color": "#6c757d", "dash": "dot", "shape": "hvh"},
+            "marker": {"size": 5},
+            "hovertemplate": "%{x}<br>received %{y:.3f} kWh<extra></extra>",
+        },
+    )
+    figure["layout"]["barmode"] = "overlay"
+    return figure

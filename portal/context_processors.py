@@ -17,6 +17,7 @@ _STAFF_NAV: list[tuple[str, str, str, str]] = [
     ("Service points", "meters:sdp-list", "geo-alt", "registry.view"),
     ("Meters", "meters:meter-list", "cpu", "registry.view"),
     ("Read files", "meters:readfile-list", "file-earmark-arrow-up", "reads.view"),
+    ("VEE exceptions", "vee:queue", "exclamation-triangle", "reads.view"),
     ("Members", "ldc:members", "people", "ldc.manage_members"),
     ("API tokens", "ldc:tokens", "key", "ldc.manage_tokens"),
     ("Audit trail", "ldc:audit", "journal-text", "audit.view"),

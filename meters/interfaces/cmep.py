@@ -356,6 +356,7 @@ class _Block:
     """The fields of a block of whole lines: each one ends at a comma or at its line's newline."""
 
     raw: bytes  # CRLF already LF, ending with a newline
+    is_ascii: bool  # raw is ASCII (else UTF-8)
     buf: np.ndarray  # raw as uint8
     words: np.ndarray  # byte_words of raw, for words_at
     start: np.ndarray  # byte offset of every field of the block, in order
@@ -425,11 +426,12 @@ class _Reads:
 
 def _read_block(raw: bytes, first_line: int, filename: str, tz: ZoneInfo, batcher: Batcher) -> int:
     """Queue the records of a block of whole lines; returns how many there were."""
-    if not raw.isascii():
+    is_ascii = raw.isascii()
+    if not is_ascii:
         decode_block(raw, first_line, filename)  # names the line of a byte that is not UTF-8
     if b"\r" in raw:  # as decode_block does for _read_line; a stray CR stays, fails its field
         raw = raw.replace(b"\r\n", b"\n")
-    block = _split(raw if raw.endswith(b"\n") else raw + b"\n", first_line)
+    block = _split(raw if raw.endswith(b"\n") else raw + b"\n", first_line, is_ascii)
     reads = _fast_reads(block, tz)
     accepted = np.zeros(block.first.size, dtype=bool)
     accepted[reads.lines] = True
@@ -443,14 +445,14 @@ def _read_block(raw: bytes, first_line: int, filename: str, tz: ZoneInfo, batche
     return records
 
 
-def _split(raw: bytes, first_line: int) -> _Block:
+def _split(raw: bytes, first_line: int, is_ascii: bool) -> _Block:
     buf = np.frombuffer(raw, dtype=np.uint8)
     stop = np.flatnonzero((buf == _COMMA) | (buf == _NEWLINE))
     start = np.concatenate([[0], stop[:-1] + 1])
     last = np.flatnonzero(buf[stop] == _NEWLINE)
     first = np.concatenate([[0], last[:-1] + 1])
     words = byte_words(raw)
-    return _Block(raw, buf, words, start, stop, first, last - first + 1, first_line)
+    return _Block(raw, is_ascii, buf, words, start, stop, first, last - first + 1, first_line)
 
 
 def _read_one(block: _Block, line: int, filename: str, tz: ZoneInfo, batcher: Batcher) -> int:
@@ -550,6 +552,9 @@ def _meters(block: _Block, rows: np.ndarray) -> list[str]:
     """Field 8 of each line; the block is valid UTF-8 and commas never split a character."""
     starts = block.start[block.first[rows] + 7].tolist()
     stops = block.stop[block.first[rows] + 7].tolist()
+    if block.is_ascii:  # then byte offsets are character offsets: one object per meter
+        text = block.raw.decode("ascii")
+        return [text[a:b] for a, b in zip(starts, stops, strict=True)]
     raw = block.raw
     return [raw[a:b].decode("utf-8") for a, b in zip(starts, stops, strict=True)]
 
@@ -581,13 +586,19 @@ def _fields_equal(block: _Block, fields: np.ndarray, text: bytes) -> np.ndarray:
 
 def _line_channels(block: _Block, rows: np.ndarray) -> _Channels:
     """Fields 10 to 14 of each line, each distinct text checked once by the per-line rules."""
-    starts = block.start[block.first[rows] + 9].tolist()
-    stops = block.stop[block.first[rows] + 13].tolist()
-    raw = block.raw
-    texts = [raw[a:b] for a, b in zip(starts, stops, strict=True)]
-    distinct = dict.fromkeys(texts)  # head-ends write a few such headers, not one per line
-    index = {text: i for i, text in enumerate(distinct)}
-    codes = np.fromiter(map(index.__getitem__, texts), dtype=np.int64, count=len(texts))
+    starts, stops = block.start[block.first[rows] + 9], block.stop[block.first[rows] + 13]
+    codes = np.zeros(rows.size, dtype=np.int64)  # each line's index into ``distinct``
+    distinct: dict[bytes, int] = {}
+    if rows.size:
+        # Head-ends write the same text on (nearly) every line: lines with the first line's
+        # bytes are matched at once, the others one by one.
+        width = stops - starts
+        chars = gather(block.buf, starts, int(width[0]))
+        other = (width != width[0]) | (chars != chars[0]).any(axis=1)
+        raw = block.raw
+        distinct[raw[starts[0] : stops[0]]] = 0
+        for i in np.flatnonzero(other).tolist():
+            codes[i] = distinct.setdefault(raw[starts[i] : stops[i]], len(distinct))
     read = [_read_channel(text) for text in distinct]
     count = np.array([c for _, c in read] or [0], dtype=np.int64)[codes]
     channels = [channel or _Channel(0.0, False, 0) for channel, _ in read] or [_Channel(0, 0, 0)]
