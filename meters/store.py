@@ -16,7 +16,10 @@ from meters.localtime import date_of, day_number
 from meters.models import IntervalDay, IntervalDayVersion, ReadFile
 from meters.storage import DayBlock, MergeResult, day_key, pack_rows, slots_per_day, unpack_rows
 
-LOCK_BUCKETS = 1024  # advisory locks per transaction stay well under PostgreSQL's lock table
+LOCK_BUCKETS = 1024
+# Room on each page for VEE's rewrite of a day next to the row as ingested: the update is then
+# "heap-only" (no index entry changes: the columns VEE writes are not indexed).
+FILLFACTOR = 60  # advisory locks per transaction stay well under PostgreSQL's lock table
 IN_CHUNK = 2000
 
 
@@ -43,7 +46,7 @@ def ensure_partitions(days: np.ndarray) -> None:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
                     f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF meters_intervalday "
-                    f"FOR VALUES FROM ('{first}') TO ('{after}')"
+                    f"FOR VALUES FROM ('{first}') TO ('{after}') WITH (fillfactor = {FILLFACTOR})"
                 )
         except DatabaseError:
             pass  # another worker created it between our check and our CREATE
@@ -235,7 +238,8 @@ def _upsert(
     create = f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"  # noqa: S608, E501
     insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM {tmp} {on_conflict}"  # noqa: S608
     values = f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}"  # noqa: S608
-    with connection.cursor() as cursor:
+    # The temporary table lives until the end of the transaction: keep all of it in one.
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(create)
             with cursor.cursor.copy(f"COPY {tmp} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
@@ -344,7 +348,11 @@ def vee_block(rows: list[tuple[Any, ...]], keys: np.ndarray, minutes: int) -> Ve
 
 
 def save_vee(ldc: LDC, vee: VeeBlock) -> int:
-    """Write VEE's current values, flags, methods and rule bits (never the raw values)."""
+    """Write VEE's current values, flags, methods and rule bits (never the raw values).
+
+    Stored days are updated in place (an UPDATE joined to the copied rows: cheaper than a
+    speculative insert per row); days VEE created (estimates where nothing arrived) are inserted.
+    """
     if not len(vee.block):
         return 0
     rows = [
@@ -356,12 +364,46 @@ def save_vee(ldc: LDC, vee: VeeBlock) -> int:
             strict=True,
         )
     ]
-    _upsert(
-        IntervalDay._meta.db_table,
-        _VEE_COLUMNS,
-        _VEE_TYPES,
-        ("ldc_id", "meter_id", "channel", "day"),
-        ("wh", "flags", "methods", "rules", "updated_at"),
-        rows,
-    )
+    table, key = IntervalDay._meta.db_table, ("ldc_id", "meter_id", "channel", "day")
+    update = ("wh", "flags", "methods", "rules", "updated_at")
+    stored = [row for row, known in zip(rows, vee.exists.tolist(), strict=True) if known]
+    created = [row for row, known in zip(rows, vee.exists.tolist(), strict=True) if not known]
+    if connection.vendor == "postgresql" and stored:
+        _update_from_copy(table, _VEE_COLUMNS, _VEE_TYPES, key, update, stored)
+    else:
+        created += stored
+    _upsert(table, _VEE_COLUMNS, _VEE_TYPES, key, update, created)
     return len(rows)
+
+
+def _update_from_copy(
+    table: str,
+    columns: tuple[str, ...],
+    types: tuple[str, ...],
+    key: tuple[str, ...],
+    update: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """UPDATE many existing rows: COPY them into a temporary table, then one joined UPDATE."""
+    names = ", ".join(columns)
+    tmp = f"tmpu_{table}"
+    sets = ", ".join(f"{c} = s.{c}" for c in update)
+    match = " AND ".join(f"t.{c} = s.{c}" for c in key)
+    days = (min(r[3] for r in rows), max(r[3] for r in rows))  # lets PostgreSQL prune partitions
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"
+        )  # noqa: S608, E501
+        with cursor.cursor.copy(f"COPY {tmp} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(types))
+            for row in rows:
+                copy.write_row(row)
+        # Freshly loaded partitions may have no statistics yet: insist on the unique index
+        # (a nested loop over the copied rows), never a scan of a partition per copied row.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"UPDATE {table} t SET {sets} FROM {tmp} s WHERE {match} "  # noqa: S608
+            "AND t.day BETWEEN %s AND %s",
+            list(days),
+        )
+        cursor.execute(f"DROP TABLE {tmp}")

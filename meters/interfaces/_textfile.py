@@ -263,7 +263,8 @@ def decimal_spans(
         return _decimal_words(words_at(words, stops - 8)[0], widths)
     values, ok = np.zeros(widths.size), np.zeros(widths.size, dtype=bool)
     rows = np.flatnonzero(narrow)
-    values[rows], ok[rows] = _decimal_words(words_at(words, stops[rows] - 8)[0], widths[rows])
+    if rows.size:
+        values[rows], ok[rows] = _decimal_words(words_at(words, stops[rows] - 8)[0], widths[rows])
     rows = np.flatnonzero(~narrow)
     values[rows], ok[rows] = _decimal_columns(buf, stops[rows], widths[rows])
     return values, ok

@@ -30,7 +30,7 @@ BEGIN
     FOR month IN SELECT DISTINCT date_trunc('month', day)::date FROM meters_intervalday LOOP
         EXECUTE format(
             'CREATE TABLE meters_intervalday_%%s PARTITION OF meters_intervalday_new '
-            'FOR VALUES FROM (%%L) TO (%%L)',
+            'FOR VALUES FROM (%%L) TO (%%L) WITH (fillfactor = 60)',
             to_char(month, 'YYYYMM'), month, (month + interval '1 month')::date);
     END LOOP;
 END $$;

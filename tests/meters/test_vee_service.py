@@ -163,3 +163,35 @@ def test_an_edit_needs_a_reason_is_audited_and_tells_billing(sample_ldc: Any, wo
     run(sample_ldc)
     assert current(sample_ldc, "MTR-1002")["2026-03-07T19:00:00Z"] == ("0.555", "EDITED")
     reads_changed.disconnect(dispatch_uid="test-edit")
+
+
+def test_after_ingest_reads_returns_vee_has_run(
+    sample_ldc: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "ingest_reads",
+            "--ldc",
+            "sample",
+            "--interface",
+            "cmep",
+            str(sample_file("cmep")),
+            stdout=io.StringIO(),
+        )
+    value, flag = current(sample_ldc, "MTR-1002")["2026-03-07T19:00:00Z"]
+    assert flag == "ESTIMATED" and value != ""
+    out = io.StringIO()
+    call_command(
+        "export_intervals",
+        "--ldc",
+        "sample",
+        "--start",
+        "2026-03-07",
+        "--end",
+        "2026-03-07",
+        "--meter",
+        "MTR-1002",
+        stdout=out,
+    )
+    row = next(line for line in out.getvalue().splitlines() if "2026-03-07T19:00:00Z" in line)
+    assert row.split(",")[8] == "E2" and "V01" in row.split(",")[9]
