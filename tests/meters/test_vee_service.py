@@ -193,5 +193,5 @@ def test_after_ingest_reads_returns_vee_has_run(
         "MTR-1002",
         stdout=out,
     )
-    row = next(line for line in out.getvalue().splitlines() if "2026-03-07T19:00:00Z" in line)
-    assert row.split(",")[8] == "E2" and "V01" in row.split(",")[9]
+    row = next(x for x in out.getvalue().splitlines() if x.split(",")[1] == "2026-03-07T19:00:00Z")
+    assert row.split(",")[8] == "E2" and "V01" in row.split(",")[9], row
