@@ -43,16 +43,18 @@ def store_days(ldc: object, meters: int, days: int, first_day: int, seed: int = 
         quality[gaps], wh[gaps] = Quality.MISSING, 0
         wh[rng.random((meters, 24)) < 0.0005] *= 6
         keys = day_key(pks, 1, np.full(meters, first_day + d))
-        block = DayBlock(keys, 60, wh, FLAGS_OF_QUALITY[quality], wh.copy(), quality,
-                         np.ones(meters, np.int64))
+        block = DayBlock(
+            keys, 60, wh, FLAGS_OF_QUALITY[quality], wh.copy(), quality, np.ones(meters, np.int64)
+        )
         store.ensure_partitions(block.day)
         store.save_days(ldc, block)
     return meters * days * 24
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--meters", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--chunk", type=int, default=2000, help="meters per VEE run")
@@ -85,28 +87,49 @@ def run(meters: int, days: int, chunk: int, url: str) -> int:
     first = day_number(dt.date(2026, 1, 5))
     t0 = time.perf_counter()
     intervals = store_days(ldc, meters, days, first)
-    print(f"stored {intervals:,} intervals ({meters:,} meters x {days} days) "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"stored {intervals:,} intervals ({meters:,} meters x {days} days) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
     pks = sorted(Meter.objects.filter(ldc=ldc).values_list("pk", flat=True))
     now = timezone.now()
     started = time.perf_counter()
     written = estimated = 0
     for i in range(0, len(pks), chunk):
-        outcome = vee_run_days(ldc=ldc, meter_ids=pks[i : i + chunk], first_day=first,
-                               last_day=first + days - 1, now=now)
+        outcome = vee_run_days(
+            ldc=ldc,
+            meter_ids=pks[i : i + chunk],
+            first_day=first,
+            last_day=first + days - 1,
+            now=now,
+        )
         written += outcome.written
         estimated += outcome.estimated
     elapsed = time.perf_counter() - started
     per_s = intervals / elapsed
     exceptions = VeeException.objects.filter(ldc=ldc).count()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"VEE: {intervals:,} intervals in {elapsed:.1f} s = {per_s:,.0f} intervals/s; "
-          f"{written:,} days written, {estimated:,} intervals estimated, {exceptions:,} exceptions; "
-          f"peak RSS {peak:.0f} MB")
-    print(json.dumps({"meters": meters, "days": days, "intervals": intervals,
-                      "seconds": round(elapsed, 2), "intervals_per_s": round(per_s),
-                      "days_written": written, "estimated": estimated, "exceptions": exceptions,
-                      "peak_rss_mb": round(peak), "database": "postgresql"}))
+    print(
+        f"VEE: {intervals:,} intervals in {elapsed:.1f} s = {per_s:,.0f} intervals/s; "
+        f"{written:,} days written, {estimated:,} intervals estimated, {exceptions:,} exceptions; "
+        f"peak RSS {peak:.0f} MB"
+    )
+    print(
+        json.dumps(
+            {
+                "meters": meters,
+                "days": days,
+                "intervals": intervals,
+                "seconds": round(elapsed, 2),
+                "intervals_per_s": round(per_s),
+                "days_written": written,
+                "estimated": estimated,
+                "exceptions": exceptions,
+                "peak_rss_mb": round(peak),
+                "database": "postgresql",
+            }
+        )
+    )
     return 0
 
 

@@ -617,12 +617,16 @@ def v07_spike(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleRe
     k, n = f.shape
     if n < 3:
         return RuleResult("V07", np.zeros(f.shape, bool), np.zeros(k, bool))
-    vals = np.where(f.present, f.block.wh, np.iinfo(np.int32).min)
+    measured = f.measured
+    vals = np.where(measured, f.block.wh, np.iinfo(np.int32).min)
     peak = vals.max(axis=1)
     third = np.partition(vals, n - 3, axis=1)[:, n - 3]
     floor_wh = s.v07_min_peak_wh_per_hour * f.block.minutes / 60.0
-    day = (f.present.sum(1) >= 3) & (peak > s.v07_spike_ratio * third) & (peak >= floor_wh)
-    mask = day[:, None] & f.present & (vals == peak[:, None])
+    # Judge a day on most of its intervals: the UTC rows at the edges of a delivery of local
+    # days hold only a few hours, whose evening peak against its night is no spike.
+    enough = measured.sum(1) >= max(3, (3 * n) // 4)
+    day = enough & (peak > s.v07_spike_ratio * third) & (peak >= floor_wh)
+    mask = day[:, None] & measured & (vals == peak[:, None])
     return RuleResult("V07", mask, day, {"peak_wh": peak, "third_highest_wh": third})
 
 
