@@ -391,9 +391,8 @@ def _update_from_copy(
     match = " AND ".join(f"t.{c} = s.{c}" for c in key)
     days = (min(r[3] for r in rows), max(r[3] for r in rows))  # lets PostgreSQL prune partitions
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"
-        )  # noqa: S608, E501
+        create = f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {names} FROM {table}"  # noqa: S608
+        cursor.execute(f"{create} WITH NO DATA")
         with cursor.cursor.copy(f"COPY {tmp} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(list(types))
             for row in rows:
