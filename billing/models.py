@@ -1,1 +1,187 @@
-"""Billing: TOU/ULO/tiered schedules, OEB prices, billing quantities (built with its issue)."""
+"""Billing: OEB price sets, billing-quantity requests and their versioned quantities, notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from meters.models import new_public_id
+from portal.tenancy import TenantModel
+
+
+class Plan(models.TextChoices):
+    TOU = "tou", "Time-of-use"
+    ULO = "ulo", "Ultra-low overnight"
+    TIERED = "tiered", "Tiered"
+
+
+class OebPriceSet(models.Model):
+    """The RPP prices (¢/kWh) of every plan from one effective date on (province-wide data)."""
+
+    effective = models.DateField(unique=True, help_text="Local date the prices start")
+    cents_per_kwh = models.JSONField(help_text="plan -> period or tier -> ¢/kWh")
+    source = models.CharField(max_length=300)
+    unverified = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "OEB price set"
+        ordering = ["effective"]
+
+    def __str__(self) -> str:
+        return f"RPP prices from {self.effective}"
+
+    def as_price_set(self) -> Any:
+        from billing.prices import PriceSet
+
+        return PriceSet(
+            effective=self.effective,
+            cents_per_kwh=self.cents_per_kwh,
+            source=self.source,
+            unverified=tuple(self.unverified or ()),
+        )
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    COMPLETE = "complete", "Complete"
+    RELEASED = "released", "Released"
+
+
+class BillingBatch(TenantModel):
+    """A request for every SDP of one billing cycle and period."""
+
+    public_id = models.CharField(max_length=16, default=new_public_id, unique=True, editable=False)
+    cycle = models.ForeignKey(
+        "meters.BillingCycle", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    start = models.DateField()
+    end = models.DateField()
+    requested_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sdps = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "billing batches"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.cycle or 'batch'} {self.start}..{self.end}"
+
+
+class BillingQuantityRequest(TenantModel):
+    """An SDP's billing period as asked for by a billing system or back-office user."""
+
+    public_id = models.CharField(max_length=16, default=new_public_id, unique=True, editable=False)
+    sdp = models.ForeignKey(
+        "meters.ServiceDeliveryPoint", on_delete=models.PROTECT, related_name="+"
+    )
+    start = models.DateField(help_text="First local date, inclusive")
+    end = models.DateField(help_text="Last local date, inclusive")
+    plan = models.CharField(max_length=10, choices=Plan.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    batch = models.ForeignKey(
+        BillingBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
+    requested_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ldc", "sdp", "start", "end", "plan"], name="one_bq_request"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["ldc", "-created_at"]),
+            models.Index(fields=["ldc", "status"]),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.sdp_id} {self.start}..{self.end} ({self.plan})"
+
+
+class BillingQuantity(TenantModel):
+    """One meter's quantities for a request, one row per version; a released row never changes."""
+
+    public_id = models.CharField(max_length=16, default=new_public_id, unique=True, editable=False)
+    request = models.ForeignKey(
+        BillingQuantityRequest, on_delete=models.CASCADE, related_name="quantities"
+    )
+    meter = models.ForeignKey("meters.Meter", on_delete=models.PROTECT, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    start = models.DateField(help_text="First local date of this meter in the period")
+    end = models.DateField(help_text="Last local date of this meter in the period")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    pending_reasons = models.JSONField(default=list, blank=True)
+    periods_kwh = models.JSONField(default=dict)
+    total_kwh = models.FloatField(default=0)
+    estimated_share = models.FloatField(default=0)
+    quality = models.CharField(max_length=12, default="incomplete")
+    register_reads = models.JSONField(default=dict, blank=True)
+    intervals_expected = models.PositiveIntegerField(default=0)
+    intervals_valid = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(default=timezone.now)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=200, blank=True)
+    # Set on a released row when a later version replaces it: figures stay as released.
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stale_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "billing quantities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ldc", "request", "meter", "version"], name="one_bq_version"
+            )
+        ]
+        indexes = [models.Index(fields=["ldc", "meter", "start"])]
+        ordering = ["request_id", "start", "meter_id", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.request} meter {self.meter_id} v{self.version}"
+
+    @property
+    def is_released(self) -> bool:
+        return self.status == Status.RELEASED
+
+    def figures(self) -> dict[str, Any]:
+        """What a billing system bills by: a release or a replacement compares these."""
+        return {
+            "periods_kwh": self.periods_kwh,
+            "total_kwh": self.total_kwh,
+            "estimated_share": self.estimated_share,
+            "quality": self.quality,
+            "complete": self.status != Status.PENDING,
+        }
+
+
+class ReplacementNotice(TenantModel):
+    """A released quantity was replaced by a new version: the billing system polls these."""
+
+    public_id = models.CharField(max_length=16, default=new_public_id, unique=True, editable=False)
+    request = models.ForeignKey(
+        BillingQuantityRequest, on_delete=models.CASCADE, related_name="notices"
+    )
+    replaces = models.ForeignKey(BillingQuantity, on_delete=models.CASCADE, related_name="+")
+    quantity = models.ForeignKey(BillingQuantity, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["ldc", "acknowledged_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.replaces} -> v{self.quantity.version}"

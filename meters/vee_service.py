@@ -201,7 +201,7 @@ def _exceptions(
     outcome: VeeOutcome,
 ) -> None:
     """Open an exception per rule that fired and needs a person; clear what no longer fires."""
-    unfilled = result.estimation.unfilled.any(axis=1)
+    unfilled = (result.estimation.unfilled & ~_before_first_read(block)).any(axis=1)
     needs: dict[tuple[int, int, int, str], str] = {}
     for rule in set(RULE_TITLES) - LDC_NOTICES:
         fired = result.validation.fired(rule) & target
@@ -241,6 +241,19 @@ def _exceptions(
     )
     outcome.exceptions_opened += len(new)
     outcome.exceptions_cleared += len(cleared)
+
+
+def _before_first_read(block: DayBlock) -> np.ndarray:
+    """(K, n) intervals earlier than their meter's first received one in the block: a meter's
+    first delivery starts at a local midnight, so its first UTC row begins with hours no file
+    was ever due to carry. Those are not a head-end's gap and need nobody."""
+    received = block.raw_quality != 255
+    starts = block.day[:, None] * DAY_S + np.arange(block.wh.shape[1]) * block.minutes * 60
+    first = np.where(received, starts, np.iinfo(np.int64).max).min(axis=1)
+    meters, inverse = np.unique(block.meter, return_inverse=True)
+    per_meter = np.full(len(meters), np.iinfo(np.int64).max)
+    np.minimum.at(per_meter, inverse, first)
+    return starts < per_meter[inverse][:, None]
 
 
 def _sdp_of(ldc: LDC, meters: set[int]) -> dict[int, int]:

@@ -209,11 +209,11 @@ def spans_within(
     """Which spans hold only bytes ``allowed`` (a 256-entry bool table); any over ``widest``: no."""
     widths = stops - starts
     ok = widths <= widest
-    if not widths.size or not widths.max():
+    width = int(np.where(ok, widths, 0).max(initial=0))
+    if not width:
         return ok
-    width = int(widths[ok].max()) if ok.any() else 0
-    chars = gather(buf, np.where(ok, starts, 0), max(width, 1))
-    inside = np.arange(max(width, 1)) < widths[:, None]
+    chars = gather(buf, np.where(ok, starts, 0), width)
+    inside = np.arange(width) < widths[:, None]
     return ok & (allowed[chars] | ~inside).all(axis=1)
 
 
@@ -272,7 +272,6 @@ def decimal_spans(
 
 # Up to 8 characters are read as one uint64 ("SWAR"). Byte c of a word is character c.
 _EVERY_BYTE = 0x0101010101010101
-_HIGH_BITS = 0x8080808080808080
 _LOW_BITS = 0x7F7F7F7F7F7F7F7F
 _ASCII_ZEROS = _ZERO * _EVERY_BYTE
 _HIGH_NIBBLES = 0xF0F0F0F0F0F0F0F0
@@ -373,12 +372,12 @@ def _decimal_columns(
     sign = ((other == _PLUS) | (other == _MINUS)) & (other_column == lead[other_row])
     ok[other_row[~sign]] = False
     ok &= widths - points - np.bincount(other_row[sign], minlength=count) >= 1  # a digit
-    places = np.where(is_digit, digit, 0).astype(np.float64) @ _FLOAT_POWERS[width - 1 :: -1]
+    places = (np.where(is_digit, digit, 0) * _INT_POWERS[width - 1 :: -1]).sum(axis=1)
     decimals = np.zeros(count, dtype=np.int64)
     decimals[point_row] = width - 1 - point_column
     minus = np.zeros(count, dtype=bool)
     minus[other_row[sign & (other == _MINUS)]] = True
-    return _scaled(places.astype(np.int64), decimals, points > 0, minus, ok)
+    return _scaled(places, decimals, points > 0, minus, ok)
 
 
 _INTERVAL_TYPES = {

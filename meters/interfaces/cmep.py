@@ -373,9 +373,8 @@ class _Block:
 
 @dataclass(frozen=True)
 class _Channels:
-    """Per line: fields 10 to 14 read, and whether they were valid with the right count."""
+    """Per line: _Channel in columns."""
 
-    ok: np.ndarray
     scale: np.ndarray  # float64
     register: np.ndarray  # bool
     interval: np.ndarray  # int64 seconds
@@ -520,13 +519,7 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     if not rows.size:
         return _no_reads()
     counts = (block.count[rows] - HEADER_FIELDS) // 3
-    row = np.repeat(np.arange(rows.size), counts)  # the candidate line of each triplet
-    heads = np.cumsum(counts) - counts  # index of each line's first triplet
-    stamp = np.repeat(block.first[rows] + HEADER_FIELDS - 3 * heads, counts)
-    stamp += 3 * np.arange(row.size)  # field index of each triplet's date/time
-    head = np.zeros(row.size, dtype=bool)
-    head[heads] = True  # counts are never 0 here
-    spans = _spans(block, stamp, heads)
+    row, head, spans = _layout(block, rows, counts)
     interval = np.repeat(channels.interval, counts)
     # Each date/time as two words: 'CCYYMMDD' and 'HHMM' + ',' + the protocol text's first 3.
     dates, times = words_at(block.words, spans.start(_STAMP), 2)
@@ -535,33 +528,38 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     every = bool((widths == _STAMP_WIDTH).all())
     quality, bad_quality = _fast_quality(block, spans, times if every else None)
     wh, bad_value = _fast_wh(block, spans, quality, np.repeat(channels.scale, counts))
-    bad |= bad_quality
-    bad |= bad_value
-    register = np.repeat(channels.register, counts)
-    if bad.any():  # leave out every triplet of a line with a faulty one
-        faulty = np.zeros(rows.size, dtype=bool)
-        faulty[row[bad]] = True
+    triplets = [np.repeat(channels.register, counts), ends, interval, quality, wh]
+    faulty = np.zeros(rows.size, dtype=bool)
+    faulty[row[bad | bad_quality | bad_value]] = True
+    if faulty.any():  # every triplet of a line with a faulty one is left out
         keep = ~faulty[row]
-        rows, counts = rows[~faulty], counts[~faulty]
-        register, ends, interval = register[keep], ends[keep], interval[keep]
-        quality, wh = quality[keep], wh[keep]
-    meters = np.array(_meters(block, rows) or [""], dtype=object)[: rows.size]
+        rows, counts, triplets = rows[~faulty], counts[~faulty], [a[keep] for a in triplets]
+    meters = np.array(_meters(block, rows), dtype=object)
     return _Reads(
-        lines=rows,
-        offsets=np.concatenate([[0], np.cumsum(counts)]),
-        meter=np.repeat(meters, counts),
-        register=register,
-        ends=ends,
-        interval=interval,
-        quality=quality,
-        wh=wh,
+        rows,
+        np.concatenate([[0], np.cumsum(counts)]),
+        np.repeat(meters, counts),
+        *triplets,
         line=(block.first_line + rows).astype(np.int32).repeat(counts),
     )
 
 
+def _layout(
+    block: _Block, rows: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, _Spans]:
+    """For the triplets of lines ``rows``: the line of each, which open a line, their spans."""
+    row = np.repeat(np.arange(rows.size), counts)  # index into rows
+    heads = np.cumsum(counts) - counts  # index of each line's first triplet (counts are >= 1)
+    stamp = np.repeat(block.first[rows] + HEADER_FIELDS - 3 * heads, counts)
+    stamp += 3 * np.arange(row.size)  # field index of each triplet's date/time
+    head = np.zeros(row.size, dtype=bool)
+    head[heads] = True
+    return row, head, _spans(block, stamp, heads)
+
+
 def _no_reads() -> _Reads:
     none = np.empty(0, dtype=np.int64)
-    return _Reads(none, np.zeros(1, np.int64), *(none,) * 7)
+    return _Reads(none, np.zeros(1, dtype=np.int64), np.empty(0, dtype=object), *(none,) * 6)
 
 
 def _meters(block: _Block, rows: np.ndarray) -> list[str]:
@@ -587,10 +585,8 @@ def _candidates(block: _Block) -> tuple[np.ndarray, _Channels]:
     record = first[rows]
     meter_width = block.stop[record + 7] - block.start[record + 7]
     rows = rows[_fields_equal(block, record, RECORD_TYPE.encode()) & (meter_width > 0)]
-    channels = _line_channels(block, rows)
-    return rows[channels.ok], _Channels(
-        *(getattr(channels, name)[channels.ok] for name in ("ok", "scale", "register", "interval"))
-    )
+    ok, channels = _line_channels(block, rows)
+    return rows[ok], _Channels(channels.scale[ok], channels.register[ok], channels.interval[ok])
 
 
 def _fields_equal(block: _Block, fields: np.ndarray, text: bytes) -> np.ndarray:
@@ -600,8 +596,9 @@ def _fields_equal(block: _Block, fields: np.ndarray, text: bytes) -> np.ndarray:
     return same & (chars == np.frombuffer(text, dtype=np.uint8)).all(axis=1)
 
 
-def _line_channels(block: _Block, rows: np.ndarray) -> _Channels:
-    """Fields 10 to 14 of each line, each distinct text checked once by the per-line rules."""
+def _line_channels(block: _Block, rows: np.ndarray) -> tuple[np.ndarray, _Channels]:
+    """Fields 10 to 14 of each line, each distinct text checked once by the per-line rules:
+    which lines have valid ones, with as many triplets as their count says, and the channels."""
     starts, stops = block.start[block.first[rows] + 9], block.stop[block.first[rows] + 13]
     codes = np.zeros(rows.size, dtype=np.int64)  # each line's index into ``distinct``
     distinct: dict[bytes, int] = {}
@@ -615,25 +612,25 @@ def _line_channels(block: _Block, rows: np.ndarray) -> _Channels:
         distinct[raw[starts[0] : stops[0]]] = 0
         for i in np.flatnonzero(other).tolist():
             codes[i] = distinct.setdefault(raw[starts[i] : stops[i]], len(distinct))
-    read = [_read_channel(text) for text in distinct]
-    count = np.array([c for _, c in read] or [0], dtype=np.int64)[codes]
-    channels = [channel or _Channel(0.0, False, 0) for channel, _ in read] or [_Channel(0, 0, 0)]
-    valid = count == (block.count[rows] - HEADER_FIELDS) // 3
-    return _Channels(
-        ok=valid & (count >= 0),
+    faulty = (_Channel(0.0, False, 0), -1)  # also stands in when there is no line at all
+    read = [_read_channel(text) or faulty for text in distinct] or [faulty]
+    channels = [channel for channel, _ in read]
+    count = np.array([count for _, count in read], dtype=np.int64)[codes]
+    ok = count == (block.count[rows] - HEADER_FIELDS) // 3  # never -1
+    return ok, _Channels(
         scale=np.array([c.scale for c in channels], dtype=np.float64)[codes],
         register=np.array([c.register for c in channels], dtype=bool)[codes],
         interval=np.array([c.interval for c in channels], dtype=np.int64)[codes],
     )
 
 
-def _read_channel(text: bytes) -> tuple[_Channel | None, int]:
-    """Channel and triplet count of fields 10-14 joined by commas; (None, -1) if faulty."""
+def _read_channel(text: bytes) -> tuple[_Channel, int] | None:
+    """Channel and triplet count of fields 10-14 joined by commas; None if _header refuses them."""
     try:
         commodity, units, constant, interval, count = text.decode("utf-8").split(",")
         return _channel(commodity, units, constant, interval), _whole(count, "count")
     except (ValueError, OverflowError):  # _RecordError and UnicodeDecodeError among them
-        return None, -1
+        return None
 
 
 def _fast_ends(

@@ -530,6 +530,16 @@ def test_cmep_block_reader_reports_the_line_readers_fault(old: str, new: str) ->
     assert error.reason == expected.value.reason
 
 
+def test_cmep_blank_first_stamp_is_not_filled_from_the_line_before() -> None:
+    # A blank date/time is the previous one + an interval, but never across lines: here the
+    # line before ends exactly one interval earlier, and still the blank is a fault.
+    day_before = readings(local_labels("2026-01-04T05:00:00+00:00", 24))
+    day = readings(local_labels("2026-01-05T05:00:00+00:00", 24))
+    lines = [cmep_line("M1", day_before), cmep_line("M1", [("", *day[0][1:]), *day[1:]]), ""]
+    error = reject("cmep", "\n".join(lines).encode())  # both lines in one block
+    assert error.line == 2 and "triplet 1 has no date/time" in error.reason
+
+
 def test_cmep_bad_utf8_later_in_the_block_is_reported_first() -> None:
     # As the per-line reader did: a block of lines is decoded before any of its lines is read.
     lines = cmep_mixed_lines()

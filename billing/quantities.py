@@ -1,0 +1,219 @@
+"""Billing quantities from stored meter-days, vectorised over many meters at once.
+
+Arrays in, arrays out, no ORM. The input is the delivered channel's stored days as 2-D arrays
+(one row per meter and UTC day, one column per interval slot); the output is, per *item* (one
+meter over one span of UTC seconds with a plan), the Wh of each price period, the total, the
+estimated Wh and what stops the item from being complete. An interval belongs to the item, the
+season and the price period of its local start (billing.periods); no Python loop per interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from billing.periods import PERIOD_NAMES, period_codes
+from meters.storage import DAY_S, IntervalFlag
+
+_F = IntervalFlag
+_GOOD = np.uint8(_F.VALIDATED | _F.EDITED)
+_MAX_PERIODS = max(len(names) for names in PERIOD_NAMES.values())
+# The names a quantity reports, per plan (tiered: the two tiers of the period's total).
+QUANTITY_NAMES: dict[str, tuple[str, ...]] = {
+    "tou": ("on_peak", "mid_peak", "off_peak"),
+    "ulo": ("ultra_low_overnight", "weekend_off_peak", "mid_peak", "on_peak"),
+    "tiered": ("tier1", "tier2"),
+}
+
+
+@dataclass
+class DayRows:
+    """Stored days of one interval length, sorted by (meter, day)."""
+
+    meter: np.ndarray  # int64 (K,) meter pk
+    day: np.ndarray  # int64 (K,) UTC day number
+    minutes: int
+    wh: np.ndarray  # int32 (K, n) current values
+    flags: np.ndarray  # uint8 (K, n) current IntervalFlag bits
+
+    def __len__(self) -> int:
+        return int(self.meter.shape[0])
+
+
+@dataclass
+class Items:
+    """What to compute: meter ``meter`` over UTC seconds [first, after) under ``plan``."""
+
+    meter: np.ndarray  # int64
+    first: np.ndarray  # int64 UTC s
+    after: np.ndarray  # int64 UTC s
+    plan: np.ndarray  # str
+    tier1_kwh: np.ndarray  # float: the tier-1 threshold of the span (tiered items)
+
+    def __len__(self) -> int:
+        return int(self.meter.shape[0])
+
+
+@dataclass
+class Figures:
+    """Per item: Wh per price period (PERIOD_NAMES order) and the completeness counts."""
+
+    period_wh: np.ndarray  # int64 (items, _MAX_PERIODS)
+    total_wh: np.ndarray  # int64
+    estimated_wh: np.ndarray  # int64
+    edited_wh: np.ndarray  # int64
+    covered_s: np.ndarray  # int64: seconds of the span with a value
+    valid: np.ndarray  # int64: intervals with a value
+    unvalidated: np.ndarray  # int64: ... of which neither VALIDATED nor EDITED
+    failed: np.ndarray  # int64: intervals that failed a rule
+    minutes: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    @classmethod
+    def zeros(cls, n: int) -> Figures:
+        z = np.zeros(n, np.int64)
+        return cls(
+            np.zeros((n, _MAX_PERIODS), np.int64),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            np.full(n, 60, np.int64),
+        )
+
+    def missing(self, items: Items) -> np.ndarray:
+        """Intervals of the span without a value (never stored, or stored as missing)."""
+        return (items.after - items.first - self.covered_s) // (self.minutes * 60)
+
+    def complete(self, items: Items) -> np.ndarray:
+        """Every interval present, validated (or edited) and none failed."""
+        return (self.missing(items) == 0) & (self.unvalidated == 0) & (self.failed == 0)
+
+
+def _key(meter: np.ndarray, day: np.ndarray) -> np.ndarray:
+    return (np.asarray(meter, np.int64) << 24) | np.asarray(day, np.int64)
+
+
+def gather(rows: DayRows, items: Items) -> tuple[np.ndarray, np.ndarray]:
+    """(item of each gathered row, row index): the stored days each item's span touches."""
+    keys = _key(rows.meter, rows.day)
+    lo = np.searchsorted(keys, _key(items.meter, items.first // DAY_S), "left")
+    hi = np.searchsorted(keys, _key(items.meter, (items.after - 1) // DAY_S), "right")
+    counts = np.maximum(hi - lo, 0)
+    item_of = np.repeat(np.arange(len(items)), counts)
+    # Concatenated ranges lo[i]..hi[i] without a loop: a running index minus each range's offset.
+    offsets = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    return item_of, np.arange(int(counts.sum()), dtype=np.int64) + offsets
+
+
+def figures_compute(blocks: list[DayRows], items: Items, tz: object) -> Figures:
+    """The figures of every item from the stored days (blocks of any interval lengths)."""
+    out = Figures.zeros(len(items))
+    for rows in blocks:
+        if len(rows) and len(items):
+            _add_block(out, rows, items, tz)
+    return out
+
+
+def _add_block(out: Figures, rows: DayRows, items: Items, tz: object) -> None:
+    item_of, at = gather(rows, items)
+    if not at.size:
+        return
+    n_items = len(items)
+    step = rows.minutes * 60
+    start = rows.day[at][:, None] * DAY_S + np.arange(rows.wh.shape[1], dtype=np.int64) * step
+    inside = (start >= items.first[item_of][:, None]) & (start < items.after[item_of][:, None])
+    flags = rows.flags[at]
+    valid = inside & ((flags & np.uint8(_F.MISSING)) == 0)
+    wh = np.where(valid, rows.wh[at], 0).astype(np.int64)
+
+    def per_item(values: np.ndarray) -> np.ndarray:
+        return np.bincount(item_of, values.sum(axis=1), n_items).astype(np.int64)
+
+    count = per_item(valid)
+    out.valid += count
+    out.covered_s += count * step
+    out.unvalidated += per_item(valid & ((flags & _GOOD) == 0))
+    out.failed += per_item(inside & ((flags & np.uint8(_F.FAILED)) != 0))
+    out.total_wh += per_item(wh)
+    out.estimated_wh += per_item(np.where((flags & np.uint8(_F.ESTIMATED)) != 0, wh, 0))
+    out.edited_wh += per_item(np.where((flags & np.uint8(_F.EDITED)) != 0, wh, 0))
+    out.minutes[np.unique(item_of)] = rows.minutes
+    plans = items.plan[item_of]
+    for plan in np.unique(plans).tolist():
+        sel = plans == plan
+        codes = period_codes(start[sel], plan, tz)  # type: ignore[arg-type]
+        key = item_of[sel][:, None] * _MAX_PERIODS + codes
+        sums = np.bincount(key.ravel(), wh[sel].ravel(), n_items * _MAX_PERIODS)
+        out.period_wh += np.rint(sums).astype(np.int64).reshape(n_items, _MAX_PERIODS)
+
+
+def periods_kwh(figures: Figures, items: Items, index: int) -> dict[str, float]:
+    """kWh by the reported names of the item's plan (tiered: split at its tier-1 threshold)."""
+    plan = str(items.plan[index])
+    if plan == "tiered":
+        total = int(figures.total_wh[index])
+        tier1 = min(total, int(round(float(items.tier1_kwh[index]) * 1000)))
+        return {"tier1": tier1 / 1000, "tier2": (total - tier1) / 1000}
+    names = PERIOD_NAMES[plan]
+    by_name = dict(zip(names, figures.period_wh[index, : len(names)].tolist(), strict=True))
+    return {name: by_name[name] / 1000 for name in QUANTITY_NAMES[plan]}
+
+
+def bounding_reads(
+    read_meter: np.ndarray,
+    read_at: np.ndarray,
+    items: Items,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the register read at or before each item's first second and of the one at or
+    after its end (-1: none); reads sorted by (meter, read_at)."""
+    keys = (np.asarray(read_meter, np.int64) << 34) | np.asarray(read_at, np.int64)
+    if not keys.size:
+        none = np.full(len(items), -1, np.int64)
+        return none, none.copy()
+    before = np.searchsorted(keys, (items.meter << 34) | items.first, "right") - 1
+    ok = before >= 0
+    ok[ok] = read_meter[before[ok]] == items.meter[ok]
+    after = np.searchsorted(keys, (items.meter << 34) | items.after, "left")
+    ok_after = after < keys.size
+    ok_after[ok_after] = read_meter[after[ok_after]] == items.meter[ok_after]
+    return np.where(ok, before, -1), np.where(ok_after, after, -1)
+
+
+@dataclass
+class Flat:
+    """The valid intervals of items, flattened: item index, UTC start, Wh, flags, minutes."""
+
+    item: np.ndarray
+    start: np.ndarray
+    wh: np.ndarray
+    flags: np.ndarray
+    minutes: np.ndarray
+
+
+def flatten(blocks: list[DayRows], items: Items) -> Flat:
+    """Every interval with a value inside an item's span, as flat arrays (for pricing)."""
+    parts = []
+    for rows in blocks:
+        item_of, at = gather(rows, items)
+        step = rows.minutes * 60
+        start = rows.day[at][:, None] * DAY_S + np.arange(rows.wh.shape[1], dtype=np.int64) * step
+        keep = (start >= items.first[item_of][:, None]) & (start < items.after[item_of][:, None])
+        keep &= (rows.flags[at] & np.uint8(_F.MISSING)) == 0
+        item = np.broadcast_to(item_of[:, None], start.shape)
+        parts.append(
+            Flat(
+                item[keep],
+                start[keep],
+                rows.wh[at][keep].astype(np.int64),
+                rows.flags[at][keep],
+                np.full(int(keep.sum()), rows.minutes, np.int64),
+            )
+        )
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return Flat(empty, empty, empty, empty.astype(np.uint8), empty)
+    return Flat(*(np.concatenate([getattr(p, f) for p in parts]) for f in Flat.__dataclass_fields__))
