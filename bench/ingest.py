@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
+    # The path measured here ends at committed rows; VEE after it is measured by bench/vee.py.
+    os.environ.setdefault("OPENMDMR_VEE_AFTER_INGEST", "0")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ["OPENMDMR_VAR_DIR"] = tempfile.mkdtemp(prefix="openmdmr-bench-")
     import django

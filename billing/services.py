@@ -293,7 +293,11 @@ def _billed_differ(released: BillingQuantity, figures: dict[str, Any]) -> bool:
 
 
 def _latest(ldc: LDC, requests: list[BillingQuantityRequest]) -> dict[tuple[int, int], Any]:
-    rows = BillingQuantity.objects.for_ldc(ldc).filter(request__in=[r.pk for r in requests])
+    rows = (
+        BillingQuantity.objects.for_ldc(ldc)
+        .filter(request__in=[r.pk for r in requests])
+        .select_related("meter")
+    )
     latest: dict[tuple[int, int], BillingQuantity] = {}
     for row in rows.order_by("version"):
         latest[(row.request_id, row.meter_id)] = row

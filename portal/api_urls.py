@@ -3,6 +3,13 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from billing.api import (
+    BillingBatchViewSet,
+    BillingRequestViewSet,
+    PlanCompareView,
+    ReplacementNoticeViewSet,
+    SettlementView,
+)
 from ldc.api import AuditEventViewSet, LdcViewSet, MeView
 from meters.api import (
     MeterViewSet,
@@ -19,6 +26,9 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("sdps", SdpViewSet, basename="sdp")
 router.register("meters", MeterViewSet, basename="meter")
 router.register("read-files", ReadFileViewSet, basename="read-file")
+router.register("billing-requests", BillingRequestViewSet, basename="billing-request")
+router.register("billing-batches", BillingBatchViewSet, basename="billing-batch")
+router.register("billing-notices", ReplacementNoticeViewSet, basename="billing-notice")
 
 app_name = "api"
 urlpatterns = [
@@ -30,5 +40,7 @@ urlpatterns = [
         name="read-file-rejections",
     ),
     path("registry/sync/", RegistrySyncView.as_view(), name="registry-sync"),
+    path("billing/compare/", PlanCompareView.as_view(), name="billing-compare"),
+    path("billing/settlement/", SettlementView.as_view(), name="billing-settlement"),
     *router.urls,
 ]

@@ -18,6 +18,7 @@ _STAFF_NAV: list[tuple[str, str, str, str]] = [
     ("Meters", "meters:meter-list", "cpu", "registry.view"),
     ("Read files", "meters:readfile-list", "file-earmark-arrow-up", "reads.view"),
     ("VEE exceptions", "vee:queue", "exclamation-triangle", "reads.view"),
+    ("Billing quantities", "billing:list", "receipt", "billing.request"),
     ("Members", "ldc:members", "people", "ldc.manage_members"),
     ("API tokens", "ldc:tokens", "key", "ldc.manage_tokens"),
     ("Audit trail", "ldc:audit", "journal-text", "audit.view"),

@@ -24,6 +24,7 @@ urlpatterns = [
     path("me/", include("customers.urls")),
     path("registry/", include("meters.urls")),
     path("vee/", include("meters.vee_urls")),
+    path("billing/", include("billing.urls")),
     path("api/v1/", include("portal.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

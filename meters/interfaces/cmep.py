@@ -446,7 +446,11 @@ def _read_block(raw: bytes, first_line: int, filename: str, tz: ZoneInfo, batche
 
 
 def _read_part(block: _Block, filename: str, tz: ZoneInfo, batcher: Batcher) -> int:
-    """Queue the records of a part of a block; returns how many there were."""
+    """Queue the records of a part of a block; returns how many there were.
+
+    Lines the vectorised checks did not accept (faulty, quoted, whitespace...) are read one by
+    one between the runs of accepted ones, in file order: the first faulty line raises.
+    """
     reads = _fast_reads(block, tz)
     accepted = np.zeros(block.first.size, dtype=bool)
     accepted[reads.lines] = True
@@ -461,6 +465,7 @@ def _read_part(block: _Block, filename: str, tz: ZoneInfo, batcher: Batcher) -> 
 
 
 def _split(raw: bytes, first_line: int, is_ascii: bool) -> _Block:
+    """The fields and lines of ``raw`` (whole lines) by the position of every comma and newline."""
     buf = np.frombuffer(raw, dtype=np.uint8)
     stop = np.flatnonzero((buf == _COMMA) | (buf == _NEWLINE))
     start = np.concatenate([[0], stop[:-1] + 1])
@@ -528,19 +533,26 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     every = bool((widths == _STAMP_WIDTH).all())
     quality, bad_quality = _fast_quality(block, spans, times if every else None)
     wh, bad_value = _fast_wh(block, spans, quality, np.repeat(channels.scale, counts))
-    triplets = [np.repeat(channels.register, counts), ends, interval, quality, wh]
+    triplets = {
+        "register": np.repeat(channels.register, counts),
+        "ends": ends,
+        "interval": interval,
+        "quality": quality,
+        "wh": wh,
+    }
     faulty = np.zeros(rows.size, dtype=bool)
     faulty[row[bad | bad_quality | bad_value]] = True
     if faulty.any():  # every triplet of a line with a faulty one is left out
         keep = ~faulty[row]
-        rows, counts, triplets = rows[~faulty], counts[~faulty], [a[keep] for a in triplets]
+        rows, counts = rows[~faulty], counts[~faulty]
+        triplets = {name: values[keep] for name, values in triplets.items()}
     meters = np.array(_meters(block, rows), dtype=object)
     return _Reads(
-        rows,
-        np.concatenate([[0], np.cumsum(counts)]),
-        np.repeat(meters, counts),
-        *triplets,
+        lines=rows,
+        offsets=np.concatenate([[0], np.cumsum(counts)]),
+        meter=np.repeat(meters, counts),
         line=(block.first_line + rows).astype(np.int32).repeat(counts),
+        **triplets,
     )
 
 
@@ -651,7 +663,10 @@ def _fast_ends(
     if not valid.any():
         return naive, ~valid
     blank = widths == 0
+    # Unreadable stamps stand in as a readable one: garbage must not widen the zone's table.
     resolved = local_to_utc(np.where(valid, naive, naive[np.argmax(valid)]), tz)
+    # A blank may not open a line (nor fill without an interval): it would count on from the
+    # line before.
     bad = (~valid & ~blank) | (blank & (head | (interval == 0))) | resolved.nonexistent
     ends = resolved.first
     if blank.any():

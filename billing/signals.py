@@ -1,0 +1,31 @@
+"""Billing listens to read edits: the affected quantities are recomputed (new versions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from meters.storage import DAY_S
+
+
+def on_reads_changed(sender: Any, *, ldc: Any, meter_id: int, starts: Any, **kwargs: Any) -> None:
+    """A person edited reads: refresh the quantities whose period holds the changed intervals."""
+    from billing.services import billing_quantities_refresh
+
+    starts = np.asarray(starts, np.int64)
+    if not starts.size:
+        return
+    billing_quantities_refresh(
+        ldc=ldc,
+        meter_ids=[int(meter_id)],
+        first_day=int(starts.min()) // DAY_S,
+        last_day=int(starts.max()) // DAY_S,
+        reason="reads edited",
+    )
+
+
+def connect() -> None:
+    from meters.vee_service import reads_changed
+
+    reads_changed.connect(on_reads_changed, dispatch_uid="billing.on_reads_changed")
