@@ -224,9 +224,7 @@ class ReplacementNoticeViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type
     @extend_schema(request=None, responses={200: dict})
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, public_id: str) -> Response:
-        notice = services.replacement_notice_acknowledge(
-            notice=self.get_object(), actor=self.actor
-        )
+        notice = services.replacement_notice_acknowledge(notice=self.get_object(), actor=self.actor)
         return Response(notice_data(notice))
 
 

@@ -29,9 +29,7 @@ HOUR_S = 3_600
 RATE_CLASSES = ("residential", "gs_lt_50", "unclassified")
 
 
-def _span_items(
-    spans: list[tuple[int, dt.date, dt.date]], tz: ZoneInfo
-) -> tuple[Items, list[int]]:
+def _span_items(spans: list[tuple[int, dt.date, dt.date]], tz: ZoneInfo) -> tuple[Items, list[int]]:
     utc = [local_range_utc(first, last, tz) for _, first, last in spans]
     items = Items(
         meter=np.array([m for m, _, _ in spans], np.int64),
@@ -48,9 +46,7 @@ def sdp_intervals(
 ) -> tuple[Flat, int]:
     """The valid intervals of every meter installed at the SDP in start..end; seconds asked."""
     tz = ZoneInfo(ldc.time_zone)
-    spans = selectors.installations(ldc=ldc, sdp_ids=[sdp.pk], start=start, end=end).get(
-        sdp.pk, []
-    )
+    spans = selectors.installations(ldc=ldc, sdp_ids=[sdp.pk], start=start, end=end).get(sdp.pk, [])
     first, after = local_range_utc(start, end, tz)
     if not spans:
         return flatten([], _span_items([], tz)[0]), after - first
@@ -66,7 +62,9 @@ def energy_charge(
 ) -> dict[str, Any]:
     """The commodity charge ($) of the intervals under one plan, with the kWh it is based on."""
     kwh = flat.wh / 1000.0
-    dollars = price_intervals(flat.start, kwh, plan, tz, table, rate_class=rate_class or "residential")
+    dollars = price_intervals(
+        flat.start, kwh, plan, tz, table, rate_class=rate_class or "residential"
+    )
     if plan == Plan.TIERED:
         by_name = _tiered_kwh(kwh, dollars, flat, tz, table)
     else:

@@ -216,4 +216,6 @@ def flatten(blocks: list[DayRows], items: Items) -> Flat:
     if not parts:
         empty = np.empty(0, np.int64)
         return Flat(empty, empty, empty, empty.astype(np.uint8), empty)
-    return Flat(*(np.concatenate([getattr(p, f) for p in parts]) for f in Flat.__dataclass_fields__))
+    return Flat(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Flat.__dataclass_fields__)
+    )

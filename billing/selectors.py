@@ -27,7 +27,9 @@ IN_CHUNK = 5000  # meters per IN (...) list
 
 
 def _day_numbers(dates: Sequence[dt.date]) -> np.ndarray:
-    return np.array(dates, dtype="datetime64[D]").astype(np.int64)
+    # Few distinct days, many rows: convert each distinct date once.
+    number = {d: (d - dt.date(1970, 1, 1)).days for d in set(dates)}
+    return np.array([number[d] for d in dates], np.int64)
 
 
 def day_rows(
@@ -36,33 +38,52 @@ def day_rows(
     """The delivered channel's stored days [first_day, last_day] (UTC) of the meters, by length."""
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(meter_ids), IN_CHUNK):
-        rows += IntervalDay.objects.for_ldc(ldc).filter(
+        days = IntervalDay.objects.for_ldc(ldc).filter(
             meter_id__in=list(meter_ids[i : i + IN_CHUNK]),
             channel=1,
             day__gte=date_of(first_day),
             day__lte=date_of(last_day),
-        ).values_list("meter_id", "day", "interval_minutes", "wh", "flags")
+        )
+        rows += _one_per_day(days)
     if not rows:
         return []
-    columns = list(zip(*rows, strict=True))
-    meter = np.array(columns[0], np.int64)
-    day = _day_numbers(columns[1])
-    minutes = np.array(columns[2], np.int64)
-    blocks = []
-    for length in np.unique(minutes).tolist():
-        picked = np.flatnonzero(minutes == length)
-        picked = picked[np.lexsort((day[picked], meter[picked]))]
-        n = slots_per_day(int(length))
-        blocks.append(
-            DayRows(
-                meter=meter[picked],
-                day=day[picked],
-                minutes=int(length),
-                wh=unpack_rows([columns[3][i] for i in picked.tolist()], "<i4", n),
-                flags=unpack_rows([columns[4][i] for i in picked.tolist()], "u1", n),
-            )
+    meter, day, minutes, wh, flags = (list(c) for c in zip(*rows, strict=True))
+    return [
+        _block(
+            np.array(meter, np.int64),
+            _day_numbers(day),
+            np.array(minutes, np.int64),
+            length,
+            wh,
+            flags,
         )
-    return blocks
+        for length in sorted(set(minutes))
+    ]
+
+
+def _one_per_day(days: Any) -> list[tuple[Any, ...]]:
+    return list(days.values_list("meter_id", "day", "interval_minutes", "wh", "flags"))
+
+
+def _block(
+    meter: np.ndarray,
+    day: np.ndarray,
+    minutes: np.ndarray,
+    length: int,
+    wh: list[Any],
+    flags: list[Any],
+) -> DayRows:
+    picked = np.flatnonzero(minutes == length)
+    picked = picked[np.lexsort((day[picked], meter[picked]))]
+    n = slots_per_day(length)
+    at = picked.tolist()
+    return DayRows(
+        meter=meter[picked],
+        day=day[picked],
+        minutes=length,
+        wh=unpack_rows([wh[i] for i in at], "<i4", n),
+        flags=unpack_rows([flags[i] for i in at], "u1", n),
+    )
 
 
 def register_reads(
@@ -71,12 +92,16 @@ def register_reads(
     """(meter, read_at UTC s, Wh) of the delivered register reads within a window, sorted."""
     reads: list[tuple[Any, ...]] = []
     for i in range(0, len(meter_ids), IN_CHUNK):
-        reads += RegisterRead.objects.for_ldc(ldc).filter(
-            meter_id__in=list(meter_ids[i : i + IN_CHUNK]),
-            channel=1,
-            read_at__gte=dt.datetime.fromtimestamp(first_s, dt.UTC),
-            read_at__lte=dt.datetime.fromtimestamp(after_s, dt.UTC),
-        ).values_list("meter_id", "read_at", "wh")
+        reads += (
+            RegisterRead.objects.for_ldc(ldc)
+            .filter(
+                meter_id__in=list(meter_ids[i : i + IN_CHUNK]),
+                channel=1,
+                read_at__gte=dt.datetime.fromtimestamp(first_s, dt.UTC),
+                read_at__lte=dt.datetime.fromtimestamp(after_s, dt.UTC),
+            )
+            .values_list("meter_id", "read_at", "wh")
+        )
     meter = np.array([r[0] for r in reads], np.int64)
     at = np.array([int(r[1].timestamp()) for r in reads], np.int64)
     wh = np.array([r[2] for r in reads], np.int64)

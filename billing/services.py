@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import selectors
@@ -133,7 +133,7 @@ def tier1_threshold_kwh(rate_class: str, start: dt.date, end: dt.date) -> float:
     days = np.arange(day_number(start), day_number(end) + 1)
     dates = days.astype("datetime64[D]")
     month_start = dates.astype("datetime64[M]")
-    in_month = ((month_start + 1).astype("datetime64[D]") - month_start.astype("datetime64[D]"))
+    in_month = (month_start + 1).astype("datetime64[D]") - month_start.astype("datetime64[D]")
     monthly = tier_threshold_kwh(rate_class or "residential", months_of(days))
     return float((monthly / in_month.astype(np.int64)).sum())
 
@@ -342,13 +342,17 @@ def _apply(
             row.computed_at = now
             changed.append(row)
     BillingQuantity.objects.bulk_create(new, batch_size=2000)
-    BillingQuantity.objects.bulk_update(
-        changed, [*_FIGURE_FIELDS, "computed_at"], batch_size=2000
-    )
+    BillingQuantity.objects.bulk_update(changed, [*_FIGURE_FIELDS, "computed_at"], batch_size=2000)
     outcome.created, outcome.updated = len(new), len(changed)
     outcome.notices = _replace(ldc, replaced, reason, now)
     outcome.replaced = len(replaced)
-    _request_status(ldc, requests, now)
+    states: dict[int, set[str]] = {}
+    for target, figures in zip(targets, computed, strict=True):
+        row = latest.get((target.request.pk, target.meter_id))
+        kept = row is not None and row.is_released and not _billed_differ(row, figures)
+        status = Status.RELEASED if kept else figures["status"]
+        states.setdefault(target.request.pk, set()).add(status)
+    _request_status(ldc, requests, now, states)
     return outcome
 
 
@@ -379,19 +383,27 @@ def _replace(
     return ReplacementNotice.objects.bulk_create(notices)
 
 
-def _request_status(ldc: LDC, requests: list[BillingQuantityRequest], now: dt.datetime) -> None:
+def _request_status(
+    ldc: LDC,
+    requests: list[BillingQuantityRequest],
+    now: dt.datetime,
+    states: dict[int, set[str]] | None = None,
+) -> None:
     """A request is pending while any current quantity is; released when all are."""
-    latest = _latest(ldc, requests)
-    states: dict[int, set[str]] = {}
-    for (request_id, _), row in latest.items():
-        states.setdefault(request_id, set()).add(row.status)
+    if states is None:
+        states = {}
+        for (request_id, _), row in _latest(ldc, requests).items():
+            states.setdefault(request_id, set()).add(row.status)
     for status in Status.values:
-        ids = [
+        ids = {
             r.pk
             for r in requests
             if _overall(states.get(r.pk, {Status.PENDING})) == status and r.status != status
-        ]
+        }
         BillingQuantityRequest.objects.filter(pk__in=ids).update(status=status, updated_at=now)
+        for request in requests:
+            if request.pk in ids:
+                request.status = status
 
 
 def _overall(states: set[str]) -> str:
@@ -429,9 +441,7 @@ def billing_quantities_refresh(
     return outcome
 
 
-def _affected(
-    ldc: LDC, meter_ids: list[int], first_day: int | None, last_day: int | None
-) -> Any:
+def _affected(ldc: LDC, meter_ids: list[int], first_day: int | None, last_day: int | None) -> Any:
     """Requests with a quantity of these meters whose period may hold those UTC days."""
     quantities = BillingQuantity.objects.for_ldc(ldc).filter(meter_id__in=meter_ids)
     if first_day is not None:  # local dates are within a day of UTC ones
@@ -555,7 +565,14 @@ def billing_requests_ensure(
     actor: Actor | None = None,
 ) -> list[BillingQuantityRequest]:
     """One request per SDP (its own plan) for the period, made where missing; no computing."""
-    rows = [
+    existing = {
+        r.sdp_id: r
+        for r in BillingQuantityRequest.objects.for_ldc(ldc)
+        .filter(sdp__in=[s.pk for s in sdps], start=start, end=end)
+        .select_related("sdp")
+    }
+    label = actor.label if actor else (batch.requested_by if batch else "system")
+    missing = [
         BillingQuantityRequest(
             ldc=ldc,
             sdp=sdp,
@@ -563,20 +580,22 @@ def billing_requests_ensure(
             end=end,
             plan=plan_of(sdp),
             batch=batch,
-            requested_by=actor.label if actor else (batch.requested_by if batch else "system"),
+            requested_by=label,
         )
         for sdp in sdps
+        if sdp.pk not in existing
     ]
-    BillingQuantityRequest.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
-    requests = list(
-        BillingQuantityRequest.objects.for_ldc(ldc)
-        .filter(sdp__in=[s.pk for s in sdps], start=start, end=end)
-        .select_related("sdp")
-        .order_by("pk")
-    )
-    if batch is not None:
-        BillingQuantityRequest.objects.filter(pk__in=[r.pk for r in requests]).update(batch=batch)
-    return requests
+    try:
+        with transaction.atomic():
+            BillingQuantityRequest.objects.bulk_create(missing, batch_size=2000)
+    except IntegrityError:  # another batch made some meanwhile: take theirs
+        BillingQuantityRequest.objects.bulk_create(missing, batch_size=2000, ignore_conflicts=True)
+        return billing_requests_ensure(ldc=ldc, sdps=sdps, start=start, end=end, batch=batch)
+    if batch is not None and existing:
+        BillingQuantityRequest.objects.filter(pk__in=[r.pk for r in existing.values()]).update(
+            batch=batch
+        )
+    return sorted([*existing.values(), *missing], key=lambda r: r.pk)
 
 
 @transaction.atomic

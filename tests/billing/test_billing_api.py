@@ -84,7 +84,9 @@ def test_an_edit_makes_a_new_version_and_a_notice_and_leaves_the_release_alone(
     [notice] = notices["results"]
     assert notice["replaces_version"] == 1 and notice["version"] == 2
     assert notice["sdp_id"] == "SDP-1001" and notice["reason"] == "reads edited"
-    current = client.get(reverse("api:billing-request-detail", args=[body["request_id"]]), **headers)
+    current = client.get(
+        reverse("api:billing-request-detail", args=[body["request_id"]]), **headers
+    )
     [v2] = current.json()["quantities"]
     assert v2["version"] == 2 and v2["status"] == "complete" and v2["quality"] == "edited"
     assert v2["total_kwh"] > before[1] + 9.0
@@ -126,7 +128,11 @@ def test_a_meter_exchange_inside_the_period_gives_one_response_per_meter(
 def test_another_ldcs_request_is_not_found(client: Any, world: Any) -> None:
     south_sdp = world.objects["south_sdp"]
     south_request = billing_quantity_request(
-        ldc=world.south, sdp=south_sdp, start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31), actor=None
+        ldc=world.south,
+        sdp=south_sdp,
+        start=dt.date(2026, 3, 1),
+        end=dt.date(2026, 3, 31),
+        actor=None,
     )
     headers = token_header(world.north)
     url = reverse("api:billing-request-detail", args=[south_request.public_id])
