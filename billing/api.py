@@ -203,7 +203,6 @@ class ReplacementNoticeViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type
 
     capability = "billing.request"
     lookup_field = "public_id"
-    serializer_class = serializers.Serializer
 
     def get_queryset(self) -> Any:
         rows = ReplacementNotice.objects.for_ldc(self.ldc).select_related(
@@ -213,11 +212,16 @@ class ReplacementNoticeViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type
             rows = rows.filter(acknowledged_at__isnull=True)
         return rows
 
-    @extend_schema(parameters=[OpenApiParameter("open", bool)], responses={200: dict})
+    @extend_schema(
+        parameters=[OpenApiParameter("open", bool)],
+        responses={200: dict},
+        operation_id="billing_notices_list",
+    )
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([notice_data(n) for n in page])
 
+    @extend_schema(responses={200: dict}, operation_id="billing_notices_detail")
     def retrieve(self, request: Request, public_id: str) -> Response:
         return Response(notice_data(self.get_object()))
 

@@ -25,7 +25,19 @@ def on_reads_changed(sender: Any, *, ldc: Any, meter_id: int, starts: Any, **kwa
     )
 
 
+def on_vee_ran(
+    sender: Any, *, ldc: Any, meter_ids: list[int], first_day: int, last_day: int, **kwargs: Any
+) -> None:
+    """VEE finished on ingested reads: refresh the quantities of those meters on any worker."""
+    from billing.tasks import refresh_for_meters
+
+    refresh_for_meters.delay(
+        ldc_id=ldc.pk, meter_ids=list(meter_ids), first_day=first_day, last_day=last_day
+    )
+
+
 def connect() -> None:
-    from meters.vee_service import reads_changed
+    from meters.vee_service import reads_changed, vee_ran
 
     reads_changed.connect(on_reads_changed, dispatch_uid="billing.on_reads_changed")
+    vee_ran.connect(on_vee_ran, dispatch_uid="billing.on_vee_ran")

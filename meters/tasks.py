@@ -52,6 +52,11 @@ def vee_days(self, *, ldc_id: int, meter_ids: list[int], first_day: int, last_da
             )
     except OperationalError as exc:
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+    from meters.vee_service import vee_ran
+
+    vee_ran.send(
+        sender=vee_days, ldc=ldc, meter_ids=meter_ids, first_day=first_day, last_day=last_day
+    )
     return outcome.written
 
 

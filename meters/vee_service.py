@@ -292,6 +292,9 @@ def vee_daily_sweep(*, ldc: LDC, local_day: dt.date | None = None, chunk: int = 
 
 # Sent after a person changes reads (ldc, meter_id, starts): billing marks quantities stale.
 reads_changed = Signal()
+# Sent after VEE of ingested reads (ldc, meter_ids, first_day, last_day): billing refreshes
+# pending quantities and replaces released ones that late reads changed.
+vee_ran = Signal()
 
 
 def _day_block(

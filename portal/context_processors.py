@@ -26,6 +26,7 @@ _STAFF_NAV: list[tuple[str, str, str, str]] = [
 _SME_NAV: list[tuple[str, str, str]] = [
     ("Rollout", "home", "globe-americas"),
     ("LDCs", "sme:ldc-list", "buildings"),
+    ("OEB prices", "billing:prices", "currency-dollar"),
     ("Audit trail", "sme:audit", "journal-text"),
 ]
 _CUSTOMER_NAV: list[tuple[str, str, str]] = [
