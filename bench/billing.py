@@ -15,44 +15,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import resource
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ingest import register, setup_django  # noqa: E402
+from bench.common import postgres_url, register, setup_django, store_days  # noqa: E402
 
 START, END = dt.date(2026, 1, 1), dt.date(2026, 1, 31)
-
-
-def store_validated_days(ldc: object, meters: int, days: int, first_day: int) -> int:
-    """Hourly days for every meter, flagged as VEE leaves them (validated; gaps missing)."""
-    from meters import store
-    from meters.interfaces.base import Quality
-    from meters.models import Meter
-    from meters.storage import FLAGS_OF_QUALITY, DayBlock, IntervalFlag, day_key
-    from meters.synthetic import hourly_shape
-
-    rng = np.random.default_rng(5)
-    pks = np.array(sorted(Meter.objects.filter(ldc=ldc).values_list("pk", flat=True)), np.int64)
-    shape = hourly_shape(rng, meters)
-    for d in range(days):
-        wh = np.rint(shape * rng.gamma(8, 1 / 8, (meters, 24)) * 1000).astype(np.int32)
-        quality = np.full((meters, 24), Quality.ACTUAL, np.uint8)
-        gaps = rng.random((meters, 24)) < 0.001
-        quality[gaps], wh[gaps] = Quality.MISSING, 0
-        flags = FLAGS_OF_QUALITY[quality].copy()
-        flags[~gaps] |= np.uint8(IntervalFlag.VALIDATED)
-        keys = day_key(pks, 1, np.full(meters, first_day + d))
-        block = DayBlock(keys, 60, wh, flags, wh.copy(), quality, np.ones(meters, np.int64))
-        store.ensure_partitions(block.day)
-        store.save_days(ldc, block)
-    return meters * days * 24
 
 
 def main() -> int:
@@ -61,18 +33,8 @@ def main() -> int:
     )
     parser.add_argument("--meters", type=int, default=10000)
     args = parser.parse_args()
-    server = None
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        from portal.testing.services import PostgresServer
-
-        server = PostgresServer.start()
-        url = server.url
-    try:
+    with postgres_url() as url:
         return run(args.meters, url)
-    finally:
-        if server is not None:
-            server.cleanup()
 
 
 def run(meters: int, url: str) -> int:
@@ -86,7 +48,7 @@ def run(meters: int, url: str) -> int:
     cycle = BillingCycle.objects.create(ldc=ldc, code="C31", read_day=31)
     ServiceDeliveryPoint.objects.filter(ldc=ldc).update(billing_cycle=cycle)
     t0 = time.perf_counter()
-    stored = store_validated_days(ldc, meters, 33, day_number(START) - 1)
+    stored = store_days(ldc, meters, 33, day_number(START) - 1, seed=5, validated=True)
     print(f"stored {stored:,} intervals ({meters:,} meters) in {time.perf_counter() - t0:.1f} s")
 
     started = time.perf_counter()

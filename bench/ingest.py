@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import resource
 import sys
 import tempfile
@@ -24,50 +23,7 @@ NULL = "\\N"  # COPY's text-format null
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    # The path measured here ends at committed rows; VEE after it is measured by bench/vee.py.
-    os.environ.setdefault("OPENMDMR_VEE_AFTER_INGEST", "0")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ["OPENMDMR_VAR_DIR"] = tempfile.mkdtemp(prefix="openmdmr-bench-")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def register(ldc_slug: str, meters: int) -> object:
-    from ldc.models import LDC
-    from meters.models import Meter, MeterInstallation, ServiceDeliveryPoint
-
-    ldc = LDC.objects.create(slug=ldc_slug, name=f"Bench {ldc_slug}")
-    sdps = ServiceDeliveryPoint.objects.bulk_create(
-        [
-            ServiceDeliveryPoint(
-                ldc=ldc,
-                sdp_id=f"BS{m:07d}",
-                rate_class="residential",
-                commodity_rate_class="tou",
-                postal_code="M5V 2T6",
-            )
-            for m in range(meters)
-        ],
-        batch_size=5000,
-    )
-    mtrs = Meter.objects.bulk_create(
-        [Meter(ldc=ldc, serial=f"BM{m:07d}") for m in range(meters)], batch_size=5000
-    )
-    MeterInstallation.objects.bulk_create(
-        [
-            MeterInstallation(ldc=ldc, sdp=s, meter=m, effective_from=dt.date(2020, 1, 1))
-            for s, m in zip(sdps, mtrs, strict=True)
-        ],
-        batch_size=5000,
-    )
-    return ldc
+from bench.common import postgres_url, register, setup_django  # noqa: E402
 
 
 def copy_baseline(path: Path) -> float:
@@ -104,18 +60,8 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
 
-    server = None
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        from portal.testing.services import PostgresServer
-
-        server = PostgresServer.start()
-        url = server.url
-    try:
+    with postgres_url() as url:
         return run(args.meters, args.days, url)
-    finally:
-        if server is not None:
-            server.cleanup()
 
 
 def run(meters: int, days: int, url: str) -> int:

@@ -12,43 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ingest import register, setup_django  # noqa: E402
-
-
-def store_days(ldc: object, meters: int, days: int, first_day: int, seed: int = 11) -> int:
-    """Write synthetic hourly days for every meter; returns the intervals stored."""
-    from meters import store
-    from meters.interfaces.base import Quality
-    from meters.models import Meter
-    from meters.storage import FLAGS_OF_QUALITY, DayBlock, day_key
-    from meters.synthetic import hourly_shape
-
-    rng = np.random.default_rng(seed)
-    pks = np.array(sorted(Meter.objects.filter(ldc=ldc).values_list("pk", flat=True)), np.int64)
-    shape = hourly_shape(rng, meters)
-    for d in range(days):
-        wh = np.rint(shape * rng.gamma(8, 1 / 8, (meters, 24)) * 1000).astype(np.int32)
-        quality = np.full((meters, 24), Quality.ACTUAL, np.uint8)
-        gaps = rng.random((meters, 24)) < 0.001
-        quality[gaps], wh[gaps] = Quality.MISSING, 0
-        wh[rng.random((meters, 24)) < 0.0005] *= 6
-        keys = day_key(pks, 1, np.full(meters, first_day + d))
-        block = DayBlock(
-            keys, 60, wh, FLAGS_OF_QUALITY[quality], wh.copy(), quality, np.ones(meters, np.int64)
-        )
-        store.ensure_partitions(block.day)
-        store.save_days(ldc, block)
-    return meters * days * 24
+from bench.common import postgres_url, register, setup_django, store_days  # noqa: E402
 
 
 def main() -> int:
@@ -59,18 +30,8 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--chunk", type=int, default=2000, help="meters per VEE run")
     args = parser.parse_args()
-    server = None
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        from portal.testing.services import PostgresServer
-
-        server = PostgresServer.start()
-        url = server.url
-    try:
+    with postgres_url() as url:
         return run(args.meters, args.days, args.chunk, url)
-    finally:
-        if server is not None:
-            server.cleanup()
 
 
 def run(meters: int, days: int, chunk: int, url: str) -> int:
@@ -86,7 +47,7 @@ def run(meters: int, days: int, chunk: int, url: str) -> int:
     ldc = register(f"vee-{int(time.time())}", meters)
     first = day_number(dt.date(2026, 1, 5))
     t0 = time.perf_counter()
-    intervals = store_days(ldc, meters, days, first)
+    intervals = store_days(ldc, meters, days, first, seed=11)
     print(
         f"stored {intervals:,} intervals ({meters:,} meters x {days} days) "
         f"in {time.perf_counter() - t0:.1f} s"

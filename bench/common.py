@@ -1,0 +1,103 @@
+"""What the benchmarks share: a PostgreSQL to run on, Django set up on it, a registered LDC and
+synthetic stored days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+
+@contextmanager
+def postgres_url() -> Iterator[str]:
+    """DATABASE_URL when it names PostgreSQL, else a throwaway server for the run."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        yield url
+        return
+    from portal.testing.services import PostgresServer
+
+    server = PostgresServer.start()
+    try:
+        yield server.url
+    finally:
+        server.cleanup()
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    # Each bench times its own stage: VEE after ingestion is measured by bench/vee.py.
+    os.environ.setdefault("OPENMDMR_VEE_AFTER_INGEST", "0")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ["OPENMDMR_VAR_DIR"] = tempfile.mkdtemp(prefix="openmdmr-bench-")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def register(ldc_slug: str, meters: int) -> object:
+    from ldc.models import LDC
+    from meters.models import Meter, MeterInstallation, ServiceDeliveryPoint
+
+    ldc = LDC.objects.create(slug=ldc_slug, name=f"Bench {ldc_slug}")
+    sdps = ServiceDeliveryPoint.objects.bulk_create(
+        [
+            ServiceDeliveryPoint(
+                ldc=ldc,
+                sdp_id=f"BS{m:07d}",
+                rate_class="residential",
+                commodity_rate_class="tou",
+                postal_code="M5V 2T6",
+            )
+            for m in range(meters)
+        ],
+        batch_size=5000,
+    )
+    mtrs = Meter.objects.bulk_create(
+        [Meter(ldc=ldc, serial=f"BM{m:07d}") for m in range(meters)], batch_size=5000
+    )
+    MeterInstallation.objects.bulk_create(
+        [
+            MeterInstallation(ldc=ldc, sdp=s, meter=m, effective_from=dt.date(2020, 1, 1))
+            for s, m in zip(sdps, mtrs, strict=True)
+        ],
+        batch_size=5000,
+    )
+    return ldc
+
+
+def store_days(
+    ldc: object, meters: int, days: int, first_day: int, *, seed: int, validated: bool = False
+) -> int:
+    """Hourly days for every meter straight into the interval table (load shapes, 0.1 % gaps,
+    a few spikes); ``validated`` flags them as VEE leaves them. Returns the intervals stored."""
+    from meters import store
+    from meters.interfaces.base import Quality
+    from meters.models import Meter
+    from meters.storage import FLAGS_OF_QUALITY, DayBlock, IntervalFlag, day_key
+    from meters.synthetic import hourly_shape
+
+    rng = np.random.default_rng(seed)
+    pks = np.array(sorted(Meter.objects.filter(ldc=ldc).values_list("pk", flat=True)), np.int64)
+    shape = hourly_shape(rng, meters)
+    for d in range(days):
+        wh = np.rint(shape * rng.gamma(8, 1 / 8, (meters, 24)) * 1000).astype(np.int32)
+        quality = np.full((meters, 24), Quality.ACTUAL, np.uint8)
+        gaps = rng.random((meters, 24)) < 0.001
+        quality[gaps], wh[gaps] = Quality.MISSING, 0
+        wh[rng.random((meters, 24)) < 0.0005] *= 6
+        flags = FLAGS_OF_QUALITY[quality].copy()
+        if validated:
+            flags[~gaps] |= np.uint8(IntervalFlag.VALIDATED)
+        keys = day_key(pks, 1, np.full(meters, first_day + d))
+        block = DayBlock(keys, 60, wh, flags, wh.copy(), quality, np.ones(meters, np.int64))
+        store.ensure_partitions(block.day)
+        store.save_days(ldc, block)
+    return meters * days * 24
