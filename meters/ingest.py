@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +48,15 @@ class Reason:
 
 @dataclass
 class Completeness:
-    """Per meter and local day, how many intervals the file delivered with a value."""
+    """Per meter and local day, how many intervals the file delivered with a value.
 
-    counts: Counter[tuple[str, int, int]] = field(default_factory=Counter)  # (meter, day, minutes)
+    Kept as int64 keys (meter index, local day, interval length) with counts, merged now and
+    then, so memory stays near 16 bytes per meter-day however large the file.
+    """
+
+    meters: dict[str, int] = field(default_factory=dict)
+    keys: list[np.ndarray] = field(default_factory=list)
+    counts: list[np.ndarray] = field(default_factory=list)
     missing: int = 0
     estimated: int = 0
     intervals: int = 0
@@ -64,31 +69,46 @@ class Completeness:
         self.missing += int((batch.quality == Quality.MISSING).sum())
         self.estimated += int((batch.quality == Quality.ESTIMATED).sum())
         serials, meter = np.unique(batch.meter.astype(str), return_inverse=True)
-        key = (meter.astype(np.int64) << 32) | (local_days(batch.start, tz) << 12) | batch.minutes
+        index = np.array(
+            [self.meters.setdefault(m, len(self.meters)) for m in serials.tolist()], dtype=np.int64
+        )
+        key = (index[meter] << 32) | (local_days(batch.start, tz) << 12) | batch.minutes
         keys, position = np.unique(key, return_inverse=True)
         valued = np.bincount(
             position, weights=batch.quality != Quality.MISSING, minlength=len(keys)
         )
-        for k, n in zip(keys.tolist(), valued.astype(np.int64).tolist(), strict=True):
-            self.counts[(str(serials[k >> 32]), (k >> 12) & 0xFFFFF, k & 0xFFF)] += n
+        self.keys.append(keys)
+        self.counts.append(valued.astype(np.int64))
+        if len(self.keys) > 16:
+            self._compact()
+
+    def _compact(self) -> None:
+        keys, position = np.unique(np.concatenate(self.keys), return_inverse=True)
+        counts = np.bincount(position, weights=np.concatenate(self.counts), minlength=len(keys))
+        self.keys, self.counts = [keys], [counts.astype(np.int64)]
 
     def report(self, tz: ZoneInfo) -> dict[str, Any]:
-        expected_total = 0
-        complete: Counter[str] = Counter()
-        days: Counter[str] = Counter()
-        for (meter, day, minutes), n in self.counts.items():
-            start, end = local_day_bounds(tz, day)
-            expected = (end - start) // (minutes * 60)
-            expected_total += expected
-            days[meter] += 1
-            complete[meter] += int(n >= expected)
+        if self.keys:
+            self._compact()
+        keys = self.keys[0] if self.keys else np.empty(0, np.int64)
+        counts = self.counts[0] if self.counts else np.empty(0, np.int64)
+        meter, day, minutes = keys >> 32, (keys >> 12) & 0xFFFFF, keys & 0xFFF
+        # Expected intervals of each local day (23 or 25 hours on DST days), once per day.
+        seconds = {d: np.subtract(*local_day_bounds(tz, d)[::-1]) for d in np.unique(day).tolist()}
+        length = np.array([seconds[d] for d in day.tolist()], np.int64) if len(day) else day
+        expected = length // (minutes * 60) if len(day) else day
+        complete = counts >= expected
+        days_per_meter = np.bincount(meter, minlength=len(self.meters))
+        complete_per_meter = np.bincount(meter, weights=complete, minlength=len(self.meters))
+        seen = days_per_meter > 0
+        expected_total = int(expected.sum())
         delivered = self.intervals - self.missing
         pct = round(100.0 * delivered / expected_total, 2) if expected_total else 0.0
         return {
-            "meters": len(days),
-            "meter_days": sum(days.values()),
-            "complete_meter_days": sum(complete.values()),
-            "meters_with_complete_days": sum(1 for m in days if complete[m] == days[m]),
+            "meters": int(seen.sum()),
+            "meter_days": int(len(keys)),
+            "complete_meter_days": int(complete.sum()),
+            "meters_with_complete_days": int((seen & (complete_per_meter == days_per_meter)).sum()),
             "intervals_expected": expected_total,
             "intervals_with_value": delivered,
             "intervals_missing": self.missing,
