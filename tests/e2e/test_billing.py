@@ -1,0 +1,42 @@
+"""A billing agent requests quantities in the browser and reads them; a coordinator sees prices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ldc.models import Membership
+from tests.billing.conftest import run_vee
+from tests.e2e.conftest import log_in, screenshot
+from tests.meters.conftest import sample_file
+from tests.meters.test_vee_service import load
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_billing_agent_requests_quantities(page: Any, world: Any, sample_ldc: Any) -> None:
+    Membership.objects.filter(ldc=world.north).update(ldc=sample_ldc)
+    load(sample_ldc, sample_file("csv").read_bytes())
+    run_vee(sample_ldc)
+    log_in(page, world.user("north", "billing_agent").email, two_factor=True)
+    page.click("text=Billing quantities")
+    page.goto("/billing/request/")
+    page.fill("input[name=sdp_id]", "SDP-1001")
+    page.fill("input[name=start]", "2026-03-07")
+    page.fill("input[name=end]", "2026-03-08")
+    page.click("main button[type=submit]")
+    page.wait_for_selector("[data-figure=bq-figure] .main-svg")  # the chart is drawn
+    screenshot(page, "billing-detail")
+    body = page.locator("main").inner_text()
+    assert "complete" in body and "35.756" in body
+
+
+def test_coordinator_reads_the_oeb_prices(page: Any, world: Any) -> None:
+    from billing.services import price_sets_sync
+
+    price_sets_sync()  # transactional tests empty the tables the data migration seeded
+    log_in(page, world.coordinator.email, two_factor=True)
+    page.click("text=OEB prices")
+    screenshot(page, "oeb-prices")
+    assert "Nov 2025" in page.locator("main").inner_text()
