@@ -57,6 +57,15 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
+@pytest.fixture(autouse=True)
+def _forget_used_totp_codes() -> None:
+    """allauth refuses a TOTP code used in the last 90 s (kept in the cache): tests that sign
+    the same person in again within that window must not look like a replay."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
