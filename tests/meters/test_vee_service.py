@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from typing import Any
 
@@ -120,39 +121,34 @@ def test_a_review_rule_opens_an_exception_that_accepting_closes(
     assert current(sample_ldc, "MTR-1001")["2026-03-07T15:00:00Z"] == ("0.500", "EDITED")
 
 
-def test_an_edit_needs_a_reason_is_audited_and_tells_billing(sample_ldc: Any, world: Any) -> None:
+def test_an_edit_needs_a_reason_is_audited_and_tells_billing(
+    sample_ldc: Any, world: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     load(sample_ldc, sample_file("csv").read_bytes())
     run(sample_ldc)
     meter = Meter.objects.for_ldc(sample_ldc).get(serial="MTR-1002")
-    actor = actor_for_user(world.user("north", "back_office"))
     start = dt.datetime(2026, 3, 7, 19, tzinfo=dt.UTC)
-    heard: list[Any] = []
-    reads_changed.connect(lambda **kw: heard.append(kw), weak=False, dispatch_uid="test-edit")
-    from meters.vee.editing import EditError
-
-    with pytest.raises(EditError):
-        interval_edit(
-            ldc=sample_ldc,
-            meter=meter,
-            channel=1,
-            start=start,
-            end=start + dt.timedelta(hours=1),
-            wh=555,
-            reason="",
-            note="",
-            actor=actor,
-        )
-    changed = interval_edit(
+    edit = functools.partial(
+        interval_edit,
         ldc=sample_ldc,
         meter=meter,
         channel=1,
         start=start,
         end=start + dt.timedelta(hours=1),
         wh=555,
-        reason="customer_read",
-        note="read by the field crew",
-        actor=actor,
+        actor=actor_for_user(world.user("north", "back_office")),
     )
+    heard: list[Any] = []
+    reads_changed.connect(lambda **kw: heard.append(kw), weak=False, dispatch_uid="test-edit")
+    from meters.vee.editing import EditError
+
+    with pytest.raises(EditError):
+        edit(reason="", note="")
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = edit(reason="customer_read", note="read by the field crew")
+    assert [(h["meter_id"], h["starts"].tolist()) for h in heard] == [
+        (meter.pk, [int(start.timestamp())])
+    ]
     assert changed == 1
     assert current(sample_ldc, "MTR-1002")["2026-03-07T19:00:00Z"] == ("0.555", "EDITED")
     event = AuditEvent.objects.for_ldc(sample_ldc).get(action="reads.edited")
