@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -11,16 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from billing.models import Plan
 from billing.services import BillingError, billing_quantity_request, current_quantities
 from billing.shapes import quantity_data
-from ldc.models import LDC
 from meters.models import ServiceDeliveryPoint
 from portal.audit import audit_context
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"'{value}' is not a date (YYYY-MM-DD)") from None
+from portal.commands import ldc_by_slug, local_date
 
 
 class Command(BaseCommand):
@@ -32,16 +24,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--ldc", required=True, help="LDC slug")
         parser.add_argument("--sdp", required=True, help="SDP id")
-        parser.add_argument("--start", required=True, type=_date, help="first local date")
-        parser.add_argument("--end", required=True, type=_date, help="last local date")
+        parser.add_argument("--start", required=True, type=local_date, help="first local date")
+        parser.add_argument("--end", required=True, type=local_date, help="last local date")
         parser.add_argument(
             "--plan", choices=Plan.values, help="price plan (default: the SDP's own)"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        ldc = LDC.objects.filter(slug=options["ldc"]).first()
-        if ldc is None:
-            raise CommandError(f"no LDC with slug '{options['ldc']}'")
+        ldc = ldc_by_slug(options["ldc"])
         sdp = ServiceDeliveryPoint.objects.for_ldc(ldc).filter(sdp_id=options["sdp"]).first()
         if sdp is None:
             raise CommandError(f"no SDP '{options['sdp']}' at {ldc.slug}")

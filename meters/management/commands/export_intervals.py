@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ldc.models import LDC
 from meters import selectors
 from meters.models import Meter
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"'{value}' is not a date (YYYY-MM-DD)") from None
+from portal.commands import ldc_by_slug, local_date
 
 
 class Command(BaseCommand):
@@ -28,8 +20,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--ldc", required=True, help="LDC slug")
-        parser.add_argument("--start", required=True, type=_date, help="first local date")
-        parser.add_argument("--end", required=True, type=_date, help="last local date")
+        parser.add_argument("--start", required=True, type=local_date, help="first local date")
+        parser.add_argument("--end", required=True, type=local_date, help="last local date")
         parser.add_argument("--meter", help="one meter serial")
         parser.add_argument(
             "--as-received",
@@ -38,9 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        ldc = LDC.objects.filter(slug=options["ldc"]).first()
-        if ldc is None:
-            raise CommandError(f"no LDC with slug '{options['ldc']}'")
+        ldc = ldc_by_slug(options["ldc"])
         if options["end"] < options["start"]:
             raise CommandError("--end is before --start")
         meters = None

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ldc.models import LDC
 from meters.registry import RowError, read_registry_csv, registry_sync
 from portal.audit import audit_context
+from portal.commands import ldc_by_slug
 
 
 class Command(BaseCommand):
@@ -22,9 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        ldc = LDC.objects.filter(slug=options["ldc"]).first()
-        if ldc is None:
-            raise CommandError(f"no LDC with slug '{options['ldc']}'")
+        ldc = ldc_by_slug(options["ldc"])
         path: Path = options["file"]
         try:
             with path.open("rb") as stream, audit_context(via="command"):

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from ldc.models import LDC
 from meters.interfaces import INTERFACES
 from meters.models import ReadFile
 from meters.services import read_file_ingest, read_file_receive
 from portal.audit import audit_context
+from portal.commands import ldc_by_slug
 
 
 def summary(read_file: ReadFile) -> str:
@@ -39,9 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+", type=Path)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        ldc = LDC.objects.filter(slug=options["ldc"]).first()
-        if ldc is None:
-            raise CommandError(f"no LDC with slug '{options['ldc']}'")
+        ldc = ldc_by_slug(options["ldc"])
         failed = 0
         with audit_context(via="command"):
             for path in options["files"]:
