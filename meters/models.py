@@ -89,6 +89,10 @@ class ServiceDeliveryPoint(TenantModel):
     billing_cycle = models.ForeignKey(
         BillingCycle, null=True, blank=True, on_delete=models.SET_NULL, related_name="sdps"
     )
+    # MDM/R enrollment (set by the enrollment-group services): enrolled in the repository on,
+    # and billed by TOU from (the group's TOU billing start).
+    enrolled_on = models.DateField(null=True, blank=True)
+    tou_billing_from = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
