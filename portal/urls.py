@@ -21,6 +21,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("ldc/", include("ldc.urls")),
     path("sme/", include(sme_patterns)),
+    path("sme/", include("ldc.sme_urls")),
+    path("rollout/", include("portal.rollout_urls")),
     path("me/", include("customers.urls")),
     path("registry/", include("meters.urls")),
     path("vee/", include("meters.vee_urls")),
