@@ -4,7 +4,8 @@
 
 Stores N meters x D days of hourly reads (load shapes, 0.1 % gaps, a few spikes) straight into
 the interval table on PostgreSQL (DATABASE_URL, or a throwaway server started here), then times
-meters.vee_service.vee_run_days over all of them in chunks of meters, as the daily sweep does.
+meters.vee_service.vee_run_chunks over all of them in chunks of meters, as the daily sweep does
+(--workers threads, each chunk its own transaction).
 The last line is JSON with intervals_per_s.
 """
 
@@ -29,12 +30,13 @@ def main() -> int:
     parser.add_argument("--meters", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--chunk", type=int, default=2000, help="meters per VEE run")
+    parser.add_argument("--workers", type=int, default=2, help="threads running chunks")
     args = parser.parse_args()
     with postgres_url() as url:
-        return run(args.meters, args.days, args.chunk, url)
+        return run(args.meters, args.days, args.chunk, args.workers, url)
 
 
-def run(meters: int, days: int, chunk: int, url: str) -> int:
+def run(meters: int, days: int, chunk: int, workers: int, url: str) -> int:
     setup_django(url)
     import datetime as dt
 
@@ -42,7 +44,7 @@ def run(meters: int, days: int, chunk: int, url: str) -> int:
 
     from meters.localtime import day_number
     from meters.models import Meter, VeeException
-    from meters.vee_service import vee_run_days
+    from meters.vee_service import vee_run_chunks
 
     ldc = register(f"vee-{int(time.time())}", meters)
     first = day_number(dt.date(2026, 1, 5))
@@ -55,17 +57,16 @@ def run(meters: int, days: int, chunk: int, url: str) -> int:
     pks = sorted(Meter.objects.filter(ldc=ldc).values_list("pk", flat=True))
     now = timezone.now()
     started = time.perf_counter()
-    written = estimated = 0
-    for i in range(0, len(pks), chunk):
-        outcome = vee_run_days(
-            ldc=ldc,
-            meter_ids=pks[i : i + chunk],
-            first_day=first,
-            last_day=first + days - 1,
-            now=now,
-        )
-        written += outcome.written
-        estimated += outcome.estimated
+    outcome = vee_run_chunks(
+        ldc=ldc,
+        meter_ids=pks,
+        first_day=first,
+        last_day=first + days - 1,
+        now=now,
+        chunk=chunk,
+        workers=workers,
+    )
+    written, estimated = outcome.written, outcome.estimated
     elapsed = time.perf_counter() - started
     per_s = intervals / elapsed
     exceptions = VeeException.objects.filter(ldc=ldc).count()
@@ -87,6 +88,8 @@ def run(meters: int, days: int, chunk: int, url: str) -> int:
                 "estimated": estimated,
                 "exceptions": exceptions,
                 "peak_rss_mb": round(peak),
+                "chunk": chunk,
+                "workers": workers,
                 "database": "postgresql",
             }
         )

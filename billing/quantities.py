@@ -124,31 +124,67 @@ def _add_block(out: Figures, rows: DayRows, items: Items, tz: object) -> None:
         return
     n_items = len(items)
     step = rows.minutes * 60
-    start = rows.day[at][:, None] * DAY_S + np.arange(rows.wh.shape[1], dtype=np.int64) * step
-    inside = (start >= items.first[item_of][:, None]) & (start < items.after[item_of][:, None])
+    n = rows.wh.shape[1]
+    day = rows.day[at]
     flags = rows.flags[at]
-    valid = inside & ((flags & np.uint8(_F.MISSING)) == 0)
-    wh = np.where(valid, rows.wh[at], 0).astype(np.int64)
+    valid = (flags & np.uint8(_F.MISSING)) == 0
+    failed = (flags & np.uint8(_F.FAILED)) != 0
+    # The slots [lo, hi) of each gathered day inside its item's span (start >= first, < after):
+    # only the first and last day of a span are cut, so the mask is built for those rows only.
+    base = day * DAY_S
+    lo = np.clip(-((base - items.first[item_of]) // step), 0, n)
+    hi = np.clip(-((base - items.after[item_of]) // step), 0, n)
+    cut = np.flatnonzero((lo > 0) | (hi < n))
+    if cut.size:
+        slot = np.arange(n, dtype=np.int64)
+        inside = (slot >= lo[cut, None]) & (slot < hi[cut, None])
+        valid[cut] &= inside
+        failed[cut] &= inside
+    wh = np.where(valid, rows.wh[at], 0)
 
-    def per_item(values: np.ndarray) -> np.ndarray:
-        return np.bincount(item_of, values.sum(axis=1), n_items).astype(np.int64)
+    # Rows come grouped by item (gather's order): per-item sums are one reduceat per figure.
+    present = np.flatnonzero(np.bincount(item_of, minlength=n_items))
+    starts = np.searchsorted(item_of, present)
 
-    count = per_item(valid)
+    def per_item(per_row: np.ndarray) -> np.ndarray:
+        sums = np.zeros(n_items, np.int64)
+        sums[present] = np.add.reduceat(per_row.astype(np.int64, copy=False), starts)
+        return sums
+
+    def row_sums(mask: np.ndarray) -> np.ndarray:
+        return np.where(mask, wh, 0).sum(axis=1, dtype=np.int64)
+
+    count = per_item(np.count_nonzero(valid, axis=1))
     out.valid += count
     out.covered_s += count * step
-    out.unvalidated += per_item(valid & ((flags & _GOOD) == 0))
-    out.failed += per_item(inside & ((flags & np.uint8(_F.FAILED)) != 0))
-    out.total_wh += per_item(wh)
-    out.estimated_wh += per_item(np.where((flags & np.uint8(_F.ESTIMATED)) != 0, wh, 0))
-    out.edited_wh += per_item(np.where((flags & np.uint8(_F.EDITED)) != 0, wh, 0))
-    out.minutes[np.unique(item_of)] = rows.minutes
-    plans = items.plan[item_of]
-    for plan in np.unique(plans).tolist():
-        sel = plans == plan
-        codes = period_codes(start[sel], plan, tz)  # type: ignore[arg-type]
-        key = item_of[sel][:, None] * _MAX_PERIODS + codes
-        sums = np.bincount(key.ravel(), wh[sel].ravel(), n_items * _MAX_PERIODS)
-        out.period_wh += np.rint(sums).astype(np.int64).reshape(n_items, _MAX_PERIODS)
+    out.unvalidated += per_item(np.count_nonzero(valid & ((flags & _GOOD) == 0), axis=1))
+    out.failed += per_item(np.count_nonzero(failed, axis=1))
+    out.total_wh += per_item(wh.sum(axis=1, dtype=np.int64))
+    out.estimated_wh += per_item(row_sums((flags & np.uint8(_F.ESTIMATED)) != 0))
+    out.edited_wh += per_item(row_sums((flags & np.uint8(_F.EDITED)) != 0))
+    out.minutes[present] = rows.minutes
+    out.period_wh[present] += _period_sums(wh, day, item_of, items.plan, step, tz)[present]
+
+
+def _period_sums(
+    wh: np.ndarray,
+    day: np.ndarray,
+    item_of: np.ndarray,
+    plan: np.ndarray,
+    step: int,
+    tz: object,
+) -> np.ndarray:
+    """Wh per (item, price period). A slot's period depends only on its UTC day and the plan, so
+    the codes are computed once per distinct (plan, day) and gathered per row, not per interval."""
+    n_items = len(plan)
+    plans, plan_index = np.unique(plan, return_inverse=True)
+    days, day_index = np.unique(day, return_inverse=True)
+    starts = days[:, None] * DAY_S + np.arange(wh.shape[1], dtype=np.int64) * step
+    table = np.concatenate([period_codes(starts, name, tz) for name in plans.tolist()])  # type: ignore[arg-type]
+    codes = table[plan_index[item_of] * len(days) + day_index]
+    key = (item_of * _MAX_PERIODS)[:, None] + codes
+    sums = np.bincount(key.ravel(), wh.ravel(), n_items * _MAX_PERIODS)
+    return np.rint(sums).astype(np.int64).reshape(n_items, _MAX_PERIODS)
 
 
 def periods_kwh(figures: Figures, items: Items, index: int) -> dict[str, float]:
@@ -161,6 +197,24 @@ def periods_kwh(figures: Figures, items: Items, index: int) -> dict[str, float]:
     names = PERIOD_NAMES[plan]
     by_name = dict(zip(names, figures.period_wh[index, : len(names)].tolist(), strict=True))
     return {name: by_name[name] / 1000 for name in QUANTITY_NAMES[plan]}
+
+
+def periods_kwh_all(figures: Figures, items: Items) -> list[dict[str, float]]:
+    """periods_kwh of every item, converting each plan's columns to Python floats at once."""
+    out: list[dict[str, float]] = [{} for _ in range(len(items))]
+    for plan in np.unique(items.plan).tolist():
+        at = np.flatnonzero(items.plan == plan)
+        if plan == "tiered":
+            for i in at.tolist():
+                out[i] = periods_kwh(figures, items, i)
+            continue
+        names = PERIOD_NAMES[plan]
+        columns = [names.index(name) for name in QUANTITY_NAMES[plan]]
+        kwh = (figures.period_wh[np.ix_(at, columns)] / 1000).tolist()
+        reported = QUANTITY_NAMES[plan]
+        for i, values in zip(at.tolist(), kwh, strict=True):
+            out[i] = dict(zip(reported, values, strict=True))
+    return out
 
 
 def bounding_reads(

@@ -4,7 +4,9 @@ Why not meters.selectors.intervals_between: it flattens every interval with its 
 as a string and sorts them (~1.2 s per 1,000 meter-months on PostgreSQL, bench/billing.py),
 five times too slow for the billing goal. Billing keeps the days packed as (meter-day x slot)
 arrays, decoded with meters.storage.unpack_rows, and reads only the delivered channel's current
-values and flags.
+values and flags. On PostgreSQL the server concatenates the chunk's blobs (one row per interval
+length: keys, values, flags as three bytea), so the client decodes three buffers per chunk rather
+than a Python tuple per meter-day (bench/billing.py: 3x faster than the ORM at 10,000 meters).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import psycopg
+from django.db import connection
+from django.db.models import QuerySet
 
 from billing.models import OebPriceSet
 from billing.prices import PRICE_TABLE, PriceSet
@@ -24,6 +29,28 @@ from meters.models import IntervalDay, MeterInstallation, RegisterRead
 from meters.storage import slots_per_day, unpack_rows
 
 IN_CHUNK = 5000  # meters per IN (...) list
+# A chunk of meters is read by pk range (then filtered here) when the range is at most this many
+# times the meters asked for: a range scan is ~3x cheaper on the server than `= ANY(array)`.
+RANGE_SLACK = 2
+
+
+def pg_array(ids: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers: one parameter, not a placeholder per id."""
+    values = ids.tolist() if isinstance(ids, np.ndarray) else [int(i) for i in ids]
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def with_ids(queryset: QuerySet[Any], field: str, ids: Iterable[int]) -> QuerySet[Any]:
+    """``queryset.filter(<field>__in=ids)``; on PostgreSQL one ``= ANY(array)`` parameter rather
+    than a placeholder per id (10,000 ids: ~0.1 s less client-side query building)."""
+    ids = list(ids)
+    if connection.vendor != "postgresql":
+        return queryset.filter(**{f"{field}__in": ids})
+    model = queryset.model
+    column = model._meta.get_field(field).column
+    qn = connection.ops.quote_name
+    where = f"{qn(model._meta.db_table)}.{qn(column)} = ANY(%s::bigint[])"
+    return queryset.extra(where=[where], params=[pg_array(ids)])  # noqa: S610
 
 
 def _day_numbers(dates: Sequence[dt.date]) -> np.ndarray:
@@ -36,6 +63,8 @@ def day_rows(
     *, ldc: LDC | int, meter_ids: Sequence[int], first_day: int, last_day: int
 ) -> list[DayRows]:
     """The delivered channel's stored days [first_day, last_day] (UTC) of the meters, by length."""
+    if connection.vendor == "postgresql":
+        return _day_rows_pg(ldc, meter_ids, first_day, last_day)
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(meter_ids), IN_CHUNK):
         days = IntervalDay.objects.for_ldc(ldc).filter(
@@ -59,6 +88,56 @@ def day_rows(
         )
         for length in sorted(set(minutes))
     ]
+
+
+_PG_DAYS = """
+    SELECT interval_minutes,
+           string_agg(int8send(meter_id::bigint) || int4send(day - DATE '1970-01-01'), ''::bytea),
+           string_agg(wh, ''::bytea),
+           string_agg(flags, ''::bytea)
+      FROM meters_intervalday
+     WHERE ldc_id = %s AND channel = 1 AND day >= %s AND day <= %s AND {meters}
+     GROUP BY interval_minutes
+"""
+
+
+def _day_rows_pg(
+    ldc: LDC | int, meter_ids: Sequence[int], first_day: int, last_day: int
+) -> list[DayRows]:
+    """day_rows in one query per chunk: the server concatenates keys, values and flags."""
+    ldc_id = ldc if isinstance(ldc, int) else ldc.pk
+    wanted = np.unique(np.asarray(meter_ids, np.int64))
+    parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    table = IntervalDay._meta.db_table
+    for i in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[i : i + IN_CHUNK]
+        low, high = int(chunk[0]), int(chunk[-1])
+        by_range = high - low + 1 <= RANGE_SLACK * len(chunk)
+        meters = "meter_id BETWEEN %s AND %s" if by_range else "meter_id = ANY(%s::bigint[])"
+        args: list[Any] = [low, high] if by_range else [pg_array(chunk)]
+        sql = _PG_DAYS.replace("meters_intervalday", table).format(meters=meters)
+        connection.ensure_connection()
+        # A server-binding cursor with binary results: the blobs come as stored, not hex-encoded
+        # by the server and decoded here (Django's cursors bind client-side, text results only).
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, [ldc_id, date_of(first_day), date_of(last_day), *args], binary=True)
+            fetched = cursor.fetchall()
+        for minutes, keys, wh, flags in fetched:
+            key = np.frombuffer(keys, np.dtype([("m", ">i8"), ("d", ">i4")]))
+            meter, day = key["m"].astype(np.int64), key["d"].astype(np.int64)
+            n = slots_per_day(minutes)
+            values = np.frombuffer(wh, "<i4").reshape(-1, n)
+            bits = np.frombuffer(flags, "u1").reshape(-1, n)
+            if by_range:  # the range may hold meters not asked for
+                keep = np.isin(meter, chunk)
+                meter, day, values, bits = meter[keep], day[keep], values[keep], bits[keep]
+            parts.setdefault(int(minutes), []).append((meter, day, values, bits))
+    out = []
+    for minutes in sorted(parts):
+        meter, day, values, bits = (np.concatenate(c) for c in zip(*parts[minutes], strict=True))
+        order = np.lexsort((day, meter))
+        out.append(DayRows(meter[order], day[order], minutes, values[order], bits[order]))
+    return out
 
 
 def _one_per_day(days: Any) -> list[tuple[Any, ...]]:
@@ -93,9 +172,8 @@ def register_reads(
     reads: list[tuple[Any, ...]] = []
     for i in range(0, len(meter_ids), IN_CHUNK):
         reads += (
-            RegisterRead.objects.for_ldc(ldc)
+            with_ids(RegisterRead.objects.for_ldc(ldc), "meter", meter_ids[i : i + IN_CHUNK])
             .filter(
-                meter_id__in=list(meter_ids[i : i + IN_CHUNK]),
                 channel=1,
                 read_at__gte=dt.datetime.fromtimestamp(first_s, dt.UTC),
                 read_at__lte=dt.datetime.fromtimestamp(after_s, dt.UTC),
@@ -120,8 +198,8 @@ def installations(
 ) -> dict[int, list[tuple[int, dt.date, dt.date]]]:
     """SDP pk -> [(meter pk, first day, last day)] of the meters installed within start..end."""
     rows = (
-        MeterInstallation.objects.for_ldc(ldc)
-        .filter(sdp_id__in=list(sdp_ids), effective_from__lte=end)
+        with_ids(MeterInstallation.objects.for_ldc(ldc), "sdp", sdp_ids)
+        .filter(effective_from__lte=end)
         .exclude(effective_to__lt=start)
         .order_by("sdp_id", "effective_from")
         .values_list("sdp_id", "meter_id", "effective_from", "effective_to")

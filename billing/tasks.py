@@ -10,8 +10,10 @@ whose figures change gets a new version and a replacement notice. Idempotent.
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import transaction
 
+from meters import store
+from meters.tasks import TRANSIENT
 from portal.audit import audit_context
 
 
@@ -23,9 +25,12 @@ def refresh_for_meters(  # type: ignore[no-untyped-def]
     from billing.services import billing_quantities_refresh
     from ldc.models import LDC
 
-    ldc = LDC.objects.get(pk=ldc_id)
     try:
-        with audit_context(via="task"):
+        ldc = LDC.objects.get(pk=ldc_id)
+        # Under the meters' locks: two refreshes of the same quantities on two workers would
+        # otherwise let the one that read older reads write last.
+        with audit_context(via="task"), transaction.atomic():
+            store.lock_meters(ldc, meter_ids)
             outcome = billing_quantities_refresh(
                 ldc=ldc,
                 meter_ids=[int(m) for m in meter_ids],
@@ -33,6 +38,30 @@ def refresh_for_meters(  # type: ignore[no-untyped-def]
                 last_day=last_day,
                 reason="late reads",
             )
-    except OperationalError as exc:
+    except TRANSIENT as exc:  # the database or broker went away: the refresh is idempotent
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
     return outcome.replaced
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=10)
+def refresh_requests(self, *, ldc_id: int, request_ids: list[int]) -> int:  # type: ignore[no-untyped-def]
+    """Compute (or recompute) the quantities of the given requests, e.g. a billing batch split
+    across workers. Idempotent: pending quantities are updated in place, released ones get a
+    new version only when their figures change."""
+    from billing.models import BillingQuantityRequest
+    from billing.services import billing_quantities_refresh
+    from ldc.models import LDC
+
+    try:
+        ldc = LDC.objects.get(pk=ldc_id)
+        requests = list(
+            BillingQuantityRequest.objects.for_ldc(ldc)
+            .filter(pk__in=[int(r) for r in request_ids])
+            .select_related("sdp")
+            .order_by("pk")
+        )
+        with audit_context(via="task"):
+            outcome = billing_quantities_refresh(ldc=ldc, requests=requests, reason="requested")
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+    return outcome.created + outcome.updated

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -54,3 +56,42 @@ class AccountLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.account}"
+
+
+def invitation_expiry() -> Any:
+    return timezone.now() + INVITATION_LIFETIME
+
+
+INVITATION_LIFETIME = dt.timedelta(days=14)
+
+
+class CustomerInvitation(TenantModel):
+    """An LDC's e-mailed invitation to link an account: a one-time token, kept only hashed."""
+
+    account = models.ForeignKey(CustomerAccount, on_delete=models.CASCADE, related_name="invites")
+    email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(default=invitation_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["ldc", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.account}"
+
+    def is_open(self, now: dt.datetime | None = None) -> bool:
+        """Not used yet and not expired."""
+        return self.accepted_at is None and (now or timezone.now()) < self.expires_at

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -37,7 +37,6 @@ from portal.access import Actor
 from portal.audit import audit
 
 Status = ReadFile.Status
-UNFINISHED = (Status.RECEIVED, Status.PARSING, Status.LOADING)
 UNFINISHED = (Status.RECEIVED, Status.PARSING, Status.LOADING)
 
 
@@ -191,22 +190,51 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
     resolver = MeterResolver(read_file.ldc, spool.serials)
     now = timezone.now()
     for number, batch in enumerate(spool):
-        if number < read_file.batches_done:
+        if number < read_file.batches_done - 1:
             continue  # committed by an earlier attempt
+        if number == read_file.batches_done - 1:
+            # Committed by an earlier attempt, which may have died (or lost the broker) before
+            # its commit queued the batch's VEE: queue it again (VEE is idempotent).
+            _requeue_vee(read_file.ldc, batch.intervals, resolver)
+            continue
         store.ensure_partitions(batch.intervals.start // 86_400)
-        with transaction.atomic():
-            counts = merge_batch(read_file, batch.intervals, batch.registers, resolver, tz, now)
-            advanced = ReadFile.objects.filter(pk=read_file.pk, batches_done=number).update(
-                batches_done=number + 1,
-                lease_until=timezone.now() + lease(),
-                intervals_accepted=F("intervals_accepted") + counts["accepted"],
-                intervals_rejected=F("intervals_rejected") + counts["rejected"],
-                registers_accepted=F("registers_accepted") + counts["registers"],
-            )
-            if advanced != 1:
-                raise RuntimeError(
-                    f"read file {read_file.public_id}: batch {number} was loaded by another worker"
-                )  # rolls this batch back
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                _load_batch(read_file, number, batch, resolver, tz, now)
+                break
+            except (IntegrityError, connection.Database.IntegrityError):
+                # VEE (which does not hold the meters' locks) stored an estimated day this
+                # batch saw as new, between our read and our insert: the batch rolled back
+                # whole; read the days again and merge over the estimate.
+                if attempt == BATCH_ATTEMPTS:
+                    raise
+
+
+BATCH_ATTEMPTS = 3
+
+
+def _load_batch(
+    read_file: ReadFile,
+    number: int,
+    batch: Any,
+    resolver: MeterResolver,
+    tz: ZoneInfo,
+    now: dt.datetime,
+) -> None:
+    """Merge batch ``number`` and record it done, in one transaction."""
+    with transaction.atomic():
+        counts = merge_batch(read_file, batch.intervals, batch.registers, resolver, tz, now)
+        advanced = ReadFile.objects.filter(pk=read_file.pk, batches_done=number).update(
+            batches_done=number + 1,
+            lease_until=timezone.now() + lease(),
+            intervals_accepted=F("intervals_accepted") + counts["accepted"],
+            intervals_rejected=F("intervals_rejected") + counts["rejected"],
+            registers_accepted=F("registers_accepted") + counts["registers"],
+        )
+        if advanced != 1:
+            raise RuntimeError(
+                f"read file {read_file.public_id}: batch {number} was loaded by another worker"
+            )  # rolls this batch back
 
 
 def merge_batch(
@@ -234,6 +262,14 @@ def merge_batch(
         "rejected": sum(r["intervals"] for r in rejections),
         "registers": _save_registers(read_file, registers, resolver),
     }
+
+
+def _requeue_vee(ldc: LDC, intervals: IntervalBatch, resolver: MeterResolver) -> None:
+    pk = resolver.meter_ids(intervals.meter)
+    known = pk >= 0
+    if known.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
+        days = intervals.start[known] // 86_400
+        _queue_vee(ldc, np.unique(pk[known]).tolist(), int(days.min()), int(days.max()))
 
 
 def _queue_vee(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> None:

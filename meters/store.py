@@ -16,10 +16,13 @@ from meters.localtime import date_of
 from meters.models import IntervalDay, IntervalDayVersion, ReadFile
 from meters.storage import DayBlock, MergeResult, day_key, pack_rows, slots_per_day, unpack_rows
 
-LOCK_BUCKETS = 1024
+LOCK_BUCKETS = 1024  # advisory locks per transaction stay well under PostgreSQL's lock table
 # Room on each page for VEE's rewrite of a day next to the row as ingested: the update is then
-# "heap-only" (no index entry changes: the columns VEE writes are not indexed).
-FILLFACTOR = 60  # advisory locks per transaction stay well under PostgreSQL's lock table
+# "heap-only" (no index entry changes: the columns VEE writes are not indexed). The rewrite adds
+# the methods and rule bits, so it is ~1.4x the row as ingested (hourly: 446 bytes against 326):
+# at 40 % every row of a page has room for its rewrite; at 60 % half the updates were not HOT
+# and also wrote an entry into each of the four indexes.
+FILLFACTOR = 40
 IN_CHUNK = 2000
 
 
@@ -371,6 +374,155 @@ def vee_block(rows: list[tuple[Any, ...]], keys: np.ndarray, minutes: int) -> Ve
     return VeeBlock(block, methods, rules, exists)
 
 
+def vee_stored(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> dict[int, VeeBlock]:
+    """Every stored day of the given meters in [first_day, last_day] (UTC day numbers), as one
+    VeeBlock of stored rows (sorted by day key) per interval length.
+
+    On PostgreSQL the database concatenates each column of a chunk of meters into one bytea
+    (binary results): no Python object per row or per value, one ``frombuffer`` per column.
+    """
+    if connection.vendor != "postgresql":
+        rows = box_rows(ldc, meters, first_day, last_day)
+        out: dict[int, VeeBlock] = {}
+        for minutes in sorted({int(r[4]) for r in rows}):
+            mine = [r for r in rows if int(r[4]) == minutes]
+            out[minutes] = vee_block(mine, np.sort(_row_keys(mine)), minutes)
+        return out
+    parts: dict[int, list[VeeBlock]] = {}
+    for i in range(0, len(meters), IN_CHUNK):
+        for minutes, part in _vee_box_pg(ldc, meters[i : i + IN_CHUNK], first_day, last_day):
+            parts.setdefault(minutes, []).append(part)
+    return {m: _concat(parts[m]) for m in sorted(parts)}
+
+
+# Each column of the box concatenated into one bytea (integers big-endian, as the *send
+# functions give them; the arrays as stored, with their lengths). An aggregate without ORDER BY
+# feeds every row to all its aggregates in turn, so the columns line up.
+_VEE_BLOBS = ("wh", "flags", "raw_wh", "raw_quality", "methods", "rules")
+_VEE_BOX = (
+    "SELECT count(*), string_agg(int8send(meter_id), ''::bytea), "
+    "string_agg(int2send(channel), ''::bytea), "
+    "string_agg(int4send(day - DATE '1970-01-01'), ''::bytea), "
+    "string_agg(int4send(version), ''::bytea), "
+    "string_agg(int2send(interval_minutes), ''::bytea), "
+    + ", ".join(
+        f"string_agg({c}, ''::bytea), string_agg(int4send(octet_length({c})), ''::bytea)"
+        for c in _VEE_BLOBS
+    )
+    + " FROM meters_intervalday "
+    "WHERE ldc_id = %s AND meter_id = ANY(%s::bigint[]) AND day BETWEEN %s AND %s"
+)
+# (dtype, whether an empty blob is allowed: VEE never ran) of each blob column
+_VEE_BLOB_TYPES = (
+    ("<i4", False),
+    ("u1", False),
+    ("<i4", False),
+    ("u1", False),
+    ("u1", True),
+    ("<u4", True),
+)
+
+
+def _vee_box_pg(
+    ldc: LDC, meters: list[int], first_day: int, last_day: int
+) -> list[tuple[int, VeeBlock]]:
+    import psycopg
+
+    connection.ensure_connection()
+    params = [ldc.pk, [int(m) for m in meters], date_of(first_day), date_of(last_day)]
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_VEE_BOX, params, binary=True)
+        count, *cols = cursor.fetchone()
+    if not count:
+        return []
+    meter = np.frombuffer(cols[0], ">i8").astype(np.int64)
+    channel = np.frombuffer(cols[1], ">i2").astype(np.int64)
+    day = np.frombuffer(cols[2], ">i4").astype(np.int64)
+    version = np.frombuffer(cols[3], ">i4").astype(np.int64)
+    minutes = np.frombuffer(cols[4], ">i2").astype(np.int64)
+    if meter.shape[0] != count:
+        raise ValueError("stored days came back misaligned")
+    key = day_key(meter, channel, day)
+    blobs = [
+        (np.frombuffer(cols[5 + 2 * j], np.uint8), np.frombuffer(cols[6 + 2 * j], ">i4"))
+        for j in range(len(_VEE_BLOBS))
+    ]
+    out = []
+    for m in np.unique(minutes).tolist():
+        rows = np.flatnonzero(minutes == m)
+        rows = rows[np.argsort(key[rows], kind="stable")]
+        n = slots_per_day(m)
+        arrays = [
+            _blob_column(data, sizes, rows, dtype, n, empty)
+            for (data, sizes), (dtype, empty) in zip(blobs, _VEE_BLOB_TYPES, strict=True)
+        ]
+        wh, flags, raw_wh, raw_quality, methods, rules = arrays
+        block = DayBlock(key[rows], m, wh, flags, raw_wh, raw_quality, version[rows])
+        out.append((m, VeeBlock(block, methods, rules, np.ones(rows.shape[0], bool))))
+    return out
+
+
+def _blob_column(
+    data: np.ndarray, sizes: np.ndarray, rows: np.ndarray, dtype: str, n: int, allow_empty: bool
+) -> np.ndarray:
+    """(len(rows), n) values of the given rows from one column's concatenated blobs; an empty
+    blob (VEE never ran) reads as zeros where ``allow_empty``."""
+    width = n * np.dtype(dtype).itemsize
+    size = sizes[rows]
+    full = size != 0 if allow_empty else np.ones(rows.shape[0], bool)
+    if (size[full] != width).any():
+        raise ValueError(f"a stored day's array is not {n} values of {dtype}")
+    if size.shape[0] == sizes.shape[0] and full.all():
+        # Every row of the box, all full (the usual case): the blobs are the array, reordered.
+        return np.frombuffer(data, dtype).reshape(-1, n)[rows]
+    out = np.zeros((rows.shape[0], n), dtype)
+    start = (np.cumsum(sizes, dtype=np.int64) - sizes)[rows[full]]
+    at = start[:, None] + np.arange(width)
+    out[full] = data[at].view(dtype).reshape(-1, n)
+    return out
+
+
+def _concat(parts: list[VeeBlock]) -> VeeBlock:
+    if len(parts) == 1:
+        return parts[0]
+    b = [p.block for p in parts]
+    block = DayBlock(
+        np.concatenate([x.key for x in b]),
+        b[0].minutes,
+        np.concatenate([x.wh for x in b]),
+        np.concatenate([x.flags for x in b]),
+        np.concatenate([x.raw_wh for x in b]),
+        np.concatenate([x.raw_quality for x in b]),
+        np.concatenate([x.version for x in b]),
+    )
+    order = np.argsort(block.key, kind="stable")
+    return VeeBlock(
+        block.take(order),
+        np.concatenate([p.methods for p in parts])[order],
+        np.concatenate([p.rules for p in parts])[order],
+        np.concatenate([p.exists for p in parts])[order],
+    )
+
+
+def vee_layout(stored: VeeBlock | None, keys: np.ndarray, minutes: int) -> VeeBlock:
+    """The days ``keys`` (sorted, unique, a superset of the stored rows' keys) of one interval
+    length: the stored rows where there are, empty days elsewhere."""
+    if stored is not None and np.array_equal(stored.block.key, keys):
+        return stored  # every day asked for is stored (the usual case)
+    block = DayBlock.empty(keys, minutes)
+    n = slots_per_day(minutes)
+    methods, rules = np.zeros((len(keys), n), np.uint8), np.zeros((len(keys), n), np.uint32)
+    exists = np.zeros(len(keys), bool)
+    if stored is not None and len(stored.block):
+        at = np.searchsorted(keys, stored.block.key)
+        s = stored.block
+        block.wh[at], block.flags[at] = s.wh, s.flags
+        block.raw_wh[at], block.raw_quality[at] = s.raw_wh, s.raw_quality
+        block.version[at] = s.version
+        methods[at], rules[at], exists[at] = stored.methods, stored.rules, True
+    return VeeBlock(block, methods, rules, exists)
+
+
 def save_vee(ldc: LDC, vee: VeeBlock) -> int:
     """Write VEE's current values, flags, methods and rule bits (never the raw values).
 
@@ -379,25 +531,115 @@ def save_vee(ldc: LDC, vee: VeeBlock) -> int:
     """
     if not len(vee.block):
         return 0
-    rows = [
-        (*r, m, b)
-        for r, m, b in zip(
-            _day_rows(ldc, vee.block),
-            pack_rows(vee.methods, "u1"),
-            pack_rows(vee.rules, "<u4"),
-            strict=True,
-        )
-    ]
     table, key = IntervalDay._meta.db_table, ("ldc_id", "meter_id", "channel", "day")
     update = ("wh", "flags", "methods", "rules", "updated_at")
-    stored = [row for row, known in zip(rows, vee.exists.tolist(), strict=True) if known]
-    created = [row for row, known in zip(rows, vee.exists.tolist(), strict=True) if not known]
-    if connection.vendor == "postgresql" and stored:
-        _update_from_copy(table, _VEE_COLUMNS, _VEE_TYPES, key, update, stored)
-    else:
-        created += stored
-    _upsert(table, _VEE_COLUMNS, _VEE_TYPES, key, update, created)
-    return len(rows)
+    if connection.vendor == "postgresql":
+        if vee.exists.all():
+            _update_vee(ldc, vee.block, vee.methods, vee.rules)
+            return len(vee.block)
+        stored = np.flatnonzero(vee.exists)
+        if len(stored):
+            _update_vee(ldc, vee.block.take(stored), vee.methods[stored], vee.rules[stored])
+        created = np.flatnonzero(~vee.exists)
+        if len(created):
+            _upsert(
+                table,
+                _VEE_COLUMNS,
+                _VEE_TYPES,
+                key,
+                update,
+                _vee_rows(ldc, vee.block.take(created), vee.methods[created], vee.rules[created]),
+            )
+        return len(vee.block)
+    _upsert(
+        table,
+        _VEE_COLUMNS,
+        _VEE_TYPES,
+        key,
+        update,
+        _vee_rows(ldc, vee.block, vee.methods, vee.rules),
+    )
+    return len(vee.block)
+
+
+def _vee_rows(
+    ldc: LDC, block: DayBlock, methods: np.ndarray, rules: np.ndarray
+) -> list[tuple[Any, ...]]:
+    return [
+        (*r, m, b)
+        for r, m, b in zip(
+            _day_rows(ldc, block), pack_rows(methods, "u1"), pack_rows(rules, "<u4"), strict=True
+        )
+    ]
+
+
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\0" + b"\0" * 8
+_COPY_TRAILER = b"\xff\xff"
+_PG_EPOCH_DAY = 10957  # 2000-01-01, where PostgreSQL's binary dates count from
+
+
+def _copy_rows(columns: list[np.ndarray]) -> np.ndarray:
+    """The tuples of a binary COPY stream of fixed-width rows, built with numpy (no Python per
+    row): a (K, row bytes) uint8 array to send between the signature and the trailer.
+
+    Each column is a (K,) array of a big-endian integer dtype, or a (K, w) uint8 array sent as
+    a bytea of w bytes."""
+    k = columns[0].shape[0]
+    parts = [(c.view(np.uint8).reshape(k, -1) if c.ndim == 1 else c) for c in columns]
+    width = 2 + sum(4 + p.shape[1] for p in parts)
+    out = np.empty((k, width), np.uint8)
+    out[:, :2] = np.frombuffer(np.array(len(parts), ">i2").tobytes(), np.uint8)
+    at = 2
+    for p in parts:
+        out[:, at : at + 4] = np.frombuffer(np.array(p.shape[1], ">i4").tobytes(), np.uint8)
+        out[:, at + 4 : at + 4 + p.shape[1]] = p
+        at += 4 + p.shape[1]
+    return out
+
+
+def _as_bytes(values: np.ndarray, dtype: str) -> np.ndarray:
+    """(K, n) values as (K, n * itemsize) uint8 in the stored byte layout."""
+    data = np.ascontiguousarray(values, dtype=dtype)
+    return data.view(np.uint8).reshape(data.shape[0], -1)
+
+
+def _update_vee(ldc: LDC, block: DayBlock, methods: np.ndarray, rules: np.ndarray) -> None:
+    """UPDATE VEE's columns of stored days: one binary COPY of the new arrays into a temporary
+    table (a buffer numpy builds), then one joined UPDATE."""
+    table = IntervalDay._meta.db_table
+    tmp = f"tmpv_{table}"
+    rows = _copy_rows(
+        [
+            block.meter.astype(">i8"),
+            block.channel.astype(">i2"),
+            (block.day - _PG_EPOCH_DAY).astype(">i4"),
+            _as_bytes(block.wh, "<i4"),
+            _as_bytes(block.flags, "u1"),
+            _as_bytes(methods, "u1"),
+            _as_bytes(rules, "<u4"),
+        ]
+    )
+    days = (date_of(int(block.day.min())), date_of(int(block.day.max())))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {tmp} (meter_id bigint, channel smallint, day date, "
+            "wh bytea, flags bytea, methods bytea, rules bytea) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy(f"COPY {tmp} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(_COPY_SIGNATURE)
+            copy.write(memoryview(rows).cast("B"))
+            copy.write(_COPY_TRAILER)
+        # Freshly loaded partitions may have no statistics yet: insist on the unique index
+        # (a nested loop over the copied rows), never a scan of a partition per copied row.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"UPDATE {table} t SET wh = s.wh, flags = s.flags, methods = s.methods, "  # noqa: S608
+            "rules = s.rules, updated_at = %s FROM "
+            f"{tmp} s WHERE t.ldc_id = %s AND t.meter_id = s.meter_id AND t.channel = s.channel "
+            "AND t.day = s.day AND t.day BETWEEN %s AND %s",
+            [timezone.now(), ldc.pk, *days],
+        )
+        cursor.execute(f"DROP TABLE {tmp}")
 
 
 def _update_from_copy(

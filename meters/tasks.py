@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
-from meters import services
+from meters import services, store
 from meters.models import ReadFile
 from portal.audit import audit_context
+
+# The database or the broker went away mid-task (a restart, a failover): try again later. The
+# work is idempotent, so a retry resumes from what was committed. Raw driver cursors (COPY)
+# raise the driver's own errors, not Django's wrappers.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    connection.Database.OperationalError,
+    connection.Database.InterfaceError,
+    BrokerError,
+)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=20)
 def ingest_read_file(self, *, ldc_id: int, read_file_id: int) -> str:  # type: ignore[no-untyped-def]
     """Ingest one read file; idempotent, so redelivery after a crash resumes safely."""
-    read_file = ReadFile.objects.for_ldc(ldc_id).get(pk=read_file_id)
     try:
+        read_file = ReadFile.objects.for_ldc(ldc_id).get(pk=read_file_id)
         with audit_context(via="task"):
             read_file = services.read_file_ingest(read_file=read_file)
-    except OperationalError as exc:  # the database went away: try again later
+    except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
     if not read_file.is_finished:
         # Another worker holds the file (a duplicate delivery): look again when its lease ends.
@@ -44,19 +56,25 @@ def vee_days(self, *, ldc_id: int, meter_ids: list[int], first_day: int, last_da
     from ldc.models import LDC
     from meters.vee_service import vee_run_days
 
-    ldc = LDC.objects.get(pk=ldc_id)
     try:
-        with audit_context(via="task"):
+        ldc = LDC.objects.get(pk=ldc_id)
+        # One transaction holding the meters' locks from the read to the write: otherwise an
+        # ingestion batch (or another VEE) committing in between is overwritten with stale
+        # values, or collides with a day VEE estimated.
+        with audit_context(via="task"), transaction.atomic():
+            store.lock_meters(ldc, meter_ids)
             outcome = vee_run_days(
                 ldc=ldc, meter_ids=meter_ids, first_day=first_day, last_day=last_day
             )
-    except OperationalError as exc:
-        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
-    from meters.vee_service import vee_ran
+        from meters.vee_service import vee_ran
 
-    vee_ran.send(
-        sender=vee_days, ldc=ldc, meter_ids=meter_ids, first_day=first_day, last_day=last_day
-    )
+        # Billing of these meter-days is queued from here: a broker error retries the whole
+        # (idempotent) task rather than dropping the billing refresh.
+        vee_ran.send(
+            sender=vee_days, ldc=ldc, meter_ids=meter_ids, first_day=first_day, last_day=last_day
+        )
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
     return outcome.written
 
 

@@ -4,13 +4,15 @@ keep the LDC's exception queue; manual edits and the queue's bulk actions. Every
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -83,23 +85,33 @@ def vee_run_days(
     outcome = VeeOutcome()
     if not meters:
         return outcome
-    rows = store.box_rows(ldc, meters, first_day - HISTORY_DAYS, last_day + 1)
-    for minutes in sorted({int(r[4]) for r in rows} or {60}):
+    boxes = store.vee_stored(ldc, meters, first_day - HISTORY_DAYS, last_day + 1)
+    for minutes in sorted(boxes or {60}):
         with transaction.atomic():
             _run_minutes(
-                ldc, meters, first_day, last_day, minutes, rows, now or timezone.now(), outcome
+                ldc,
+                meters,
+                first_day,
+                last_day,
+                minutes,
+                boxes.get(minutes),
+                now or timezone.now(),
+                outcome,
             )
     return outcome
 
 
 def _keys(
-    meters: list[int], rows: list[tuple[Any, ...]], first: int, last: int, minutes: int
+    meters: list[int], box: store.VeeBlock | None, first: int, last: int, minutes: int
 ) -> np.ndarray:
     """Stored days of this length plus every target meter-day (empty when nothing arrived)."""
-    stored = [day_key(r[1], r[2], day_number(r[3])) for r in rows if int(r[4]) == minutes]
+    stored = box.block.key if box is not None else np.empty(0, np.int64)
     days = np.arange(first, last + 1)
     target = day_key(np.repeat(meters, len(days)), 1, np.tile(days, len(meters)))
-    return np.unique(np.concatenate([np.array(stored, np.int64), target]))
+    at = np.searchsorted(stored, target)
+    if len(stored) and (at < len(stored)).all() and (stored[at] == target).all():
+        return stored  # every target day is stored (sorted, unique): nothing to add
+    return np.unique(np.concatenate([stored, target]))
 
 
 def _run_minutes(
@@ -108,13 +120,13 @@ def _run_minutes(
     first: int,
     last: int,
     minutes: int,
-    rows: list[tuple[Any, ...]],
+    box: store.VeeBlock | None,
     now: dt.datetime,
     outcome: VeeOutcome,
 ) -> None:
     tz = ZoneInfo(ldc.time_zone)
-    keys = _keys(meters, rows, first, last, minutes)
-    stored = store.vee_block(rows, keys, minutes)
+    keys = _keys(meters, box, first, last, minutes)
+    stored = store.vee_layout(box, keys, minutes)
     block = stored.block
     registers = _registers(ldc, meters, first, last)
     years = (date_of(first - HISTORY_DAYS).year, date_of(last + 1).year)
@@ -174,11 +186,19 @@ def _take(vee: store.VeeBlock, rows: np.ndarray) -> store.VeeBlock:
     )
 
 
+def _of_meters(queryset: QuerySet[Any], meters: list[int]) -> QuerySet[Any]:
+    """Rows of the given meters: one array parameter on PostgreSQL (an IN list of thousands of
+    parameters costs Django more than the query costs the database)."""
+    if connection.vendor == "postgresql":
+        table = queryset.model._meta.db_table
+        return queryset.extra(where=[f'"{table}"."meter_id" = ANY(%s)'], params=[meters])  # noqa: S610
+    return queryset.filter(meter_id__in=meters)
+
+
 def _registers(ldc: LDC, meters: list[int], first: int, last: int) -> RegisterReads:
     reads = list(
-        RegisterRead.objects.for_ldc(ldc)
+        _of_meters(RegisterRead.objects.for_ldc(ldc), meters)
         .filter(
-            meter_id__in=meters,
             read_at__gte=dt.datetime.combine(date_of(first - HISTORY_DAYS), dt.time(), dt.UTC),
             read_at__lt=dt.datetime.combine(date_of(last + 2), dt.time(), dt.UTC),
         )
@@ -210,8 +230,9 @@ def _exceptions(
         for row in np.flatnonzero(fired).tolist():
             key = (int(block.meter[row]), int(block.channel[row]), int(block.day[row]), rule)
             needs[key] = "; ".join(result.validation.explain(row))[:500]
-    rows = VeeException.objects.for_ldc(ldc).filter(
-        meter_id__in=sorted({int(m) for m in block.meter[target]}),
+    rows = _of_meters(
+        VeeException.objects.for_ldc(ldc), np.unique(block.meter[target]).tolist()
+    ).filter(
         day__gte=date_of(int(block.day[target].min())),
         day__lte=date_of(int(block.day[target].max())),
     )
@@ -259,8 +280,8 @@ def _before_first_read(block: DayBlock) -> np.ndarray:
 def _sdp_of(ldc: LDC, meters: set[int]) -> dict[int, int]:
     today = timezone.localdate()
     return dict(
-        MeterInstallation.objects.for_ldc(ldc)
-        .filter(meter_id__in=sorted(meters), effective_from__lte=today)
+        _of_meters(MeterInstallation.objects.for_ldc(ldc), sorted(meters))
+        .filter(effective_from__lte=today)
         .exclude(effective_to__lt=today)
         .values_list("meter_id", "sdp_id")
     )
@@ -277,17 +298,87 @@ def vee_daily_sweep(*, ldc: LDC, local_day: dt.date | None = None, chunk: int = 
         .exclude(effective_to__lt=local_day)
         .values_list("meter_id", flat=True)
     )
-    total = VeeOutcome()
-    for i in range(0, len(meters), chunk):
-        part = vee_run_days(
-            ldc=ldc,
-            meter_ids=meters[i : i + chunk],
-            first_day=start // DAY_S,
-            last_day=(end - 1) // DAY_S,
+    return vee_run_chunks(
+        ldc=ldc,
+        meter_ids=meters,
+        first_day=start // DAY_S,
+        last_day=(end - 1) // DAY_S,
+        chunk=chunk,
+    )
+
+
+def vee_run_chunks(
+    *,
+    ldc: LDC,
+    meter_ids: Iterable[int],
+    first_day: int,
+    last_day: int,
+    now: dt.datetime | None = None,
+    chunk: int = 5000,
+    workers: int = 2,
+) -> VeeOutcome:
+    """vee_run_days over many meters, a chunk of meters at a time (each chunk its own transaction).
+
+    With ``workers`` > 1 and no transaction open, chunks run in that many threads, each on its
+    own database connection: while one waits for PostgreSQL (psycopg releases the GIL, the
+    server works on the other core), another computes. Inside a transaction (a caller's atomic
+    block, a test) or on SQLite the chunks run one after the other on the caller's connection.
+    """
+    meters = sorted({int(m) for m in meter_ids})
+    parts = [meters[i : i + chunk] for i in range(0, len(meters), chunk)]
+    now = now or timezone.now()
+
+    def run(part: list[int]) -> VeeOutcome:
+        return vee_run_days(
+            ldc=ldc, meter_ids=part, first_day=first_day, last_day=last_day, now=now
         )
+
+    if (
+        workers <= 1
+        or len(parts) <= 1
+        or connection.in_atomic_block
+        or connection.vendor != "postgresql"  # SQLite writes one at a time anyway
+    ):
+        outcomes = [run(part) for part in parts]
+    else:
+        outcomes = _in_threads(run, parts, workers)
+    total = VeeOutcome()
+    for part in outcomes:
         for name in total.__dataclass_fields__:
             setattr(total, name, getattr(total, name) + getattr(part, name))
     return total
+
+
+def _in_threads(
+    run: Callable[[list[int]], VeeOutcome], parts: list[list[int]], workers: int
+) -> list[VeeOutcome]:
+    """Each thread takes the next chunk until none is left, then closes its connection."""
+    outcomes: list[VeeOutcome | None] = [None] * len(parts)
+    errors: list[BaseException] = []
+    todo = iter(range(len(parts)))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            while not errors:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                outcomes[i] = run(parts[i])
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            errors.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=worker) for _ in range(min(workers, len(parts)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [o for o in outcomes if o is not None]
 
 
 # Sent after a person changes reads (ldc, meter_id, starts): billing marks quantities stale.

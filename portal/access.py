@@ -6,10 +6,10 @@ is written once, here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ldc.models import LDC, LDC_ROLES, Role
+from ldc.models import LDC, LDC_ROLES, Role, Stage
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -30,7 +30,21 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "billing.request": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.BILLING_AGENT}),
     "sme.view": frozenset({Role.SME_COORDINATOR}),
     "sme.manage": frozenset({Role.SME_COORDINATOR}),
+    # MDM/R stages, enrollment groups, GUI training (ldc/stages.py, enrollment.py, training.py)
+    "stages.view": ALL_LDC,
+    "stages.submit": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE}),
+    "stages.sign_off": frozenset({Role.SME_COORDINATOR}),
+    "enrollment.view": ALL_LDC,
+    "enrollment.manage": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE}),
+    "training.register": ALL_LDC,
+    "training.view_missing": frozenset({Role.LDC_ADMIN}),
+    "training.manage": frozenset({Role.SME_COORDINATOR}),
 }
+# Writes to production data: a staff member of an LDC in Production needs the GUI course
+# (Course.required_for_write) completed first. Machine tokens are not people and are not gated.
+WRITE_CAPABILITIES = frozenset(
+    {"registry.write", "reads.upload", "reads.edit", "billing.request", "enrollment.manage"}
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,7 @@ class Actor:
     role: str | None  # None: a customer (or a user without membership)
     user: Any = None
     token: ApiToken | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_coordinator(self) -> bool:
@@ -55,7 +70,20 @@ class Actor:
         return self.role is None and self.user is not None and self.user.is_authenticated
 
     def can(self, capability: str) -> bool:
-        return self.role in CAPABILITIES[capability]
+        if self.role not in CAPABILITIES[capability]:
+            return False
+        return capability not in WRITE_CAPABILITIES or not self.needs_training
+
+    @property
+    def needs_training(self) -> bool:
+        """A person of an LDC in Production who has not completed the required GUI course."""
+        if self.token is not None or self.user is None or not self.is_ldc_staff:
+            return False
+        if self.ldc is None or self.ldc.stage != Stage.PRODUCTION:
+            return False
+        if "trained" not in self._cache:
+            self._cache["trained"] = write_trained(self.user)
+        return not self._cache["trained"]
 
     @property
     def role_label(self) -> str:
@@ -66,6 +94,20 @@ class Actor:
         if self.token is not None:
             return f"token {self.token.name} ({self.token.key_id})"
         return str(getattr(self.user, "email", "") or "system")
+
+
+def write_trained(user: Any) -> bool:
+    """Whether the user completed a course required for write access; one query, then cached
+    on the user object (the page's actor and the navigation's share it within a request)."""
+    cached = getattr(user, "_openmdmr_write_trained", None)
+    if cached is None:
+        from ldc.models import TrainingRegistration
+
+        cached = TrainingRegistration.objects.filter(
+            user=user, completed_at__isnull=False, session__course__required_for_write=True
+        ).exists()
+        user._openmdmr_write_trained = cached
+    return bool(cached)
 
 
 def actor_for_user(user: Any) -> Actor:

@@ -19,6 +19,7 @@ from meters.api import (
     RegistrySyncView,
     SdpViewSet,
 )
+from portal.views import RolloutLdcsApiView
 
 router = DefaultRouter()
 router.register("ldcs", LdcViewSet, basename="ldc")
@@ -42,5 +43,6 @@ urlpatterns = [
     path("registry/sync/", RegistrySyncView.as_view(), name="registry-sync"),
     path("billing/compare/", PlanCompareView.as_view(), name="billing-compare"),
     path("billing/settlement/", SettlementView.as_view(), name="billing-settlement"),
+    path("rollout/ldcs/", RolloutLdcsApiView.as_view(), name="rollout-ldcs"),
     *router.urls,
 ]

@@ -18,14 +18,22 @@ _STAFF_NAV: list[tuple[str, str, str, str]] = [
     ("Meters", "meters:meter-list", "cpu", "registry.view"),
     ("Read files", "meters:readfile-list", "file-earmark-arrow-up", "reads.view"),
     ("VEE exceptions", "vee:queue", "exclamation-triangle", "reads.view"),
+    ("Weekly data quality", "rollout:quality", "clipboard-data", "ldc.view"),
     ("Billing quantities", "billing:list", "receipt", "billing.request"),
+    ("Stages", "ldc:stages", "signpost-split", "stages.view"),
+    ("Enrollment groups", "ldc:groups", "collection", "enrollment.view"),
+    ("Training", "ldc:training", "mortarboard", "training.register"),
     ("Members", "ldc:members", "people", "ldc.manage_members"),
     ("API tokens", "ldc:tokens", "key", "ldc.manage_tokens"),
     ("Audit trail", "ldc:audit", "journal-text", "audit.view"),
 ]
 _SME_NAV: list[tuple[str, str, str]] = [
     ("Rollout", "home", "globe-americas"),
+    ("LDC table", "rollout:ldc-table", "table"),
+    ("Targets", "rollout:targets", "bullseye"),
+    ("Data quality", "rollout:quality-index", "clipboard-data"),
     ("LDCs", "sme:ldc-list", "buildings"),
+    ("Training sessions", "sme_onboarding:training", "mortarboard"),
     ("OEB prices", "billing:prices", "currency-dollar"),
     ("Audit trail", "sme:audit", "journal-text"),
 ]

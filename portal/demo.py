@@ -158,6 +158,7 @@ def seed_registry_and_people() -> dict[str, Any]:
     customer = _user(CUSTOMER_EMAIL, "Casey Customer", totp=False)
     account = CustomerAccount.objects.get(ldc__slug="northwind", account_number="NO-ACCT-00001")
     AccountLink.objects.get_or_create(user=customer, account=account)
+    seed_onboarding()
     return {"ldcs": len(DEMO_LDCS)}
 
 
@@ -176,6 +177,129 @@ def seed_demo_dates(days: int) -> tuple[dt.date, dt.date]:
     """The demo's read period: the ``days`` local days up to yesterday."""
     end = timezone.localdate() - dt.timedelta(days=1)
     return end - dt.timedelta(days=days - 1), end
+
+
+# MDM/R stage of each demo LDC (consistent with its status) and how long ago it entered it:
+# Georgian Bay's preparation is late, Lakeshore is part-way through its 21 QT days.
+DEMO_STAGES = {
+    "northwind": ("production", 120, 1),
+    "lakeshore": ("qt", 9, 2),
+    "maple-valley": ("development", 40, None),
+    "georgian-bay": ("preparation", 45, None),
+}
+
+
+def _staff_actor(ldc: LDC, local: str = "admin") -> Any:
+    from portal.access import actor_for_user
+
+    return actor_for_user(User.objects.get(email=f"{local}@{ldc.slug}.example"))
+
+
+def seed_onboarding() -> None:
+    """Stages consistent with each LDC's status, GUI training, enrollment groups (idempotent:
+    each part is seeded only where it is missing)."""
+    from ldc.models import LdcStage
+
+    now = timezone.now()
+    for slug, (stage, days_in, wave) in DEMO_STAGES.items():
+        ldc = LDC.objects.get(slug=slug)
+        if LdcStage.objects.for_ldc(ldc).exists():
+            continue
+        ldc.stage, ldc.enrollment_wave = stage, wave
+        ldc.stage_entered_at = now - dt.timedelta(days=days_in)
+        ldc.save(update_fields=["stage", "enrollment_wave", "stage_entered_at"])
+        _seed_stage_work(ldc)
+    _seed_training()
+    _seed_groups(LDC.objects.get(slug="northwind"))
+
+
+def _seed_stage_work(ldc: LDC) -> None:
+    """Some checklist work done and owned in the current stage; QT days run so far passed."""
+    from ldc import stages
+
+    stages.stages_ensure(ldc=ldc)
+    current = stages.current_stage(ldc)
+    if current is None or ldc.stage == "production":
+        return
+    admin = _staff_actor(ldc)
+    items = list(current.items.all())
+    for item in items[: len(items) // 2 + 1]:
+        stages.checklist_item_update(item=item, status="done", owner=admin.user, actor=admin)
+    today = timezone.localdate()
+    for day in current.test_days.filter(day__lt=today):
+        result = "failed" if day.number == 3 else "passed"
+        note = "CIS rejected 12 billing quantities; fixed next day" if day.number == 3 else ""
+        stages.test_day_record(test_day=day, result=result, note=note, actor=admin)
+
+
+def _seed_training() -> None:
+    """A past GUI course Northwind's staff completed, and upcoming sessions of every course."""
+    from ldc.models import Course, TrainingRegistration, TrainingSession
+
+    if TrainingSession.objects.exists():
+        return
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    gui = Course.objects.get(code="gui-step-by-step")
+    past = TrainingSession.objects.create(
+        course=gui, starts_at=now - dt.timedelta(days=150), place="SME offices, Toronto"
+    )
+    for local, _ in STAFF_ROLES:
+        user = User.objects.get(email=f"{local}@northwind.example")
+        TrainingRegistration.objects.create(
+            ldc=LDC.objects.get(slug="northwind"),
+            session=past,
+            user=user,
+            attended=True,
+            completed_at=past.starts_at + dt.timedelta(hours=3),
+        )
+    upcoming = (
+        ("introduction", 6, "Online", True, 40),
+        ("gui-step-by-step", 9, "SME offices, Toronto — room 4", False, 16),
+        ("vee-exceptions", 13, "Online", True, 30),
+        ("billing-quantities", 20, "SME offices, Toronto — room 2", False, 16),
+        ("gui-step-by-step", 27, "Online", True, 24),
+    )
+    for code, days, place, online, capacity in upcoming:
+        TrainingSession.objects.create(
+            course=Course.objects.get(code=code),
+            starts_at=now + dt.timedelta(days=days),
+            place=place,
+            online=online,
+            capacity=capacity,
+        )
+    lakeshore_admin = User.objects.get(email="admin@lakeshore.example")
+    session = TrainingSession.objects.filter(course=gui, starts_at__gt=now).first()
+    TrainingRegistration.objects.create(
+        ldc=LDC.objects.get(slug="lakeshore"), session=session, user=lakeshore_admin
+    )
+
+
+def _seed_groups(ldc: LDC) -> None:
+    """Northwind (in Production): one group on TOU billing, one enrolled, one just created."""
+    from ldc import enrollment
+    from ldc.models import EnrollmentGroup
+
+    if EnrollmentGroup.objects.for_ldc(ldc).exists():
+        return
+    admin = _staff_actor(ldc)
+    today = timezone.localdate()
+    first = enrollment.group_create_from_filter(
+        ldc=ldc, spec=enrollment.SdpFilter(postal_prefix="M5V"), actor=admin
+    )
+    enrollment.group_mark_registered(group=first, actor=admin)
+    enrollment.group_enroll(group=first, on=today - dt.timedelta(days=60), actor=admin)
+    enrollment.group_educate(
+        group=first, on=today - dt.timedelta(days=50), channel="Letter", actor=admin
+    )
+    enrollment.group_set_tou_start(group=first, start=today - dt.timedelta(days=30), actor=admin)
+    second = enrollment.group_create_from_filter(
+        ldc=ldc, spec=enrollment.SdpFilter(rate_class="gs_lt_50"), actor=admin
+    )
+    enrollment.group_mark_registered(group=second, actor=admin)
+    enrollment.group_enroll(group=second, on=today - dt.timedelta(days=5), actor=admin)
+    enrollment.group_create_from_filter(
+        ldc=ldc, spec=enrollment.SdpFilter(postal_prefix="K1A"), actor=admin
+    )
 
 
 READ_LDCS = ("northwind", "lakeshore")
@@ -225,5 +349,8 @@ def seed_reads(*, days: int, log: Any = print) -> str:
                     read_file = read_file_ingest(read_file=read_file)
                     loaded += read_file.intervals_accepted
         log(f"  {ldc.name}: {days} daily CMEP files for {len(serials)} meters")
+    from portal.rollout import seed_rollout_demo  # weekly snapshots history and a target
+
+    log(f"  {seed_rollout_demo()}")
     files = ReadFile.objects.filter(ldc__slug__in=READ_LDCS).count()
     return f"Reads: {loaded:,} intervals loaded now; {files} read files in the repository."

@@ -100,3 +100,81 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("audit events are append-only")
+
+
+class RolloutMetric(models.TextChoices):
+    """The province-wide rollout figures a coordinator can set a target for."""
+
+    METERS_INSTALLED = "meters_installed", "Smart meters installed"
+    SDPS_REGISTERED = "sdps_registered", "SDPs registered"
+    SDPS_ENROLLED = "sdps_enrolled", "SDPs enrolled"
+    TOU_BILLED = "tou_billed", "Customers on TOU billing"
+
+
+class RolloutTarget(models.Model):
+    """A provincial target set by an SME coordinator (e.g. 3.6 million on TOU billing by a date).
+
+    Setting a target adds a row and closes the previous one (``superseded_at``): history is kept.
+    """
+
+    metric = models.CharField(max_length=30, choices=RolloutMetric.choices)
+    value = models.PositiveBigIntegerField()
+    due_date = models.DateField()
+    note = models.CharField(max_length=300, blank=True)
+    set_by = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(default=timezone.now)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["metric", "-set_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric"],
+                condition=models.Q(superseded_at__isnull=True),
+                name="one_current_target_per_metric",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()}: {self.value:,} by {self.due_date}"
+
+
+class RolloutSnapshot(models.Model):
+    """One week's rollout figures for the province (``ldc`` empty) or one LDC (aggregates only)."""
+
+    week = models.DateField(help_text="Monday of the week (local).")
+    ldc = models.ForeignKey(
+        "ldc.LDC", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    taken_at = models.DateTimeField(default=timezone.now)
+    ldcs = models.PositiveIntegerField(default=1)
+    customers = models.PositiveBigIntegerField(default=0)
+    meters_installed = models.PositiveBigIntegerField(default=0)
+    sdps_registered = models.PositiveBigIntegerField(default=0)
+    sdps_enrolled = models.PositiveBigIntegerField(default=0)
+    tou_billed = models.PositiveBigIntegerField(default=0)
+    stage = models.CharField(max_length=20, blank=True)
+    in_production = models.PositiveIntegerField(default=0)
+    read_success_pct = models.FloatField(null=True, blank=True)  # last 7 days; None: no meters
+    open_exceptions = models.PositiveIntegerField(default=0)
+    dq_issues = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["week", "ldc_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["week", "ldc"],
+                condition=models.Q(ldc__isnull=False),
+                name="one_ldc_snapshot_per_week",
+            ),
+            models.UniqueConstraint(
+                fields=["week"],
+                condition=models.Q(ldc__isnull=True),
+                name="one_province_snapshot_per_week",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.week} {self.ldc_id or 'province'}"

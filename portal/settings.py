@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("OPENMDMR_VAR_DIR", BASE_DIR / "var"))
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -67,6 +69,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    "portal.middleware.SecurityHeadersMiddleware",
+    "portal.middleware.SessionIdleTimeoutMiddleware",
     "portal.middleware.RequestContextMiddleware",
     "portal.middleware.StaffTwoFactorMiddleware",
 ]
@@ -200,7 +204,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -212,6 +216,9 @@ REST_FRAMEWORK = {
         "token_admin": "30/min",
     },
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
+    # No OPTIONS metadata (405): the OpenAPI schema describes the API, and DRF's metadata
+    # needs a serializer class that single-operation viewsets do not have (it answered 500).
+    "DEFAULT_METADATA_CLASS": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenMDMR API",
@@ -268,22 +275,39 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = 8 * 3600  # one working day
+CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
+# Session lifetime (ASVS 3.3): signed out after 12 hours whatever happens, and after this long
+# without a request (portal.middleware.SessionIdleTimeoutMiddleware): staff and coordinators
+# 30 minutes, customers 2 hours.
+SESSION_COOKIE_AGE = 12 * 3600
+OPENMDMR_STAFF_IDLE_TIMEOUT_S = int(os.environ.get("OPENMDMR_STAFF_IDLE_TIMEOUT_S", 30 * 60))
+OPENMDMR_CUSTOMER_IDLE_TIMEOUT_S = int(os.environ.get("OPENMDMR_CUSTOMER_IDLE_TIMEOUT_S", 7200))
+# Browser features no page uses (portal.middleware.SecurityHeadersMiddleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
 
+# Content Security Policy (django-csp): scripts only from our origin or carrying this
+# response's nonce (`<script nonce="{{ request.csp_nonce }}">`); no inline handlers, no eval.
+# <style> elements likewise need the nonce (base.html gives plotly.js and htmx theirs).
+# style="" attributes are allowed: they cannot run code, progress bars set widths with them,
+# and plotly.js and Bootstrap set them from script.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'", "'nonce'"],
-        # plotly.js and htmx insert style elements at run time.
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'"],
-        "connect-src": ["'self'"],
-        "frame-ancestors": ["'none'"],
-        "form-action": ["'self'"],
-        "base-uri": ["'self'"],
-        "object-src": ["'none'"],
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],  # NONCE, not the text "'nonce'": that is no nonce at all
+        "style-src": [SELF, NONCE],
+        "style-src-elem": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
     }
 }
 

@@ -90,3 +90,46 @@ class AccountFactory(factory.django.DjangoModelFactory):
     ldc = factory.SubFactory(LdcFactory)
     account_number = factory.Sequence(lambda n: f"ACCT-{n:06d}")
     postal_code = "M5V 2T6"
+
+
+def production_ldc(ldc: LDC) -> LDC:
+    """Put an LDC in the Production stage (every earlier stage signed off)."""
+    from ldc.stages import stages_ensure
+
+    ldc.stage = "production"
+    ldc.status = LDC.Status.PRODUCTION
+    ldc.save(update_fields=["stage", "status"])
+    stages_ensure(ldc=ldc)
+    return ldc
+
+
+def training_session(course_code: str = "gui-step-by-step", **fields: object) -> object:
+    """A training session of a seeded course, a week from now unless told."""
+    from django.utils import timezone
+
+    from ldc.models import Course, TrainingSession
+
+    defaults: dict[str, object] = {
+        "starts_at": timezone.now() + dt.timedelta(days=7),
+        "place": "SME offices, room 4",
+        "capacity": 10,
+    }
+    defaults.update(fields)
+    # get_or_create: transactional tests flush the courses the data migration seeded
+    course, _ = Course.objects.get_or_create(
+        code=course_code,
+        defaults={"title": course_code, "required_for_write": course_code == "gui-step-by-step"},
+    )
+    return TrainingSession.objects.create(course=course, **defaults)
+
+
+def complete_required_course(user: User, ldc: LDC) -> object:
+    """Record that a staff member completed the course required for write access."""
+    from django.utils import timezone
+
+    from ldc.models import TrainingRegistration
+
+    session = training_session(starts_at=timezone.now() - dt.timedelta(days=3))
+    return TrainingRegistration.objects.create(
+        ldc=ldc, session=session, user=user, attended=True, completed_at=timezone.now()
+    )

@@ -20,6 +20,8 @@ from typing import BinaryIO
 import numpy as np
 
 from meters.interfaces.base import (
+    MAX_INTERVAL_WH,
+    EnergyRangeError,
     IntervalBatch,
     ParsedBatch,
     ReadFileError,
@@ -320,25 +322,45 @@ def iso_to_epoch(texts: Sequence[str]) -> np.ndarray:
 # --- energy and batches -----------------------------------------------------------------------
 
 
-def scaled_wh(values: np.ndarray, power_of_ten: int) -> np.ndarray:
-    """Values in 10**power_of_ten Wh to int64 Wh, rounded half-to-even."""
+# Metric multipliers (CIM UnitMultiplier, ESPI powerOfTenMultiplier) run from yocto to yotta.
+MAX_POWER_OF_TEN = 24
+
+
+def scaled_wh(values: np.ndarray, power_of_ten: int, limit: int = MAX_INTERVAL_WH) -> np.ndarray:
+    """Values in 10**power_of_ten Wh to int64 Wh, rounded half-to-even (EnergyRangeError)."""
+    if power_of_ten >= 0 and values.dtype.kind in "iu":
+        factor = 10**power_of_ten
+        bound = limit // factor  # exact: no float rounding near the limit
+        bad = (values > bound) | (values < -bound)
+        if bad.any():
+            index = int(np.argmax(bad))
+            raise EnergyRangeError(index, float(values[index]) * factor, limit)
+        return values.astype(np.int64) * factor if bound else np.zeros(values.shape, np.int64)
     if power_of_ten >= 0:
-        if values.dtype.kind in "iu":
-            return values.astype(np.int64) * (10**power_of_ten)
-        return kwh_to_wh(values, 10.0**power_of_ten)
+        return kwh_to_wh(values, 10.0**power_of_ten, limit=limit)
     # Divide by an exact power of ten rather than multiply by an inexact 10**-k.
-    return kwh_to_wh(np.asarray(values, dtype=np.float64) / 10.0**-power_of_ten, 1.0)
+    floats = np.asarray(values, dtype=np.float64) / 10.0**-power_of_ten
+    return kwh_to_wh(floats, 1.0, limit=limit)
 
 
-def scaled_wh_each(values: np.ndarray, powers: np.ndarray) -> np.ndarray:
-    """``scaled_wh`` with a power of ten per value (one pass per distinct power)."""
+def scaled_wh_each(
+    values: np.ndarray, powers: np.ndarray, limit: int = MAX_INTERVAL_WH
+) -> np.ndarray:
+    """``scaled_wh`` with a power of ten per value (one pass per distinct power).
+
+    An EnergyRangeError's index is the position in ``values``.
+    """
     distinct = np.unique(powers)
     if distinct.size == 1:
-        return scaled_wh(values, int(distinct[0]))
+        return scaled_wh(values, int(distinct[0]), limit)
     out = np.empty(values.shape[0], dtype=np.int64)
     for power in distinct.tolist():
         chosen = powers == power
-        out[chosen] = scaled_wh(values[chosen], power)
+        try:
+            out[chosen] = scaled_wh(values[chosen], power, limit)
+        except EnergyRangeError as exc:
+            exc.index = int(np.flatnonzero(chosen)[exc.index])
+            raise
     return out
 
 

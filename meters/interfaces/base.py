@@ -123,6 +123,40 @@ class Parser(Protocol):
     ) -> Iterator[ParsedBatch]: ...
 
 
-def kwh_to_wh(values: np.ndarray, scale: float = 1000.0) -> np.ndarray:
-    """Decimal energy values (float64) in a unit of ``scale`` Wh to int64 Wh, half-to-even."""
-    return np.rint(np.asarray(values, dtype=np.float64) * scale).astype(np.int64)
+# An interval's energy is stored as int32 Wh (IntervalDay.wh): 2.1 GWh in one interval is a
+# corrupt value, never a reading, and must not wrap round in storage. A register is a running
+# total (int64 in storage) but kept where float64 still holds every whole watt-hour.
+MAX_INTERVAL_WH = 2**31 - 1
+MAX_REGISTER_WH = 2**53
+
+
+class EnergyRangeError(ValueError):
+    """Value ``index`` of a conversion is not a finite energy within +/- ``limit`` Wh."""
+
+    def __init__(self, index: int, wh: float, limit: int) -> None:
+        self.index = index
+        self.wh = wh
+        self.limit = limit
+        shown = f"{wh:.6g} Wh" if np.isfinite(wh) else "not a finite number"
+        super().__init__(f"energy {shown} is out of range (at most {limit} Wh)")
+
+
+def out_of_range(wh: np.ndarray, limit: int = MAX_INTERVAL_WH) -> np.ndarray:
+    """Which rounded Wh values (float64) are NaN, infinite or beyond +/- ``limit``."""
+    return ~(np.abs(wh) <= limit)
+
+
+def kwh_to_wh(
+    values: np.ndarray, scale: float = 1000.0, *, limit: int = MAX_INTERVAL_WH
+) -> np.ndarray:
+    """Decimal energy values (float64) in a unit of ``scale`` Wh to int64 Wh, half-to-even.
+
+    EnergyRangeError (a ValueError) names the first value beyond ``limit``: casting it to
+    int64 would silently give garbage.
+    """
+    wh = np.rint(np.asarray(values, dtype=np.float64) * scale)
+    bad = out_of_range(wh, limit)
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise EnergyRangeError(index, float(wh[index]), limit)
+    return wh.astype(np.int64)

@@ -40,10 +40,14 @@ from meters.interfaces._textfile import (
 )
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
+    MAX_INTERVAL_WH,
+    MAX_REGISTER_WH,
+    EnergyRangeError,
     ParsedBatch,
     Quality,
     ReadFileError,
     kwh_to_wh,
+    out_of_range,
 )
 
 RECORD_TYPE = "MEPMD01"
@@ -211,7 +215,7 @@ def _triplets(fields: list[str], header: _Header, tz: ZoneInfo) -> _Triplets:
     stamps, codes, values = fields[14::3], fields[15::3], fields[16::3]
     ends = _ends(stamps, header.interval, tz)
     quality = _quality(codes)
-    wh = _wh(values, quality, header.scale)
+    wh = _wh(values, quality, header.scale, MAX_REGISTER_WH if header.register else MAX_INTERVAL_WH)
     return _Triplets(ends, quality, wh)
 
 
@@ -322,7 +326,7 @@ def _quality(codes: list[str]) -> np.ndarray:
     return np.fromiter(map(table.__getitem__, codes), dtype=np.uint8, count=len(codes))
 
 
-def _wh(values: list[str], quality: np.ndarray, scale: float) -> np.ndarray:
+def _wh(values: list[str], quality: np.ndarray, scale: float, limit: int) -> np.ndarray:
     """Wh of each triplet; MISSING (N) must be empty and is 0, every other must be a number."""
     count = len(values)
     empty = _empty(values)
@@ -339,7 +343,11 @@ def _wh(values: list[str], quality: np.ndarray, scale: float) -> np.ndarray:
         )
     wh = np.zeros(count, dtype=np.int64)
     filled = values if not empty.any() else list(compress(values, ~empty))
-    wh[~empty] = kwh_to_wh(_numbers(filled, np.flatnonzero(~empty)), scale)
+    positions = np.flatnonzero(~empty)
+    try:
+        wh[~empty] = kwh_to_wh(_numbers(filled, positions), scale, limit=limit)
+    except EnergyRangeError as exc:
+        raise _RecordError(f"triplet {positions[exc.index] + 1}: {exc}") from None
     return wh
 
 
@@ -747,10 +755,19 @@ def _fast_wh(
     bad = empty != (quality == Quality.MISSING)
     if not empty.any():
         values, ok = decimal_spans(block.buf, block.words, start, stop)
-        return np.rint(values * scale).astype(np.int64), bad | ~ok  # kwh_to_wh, scale per value
+        wh = np.rint(values * scale)  # kwh_to_wh, scale per value
+        # Out of an interval's range: the per-line reader decides (a register may be larger).
+        out = out_of_range(wh)
+        if out.any():
+            wh[out] = 0  # no garbage from the cast: those lines are re-read and refused
+        return wh.astype(np.int64), bad | ~ok | out
     filled = np.flatnonzero(~empty)
     values, ok = decimal_spans(block.buf, block.words, start[filled], stop[filled])
     bad[filled[~ok]] = True
     wh = np.zeros(start.size, dtype=np.int64)
-    wh[filled] = np.rint(values * scale[filled]).astype(np.int64)
+    filled_wh = np.rint(values * scale[filled])
+    out = out_of_range(filled_wh)
+    bad[filled[out]] = True
+    filled_wh[out] = 0
+    wh[filled] = filled_wh.astype(np.int64)
     return wh, bad

@@ -30,6 +30,7 @@ from meters.interfaces._textfile import (
 )
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
+    EnergyRangeError,
     ParsedBatch,
     Quality,
     ReadFileError,
@@ -293,7 +294,10 @@ def _fast_wh(
     if values is None:
         return None
     wh = np.zeros(empty.size, dtype=np.int64)
-    wh[filled] = kwh_to_wh(values)
+    try:
+        wh[filled] = kwh_to_wh(values)
+    except EnergyRangeError:
+        return None  # the row reader names the row
     return wh
 
 
@@ -395,6 +399,8 @@ def _wh(kwh: Sequence[str], quality: np.ndarray) -> np.ndarray:
     except NumberError as exc:
         reason = f"kwh {exc.text[:20]!r} is not a decimal number (non-numeric kWh)"
         raise _RowError(int(positions[exc.index]), reason) from None
+    except EnergyRangeError as exc:
+        raise _RowError(int(positions[exc.index]), f"kwh: {exc}") from None
     return wh
 
 

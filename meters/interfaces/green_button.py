@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from meters.interfaces._xml import (
+    MAX_POWER_OF_TEN,
     BadValue,
     BatchBuilder,
     EndHandler,
@@ -41,10 +42,17 @@ from meters.interfaces._xml import (
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
     Channel,
+    EnergyRangeError,
     ParsedBatch,
     Quality,
     ReadFileError,
 )
+
+# Sanity bounds: an intervalLength of at most a day, a block of at most a year (366 days), and
+# instants within the years local times are read in (1900-2199).
+MAX_INTERVAL_SECONDS = 86_400
+MAX_BLOCK_SECONDS = 366 * 86_400
+EARLIEST, LATEST = -2_208_988_800, 7_258_118_399
 
 NS_ATOM = "http://www.w3.org/2005/Atom"
 NS_ESPI = "http://naesb.org/espi"
@@ -129,8 +137,13 @@ def reading_type(fields: dict[str, str]) -> ReadingType:
     if codes["flowDirection"] not in FLOW_CHANNEL:
         raise ValueError(f"ReadingType flowDirection {codes['flowDirection']} is not 1 or 19")
     seconds = codes["intervalLength"]
-    if seconds <= 0 or seconds % 60:
-        raise ValueError(f"ReadingType intervalLength {seconds} is not a whole number of minutes")
+    if seconds <= 0 or seconds % 60 or seconds > MAX_INTERVAL_SECONDS:
+        raise ValueError(
+            f"ReadingType intervalLength {seconds} is not a whole number of minutes up to a day"
+        )
+    if abs(codes["powerOfTenMultiplier"]) > MAX_POWER_OF_TEN:
+        power = codes["powerOfTenMultiplier"]
+        raise ValueError(f"ReadingType powerOfTenMultiplier {power} is not a metric prefix")
     return ReadingType(seconds, codes["powerOfTenMultiplier"], FLOW_CHANNEL[codes["flowDirection"]])
 
 
@@ -530,6 +543,14 @@ class _Parser:
         if duration <= 0 or duration % step:
             reason = f"interval duration {duration} is not a positive multiple of {step} s"
             raise self._error(reason, f"{span.label}/interval/duration", span.line)
+        if duration > MAX_BLOCK_SECONDS:
+            # Every step without a reading becomes a MISSING interval: a few bytes claiming
+            # centuries would otherwise fill memory.
+            reason = f"interval duration {duration} s is longer than {MAX_BLOCK_SECONDS} s (a year)"
+            raise self._error(reason, f"{span.label}/interval/duration", span.line)
+        if not EARLIEST <= first <= LATEST:
+            reason = f"interval start {first} is not between {EARLIEST} and {LATEST} (epoch s)"
+            raise self._error(reason, f"{span.label}/interval/start", span.line)
         return first, duration // step
 
     def _emit(self, spans: list[_Span], columns: Columns) -> None:
@@ -543,11 +564,15 @@ class _Parser:
         at = self._grid_positions(spans, columns, starts, firsts, steps, sizes)
         total = int(sizes.sum())
         powers = np.repeat([kind.power_of_ten for kind in kinds], lengths)
+        try:
+            wh = scaled_wh_each(values, powers)
+        except EnergyRangeError as exc:
+            self._reading_error(spans, starts.tolist(), lines, exc.index, str(exc), "/value")
         batch = interval_batch(
             np.repeat(np.array([span.meter for span in spans], dtype=object), sizes),
             np.repeat(firsts, sizes) + position_in_span(sizes) * np.repeat(steps, sizes),
             np.repeat(steps // 60, sizes),
-            _scatter(at, scaled_wh_each(values, powers), np.zeros(total, np.int64)),
+            _scatter(at, wh, np.zeros(total, np.int64)),
             _scatter(at, quality, np.full(total, Quality.MISSING, np.uint8)),
             np.repeat([int(kind.channel) for kind in kinds], sizes),
             _scatter(at, lines, np.repeat([span.line for span in spans], sizes)),
@@ -579,8 +604,11 @@ class _Parser:
         step = np.repeat(steps, lengths)
         offsets = starts - np.repeat(firsts, lengths)
         at = np.repeat(np.cumsum(sizes) - sizes, lengths) + offsets // step
-        repeated = np.bincount(at.clip(0), minlength=int(sizes.sum()))[at.clip(0)] > 1
         outside = (offsets < 0) | (offsets >= step * np.repeat(sizes, lengths))
+        # Counted inside the grids only: a start far outside is an error, not an array size.
+        inside = at[~outside]
+        repeated = np.zeros(at.size, dtype=bool)
+        repeated[~outside] = np.bincount(inside, minlength=int(sizes.sum()))[inside] > 1
         problems = (
             (outside, "outside its IntervalBlock"),
             (offsets % step != 0, "off the intervalLength grid of its IntervalBlock"),

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from meters.interfaces._xml import (
+    MAX_POWER_OF_TEN,
     BadValue,
     BatchBuilder,
     EndHandler,
@@ -35,7 +36,9 @@ from meters.interfaces._xml import (
 )
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
+    MAX_REGISTER_WH,
     Channel,
+    EnergyRangeError,
     ParsedBatch,
     Quality,
     ReadFileError,
@@ -107,6 +110,8 @@ def reading_type(mrid: str) -> ReadingType:
         raise ValueError(f"ReadingType {mrid!r} is not energy in Wh (kind 12, unit 72)")
     if flow not in FLOW_CHANNEL:
         raise ValueError(f"ReadingType {mrid!r}: flowDirection {flow} is not 1 or 19")
+    if abs(multiplier) > MAX_POWER_OF_TEN:
+        raise ValueError(f"ReadingType {mrid!r}: multiplier {multiplier} is not a metric prefix")
     minutes = 0
     if accumulation == ACCUMULATION_DELTA:
         if period not in MEASURING_PERIOD_MINUTES:
@@ -484,7 +489,10 @@ class _Parser:
         powers = np.repeat([k.power_of_ten for k in kinds], lengths)
         channels = np.repeat([int(k.channel) for k in kinds], lengths)
         meters = np.repeat(np.array([s.owner.meter for s in spans], dtype=object), lengths)
-        wh = scaled_wh_each(values, powers)
+        try:
+            wh = scaled_wh_each(values, powers)
+        except EnergyRangeError as exc:
+            self._reading_error(spans, exc.index, "value", str(exc))
         batch = interval_batch(meters, ends - minutes * 60, minutes, wh, quality, channels, lines)
         self.builder.add(batch)
 
@@ -503,10 +511,14 @@ class _Parser:
         except BadValue as exc:
             self._register_error(kept[exc.index][0], exc.reason)
         powers = np.array([kind.power_of_ten for _, kind in kept], dtype=np.int64)
+        try:
+            wh = scaled_wh_each(values, powers, MAX_REGISTER_WH)
+        except EnergyRangeError as exc:
+            self._register_error(kept[exc.index][0], str(exc))
         registers = RegisterBatch(
             meter=np.array([read.owner.meter for read, _ in kept], dtype=object),
             read_at=read_at,
-            wh=scaled_wh_each(values, powers),
+            wh=wh,
             channel=np.array([kind.channel for _, kind in kept], dtype=np.uint8),
             line=np.array([read.line for read, _ in kept], dtype=np.int32),
         )

@@ -34,6 +34,7 @@ from meters.interfaces._xml import (
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
     Channel,
+    EnergyRangeError,
     ParsedBatch,
     Quality,
     ReadFileError,
@@ -337,11 +338,15 @@ class _Parser:
         lengths = span_lengths([(s.begin, s.end) for s in slots])
         steps = np.repeat([s.minutes * 60 for s in slots], lengths)
         scale = np.repeat([s.channel.wh_per_unit for s in slots], lengths)
+        try:
+            wh = kwh_to_wh(numbers * scale, 1.0)
+        except EnergyRangeError as exc:
+            self._slot_error(exc.index, str(exc))
         batch = interval_batch(
             np.repeat(np.array([s.meter for s in slots], dtype=object), lengths),
             np.repeat(firsts, lengths) + position_in_span(lengths) * steps,
             steps // 60,
-            kwh_to_wh(numbers * scale, 1.0),
+            wh,
             quality,
             np.repeat([int(s.channel.channel) for s in slots], lengths),
             np.repeat([s.line for s in slots], lengths),

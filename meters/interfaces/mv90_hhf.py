@@ -26,6 +26,8 @@ from meters.interfaces._textfile import (
 )
 from meters.interfaces.base import (
     DEFAULT_BATCH_READS,
+    MAX_REGISTER_WH,
+    EnergyRangeError,
     ParsedBatch,
     Quality,
     ReadFileError,
@@ -250,7 +252,11 @@ def _channel(reader: _Reader, fields: list[str], line: int) -> None:
     )
     current.channel, current.wh_per_pulse = number, ke * multiplier
     at = np.array([current.start, current.stop], dtype=np.int64)
-    reader.batcher.add_registers(current.meter, at, kwh_to_wh(readings), line)
+    try:
+        wh = kwh_to_wh(readings, limit=MAX_REGISTER_WH)
+    except EnergyRangeError as exc:
+        raise _RecordError(f"{('start', 'stop')[exc.index]} reading: {exc}") from None
+    reader.batcher.add_registers(current.meter, at, wh, line)
 
 
 def _close_recorder(reader: _Reader) -> None:
@@ -352,8 +358,12 @@ def _intervals(
         raise _DError(
             exc.index, f"pulse count {exc.text[:20]!r} is not a whole number (non-numeric pulses)"
         ) from None
-    wh = kwh_to_wh(counts * current.wh_per_pulse)
-    wh[quality == Quality.MISSING] = 0  # status 7: the pulse count means nothing
+    kwh = counts * current.wh_per_pulse
+    kwh[quality == Quality.MISSING] = 0  # status 7: the pulse count means nothing
+    try:
+        wh = kwh_to_wh(kwh)
+    except EnergyRangeError as exc:
+        raise _DError(exc.index, f"pulse count {pulses[exc.index][:20]!r}: {exc}") from None
     return ends, quality, wh
 
 

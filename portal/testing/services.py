@@ -66,7 +66,7 @@ class PostgresServer:
 
     @classmethod
     def start(cls) -> PostgresServer:
-        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        initdb = _pg_bin("initdb")
         prefix = _as_postgres_user()
         root = Path(tempfile.mkdtemp(prefix="openmdmr-pg-"))
         if prefix:
@@ -89,28 +89,30 @@ class PostgresServer:
             check=True,
             capture_output=True,
         )
-        options = (
-            f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-            "-c shared_buffers=256MB"
-        )
-        subprocess.run(
-            [
-                *prefix,
-                pg_ctl,
-                "-D",
-                str(server.datadir),
-                "-o",
-                options,
-                "-l",
-                str(root / "log"),
-                "-w",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        server.restart()  # the first start
         return server
+
+    @classmethod
+    def from_env(cls) -> PostgresServer:
+        """The server `python -m portal.testing.pgserver` started for this process's command
+        (OPENMDMR_PG_DATADIR and DATABASE_URL), e.g. to stop and restart it in a fault test."""
+        datadir = os.environ.get("OPENMDMR_PG_DATADIR", "")
+        url = os.environ.get("DATABASE_URL", "")
+        if not datadir or not url.startswith("postgres"):
+            raise MissingService(
+                "no throwaway PostgreSQL: run under python -m portal.testing.pgserver"
+            )
+        return cls(datadir=Path(datadir), port=int(url.rsplit(":", 1)[1].split("/", 1)[0]))
+
+    @property
+    def options(self) -> str:
+        # Fast and unsafe only against an OS crash (fsync off): a killed server loses nothing
+        # a client saw committed when the session sets synchronous_commit on.
+        return (
+            f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200 -c shared_buffers=256MB"
+        )
 
     def stop(self, mode: str = "fast") -> None:
         subprocess.run(
@@ -128,9 +130,25 @@ class PostgresServer:
             capture_output=True,
         )
 
+    def is_running(self) -> bool:
+        status = [*_as_postgres_user(), _pg_bin("pg_ctl"), "-D", str(self.datadir), "status"]
+        return subprocess.run(status, capture_output=True, check=False).returncode == 0  # noqa: S603
+
     def restart(self) -> None:
+        """Start the (stopped) server again, on the same port with the same options."""
         subprocess.run(
-            [*_as_postgres_user(), _pg_bin("pg_ctl"), "-D", str(self.datadir), "-w", "start"],
+            [
+                *_as_postgres_user(),
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-o",
+                self.options,
+                "-l",
+                str(self.datadir.parent / "log"),
+                "-w",
+                "start",
+            ],
             check=True,
             capture_output=True,
         )
@@ -146,35 +164,36 @@ class RedisServer:
 
     port: int
     process: subprocess.Popen[bytes]
+    datadir: Path | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @classmethod
-    def start(cls) -> RedisServer:
+    def start(cls, port: int | None = None, datadir: Path | None = None) -> RedisServer:
+        """A Redis without persistence, or with an append-only file in ``datadir`` (as a
+        production broker has: queued tasks then survive a restart)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise MissingService("Redis not found: apt-get install redis-server")
-        port = free_port()
+        port = port or free_port()
+        persistence = ["--appendonly", "no"]
+        if datadir is not None:
+            persistence = ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(datadir)]
         process = subprocess.Popen(  # noqa: S603
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        server = cls(port=port, process=process)
+        server = cls(port=port, process=process, datadir=datadir)
         server.wait_ready()
         return server
+
+    def restart(self) -> None:
+        """Stop the server (SIGTERM) and start it again on the same port."""
+        self.stop()
+        self.process = RedisServer.start(port=self.port, datadir=self.datadir).process
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from portal.celery import app as celery_app
-from portal.testing.services import RedisServer
+from portal.testing.services import MissingService, PostgresServer, RedisServer
+from tests.conftest import service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +25,7 @@ def database_url(settings: Any) -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def _drop_connections() -> None:
+def drop_broker_connections() -> None:
     """Forget pooled broker connections made under the previous broker setting."""
     celery_app.close()
     celery_app._pool = None
@@ -31,27 +33,57 @@ def _drop_connections() -> None:
 
 
 @pytest.fixture
-def broker(redis_server: RedisServer, settings: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
+def broker_redis(redis_server: RedisServer) -> RedisServer:
+    """The Redis the broker fixture uses (a test module may override it)."""
+    return redis_server
+
+
+@pytest.fixture
+def broker(broker_redis: RedisServer, settings: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Point this process's Celery at Redis (not eager) and share a media folder with workers."""
     media = tmp_path / "media"
     media.mkdir()
     settings.MEDIA_ROOT = str(media)
     saved = {k: celery_app.conf[k] for k in ("task_always_eager", "broker_url")}
-    celery_app.conf.update(task_always_eager=False, broker_url=redis_server.url)
-    _drop_connections()
+    celery_app.conf.update(task_always_eager=False, broker_url=broker_redis.url)
+    drop_broker_connections()
     env = {
         **os.environ,
         "DATABASE_URL": database_url(settings),
-        "CELERY_BROKER_URL": redis_server.url,
+        "CELERY_BROKER_URL": broker_redis.url,
         "MEDIA_ROOT": str(media),
         "DB_CONN_MAX_AGE": "0",
     }
     yield env
     celery_app.conf.update(saved)
-    _drop_connections()
+    drop_broker_connections()
     import redis
 
-    redis.Redis.from_url(redis_server.url).flushall()
+    redis.Redis.from_url(broker_redis.url).flushall()
+
+
+@pytest.fixture
+def pg_server(settings: Any) -> Iterator[PostgresServer]:
+    """The throwaway PostgreSQL this pass runs on, to stop and restart in a fault test.
+
+    The test database's sessions commit synchronously meanwhile (the server runs with
+    synchronous_commit off for speed): an immediate stop then loses nothing a client saw
+    committed, as on a production server.
+    """
+    try:
+        server = PostgresServer.from_env()
+    except MissingService as exc:
+        service_missing(exc)
+    name = settings.DATABASES["default"]["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = on')
+    connection.close()
+    yield server
+    if not server.is_running():
+        server.restart()
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER DATABASE "{name}" RESET synchronous_commit')
 
 
 @pytest.fixture

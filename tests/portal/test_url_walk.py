@@ -79,6 +79,14 @@ def kwarg_values(world: Any) -> dict[str, Any]:
         "url": "x",
         "path": "x",
         "day": "2026-03-07",
+        "stage": "preparation",
+        "item_id": world.objects["north_evidence"].item_id,
+        "evidence_id": world.objects["north_evidence"].pk,
+        "day_number": 1,
+        "number": world.objects["north_group"].number,
+        "session_id": world.objects["north_seat"].session_id,
+        "registration_id": world.objects["north_seat"].pk,
+        "token": world.objects["north_invite_token"],
     }
 
 
@@ -108,6 +116,15 @@ def north_secrets(world: Any) -> list[str]:
         actor=actor_for_user(world.user("north", "ldc_admin")),
     )
     world.objects["north_token"] = token
+    from customers.services import customer_invitation_create
+
+    _, world.objects["north_invite_token"] = customer_invitation_create(
+        ldc=world.north,
+        account=world.objects["north_account"],
+        email="invitee@north.test.example",
+        accept_url=lambda token: f"/me/invite/{token}/",
+        actor=actor_for_user(world.user("north", "ldc_admin")),
+    )
     world.objects["north_file"] = ReadFile.objects.create(
         ldc=world.north,
         interface="csv",
@@ -115,7 +132,28 @@ def north_secrets(world: Any) -> list[str]:
         original_name="north-private-reads.csv",
         file="read_files/north-private-reads.csv",
     )
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ldc.models import EnrollmentGroup, TrainingRegistration
+    from ldc.stages import evidence_upload, stages_ensure
+    from tests.factories import training_session
+
+    north_admin = actor_for_user(world.user("north", "ldc_admin"))
+    item = stages_ensure(ldc=world.north)[0].items.first()
+    world.objects["north_evidence"] = evidence_upload(
+        item=item,
+        upload=SimpleUploadedFile("north-private-evidence.pdf", b"north"),
+        actor=north_admin,
+    )
+    world.objects["north_group"] = EnrollmentGroup.objects.create(
+        ldc=world.north, number=1, name="North private group"
+    )
+    world.objects["north_seat"] = TrainingRegistration.objects.create(
+        ldc=world.north, session=training_session(), user=world.user("north", "back_office")
+    )
     return [
+        "north-private-evidence.pdf",
+        "North private group",
         "NORTH-SDP-1",
         "NORTH-MTR-1",
         "NORTH-ACCT-1",
@@ -123,6 +161,7 @@ def north_secrets(world: Any) -> list[str]:
         "North CIS secret token",
         "north-private-reads.csv",
         "customer@north",
+        "invitee@north",
     ]
 
 
