@@ -1,6 +1,6 @@
 """Billing-quantity benchmark: every SDP of an LDC for one month, on PostgreSQL.
 
-    python bench/billing.py --meters 10000
+    python bench/billing.py --sdps 10000        (--meters is the same)
 
 Registers N SDPs with one meter each in one billing cycle, stores a month of validated hourly
 reads straight into the interval table (load shapes, 0.1 % gaps left missing), then times
@@ -31,7 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--meters", type=int, default=10000)
+    parser.add_argument("--meters", "--sdps", type=int, default=10000, help="SDPs, one meter each")
     args = parser.parse_args()
     with postgres_url() as url:
         return run(args.meters, url)

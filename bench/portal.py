@@ -9,9 +9,11 @@ meters x D days of hourly reads, written with COPY straight into the partitioned
 token. Sessions are created server-side (staff with the two-factor flag set, as after a TOTP
 login) so that the load test does not drive the login form. Then it starts gunicorn and runs
 locust headless (this file is also the locustfile) with customers viewing day/month/year pages
-and downloading Green Button files, LDC staff on their pages, and API clients; prints p50, p95
-and p99 per request name and a last line of JSON. A one-year Green Button export is timed on its
-own (greenbutton_year_s).
+and downloading Green Button files, LDC staff on their pages, and API clients (each user waits
+--wait seconds between requests, 1-5 s by default); prints p50, p95 and p99 per request name and
+a last line of JSON. Before the load, each kind of request is timed one at a time (the service
+time without queueing, single_user_p95_ms) and a one-year Green Button export on its own
+(greenbutton_year_s). --exclude drops request names from the mix (e.g. "ldc dashboard").
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 SLUG = "bench-portal"
 PLAN_ENV = "OPENMDMR_BENCH_PLAN"  # JSON file of sessions, SDPs and tokens for the locust users
 OUT_ENV = "OPENMDMR_BENCH_OUT"  # where the locust process writes every response time
+EXCLUDE_ENV = "OPENMDMR_BENCH_EXCLUDE"  # request names (comma-separated) left out of the mix
+WAIT_ENV = "OPENMDMR_BENCH_WAIT"  # "min,max" seconds a user waits between two requests
 
 
 # --- the database server ---------------------------------------------------------------------
@@ -60,6 +64,11 @@ def pg_start(datadir: Path, port: int) -> str:
             check=True,
             capture_output=True,
         )
+    status = subprocess.run(
+        [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "status"], check=False, capture_output=True
+    )
+    if status.returncode == 0:  # left running by --keep (or an interrupted run): reuse it
+        return f"postgres://postgres@127.0.0.1:{port}/postgres"
     options = (
         f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
@@ -114,8 +123,11 @@ def build(meters: int, days: int, customers: int, seed: int = 7) -> None:
     rows = copy_reads(ldc, meters, days, seed)
     with _cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"COPY {rows:,} meter-days ({rows * 24:,} hourly reads) in "
-          f"{time.perf_counter() - t0:.1f} s", flush=True)
+    print(
+        f"COPY {rows:,} meter-days ({rows * 24:,} hourly reads) in "
+        f"{time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
 
 
 def _cursor() -> Any:
@@ -155,15 +167,15 @@ def _registry(ldc: Any, meters: int) -> None:
 
 def _customers(ldc: Any, meters: int, customers: int) -> None:
     """One account and one person per chosen SDP, spread over all meters; staff; a token."""
+    from django.contrib.auth.hashers import make_password
+
     from customers.models import AccountLink, CustomerAccount
     from ldc.models import Membership, Role
     from meters.models import ServiceDeliveryPoint
     from portal.models import User
 
     picks = np.linspace(0, meters - 1, min(customers, meters)).astype(int)
-    sdp_pk = dict(
-        ServiceDeliveryPoint.objects.filter(ldc=ldc).values_list("sdp_id", "pk")
-    )
+    sdp_pk = dict(ServiceDeliveryPoint.objects.filter(ldc=ldc).values_list("sdp_id", "pk"))
     accounts = CustomerAccount.objects.bulk_create(
         [CustomerAccount(ldc=ldc, account_number=f"BA{m:07d}") for m in picks], batch_size=5000
     )
@@ -176,14 +188,15 @@ def _customers(ldc: Any, meters: int, customers: int) -> None:
         batch_size=5000,
     )
     people = User.objects.bulk_create(
-        [User(email=f"customer{m}@bench.example", password="!") for m in picks], batch_size=5000
+        [User(email=f"customer{m}@bench.example", password=make_password(None)) for m in picks],
+        batch_size=5000,
     )
     AccountLink.objects.bulk_create(
         [AccountLink(user=u, account=a) for u, a in zip(people, accounts, strict=True)],
         batch_size=5000,
     )
     for i, role in enumerate([Role.LDC_ADMIN, Role.BACK_OFFICE, Role.BILLING_AGENT] * 4):
-        user = User.objects.create(email=f"staff{i}@bench.example", password="!")
+        user = User.objects.create(email=f"staff{i}@bench.example", password=make_password(None))
         Membership.objects.create(user=user, ldc=ldc, role=role)
 
 
@@ -253,19 +266,23 @@ def copy_reads(ldc: Any, meters: int, days: int, seed: int) -> int:
     columns += "version, updated_at"
     day = first
     while day <= last:
-        month_end = min(last, (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-                        - dt.timedelta(days=1))
-        with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY meters_intervalday ({columns}) FROM STDIN") as copy:
-                while day <= month_end:
-                    season = 1.0 + 0.35 * np.cos((day.timetuple().tm_yday - 20) / 365 * 2 * np.pi)
-                    noise = rng.gamma(8, 1 / 8, (meters, 24))
-                    wh = np.rint(shape * season * noise * 1000).astype(np.int32)
-                    flags = np.full((meters, 24), good, np.uint8)
-                    est = rng.random((meters, 24)) < 0.003
-                    flags[est] = F.RECEIVED | F.ESTIMATED | F.VALIDATED
-                    copy.write(day_copy_text(ldc.pk, pks, day, wh, flags))
-                    day += dt.timedelta(days=1)
+        month_end = min(
+            last, (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        )
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY meters_intervalday ({columns}) FROM STDIN") as copy,
+        ):
+            while day <= month_end:
+                season = 1.0 + 0.35 * np.cos((day.timetuple().tm_yday - 20) / 365 * 2 * np.pi)
+                noise = rng.gamma(8, 1 / 8, (meters, 24))
+                wh = np.rint(shape * season * noise * 1000).astype(np.int32)
+                flags = np.full((meters, 24), good, np.uint8)
+                est = rng.random((meters, 24)) < 0.003
+                flags[est] = F.RECEIVED | F.ESTIMATED | F.VALIDATED
+                copy.write(day_copy_text(ldc.pk, pks, day, wh, flags))
+                day += dt.timedelta(days=1)
         print(f"  copied to {month_end}", flush=True)
     return meters * days
 
@@ -286,6 +303,7 @@ def make_plan(customers: int) -> dict[str, Any]:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
+    from django.utils import timezone
 
     from customers.models import AccountLink
     from ldc.models import LDC, Membership
@@ -336,14 +354,14 @@ def make_plan(customers: int) -> dict[str, Any]:
         "staff": staff,
         "token": key,
         "sdp_ids": sdp_ids,
-        "today": dt.date.today().isoformat(),
+        "today": timezone.localdate().isoformat(),
     }
 
 
 # --- gunicorn and locust ---------------------------------------------------------------------
 
 
-def start_gunicorn(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(url: str, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "DATABASE_URL": url,
         "DEBUG": "0",
@@ -357,8 +375,18 @@ def start_gunicorn(url: str, port: int, workers: int) -> subprocess.Popen[bytes]
             "portal.wsgi:application",
             "-w",
             str(workers),
+            # Threads: one slow page (the LDC dashboard at 10,000 meters) must not hold a whole
+            # worker while customers wait behind it.
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
             "-b",
             f"127.0.0.1:{port}",
+            "--timeout",
+            "120",
+            "--keep-alive",
+            "75",  # longer than locust's idle gaps: no reset on a reused connection
             "--log-level",
             "warning",
         ],
@@ -378,12 +406,31 @@ def start_gunicorn(url: str, port: int, workers: int) -> subprocess.Popen[bytes]
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the gunicorn started here (its own process group), killing it if it lingers."""
     os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
-def run_locust(port: int, plan_path: Path, out: Path, users: int, rate: int, seconds: int) -> None:
-    env = os.environ | {PLAN_ENV: str(plan_path), OUT_ENV: str(out)}
+def run_locust(
+    port: int,
+    plan_path: Path,
+    out: Path,
+    users: int,
+    rate: int,
+    seconds: int,
+    exclude: str,
+    wait: str,
+) -> None:
+    env = os.environ | {
+        PLAN_ENV: str(plan_path),
+        OUT_ENV: str(out),
+        EXCLUDE_ENV: exclude,
+        WAIT_ENV: wait,
+    }
     subprocess.run(
         [
             str(ROOT / ".venv/bin/locust"),
@@ -432,9 +479,53 @@ def time_year_export(port: int, plan: dict[str, Any]) -> float:
         if response.status_code != 200 or b"IntervalReading" not in response.content:
             raise RuntimeError(f"year export failed: {response.status_code}")
         best = min(best, elapsed)
-    print(f"one-year Green Button export: {len(response.content) / 1e6:.1f} MB, best of 3 "
-          f"{best * 1000:.0f} ms", flush=True)
+    print(
+        f"one-year Green Button export: {len(response.content) / 1e6:.1f} MB, best of 3 "
+        f"{best * 1000:.0f} ms",
+        flush=True,
+    )
     return best
+
+
+def sequential(port: int, plan: dict[str, Any], count: int) -> dict[str, float]:
+    """p95 (ms) of each kind of request sent one at a time: the service time, no queueing."""
+    import requests
+
+    base = f"http://127.0.0.1:{port}"
+    today = dt.date.fromisoformat(plan["today"])
+    kinds: dict[str, list[float]] = {}
+
+    def timed(name: str, session: Any, path: str, keep: bool = True) -> None:
+        t0 = time.perf_counter()
+        response = session.get(base + path, timeout=120)
+        if keep:
+            kinds.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: {response.status_code}")
+
+    staff, api = requests.Session(), requests.Session()
+    staff.cookies.set("sessionid", plan["staff"][0])
+    api.headers["Authorization"] = f"Token {plan['token']}"
+    for i in range(-8, count):  # the first 8 warm the workers up and are not counted
+        me = plan["customers"][i % len(plan["customers"])]
+        customer = requests.Session()
+        customer.cookies.set("sessionid", me["session"])
+        day = (today - dt.timedelta(days=1 + i * 17 % 360)).isoformat()
+        for scale in ("day", "month", "year"):
+            timed(
+                f"customer {scale}",
+                customer,
+                f"/me/usage/{plan['slug']}/{me['sdp']}/{scale}/?date={day}",
+            )
+        sdp = plan["sdp_ids"][i % len(plan["sdp_ids"])]
+        timed("ldc sdp detail", staff, f"/registry/sdps/{sdp}/", i >= 0)
+        timed("ldc sdp list", staff, "/registry/sdps/", i >= 0)
+        timed("api sdp detail", api, f"/api/v1/sdps/{sdp}/", i >= 0)
+        timed("api me", api, "/api/v1/me/", i >= 0)
+    timed("ldc dashboard", staff, "/")
+    out = {name: round(float(np.percentile(ms, 95)), 1) for name, ms in sorted(kinds.items())}
+    print("one request at a time, p95 ms:", json.dumps(out), flush=True)
+    return out
 
 
 def summarise(out: Path, users: int, seconds: int) -> dict[str, Any]:
@@ -484,7 +575,17 @@ def main() -> int:
     parser.add_argument("--spawn-rate", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--sequential", type=int, default=20, help="requests of each kind, one at a time, first"
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse the database in --datadir")
+    parser.add_argument(
+        "--wait", default="1,5", help="min,max seconds a user thinks between requests"
+    )
+    parser.add_argument(
+        "--exclude", default="", help="request names left out of the locust mix, comma-separated"
+    )
     parser.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
     parser.add_argument("--datadir", type=Path, default=Path("/tmp/openmdmr-bench-portal"))
     parser.add_argument("--pg-port", type=int, default=55_432)
@@ -520,10 +621,13 @@ def run(args: argparse.Namespace, url: str) -> int:
     from portal.testing.services import free_port
 
     port = free_port()
-    server = start_gunicorn(url, port, args.workers)
+    server = start_gunicorn(url, port, args.workers, args.threads)
     try:
         year_s = time_year_export(port, plan)
-        run_locust(port, plan_path, out, args.users, args.spawn_rate, args.seconds)
+        service = sequential(port, plan, args.sequential)
+        run_locust(
+            port, plan_path, out, args.users, args.spawn_rate, args.seconds, args.exclude, args.wait
+        )
     finally:
         stop(server)
     figures = summarise(out, args.users, args.seconds)
@@ -532,6 +636,10 @@ def run(args: argparse.Namespace, url: str) -> int:
         "meters": args.meters,
         "days": args.days,
         "gunicorn_workers": args.workers,
+        "gunicorn_threads": args.threads,
+        "excluded": args.exclude,
+        "wait_s": args.wait,
+        "single_user_p95_ms": service,
         "database": "postgresql",
     }
     print(json.dumps(figures))
@@ -546,6 +654,8 @@ if os.environ.get(PLAN_ENV):
     PLAN = json.loads(Path(os.environ[PLAN_ENV]).read_text())
     _OUT = open(os.environ[OUT_ENV], "a")  # noqa: SIM115 - closed when locust quits
     TODAY = dt.date.fromisoformat(PLAN["today"])
+    WAIT = between(*(float(x) for x in os.environ.get(WAIT_ENV, "1,5").split(",")))
+    EXCLUDED = {n.strip() for n in os.environ.get(EXCLUDE_ENV, "").split(",") if n.strip()}
     _CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
     @events.request.add_listener
@@ -564,7 +674,7 @@ if os.environ.get(PLAN_ENV):
         """A customer looking at their usage and now and then downloading it."""
 
         weight = 6
-        wait_time = between(0.5, 1.5)
+        wait_time = WAIT
 
         def on_start(self) -> None:
             me = random.choice(PLAN["customers"])
@@ -587,7 +697,7 @@ if os.environ.get(PLAN_ENV):
         def green_button(self) -> None:
             url = f"{self.base}/download/"
             form = self.client.get(url, name="customer download form")
-            token = _CSRF.search(form.content)
+            token = _CSRF.search(form.content or b"")
             end = TODAY - dt.timedelta(days=random.randint(1, 30))
             start = end - dt.timedelta(days=random.choice([30, 90, 364]))
             self.client.post(
@@ -606,14 +716,15 @@ if os.environ.get(PLAN_ENV):
         """LDC back-office staff (signed in with TOTP) on their pages."""
 
         weight = 2
-        wait_time = between(0.5, 1.5)
+        wait_time = WAIT
 
         def on_start(self) -> None:
             self.client.cookies.set("sessionid", random.choice(PLAN["staff"]))
 
         @task(2)
         def dashboard(self) -> None:
-            self.client.get("/", name="ldc dashboard")
+            if "ldc dashboard" not in EXCLUDED:
+                self.client.get("/", name="ldc dashboard")
 
         @task(2)
         def sdp_list(self) -> None:
@@ -636,7 +747,7 @@ if os.environ.get(PLAN_ENV):
         """A billing system or head-end with the LDC's API token."""
 
         weight = 2
-        wait_time = between(0.5, 1.5)
+        wait_time = WAIT
 
         def on_start(self) -> None:
             self.client.headers["Authorization"] = f"Token {PLAN['token']}"

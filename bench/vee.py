@@ -29,7 +29,7 @@ def main() -> int:
     )
     parser.add_argument("--meters", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--chunk", type=int, default=2000, help="meters per VEE run")
+    parser.add_argument("--chunk", type=int, default=2000, help="most meters per transaction")
     parser.add_argument("--workers", type=int, default=2, help="threads running chunks")
     args = parser.parse_args()
     with postgres_url() as url:

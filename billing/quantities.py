@@ -125,10 +125,15 @@ def _add_block(out: Figures, rows: DayRows, items: Items, tz: object) -> None:
     n_items = len(items)
     step = rows.minutes * 60
     n = rows.wh.shape[1]
-    day = rows.day[at]
-    flags = rows.flags[at]
-    valid = (flags & np.uint8(_F.MISSING)) == 0
-    failed = (flags & np.uint8(_F.FAILED)) != 0
+    if at.size == len(rows) and (at[1:] > at[:-1]).all():  # every row once, in order: no copy
+        day, flags, values = rows.day, rows.flags, rows.wh
+    else:
+        day, flags, values = rows.day[at], rows.flags[at], rows.wh[at]
+    # Flag bits that occur at all: a figure of a bit no interval has is zero, not computed.
+    seen = int(np.bitwise_or.reduce(flags, axis=None))
+    missing = np.uint8(_F.MISSING)
+    valid = (flags & missing) == 0 if seen & missing else np.ones(flags.shape, bool)
+    failed = (flags & np.uint8(_F.FAILED)) != 0 if seen & _F.FAILED else None
     # The slots [lo, hi) of each gathered day inside its item's span (start >= first, < after):
     # only the first and last day of a span are cut, so the mask is built for those rows only.
     base = day * DAY_S
@@ -139,8 +144,9 @@ def _add_block(out: Figures, rows: DayRows, items: Items, tz: object) -> None:
         slot = np.arange(n, dtype=np.int64)
         inside = (slot >= lo[cut, None]) & (slot < hi[cut, None])
         valid[cut] &= inside
-        failed[cut] &= inside
-    wh = np.where(valid, rows.wh[at], 0)
+        if failed is not None:
+            failed[cut] &= inside
+    wh = np.where(valid, values, 0)
 
     # Rows come grouped by item (gather's order): per-item sums are one reduceat per figure.
     present = np.flatnonzero(np.bincount(item_of, minlength=n_items))
@@ -151,17 +157,20 @@ def _add_block(out: Figures, rows: DayRows, items: Items, tz: object) -> None:
         sums[present] = np.add.reduceat(per_row.astype(np.int64, copy=False), starts)
         return sums
 
-    def row_sums(mask: np.ndarray) -> np.ndarray:
-        return np.where(mask, wh, 0).sum(axis=1, dtype=np.int64)
+    def row_sums(bit: int) -> np.ndarray:
+        return np.where((flags & np.uint8(bit)) != 0, wh, 0).sum(axis=1, dtype=np.int64)
 
     count = per_item(np.count_nonzero(valid, axis=1))
     out.valid += count
     out.covered_s += count * step
     out.unvalidated += per_item(np.count_nonzero(valid & ((flags & _GOOD) == 0), axis=1))
-    out.failed += per_item(np.count_nonzero(failed, axis=1))
+    if failed is not None:
+        out.failed += per_item(np.count_nonzero(failed, axis=1))
     out.total_wh += per_item(wh.sum(axis=1, dtype=np.int64))
-    out.estimated_wh += per_item(row_sums((flags & np.uint8(_F.ESTIMATED)) != 0))
-    out.edited_wh += per_item(row_sums((flags & np.uint8(_F.EDITED)) != 0))
+    if seen & _F.ESTIMATED:
+        out.estimated_wh += per_item(row_sums(_F.ESTIMATED))
+    if seen & _F.EDITED:
+        out.edited_wh += per_item(row_sums(_F.EDITED))
     out.minutes[present] = rows.minutes
     out.period_wh[present] += _period_sums(wh, day, item_of, items.plan, step, tz)[present]
 

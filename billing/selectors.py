@@ -128,14 +128,14 @@ def _day_rows_pg(
             n = slots_per_day(minutes)
             values = np.frombuffer(wh, "<i4").reshape(-1, n)
             bits = np.frombuffer(flags, "u1").reshape(-1, n)
-            if by_range:  # the range may hold meters not asked for
+            if by_range and high - low + 1 > len(chunk):  # the range holds meters not asked for
                 keep = np.isin(meter, chunk)
                 meter, day, values, bits = meter[keep], day[keep], values[keep], bits[keep]
             parts.setdefault(int(minutes), []).append((meter, day, values, bits))
     out = []
     for minutes in sorted(parts):
         meter, day, values, bits = (np.concatenate(c) for c in zip(*parts[minutes], strict=True))
-        order = np.lexsort((day, meter))
+        order = np.argsort((meter << 24) | day, kind="stable")  # by meter, then day
         out.append(DayRows(meter[order], day[order], minutes, values[order], bits[order]))
     return out
 

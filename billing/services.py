@@ -8,11 +8,13 @@ and a ReplacementNotice tells the billing system. Every release is audited in it
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -78,7 +80,7 @@ _dumps = json.JSONEncoder().encode  # what JSONField stores (json.dumps with no 
 
 
 def _json(value: Any) -> str:
-    # Most pending reasons are [] and most register reads {start: None, end: None}.
+    # Most quantities are complete: their pending reasons are [].
     if not value and isinstance(value, list):
         return "[]"
     return _dumps(value)
@@ -103,14 +105,15 @@ def _check_period(start: dt.date, end: dt.date) -> None:
         raise BillingError(f"a billing period is at most {MAX_PERIOD_DAYS} days")
 
 
-def insert_rows(model: type[models.Model], rows: list[Any]) -> list[int]:
+def insert_rows(model: type[models.Model], rows: list[Any], *, pks: bool = True) -> list[int]:
     """Insert rows (dicts of field attname -> value, or unsaved instances) and return their pks.
 
     On PostgreSQL the pks are drawn from the table's sequence in one query and the rows sent
     with one COPY: no per-row statement building (bulk_create spent ~1.5 s building the INSERTs
     of 10,000 quantities); elsewhere bulk_create. A field left out of a dict takes its default,
     and each dict gets its pk and defaults (public ids are drawn per row). Instances get their
-    pk and count as saved.
+    pk and count as saved. ``pks=False`` (dicts only): the database numbers the rows and
+    nothing is returned (one query less).
     """
     if not rows:
         return []
@@ -126,11 +129,13 @@ def insert_rows(model: type[models.Model], rows: list[Any]) -> list[int]:
         return [obj.pk for obj in objs]
     table, pk = model._meta.db_table, model._meta.pk
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [table, pk.column, len(rows)],
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
+        ids: list[int] = []
+        if pks or instances:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk.column, len(rows)],
+            )
+            ids = [pk for (pk,) in cursor.fetchall()]
         try:
             with connection.wrap_database_errors:
                 _copy(cursor.cursor, model, ids, [r.__dict__ for r in rows] if instances else rows)
@@ -147,17 +152,24 @@ def insert_rows(model: type[models.Model], rows: list[Any]) -> list[int]:
 
 
 def _copy(cursor: Any, model: type[models.Model], ids: list[int], rows: list[dict]) -> None:
-    """COPY rows (attname -> value; the pk and left-out defaults are written into them)."""
-    pk_name = model._meta.pk.attname
+    """COPY rows (attname -> value). The pks (unless ``ids`` is empty: the database numbers
+    the rows) and the defaults of left-out fields are written into the dicts."""
+    pk = model._meta.pk
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    names = [pk_name, *(f.attname for f in fields)]
+    names = [f.attname for f in fields]
+    columns = [f.column for f in fields]
+    if ids:
+        names.insert(0, pk.attname)
+        columns.insert(0, pk.column)
+    json_names = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    json_at = [i for i, name in enumerate(names) if name in json_names]
     row_of = operator.itemgetter(*names)
-    json_at = [i for i, f in enumerate(fields, 1) if isinstance(f, models.JSONField)]
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(c) for c in [model._meta.pk.column, *(f.column for f in fields)])
-    with cursor.copy(f"COPY {qn(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
-        for pk, values in zip(ids, rows, strict=True):
-            values[pk_name] = pk
+    sql = f"COPY {qn(model._meta.db_table)} ({', '.join(map(qn, columns))}) FROM STDIN"
+    with cursor.copy(sql) as copy:
+        for at, values in enumerate(rows):
+            if ids:
+                values[pk.attname] = ids[at]
             if len(values) < len(names):  # left out: defaults, kept (public ids)
                 for f in fields:
                     if f.attname not in values:
@@ -450,7 +462,7 @@ def _apply(
                 setattr(row, name, value)
             row.computed_at = now
             changed.append(row)
-    insert_rows(BillingQuantity, new)
+    insert_rows(BillingQuantity, new, pks=bool(successors))  # pks only for notices
     BillingQuantity.objects.bulk_update(changed, [*_FIGURE_FIELDS, "computed_at"], batch_size=2000)
     replaced = []
     for at, old, target in successors:
@@ -550,7 +562,7 @@ def billing_quantities_refresh(
         requests = list(_affected(ldc, meter_ids or [], first_day, last_day))
     outcome = RefreshOutcome()
     parts = [requests[lo : lo + CHUNK_METERS] for lo in range(0, len(requests), CHUNK_METERS)]
-    for part, (targets, computed) in zip(parts, _computed_parts(ldc, parts), strict=True):
+    for part, targets, computed in _computed_parts(ldc, parts):
         with transaction.atomic():
             done = _apply(ldc, part, targets, reason=reason, computed=computed)
         outcome.requests += done.requests
@@ -569,9 +581,11 @@ def _second_connection(parts: int) -> bool:
 
 
 def _computed_parts(
-    ldc: LDC, parts: list[list[BillingQuantityRequest]]
-) -> Iterator[tuple[list[Target], list[dict[str, Any]]]]:
-    """Each part's targets and figures, in order.
+    ldc: LDC,
+    parts: list[Any],
+    requests_of: Callable[[Any], list[BillingQuantityRequest]] = list,
+) -> Generator[tuple[list[BillingQuantityRequest], list[Target], list[dict[str, Any]]]]:
+    """Each part's requests (``requests_of(part)``), targets and figures, in order.
 
     On PostgreSQL, outside any transaction, the next part is read and computed on a second
     connection (one worker thread) while the caller stores this one, so the database server and
@@ -580,9 +594,10 @@ def _computed_parts(
     parts are computed one after the other on the caller's connection.
     """
 
-    def compute(part: list[BillingQuantityRequest]) -> tuple[list[Target], list[dict[str, Any]]]:
-        targets = _targets(ldc, part)
-        return targets, quantities_compute(ldc=ldc, targets=targets)
+    def compute(part: Any) -> tuple[list[BillingQuantityRequest], list[Target], list[Any]]:
+        requests = requests_of(part)
+        targets = _targets(ldc, requests)
+        return requests, targets, quantities_compute(ldc=ldc, targets=targets)
 
     if not _second_connection(len(parts)):
         for part in parts:
@@ -723,40 +738,50 @@ def billing_batch_request(
     # A new period for the cycle: each chunk's requests are stored with their quantities and
     # final status (no second write of every request, bench/billing.py).
     now = timezone.now()
-    fresh = [
-        BillingQuantityRequest(
-            ldc=ldc,
-            sdp_id=pk,
-            start=start,
-            end=end,
-            plan=plan,
-            batch=batch,
-            requested_by=label,
-            created_at=now,
-            updated_at=now,
-        )
-        for pk, plan in sorted(sdps)
-    ]
-    parts = [fresh[lo : lo + CHUNK_METERS] for lo in range(0, len(fresh), CHUNK_METERS)]
-    computed_parts = zip(parts, _computed_parts(ldc, parts), strict=True)
+
+    def requests_of(part: list[tuple[int, str]]) -> list[BillingQuantityRequest]:
+        # Made part by part, on the reader's side of the pipeline below.
+        return [
+            BillingQuantityRequest(
+                ldc=ldc,
+                sdp_id=pk,
+                start=start,
+                end=end,
+                plan=plan,
+                batch=batch,
+                requested_by=label,
+                created_at=now,
+                updated_at=now,
+            )
+            for pk, plan in part
+        ]
+
+    sdps.sort()  # neighbouring meters in a part: their stored days are read by pk range
+    parts = [sdps[lo : lo + CHUNK_METERS] for lo in range(0, len(sdps), CHUNK_METERS)]
+    computed_parts = _computed_parts(ldc, parts, requests_of)
 
     def store(part: list[BillingQuantityRequest], targets: list[Target], computed: Any) -> None:
         _store_fresh(ldc, part, targets, computed, batch=batch, label=label, reason=reason)
 
     if not _second_connection(len(parts)):
-        for part, (targets, computed) in computed_parts:
+        for part, targets, computed in computed_parts:
             store(part, targets, computed)
         return batch
     # Three stages at once: a reader thread computes part n+1 while a writer thread (its own
     # connection) stores part n, so the server's COPY and commit work (foreign-key checks)
     # overlaps the Python of the next part.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-write") as writer:
+    with (
+        closing(computed_parts),  # its reader thread stops with us, even on an error
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-write") as writer,
+    ):
         try:
             stored = None
-            for part, (targets, computed) in computed_parts:
+            for part, targets, computed in computed_parts:
                 if stored is not None:
                     stored.result()  # in order; an error stops the batch here
-                stored = writer.submit(store, part, targets, computed)
+                # In the caller's context: an audit event written there says how it came.
+                context = contextvars.copy_context()
+                stored = writer.submit(context.run, store, part, targets, computed)
             if stored is not None:
                 stored.result()
         finally:

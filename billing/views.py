@@ -30,7 +30,7 @@ from portal.mixins import CoordinatorMixin, LdcMixin
 class BillingListView(LdcMixin, ListView):  # type: ignore[type-arg]
     """Billing-quantity requests, newest first, filtered by status or SDP."""
 
-    capability = "billing.request"
+    capability = "billing.view"
     template_name = "billing/request_list.html"
     paginate_by = 50
 
@@ -47,6 +47,7 @@ class BillingListView(LdcMixin, ListView):  # type: ignore[type-arg]
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["statuses"] = Status.choices
+        context["can_request"] = self.actor.can("billing.request")
         context["batches"] = BillingBatch.objects.for_ldc(self.ldc).select_related("cycle")[:10]
         context["open_notices"] = (
             ReplacementNotice.objects.for_ldc(self.ldc).filter(acknowledged_at=None).count()
@@ -91,7 +92,7 @@ class BillingRequestView(LdcMixin, FormView):  # type: ignore[type-arg]
 class BillingDetailView(LdcMixin, TemplateView):
     """One request: each meter's quantities, every version, notices, and the plan comparison."""
 
-    capability = "billing.request"
+    capability = "billing.view"
     template_name = "billing/request_detail.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -124,7 +125,7 @@ class BillingDetailView(LdcMixin, TemplateView):
             figure_id="bq-figure",
             figure_label="kWh by price period of each meter",
             uses_charts=True,
-            can_release=request.status == Status.COMPLETE,
+            can_release=request.status == Status.COMPLETE and self.actor.can("billing.request"),
         )
         return context
 
@@ -188,7 +189,7 @@ def _list_url() -> str:
 class BillingBatchCsvView(LdcMixin, View):
     """A batch's current quantities as CSV, one line per meter."""
 
-    capability = "billing.request"
+    capability = "billing.view"
 
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
         batch = get_object_or_404(BillingBatch.objects.for_ldc(self.ldc), public_id=public_id)
@@ -207,7 +208,7 @@ class BillingBatchCsvView(LdcMixin, View):
 class SettlementCsvView(LdcMixin, View):
     """The LDC's hourly kWh by rate class (?start=&end= local dates) as CSV."""
 
-    capability = "billing.request"
+    capability = "billing.view"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         import datetime as dt

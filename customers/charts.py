@@ -103,8 +103,11 @@ def range_bars(
     cost: np.ndarray,
     last_year_kwh: np.ndarray | None,
     plan: str,
+    present: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """kWh stacked by period per day or month, the cost as a line, last year's kWh as dots."""
+    """kWh stacked by period per day or month, the cost as a line, last year's kWh as dots;
+    the cost line has a gap where there are no reads (``present`` False)."""
+    has = np.ones(len(labels), bool) if present is None else np.asarray(present, bool)
     names = PERIOD_NAMES[plan]
     traces: list[dict[str, Any]] = [
         {
@@ -137,7 +140,7 @@ def range_bars(
             "mode": "lines+markers",
             "name": "Cost ($)",
             "x": labels,
-            "y": np.round(cost, 2).tolist(),
+            "y": [round(float(c), 2) if h else None for c, h in zip(cost, has, strict=True)],
             "yaxis": "y2",
             "line": {"color": "#212529", "width": 2},
             "marker": {"size": 5},
@@ -173,6 +176,7 @@ def heatmap(grid: np.ndarray) -> dict[str, Any]:
                 "x": [f"{h:02d}" for h in range(24)],
                 "y": WEEKDAYS,
                 "colorscale": "YlOrRd",
+                "reversescale": True,
                 "hovertemplate": "%{y} %{x}:00<br>%{z:.3f} kWh on average<extra></extra>",
                 "colorbar": {"title": {"text": "kWh"}, "thickness": 10},
             }
@@ -217,7 +221,7 @@ def share_bars(mine: dict[str, float], typical: dict[str, float]) -> dict[str, A
                 "type": "bar",
                 "orientation": "h",
                 "name": who,
-                "y": ["You", "Typical Ontario home"][i : i + 1] * 1,
+                "y": [["You", "Typical Ontario home"][i]],
                 "x": [round(shares[name] * 100, 1)],
                 "marker": {"color": COLOURS[name]},
                 "showlegend": i == 0,
@@ -231,7 +235,7 @@ def share_bars(mine: dict[str, float], typical: dict[str, float]) -> dict[str, A
         "layout": _layout(
             height=200,
             barmode="stack",
-            xaxis={"title": {"text": "% of kWh"}, "range": [0, 100]},
+            xaxis={"ticksuffix": " %", "range": [0, 100]},
             margin={**_MARGIN, "l": 140},
         ),
     }

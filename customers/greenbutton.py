@@ -102,7 +102,9 @@ def readings_xml(flat: Flat, step_s: int) -> np.ndarray:
     )
 
 
-def _entry(self_href: str, up_href: str, content: str, title: str = "", related: Sequence[str] = ()) -> str:
+def _entry(
+    self_href: str, up_href: str, content: str, title: str = "", related: Sequence[str] = ()
+) -> str:
     links = [f'<link rel="self" href="{self_href}"/>', f'<link rel="up" href="{up_href}"/>']
     links += [f'<link rel="related" href="{href}"/>' for href in related]
     return (
@@ -179,7 +181,7 @@ def _blocks_xml(flat: Flat, days: MeterDays, reading: str) -> list[str]:
     block_duration = flat.start[last_at] + step - block_start
     numbers = np.arange(1, used.size + 1)
     heads = _join(
-        '<entry><id>urn:openmdmr:IntervalBlock/',
+        "<entry><id>urn:openmdmr:IntervalBlock/",
         numbers.astype(str),
         '</id><link rel="self" href="',
         f"{reading}/IntervalBlock/",
@@ -193,9 +195,7 @@ def _blocks_xml(flat: Flat, days: MeterDays, reading: str) -> list[str]:
         "</start></interval>\n",
     )
     readings = readings_xml(flat, step)
-    per_block = np.bincount(
-        np.searchsorted(used, flat.block[~flat.missing]), minlength=used.size
-    )
+    per_block = np.bincount(np.searchsorted(used, flat.block[~flat.missing]), minlength=used.size)
     # Lay out head, readings, tail of each block: head j sits after 2j pieces and the
     # readings of blocks before it.
     offsets = np.cumsum(per_block) - per_block

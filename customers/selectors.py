@@ -18,8 +18,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from billing.prices import PriceSet
-from customers.models import AccountLink, CustomerInvitation
 from customers.greenbutton import MeterDays
+from customers.models import AccountLink, CustomerInvitation
 from customers.usage import DayBlock
 from meters.localtime import date_of, day_number
 from meters.models import IntervalDay, MeterInstallation, ServiceDeliveryPoint
@@ -120,7 +120,9 @@ def day_blocks(
 LATEST_CACHE_S = 300  # reads arrive once a day: a few minutes late is fine for "latest"
 
 
-def latest_read(sdp: ServiceDeliveryPoint, spans: Sequence[tuple[int, str, int, int]]) -> int | None:
+def latest_read(
+    sdp: ServiceDeliveryPoint, spans: Sequence[tuple[int, str, int, int]]
+) -> int | None:
     """UTC second at which the SDP's latest stored value ends (None: no reads yet); cached."""
     meters = sorted({s[0] for s in spans})
     if not meters:

@@ -76,7 +76,12 @@ def _token_hash(token: str) -> str:
 
 @transaction.atomic
 def customer_invitation_create(
-    *, ldc: LDC, account: CustomerAccount, email: str, accept_url: Callable[[str], str], actor: Actor
+    *,
+    ldc: LDC,
+    account: CustomerAccount,
+    email: str,
+    accept_url: Callable[[str], str],
+    actor: Actor,
 ) -> tuple[CustomerInvitation, str]:
     """Invite a person by e-mail to link ``account``; the token is in the e-mail only."""
     if account.ldc_id != ldc.pk:
@@ -165,7 +170,13 @@ def customer_invitation_accept(
 
 
 def usage_export_record(
-    *, sdp: ServiceDeliveryPoint, start: dt.date, end: dt.date, fmt: str, intervals: int, actor: Actor
+    *,
+    sdp: ServiceDeliveryPoint,
+    start: dt.date,
+    end: dt.date,
+    fmt: str,
+    intervals: int,
+    actor: Actor,
 ) -> None:
     """Audit one Green Button / CSV download of a customer's reads (every export is audited)."""
     with transaction.atomic():

@@ -83,6 +83,8 @@ def hours_from_days(blocks: Sequence[DayBlock], first_s: int, after_s: int) -> H
         if not len(block.day):
             continue
         k, n = block.wh.shape
+        if n % 24:  # intervals longer than an hour: not hourly data, left out of hourly views
+            continue
         per = n // 24
         good = (block.flags & _MISSING) == 0
         sums = np.where(good, block.wh, 0).reshape(k, 24, per).sum(axis=2, dtype=np.int64)

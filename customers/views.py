@@ -151,8 +151,11 @@ def scale_range(scale: str, day: dt.date) -> tuple[dt.date, dt.date, dt.date, dt
         after = add_months(start, 1)
         return start, after - dt.timedelta(days=1), add_months(start, -1), after
     start = day.replace(month=1, day=1)
-    return start, day.replace(month=12, day=31), start.replace(year=start.year - 1), start.replace(
-        year=start.year + 1
+    return (
+        start,
+        day.replace(month=12, day=31),
+        start.replace(year=start.year - 1),
+        start.replace(year=start.year + 1),
     )
 
 
@@ -227,8 +230,9 @@ class UsageView(SdpMixin, TemplateView):
                 "label": labels[i],
                 "period": charts.LABELS[names[c]],
                 "code": names[c],
-                "kwh": float(hours.kwh[i]),
-                "cents": float(cost[i] * 100),
+                # Formatted here: 24 rows x floatformat is a good part of the page's time.
+                "kwh": f"{hours.kwh[i]:.3f}",
+                "cents": f"{cost[i] * 100:.1f}",
                 "estimated": bool(hours.estimated[i]),
                 "missing": bool(hours.missing[i]),
             }
@@ -288,12 +292,16 @@ class UsageView(SdpMixin, TemplateView):
             labels = [usage.local_date(d).strftime(fmt) for d in days]
         old_totals = old.total_kwh
         if old_totals.size != grouped.keys.size:  # months of 28-31 days: align by position
-            old_totals = np.resize(np.r_[old_totals, np.zeros(grouped.keys.size)], grouped.keys.size)
+            old_totals = np.resize(
+                np.r_[old_totals, np.zeros(grouped.keys.size)], grouped.keys.size
+            )
         names = PERIOD_NAMES[plan]
         totals = grouped.kwh.sum(axis=0)
         base = usage.base_load_kw(current, tz)
         return {
-            "figure": charts.range_bars(labels, grouped.kwh, grouped.cost, old_totals, plan),
+            "figure": charts.range_bars(
+                labels, grouped.kwh, grouped.cost, old_totals, plan, grouped.hours > 0
+            ),
             "heatmap": charts.heatmap(usage.heatmap(current, tz)),
             "periods": [
                 {"name": charts.LABELS[nm], "code": nm, "kwh": float(totals[i])}
@@ -361,9 +369,7 @@ class PlansView(YearWindowMixin, TemplateView):
             end=end,
             current_charge=charges.get(self.plan),
             saving_vs_current=(
-                charges[self.plan] - charges[compared["cheapest"]]
-                if compared["cheapest"]
-                else 0.0
+                charges[self.plan] - charges[compared["cheapest"]] if compared["cheapest"] else 0.0
             ),
             form=form if form.is_bound else WhatIfForm(initial={"share": 20}),
             share=share,
@@ -446,7 +452,9 @@ def export(sdp: ServiceDeliveryPoint, start: dt.date, end: dt.date, fmt: str) ->
         return greenbutton.csv_text(meters, tz), count
     label = f"{sdp.ldc.name} SDP {sdp.sdp_id}"
     key = f"{sdp.ldc.slug}-{sdp.sdp_id}"
-    return greenbutton.espi_feed(meters, tz=tz, sdp_label=label, feed_key=key, now=timezone.now()), count
+    return greenbutton.espi_feed(
+        meters, tz=tz, sdp_label=label, feed_key=key, now=timezone.now()
+    ), count
 
 
 class LearnView(CustomerMixin, TemplateView):
@@ -497,8 +505,16 @@ def _calendar_rows() -> list[dict[str, Any]]:
         rows.append(
             {
                 "plan": charts.PLAN_LABELS[plan],
-                "season": {"all": "All year", "winter": "Winter (Nov–Apr)", "summer": "Summer (May–Oct)"}[season],
-                "days": {"all": "Every day", "weekday": "Weekdays", "weekend": "Weekends and holidays"}[kind],
+                "season": {
+                    "all": "All year",
+                    "winter": "Winter (Nov–Apr)",
+                    "summer": "Summer (May–Oct)",
+                }[season],
+                "days": {
+                    "all": "Every day",
+                    "weekday": "Weekdays",
+                    "weekend": "Weekends and holidays",
+                }[kind],
                 "hours": f"{_clock(start)} – {_clock(end)}",
                 "period": charts.LABELS[period],
                 "code": period,
@@ -532,9 +548,11 @@ class InvitationListView(LdcMixin, FormView):  # type: ignore[type-arg]
         return context
 
     def form_valid(self, form: InvitationForm) -> HttpResponse:
-        account = CustomerAccount.objects.for_ldc(self.ldc).filter(
-            account_number=form.cleaned_data["account_number"].strip()
-        ).first()
+        account = (
+            CustomerAccount.objects.for_ldc(self.ldc)
+            .filter(account_number=form.cleaned_data["account_number"].strip())
+            .first()
+        )
         if account is None:
             form.add_error("account_number", "No account with this number.")
             return self.form_invalid(form)
@@ -579,7 +597,9 @@ class InvitationAcceptView(CustomerMixin, TemplateView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            customer_invitation_accept(invitation=self.invitation, user=request.user, actor=self.actor)
+            customer_invitation_accept(
+                invitation=self.invitation, user=request.user, actor=self.actor
+            )
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
             return redirect("home")

@@ -1,6 +1,18 @@
 from django.contrib import admin
 
-from ldc.models import LDC, ApiToken, Membership
+from ldc.models import (
+    LDC,
+    ApiToken,
+    ChecklistItem,
+    Course,
+    EnrollmentGroup,
+    Evidence,
+    LdcStage,
+    Membership,
+    TestDay,
+    TrainingRegistration,
+    TrainingSession,
+)
 from portal.admin_site import ReadOnlyScopedAdmin, SuperuserAdmin
 
 
@@ -25,3 +37,51 @@ class ApiTokenAdmin(ReadOnlyScopedAdmin):
 
     list_display = ["name", "ldc", "role", "key_id", "created_at", "last_used_at", "revoked_at"]
     exclude = ["key_hash"]
+
+
+# MDM/R stages, enrollment groups and training change through their services (audited), so the
+# admin shows them read-only; courses and sessions belong to the SME (superusers).
+
+
+@admin.register(LdcStage)
+class LdcStageAdmin(ReadOnlyScopedAdmin):
+    list_display = ["ldc", "stage", "status", "started_at", "due_date", "decided_at"]
+    list_filter = ["stage", "status"]
+
+
+@admin.register(ChecklistItem)
+class ChecklistItemAdmin(ReadOnlyScopedAdmin):
+    list_display = ["title", "ldc", "ldc_stage", "owner", "due_date", "status"]
+    list_filter = ["status"]
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(ReadOnlyScopedAdmin):
+    list_display = ["original_name", "ldc", "item", "size_bytes", "sha256", "uploaded_at"]
+
+
+@admin.register(TestDay)
+class TestDayAdmin(ReadOnlyScopedAdmin):
+    list_display = ["ldc", "ldc_stage", "number", "day", "result", "recorded_at"]
+    list_filter = ["result"]
+
+
+@admin.register(EnrollmentGroup)
+class EnrollmentGroupAdmin(ReadOnlyScopedAdmin):
+    list_display = ["__str__", "ldc", "status", "enrolled_at", "tou_billing_start"]
+    list_filter = ["status"]
+
+
+@admin.register(TrainingRegistration)
+class TrainingRegistrationAdmin(ReadOnlyScopedAdmin):
+    list_display = ["user", "ldc", "session", "attended", "completed_at"]
+
+
+@admin.register(Course)
+class CourseAdmin(SuperuserAdmin):
+    list_display = ["title", "code", "duration_minutes", "required_for_write", "position"]
+
+
+@admin.register(TrainingSession)
+class TrainingSessionAdmin(SuperuserAdmin):
+    list_display = ["course", "starts_at", "place", "online", "capacity"]

@@ -12,6 +12,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from ldc.models import TOKEN_PREFIX, ApiToken
+from portal.middleware import client_address
 
 
 class TokenUser(AnonymousUser):
@@ -51,7 +52,8 @@ class LdcTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header: 'Token <key>'.")
-        throttle_key = f"api-token-failures:{request.META.get('REMOTE_ADDR', '')}"
+        # The client's address, not the TLS proxy's: else one client locks every client out.
+        throttle_key = f"api-token-failures:{client_address(request) or ''}"
         if cache.get(throttle_key, 0) >= settings.OPENMDMR_TOKEN_FAILURES_PER_WINDOW:
             raise exceptions.Throttled(wait=TOKEN_FAILURE_WINDOW_S)
         try:

@@ -83,8 +83,9 @@ def _installed_per_day(ldc: LDC, first: dt.date, last: dt.date) -> np.ndarray:
     return ((start[None, :] <= days[:, None]) & (end[None, :] >= days[:, None])).sum(axis=1)
 
 
-def ldc_dashboard(ldc: LDC) -> dict[str, Any]:
-    """Everything the LDC's home page shows, with its plotly figures."""
+def ldc_dashboard(ldc: LDC, *, has_reads: bool = True) -> dict[str, Any]:
+    """Everything the LDC's home page shows, with its plotly figures. ``has_reads`` False (no read
+    file ever received): read success is not measured yet rather than 0 %."""
     stages_ensure(ldc=ldc)
     timeline = stage_timeline(ldc)
     yesterday = timezone.localdate() - dt.timedelta(days=1)
@@ -98,6 +99,8 @@ def ldc_dashboard(ldc: LDC) -> dict[str, Any]:
         {"key": key, "label": DATA_QUALITY_LABELS[key], "count": qs.count()}
         for key, qs in data_quality(ldc).items()
     ]
+    if not has_reads:
+        success["pct"] = [None] * len(success["pct"])
     yesterday_pct = success["pct"][-1]
     return {
         "timeline": timeline,
@@ -130,10 +133,11 @@ def ldc_dashboard(ldc: LDC) -> dict[str, Any]:
 
 def home_context(ldc: LDC, actor: Any) -> dict[str, Any]:
     """The context of templates/portal/home_ldc.html."""
+    figures = ldc_figures(ldc)
     return {
         "ldc": ldc,
         "actor": actor,
-        "figures": ldc_figures(ldc),
-        "dashboard": ldc_dashboard(ldc),
+        "figures": figures,
+        "dashboard": ldc_dashboard(ldc, has_reads=bool(figures["recent_files"])),
         "uses_charts": True,
     }

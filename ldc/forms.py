@@ -57,9 +57,6 @@ class TestDayForm(forms.Form):
     note = forms.CharField(required=False, max_length=2000)
 
 
-TestDayForm.__test__ = False  # type: ignore[attr-defined]
-
-
 class GroupFilterForm(forms.Form):
     """A new enrollment group of every free SDP matching the filter."""
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ldc import views
+from ldc import sme_views as views
 
 app_name = "sme_onboarding"
 urlpatterns = [

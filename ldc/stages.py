@@ -208,10 +208,8 @@ def _stage_create(ldc: LDC, stage: str, position: int, current: int, start: dt.d
 
 def current_stage(ldc: LDC) -> LdcStage | None:
     """The first stage not signed off (Production once everything before it is)."""
-    for row in LdcStage.objects.for_ldc(ldc).order_by("id"):
-        if row.status != LdcStage.Status.SIGNED_OFF:
-            return row  # type: ignore[no-any-return]
-    return None
+    rows = sorted(LdcStage.objects.for_ldc(ldc), key=lambda r: STAGE_ORDER.index(r.stage))
+    return next((r for r in rows if r.status != LdcStage.Status.SIGNED_OFF), None)
 
 
 def _missing(ldc_stage: LdcStage) -> list[str]:

@@ -399,19 +399,22 @@ def vee_stored(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> di
 # functions give them; the arrays as stored, with their lengths). An aggregate without ORDER BY
 # feeds every row to all its aggregates in turn, so the columns line up.
 _VEE_BLOBS = ("wh", "flags", "raw_wh", "raw_quality", "methods", "rules")
-_VEE_BOX = (
-    "SELECT count(*), string_agg(int8send(meter_id), ''::bytea), "
-    "string_agg(int2send(channel), ''::bytea), "
-    "string_agg(int4send(day - DATE '1970-01-01'), ''::bytea), "
-    "string_agg(int4send(version), ''::bytea), "
-    "string_agg(int2send(interval_minutes), ''::bytea), "
-    + ", ".join(
+_VEE_AGGS = ", ".join(
+    [
+        "string_agg(int8send(meter_id), ''::bytea)",
+        "string_agg(int2send(channel), ''::bytea)",
+        "string_agg(int4send(day - DATE '1970-01-01'), ''::bytea)",
+        "string_agg(int4send(version), ''::bytea)",
+        "string_agg(int2send(interval_minutes), ''::bytea)",
+    ]
+    + [
         f"string_agg({c}, ''::bytea), string_agg(int4send(octet_length({c})), ''::bytea)"
         for c in _VEE_BLOBS
-    )
-    + " FROM meters_intervalday "
-    "WHERE ldc_id = %s AND meter_id = ANY(%s::bigint[]) AND day BETWEEN %s AND %s"
+    ]
 )
+_VEE_WHERE = "ldc_id = %s AND meter_id = ANY(%s::bigint[]) AND day BETWEEN %s AND %s"
+# Column names are constants here, never input.
+_VEE_BOX = f"SELECT count(*), {_VEE_AGGS} FROM meters_intervalday WHERE {_VEE_WHERE}"  # noqa: S608
 # (dtype, whether an empty blob is allowed: VEE never ran) of each blob column
 _VEE_BLOB_TYPES = (
     ("<i4", False),

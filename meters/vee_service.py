@@ -325,7 +325,12 @@ def vee_run_chunks(
     block, a test) or on SQLite the chunks run one after the other on the caller's connection.
     """
     meters = sorted({int(m) for m in meter_ids})
-    parts = [meters[i : i + chunk] for i in range(0, len(meters), chunk)]
+    # At most ``chunk`` meters per transaction, in a multiple of ``workers`` equal parts: no
+    # thread is left alone with the last chunk while the other core idles.
+    workers = max(workers, 1)
+    rounds = -(-len(meters) // (chunk * workers))
+    size = max(-(-len(meters) // (rounds * workers)), 1) if meters else chunk
+    parts = [meters[i : i + size] for i in range(0, len(meters), size)]
     now = now or timezone.now()
 
     def run(part: list[int]) -> VeeOutcome:

@@ -27,6 +27,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "reads.view": ALL_LDC,
     "reads.upload": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.AMI_OPERATOR}),
     "reads.edit": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE}),
+    "billing.view": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.BILLING_AGENT}),
     "billing.request": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.BILLING_AGENT}),
     "sme.view": frozenset({Role.SME_COORDINATOR}),
     "sme.manage": frozenset({Role.SME_COORDINATOR}),
@@ -73,6 +74,14 @@ class Actor:
         if self.role not in CAPABILITIES[capability]:
             return False
         return capability not in WRITE_CAPABILITIES or not self.needs_training
+
+    def blocked_by_training(self, capability: str) -> bool:
+        """The role allows it, but it writes production data and the GUI course is missing."""
+        return (
+            self.role in CAPABILITIES[capability]
+            and capability in WRITE_CAPABILITIES
+            and self.needs_training
+        )
 
     @property
     def needs_training(self) -> bool:

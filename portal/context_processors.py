@@ -19,7 +19,7 @@ _STAFF_NAV: list[tuple[str, str, str, str]] = [
     ("Read files", "meters:readfile-list", "file-earmark-arrow-up", "reads.view"),
     ("VEE exceptions", "vee:queue", "exclamation-triangle", "reads.view"),
     ("Weekly data quality", "rollout:quality", "clipboard-data", "ldc.view"),
-    ("Billing quantities", "billing:list", "receipt", "billing.request"),
+    ("Billing quantities", "billing:list", "receipt", "billing.view"),
     ("Stages", "ldc:stages", "signpost-split", "stages.view"),
     ("Enrollment groups", "ldc:groups", "collection", "enrollment.view"),
     ("Training", "ldc:training", "mortarboard", "training.register"),
@@ -40,6 +40,7 @@ _SME_NAV: list[tuple[str, str, str]] = [
 _CUSTOMER_NAV: list[tuple[str, str, str]] = [
     ("My accounts", "home", "house"),
     ("Link an account", "customers:link", "link-45deg"),
+    ("How prices work", "customers:learn", "mortarboard"),
 ]
 
 

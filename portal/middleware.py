@@ -112,12 +112,17 @@ class SecurityHeadersMiddleware:
 
 
 _LAST_SEEN = "openmdmr_last_seen"
+_SIGNED_IN_AT = "openmdmr_signed_in_at"
 _IDLE_LIMIT = "openmdmr_idle_limit_s"
 _TOUCH_EVERY_S = 60  # the session is saved at most once a minute just to note activity
 
 
 class SessionIdleTimeoutMiddleware:
-    """A signed-in session idle for too long is signed out (staff 30 min, customers 2 h)."""
+    """Signs a session out when idle too long (staff 30 min, customers 2 h) or 12 h old.
+
+    ASVS 3.3.2: sign in again after the idle period and periodically while in use. The cookie
+    itself ends with the browser (allauth, ACCOUNT_SESSION_REMEMBER = False).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -130,13 +135,16 @@ class SessionIdleTimeoutMiddleware:
 
     def _check(self, request: HttpRequest) -> None:
         session, now = request.session, int(time.time())
+        started = session.setdefault(_SIGNED_IN_AT, now)
         last = session.get(_LAST_SEEN)
         limit = session.get(_IDLE_LIMIT)
         if limit is None:
             limit = session[_IDLE_LIMIT] = idle_limit_s(request)
-        if last is not None and now - int(last) > int(limit):
+        idle = last is not None and now - int(last) > int(limit)
+        if idle or now - int(started) > settings.SESSION_COOKIE_AGE:
             logout(request)
-            messages.info(request, "You were signed out after a period of inactivity.")
+            why = "a period of inactivity" if idle else "12 hours"
+            messages.info(request, f"You were signed out after {why}: please sign in again.")
         elif last is None or now - int(last) >= _TOUCH_EVERY_S:
             session[_LAST_SEEN] = now
 

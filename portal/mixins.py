@@ -40,6 +40,11 @@ class LdcMixin(ActorMixin):
     capability = "ldc.view"
 
     def check_actor(self, actor: Actor) -> None:
+        if actor.is_ldc_staff and actor.blocked_by_training(self.capability):
+            raise PermissionDenied(
+                "Changing production data needs the GUI step-by-step course: "
+                "register for a session under Training."
+            )
         if not actor.is_ldc_staff or not actor.can(self.capability):
             raise PermissionDenied("Your role does not allow this page.")
         self.ldc = actor.ldc

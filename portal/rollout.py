@@ -203,8 +203,8 @@ def _count_chunk(
 
 def read_success(
     days: list[dt.date], ldc: LDC | None = None
-) -> dict[int, dict[dt.date, tuple[int, int]]]:
-    """Per LDC and day: (meter-days fully read, meter-days expected); two queries in all.
+) -> dict[int, dict[dt.date, tuple[int, int, int]]]:
+    """Per LDC and day: (meter-days fully read, expected, received); two queries in all.
 
     Expected is the meters installed that day (or the days received, if more were received).
     The flags of every meter-day of the window are streamed once and checked with numpy.
@@ -224,23 +224,34 @@ def read_success(
     if chunk:
         counts = _count_chunk(chunk, days[0], counts)
     installed = _installed_counts(days, installs)
-    out: dict[int, dict[dt.date, tuple[int, int]]] = {}
+    out: dict[int, dict[dt.date, tuple[int, int, int]]] = {}
     for ldc_id in set(installed) | set(np.flatnonzero(counts[:, :, 0].sum(axis=1)).tolist()):
         meters = installed.get(ldc_id, [0] * len(days))
         seen = counts[ldc_id] if ldc_id < counts.shape[0] else np.zeros((len(days), 2), np.int64)
         out[ldc_id] = {
-            day: (int(seen[i, 1]), max(meters[i], int(seen[i, 0]))) for i, day in enumerate(days)
+            day: (int(seen[i, 1]), max(meters[i], int(seen[i, 0])), int(seen[i, 0]))
+            for i, day in enumerate(days)
         }
     return out
 
 
-def success_pct(per_day: dict[dt.date, tuple[int, int]] | None) -> float | None:
+def success_pct(per_day: dict[dt.date, tuple[int, int, int]] | None) -> float | None:
     """Read success over the days, in %, or None when no meter was expected to report."""
     if not per_day:
         return None
     read = sum(v[0] for v in per_day.values())
     expected = sum(v[1] for v in per_day.values())
     return round(100.0 * read / expected, 2) if expected else None
+
+
+def _reporting(
+    ldc: LDC, per_day: dict[dt.date, tuple[int, int, int]] | None
+) -> dict[dt.date, tuple[int, int, int]] | None:
+    """The LDC's days, or None while it has not begun to send reads before production (the
+    obligation counts from the first delivery; an LDC in production always counts)."""
+    if not per_day or ldc.status == LDC.Status.PRODUCTION or ldc.stage == Stage.PRODUCTION:
+        return per_day
+    return per_day if any(v[2] for v in per_day.values()) else None
 
 
 def ldc_rows(today: dt.date | None = None) -> list[LdcRow]:
@@ -254,6 +265,7 @@ def ldc_rows(today: dt.date | None = None) -> list[LdcRow]:
     waiting = _awaiting_sign_off()
     rows = []
     for ldc in LDC.objects.order_by("name"):
+        per_day = _reporting(ldc, reads.get(ldc.pk))
         row = LdcRow(
             ldc_id=ldc.pk,
             slug=ldc.slug,
@@ -265,9 +277,9 @@ def ldc_rows(today: dt.date | None = None) -> list[LdcRow]:
             stage_entered_at=ldc.stage_entered_at,
             wave=ldc.enrollment_wave,
             meters_installed=installed.get(ldc.pk, [0])[0],
-            read_success_pct=success_pct(reads.get(ldc.pk)),
-            meter_days_read=sum(v[0] for v in reads.get(ldc.pk, {}).values()),
-            meter_days_expected=sum(v[1] for v in reads.get(ldc.pk, {}).values()),
+            read_success_pct=success_pct(per_day),
+            meter_days_read=sum(v[0] for v in (per_day or {}).values()),
+            meter_days_expected=sum(v[1] for v in (per_day or {}).values()),
             open_exceptions=exceptions.get(ldc.pk, 0),
             awaiting_sign_off=(ldc.pk, ldc.stage) in waiting,
             today=today,
@@ -517,7 +529,7 @@ def weekly_quality(ldc: LDC, end: dt.date | None = None) -> dict[str, Any]:
     rejected = _rejected_files(ldc, days)
     daily = []
     for day, files in zip(days, rejected, strict=True):
-        read, expected = per_day.get(day, (0, 0))
+        read, expected, _ = per_day.get(day, (0, 0, 0))
         pct = round(100.0 * read / expected, 2) if expected else None
         daily.append(
             {"day": day, "read": read, "expected": expected, "pct": pct}
@@ -705,6 +717,7 @@ def seed_rollout_demo() -> str:
         for snap in current.values():
             history.append(_scaled(snap, week, share))
     RolloutSnapshot.objects.bulk_create(history)
+    target = "kept"
     if not RolloutTarget.objects.filter(metric=RolloutMetric.TOU_BILLED).exists():
         customers = current[None].customers if None in current else 0
         rollout_target_set(
@@ -714,7 +727,9 @@ def seed_rollout_demo() -> str:
             note="Demo: 80 % of the demo LDCs' customers on TOU billing by spring",
             actor=None,
         )
-    return f"Rollout: {len(history)} past weekly snapshots, target on TOU billing set."
+        target = "set"
+    weeks = len({h.week for h in history})
+    return f"Rollout: {weeks} past weeks of snapshots added; TOU billing target {target}."
 
 
 def _scaled(snap: RolloutSnapshot, week: dt.date, share: float) -> RolloutSnapshot:

@@ -277,9 +277,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
-# Session lifetime (ASVS 3.3): signed out after 12 hours whatever happens, and after this long
-# without a request (portal.middleware.SessionIdleTimeoutMiddleware): staff and coordinators
-# 30 minutes, customers 2 hours.
+# Session lifetime (ASVS 3.3, portal.middleware.SessionIdleTimeoutMiddleware): signed out 12
+# hours after signing in however active, and after this long without a request: staff and
+# coordinators 30 minutes, customers 2 hours. The cookie itself ends with the browser.
 SESSION_COOKIE_AGE = 12 * 3600
 OPENMDMR_STAFF_IDLE_TIMEOUT_S = int(os.environ.get("OPENMDMR_STAFF_IDLE_TIMEOUT_S", 30 * 60))
 OPENMDMR_CUSTOMER_IDLE_TIMEOUT_S = int(os.environ.get("OPENMDMR_CUSTOMER_IDLE_TIMEOUT_S", 7200))

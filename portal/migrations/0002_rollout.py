@@ -7,52 +7,107 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ldc', '0003_onboarding'),
-        ('portal', '0001_initial'),
+        ("ldc", "0003_onboarding"),
+        ("portal", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RolloutSnapshot',
+            name="RolloutSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('week', models.DateField(help_text='Monday of the week (local).')),
-                ('taken_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ldcs', models.PositiveIntegerField(default=1)),
-                ('customers', models.PositiveBigIntegerField(default=0)),
-                ('meters_installed', models.PositiveBigIntegerField(default=0)),
-                ('sdps_registered', models.PositiveBigIntegerField(default=0)),
-                ('sdps_enrolled', models.PositiveBigIntegerField(default=0)),
-                ('tou_billed', models.PositiveBigIntegerField(default=0)),
-                ('stage', models.CharField(blank=True, max_length=20)),
-                ('in_production', models.PositiveIntegerField(default=0)),
-                ('read_success_pct', models.FloatField(blank=True, null=True)),
-                ('open_exceptions', models.PositiveIntegerField(default=0)),
-                ('dq_issues', models.PositiveIntegerField(default=0)),
-                ('ldc', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='ldc.ldc')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("week", models.DateField(help_text="Monday of the week (local).")),
+                ("taken_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ldcs", models.PositiveIntegerField(default=1)),
+                ("customers", models.PositiveBigIntegerField(default=0)),
+                ("meters_installed", models.PositiveBigIntegerField(default=0)),
+                ("sdps_registered", models.PositiveBigIntegerField(default=0)),
+                ("sdps_enrolled", models.PositiveBigIntegerField(default=0)),
+                ("tou_billed", models.PositiveBigIntegerField(default=0)),
+                ("stage", models.CharField(blank=True, max_length=20)),
+                ("in_production", models.PositiveIntegerField(default=0)),
+                ("read_success_pct", models.FloatField(blank=True, null=True)),
+                ("open_exceptions", models.PositiveIntegerField(default=0)),
+                ("dq_issues", models.PositiveIntegerField(default=0)),
+                (
+                    "ldc",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="ldc.ldc",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['week', 'ldc_id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('ldc__isnull', False)), fields=('week', 'ldc'), name='one_ldc_snapshot_per_week'), models.UniqueConstraint(condition=models.Q(('ldc__isnull', True)), fields=('week',), name='one_province_snapshot_per_week')],
+                "ordering": ["week", "ldc_id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("ldc__isnull", False)),
+                        fields=("week", "ldc"),
+                        name="one_ldc_snapshot_per_week",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("ldc__isnull", True)),
+                        fields=("week",),
+                        name="one_province_snapshot_per_week",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RolloutTarget',
+            name="RolloutTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(choices=[('meters_installed', 'Smart meters installed'), ('sdps_registered', 'SDPs registered'), ('sdps_enrolled', 'SDPs enrolled'), ('tou_billed', 'Customers on TOU billing')], max_length=30)),
-                ('value', models.PositiveBigIntegerField()),
-                ('due_date', models.DateField()),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('set_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('superseded_at', models.DateTimeField(blank=True, null=True)),
-                ('set_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "metric",
+                    models.CharField(
+                        choices=[
+                            ("meters_installed", "Smart meters installed"),
+                            ("sdps_registered", "SDPs registered"),
+                            ("sdps_enrolled", "SDPs enrolled"),
+                            ("tou_billed", "Customers on TOU billing"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("value", models.PositiveBigIntegerField()),
+                ("due_date", models.DateField()),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("set_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("superseded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "set_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['metric', '-set_at', '-id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('superseded_at__isnull', True)), fields=('metric',), name='one_current_target_per_metric')],
+                "ordering": ["metric", "-set_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("superseded_at__isnull", True)),
+                        fields=("metric",),
+                        name="one_current_target_per_metric",
+                    )
+                ],
             },
         ),
     ]

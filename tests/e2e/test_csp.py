@@ -31,7 +31,9 @@ class Tab:
     """A browser tab of its own that records CSP violations and console errors about them."""
 
     def __init__(self, browser: Any, base_url: str) -> None:
-        self.context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+        self.context = browser.new_context(
+            base_url=base_url, viewport={"width": 1280, "height": 900}
+        )
         self.context.add_init_script(WATCH_VIOLATIONS)
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
@@ -122,3 +124,13 @@ def test_an_injected_inline_script_is_blocked(tabs: Any, sample_world: Any) -> N
     )
     assert ran is False
     assert any("script-src" in v for v in tab.page.evaluate("window.__cspViolations"))
+
+
+def test_coordinator_pages_have_no_csp_violation(tabs: Any, sample_world: Any) -> None:
+    tab = tabs()
+    log_in(tab.page, sample_world.coordinator.email, two_factor=True)
+    tab.visit("/", "[data-testid=whoami]")
+    screenshot(tab.page, "csp-coordinator-home")
+    for url in ("/rollout/", "/rollout/targets/"):
+        tab.visit(url)
+    tab.assert_clean()

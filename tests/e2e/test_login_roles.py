@@ -36,9 +36,10 @@ def test_ldc_staff_sign_in_with_two_factor_and_see_their_ldc(
 def test_coordinator_signs_in_and_sees_every_ldc(page: Any, world: Any) -> None:
     log_in(page, world.coordinator.email, two_factor=True)
     assert page.locator("h1").inner_text() == "Province rollout"
+    screenshot(page, "home-coordinator")
+    page.get_by_role("link", name="LDC table").first.click()
     table = page.locator("[data-testid=ldc-table]").inner_text()
     assert "Northwind Test Hydro" in table and "Southshore Test Power" in table
-    screenshot(page, "home-coordinator")
 
 
 def test_customer_signs_in_without_two_factor_and_sees_their_account(page: Any, world: Any) -> None:

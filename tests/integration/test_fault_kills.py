@@ -72,7 +72,7 @@ def test_workers_killed_at_random_points_lose_and_double_nothing(
             timeout=60,
             what="a worker to take up a file",
         )
-        time.sleep(rng.uniform(0.0, 1.2))  # a random point of the work
+        time.sleep(rng.uniform(0.0, 0.8))  # a random point of the work
         loaded_before = loaded_files(ldc)
         progress = list(
             ReadFile.objects.for_ldc(ldc)

@@ -70,7 +70,10 @@ def test_dashboard_figures(world: Any) -> None:
 
 def test_dashboard_page_shows_stage_deadline_and_figures(client: Any, world: Any) -> None:
     client.force_login(world.user("north", "ami_operator"))
+    assert "no reads received yet" in client.get(reverse("home")).content.decode()
+    deliver_day(world.north, ["NORTH-MTR-1"], timezone.localdate() - dt.timedelta(days=1))
     body = client.get(reverse("home")).content.decode()
+    assert 'data-testid="fig-read-success">100.0 %' in body
     assert 'data-testid="dash-stage"' in body and "Preparation" in body
     assert 'data-testid="dash-deadline"' in body
     assert "read success yesterday (target 98.0 %)" in body

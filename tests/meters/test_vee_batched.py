@@ -21,9 +21,7 @@ FIRST = 20519  # UTC day 2026-03-07
 
 def _block(meters: list[int], days: list[int], minutes: int, seed: int) -> DayBlock:
     rng = np.random.default_rng(seed)
-    keys = np.sort(
-        day_key(np.repeat(meters, len(days)), 1, np.tile(np.array(days), len(meters)))
-    )
+    keys = np.sort(day_key(np.repeat(meters, len(days)), 1, np.tile(np.array(days), len(meters))))
     block = DayBlock.empty(keys, minutes)
     shape = block.wh.shape
     block.wh[:] = rng.integers(0, 5000, shape, dtype=np.int32)

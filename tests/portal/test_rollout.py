@@ -101,6 +101,13 @@ def test_a_meter_without_reads_counts_as_not_read(rollout_world: Any) -> None:
     assert row_of(rollout.ldc_rows(), "empty").read_success_pct is None
 
 
+def test_an_ldc_before_production_counts_from_its_first_delivery(rollout_world: Any) -> None:
+    LDC.objects.filter(slug="south").update(status=LDC.Status.TESTING, stage=Stage.SIT)
+    assert row_of(rollout.ldc_rows(), "south").read_success_pct is None
+    put_reads(rollout_world.objects["south_meter"], rollout.window()[-1:])
+    assert row_of(rollout.ldc_rows(), "south").read_success_pct == round(100 / 7, 2)
+
+
 def test_an_estimated_interval_makes_the_day_not_read(world: Any) -> None:
     days = rollout.window()
     put_reads(world.objects["north_meter"], days)
@@ -282,3 +289,12 @@ def test_query_count_does_not_grow_with_the_number_of_ldcs(
         rows = rollout.ldc_rows()
     assert len(rows) == 12 and row_of(rows, "more-3").read_success_pct == 100.0
     assert _queries(rollout.rollout_snapshot_take) == _queries(rollout.rollout_snapshot_take)
+
+
+def test_demo_seed_adds_a_quarter_of_history_and_a_target_once(rollout_world: Any) -> None:
+    assert "11 past weeks of snapshots added; TOU billing target set" in rollout.seed_rollout_demo()
+    assert "0 past weeks of snapshots added; TOU billing target kept" in rollout.seed_rollout_demo()
+    assert RolloutSnapshot.objects.count() == 12 * 3 and RolloutTarget.objects.count() == 1
+    trend = rollout.province_trend()
+    assert len(trend) == 12 and trend[0].meters_installed <= trend[-1].meters_installed == 2
+    assert RolloutTarget.objects.get().value == int(21_000 * 0.8)

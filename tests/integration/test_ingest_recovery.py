@@ -1,0 +1,73 @@
+"""The recovery paths the fault scenarios found, made deterministic: a day VEE stored between a
+batch's read and its insert, and a batch whose VEE was never queued (its worker died just after
+the commit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meters import services, store
+from meters.models import ReadFile
+from tests.integration.harness import cmep, deliver, registered_ldc
+from tests.integration.invariants import assert_accounted, assert_not_doubled
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_day_stored_meanwhile_makes_the_batch_read_again_not_fail(
+    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL new days are COPYed in: a day another transaction stored after the batch
+    read the days (VEE estimating it) breaks the unique key; the batch rolls back and is merged
+    again over what is now stored, instead of failing the file."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.OPENMDMR_INGEST_BATCH_READS = 500
+    settings.OPENMDMR_VEE_AFTER_INGEST = False
+    ldc = registered_ldc("race", 20)
+    first, _ = deliver(ldc, cmep(ldc, tmp_path, "first.txt", range(20), 1), queue=False)
+    services.read_file_ingest(read_file=first)
+    real, blinded = store.fetch_days, []
+
+    def fetch_days_blind_once(ldc_: Any, keys: Any) -> list[Any]:
+        if not blinded:  # the first read misses the stored days, as a racing reader would
+            blinded.append(True)
+            return []
+        return real(ldc_, keys)
+
+    monkeypatch.setattr(store, "fetch_days", fetch_days_blind_once)
+    corrected, _ = deliver(ldc, cmep(ldc, tmp_path, "again.txt", range(20), 1, seed=3), queue=False)
+    corrected = services.read_file_ingest(read_file=corrected)
+    assert blinded and corrected.status == ReadFile.Status.LOADED
+    assert_accounted(ldc)
+    assert_not_doubled(ldc)
+
+
+@pytest.mark.django_db
+def test_a_resumed_file_queues_again_the_vee_of_its_last_committed_batch(
+    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.OPENMDMR_INGEST_BATCH_READS = 500
+    ldc = registered_ldc("resume", 20)
+    read_file, _ = deliver(ldc, cmep(ldc, tmp_path, "reads.txt", range(20), 4), queue=False)
+    queued: list[tuple[list[int], int, int]] = []
+    monkeypatch.setattr(
+        services,
+        "_queue_vee",
+        lambda ldc, meters, first, last: queued.append((meters, first, last)),
+    )
+    services.read_file_ingest(read_file=read_file)
+    batches = list(queued)
+    assert len(batches) >= 3
+    # A worker died just after committing batch 2, before queuing its VEE: undo the rest.
+    read_file.refresh_from_db()
+    ReadFile.objects.filter(pk=read_file.pk).update(
+        status=ReadFile.Status.LOADING, batches_done=2, lease_until=None
+    )
+    queued.clear()
+    services.read_file_ingest(read_file=read_file)
+    assert queued[0] == batches[1], "the VEE of the last committed batch was not queued again"
+    assert queued[1:] == batches[2:]
