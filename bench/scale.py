@@ -84,6 +84,17 @@ def start_workers(count: int, env: dict[str, str], logs: Path) -> list[subproces
     return workers
 
 
+def queue_empty(broker_url: str) -> bool:
+    """No task queued or running (VEE and billing tasks too, with --vee)."""
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    try:
+        return client.llen("celery") == 0 and client.hlen("unacked") == 0
+    finally:
+        client.close()
+
+
 def stop(workers: list[subprocess.Popen[bytes]]) -> None:
     for worker in workers:
         worker.terminate()
@@ -92,7 +103,8 @@ def stop(workers: list[subprocess.Popen[bytes]]) -> None:
 
 
 def run_once(count: int, paths: list[Path], meters: int, env: dict[str, str], logs: Path) -> float:
-    """Seconds for ``count`` workers to load every file (delivered to a fresh LDC)."""
+    """Seconds for ``count`` workers to load every file (delivered to a fresh LDC) and finish
+    every task it queued."""
     from django.db import connection
 
     from meters.models import ReadFile
@@ -121,7 +133,7 @@ def run_once(count: int, paths: list[Path], meters: int, env: dict[str, str], lo
         for read_file in files:
             ingest_read_file.delay(ldc_id=ldc.pk, read_file_id=read_file.pk)
         pending = ReadFile.objects.filter(ldc=ldc).exclude(status__in=["loaded", "rejected"])
-        while pending.exists():
+        while pending.exists() or not queue_empty(env["CELERY_BROKER_URL"]):
             if any(w.poll() is not None for w in workers):
                 raise RuntimeError(f"a worker died: see {logs}")
             time.sleep(0.1)

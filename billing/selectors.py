@@ -6,7 +6,7 @@ five times too slow for the billing goal. Billing keeps the days packed as (mete
 arrays, decoded with meters.storage.unpack_rows, and reads only the delivered channel's current
 values and flags. On PostgreSQL the server concatenates the chunk's blobs (one row per interval
 length: keys, values, flags as three bytea), so the client decodes three buffers per chunk rather
-than a Python tuple per meter-day (bench/billing.py: 3x faster than the ORM at 10,000 meters).
+than a Python tuple per meter-day (bench/billing.py, 10,000 meters: ~1.2 s instead of ~3.1 s).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ _PG_DAYS = """
            string_agg(int8send(meter_id::bigint) || int4send(day - DATE '1970-01-01'), ''::bytea),
            string_agg(wh, ''::bytea),
            string_agg(flags, ''::bytea)
-      FROM meters_intervalday
+      FROM {table}
      WHERE ldc_id = %s AND channel = 1 AND day >= %s AND day <= %s AND {meters}
      GROUP BY interval_minutes
 """
@@ -115,7 +115,7 @@ def _day_rows_pg(
         by_range = high - low + 1 <= RANGE_SLACK * len(chunk)
         meters = "meter_id BETWEEN %s AND %s" if by_range else "meter_id = ANY(%s::bigint[])"
         args: list[Any] = [low, high] if by_range else [pg_array(chunk)]
-        sql = _PG_DAYS.replace("meters_intervalday", table).format(meters=meters)
+        sql = _PG_DAYS.format(table=table, meters=meters)
         connection.ensure_connection()
         # A server-binding cursor with binary results: the blobs come as stored, not hex-encoded
         # by the server and decoded here (Django's cursors bind client-side, text results only).

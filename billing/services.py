@@ -12,8 +12,9 @@ import contextvars
 import datetime as dt
 import json
 import operator
+import threading
 from collections.abc import Callable, Generator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -46,6 +47,7 @@ from portal.access import Actor
 from portal.audit import audit
 
 CHUNK_METERS = 2000  # meters per read of stored days (and per transaction of a refresh)
+WRITERS = 2  # connections storing the parts of a new batch at once (PostgreSQL, bench/billing.py)
 REGISTER_WINDOW_S = 7 * DAY_S  # how far from the period a bounding register read may be
 MAX_PERIOD_DAYS = 62
 
@@ -767,26 +769,42 @@ def billing_batch_request(
         for part, targets, computed in computed_parts:
             store(part, targets, computed)
         return batch
-    # Three stages at once: a reader thread computes part n+1 while a writer thread (its own
-    # connection) stores part n, so the server's COPY and commit work (foreign-key checks)
-    # overlaps the Python of the next part.
+    # Stages at once: a reader thread computes part n+1 while writer threads (each with its
+    # own connection) store parts n and n-1, so the server's COPY and commit work (foreign-key
+    # checks) overlaps the Python of the next part.
     with (
         closing(computed_parts),  # its reader thread stops with us, even on an error
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-write") as writer,
+        ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="billing-write") as writer,
     ):
+        stored: list[Future[None]] = []
         try:
-            stored = None
             for part, targets, computed in computed_parts:
-                if stored is not None:
-                    stored.result()  # in order; an error stops the batch here
+                if len(stored) >= WRITERS:
+                    stored.pop(0).result()  # an error stops the batch here
                 # In the caller's context: an audit event written there says how it came.
                 context = contextvars.copy_context()
-                stored = writer.submit(context.run, store, part, targets, computed)
-            if stored is not None:
-                stored.result()
+                stored.append(writer.submit(context.run, store, part, targets, computed))
+            for done in stored:
+                done.result()
         finally:
-            writer.submit(connections.close_all).result()
+            for done in stored:  # let the parts being stored finish, then close the connections
+                done.exception()
+            closers = [writer.submit(_close_after, barrier) for barrier in _barriers(WRITERS)]
+            for closer in closers:
+                closer.result()
     return batch
+
+
+def _barriers(n: int) -> list[threading.Barrier]:
+    barrier = threading.Barrier(n)
+    return [barrier] * n
+
+
+def _close_after(barrier: threading.Barrier) -> None:
+    """Close this thread's connections once every writer thread has got here (so each thread
+    runs one closer)."""
+    barrier.wait(timeout=60)
+    connections.close_all()
 
 
 def _store_fresh(

@@ -154,7 +154,8 @@ def range_bars(
             xaxis={"type": "category"},
             yaxis={"title": {"text": "kWh"}, "rangemode": "tozero"},
             yaxis2={
-                "title": {"text": "$"},
+                "tickprefix": "$",
+                "tickformat": ",.2~f",
                 "overlaying": "y",
                 "side": "right",
                 "rangemode": "tozero",

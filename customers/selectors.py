@@ -16,6 +16,7 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from billing.prices import PriceSet
 from customers.greenbutton import MeterDays
@@ -118,6 +119,7 @@ def day_blocks(
 
 
 LATEST_CACHE_S = 300  # reads arrive once a day: a few minutes late is fine for "latest"
+RECENT_DAYS = 40
 
 
 def latest_read(
@@ -136,12 +138,10 @@ def latest_read(
 
 
 def _latest_read(sdp: ServiceDeliveryPoint, meters: list[int]) -> int | None:
-    row = (
-        IntervalDay.objects.filter(ldc_id=sdp.ldc_id, meter_id__in=meters, channel=1)
-        .order_by("-day")
-        .values_list("day", "interval_minutes", "flags")
-        .first()
-    )
+    days = IntervalDay.objects.filter(ldc_id=sdp.ldc_id, meter_id__in=meters, channel=1)
+    recent = timezone.now().date() - dt.timedelta(days=RECENT_DAYS)
+    # The last weeks first: the monthly partitions are pruned to two or three.
+    row = _last_day(days.filter(day__gte=recent)) or _last_day(days)
     if row is None:
         return None
     day, minutes, flags = row
@@ -149,6 +149,10 @@ def _latest_read(sdp: ServiceDeliveryPoint, meters: list[int]) -> int | None:
     if not good.size:
         return day_number(day) * DAY_S
     return day_number(day) * DAY_S + (int(good[-1]) + 1) * int(minutes) * 60
+
+
+def _last_day(days: QuerySet[IntervalDay]) -> tuple[Any, ...] | None:
+    return days.order_by("-day").values_list("day", "interval_minutes", "flags").first()
 
 
 def price_table() -> tuple[PriceSet, ...]:

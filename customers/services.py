@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import AccountLink, CustomerAccount, CustomerInvitation
+from customers.models import AccountLink, CustomerAccount, CustomerInvitation, new_bill_code
 from ldc.models import LDC
 from meters.models import ServiceDeliveryPoint
 from portal.access import Actor
@@ -45,6 +45,7 @@ def account_link(
         account.bill_code.upper(),
     }:
         raise ValidationError(_NO_MATCH)
+    by_bill_code = code == account.bill_code.upper()
     link, created = AccountLink.objects.get_or_create(user=user, account=account)
     if created:
         audit(
@@ -53,7 +54,11 @@ def account_link(
             ldc=ldc,
             obj=link,
             object_repr=f"account {account.account_number}",
+            after={"check": "bill code" if by_bill_code else "postal code"},
         )
+    if by_bill_code:  # one-time: the next bill prints a new code
+        account.bill_code = new_bill_code()
+        account.save(update_fields=["bill_code"])
     return link
 
 

@@ -38,6 +38,8 @@ from portal.audit import audit
 
 Status = ReadFile.Status
 UNFINISHED = (Status.RECEIVED, Status.PARSING, Status.LOADING)
+# Tries of one batch that collides with a day stored meanwhile (see _load).
+BATCH_ATTEMPTS = 3
 
 
 def sha256_of(stream: IO[bytes]) -> tuple[str, int]:
@@ -203,14 +205,11 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
                 _load_batch(read_file, number, batch, resolver, tz, now)
                 break
             except (IntegrityError, connection.Database.IntegrityError):
-                # VEE (which does not hold the meters' locks) stored an estimated day this
-                # batch saw as new, between our read and our insert: the batch rolled back
-                # whole; read the days again and merge over the estimate.
+                # A VEE run outside the meters' locks (the daily sweep, an edit) stored an
+                # estimated day this batch saw as new, between our read and our insert: the
+                # batch rolled back whole; read the days again and merge over the estimate.
                 if attempt == BATCH_ATTEMPTS:
                     raise
-
-
-BATCH_ATTEMPTS = 3
 
 
 def _load_batch(

@@ -412,7 +412,13 @@ _VEE_AGGS = ", ".join(
         for c in _VEE_BLOBS
     ]
 )
-_VEE_WHERE = "ldc_id = %s AND meter_id = ANY(%s::bigint[]) AND day BETWEEN %s AND %s"
+# The meter range (redundant with the array) leads PostgreSQL to the unique index on (ldc, meter,
+# channel, day): without it, freshly loaded partitions (no statistics yet) are read through the
+# (ldc, day) index, every meter of the LDC, and then filtered.
+_VEE_WHERE = (
+    "ldc_id = %s AND meter_id = ANY(%s::bigint[]) AND meter_id BETWEEN %s AND %s "
+    "AND day BETWEEN %s AND %s"
+)
 # Column names are constants here, never input.
 _VEE_BOX = f"SELECT count(*), {_VEE_AGGS} FROM meters_intervalday WHERE {_VEE_WHERE}"  # noqa: S608
 # (dtype, whether an empty blob is allowed: VEE never ran) of each blob column
@@ -432,7 +438,8 @@ def _vee_box_pg(
     import psycopg
 
     connection.ensure_connection()
-    params = [ldc.pk, [int(m) for m in meters], date_of(first_day), date_of(last_day)]
+    ids = [int(m) for m in meters]
+    params = [ldc.pk, ids, min(ids), max(ids), date_of(first_day), date_of(last_day)]
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(_VEE_BOX, params, binary=True)
         count, *cols = cursor.fetchone()
@@ -622,7 +629,10 @@ def _update_vee(ldc: LDC, block: DayBlock, methods: np.ndarray, rules: np.ndarra
             _as_bytes(rules, "<u4"),
         ]
     )
+    # Both ranges let PostgreSQL prune partitions and read only these meters' rows (see
+    # _VEE_WHERE).
     days = (date_of(int(block.day.min())), date_of(int(block.day.max())))
+    meters = (int(block.meter.min()), int(block.meter.max()))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE {tmp} (meter_id bigint, channel smallint, day date, "
@@ -632,15 +642,15 @@ def _update_vee(ldc: LDC, block: DayBlock, methods: np.ndarray, rules: np.ndarra
             copy.write(_COPY_SIGNATURE)
             copy.write(memoryview(rows).cast("B"))
             copy.write(_COPY_TRAILER)
-        # Freshly loaded partitions may have no statistics yet: insist on the unique index
-        # (a nested loop over the copied rows), never a scan of a partition per copied row.
+        # Freshly loaded partitions may have no statistics yet: never a sequential scan of a
+        # whole partition; the ranges keep the read to these meters' rows (unique index).
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(
             f"UPDATE {table} t SET wh = s.wh, flags = s.flags, methods = s.methods, "  # noqa: S608
             "rules = s.rules, updated_at = %s FROM "
             f"{tmp} s WHERE t.ldc_id = %s AND t.meter_id = s.meter_id AND t.channel = s.channel "
-            "AND t.day = s.day AND t.day BETWEEN %s AND %s",
-            [timezone.now(), ldc.pk, *days],
+            "AND t.day = s.day AND t.day BETWEEN %s AND %s AND t.meter_id BETWEEN %s AND %s",
+            [timezone.now(), ldc.pk, *days, *meters],
         )
         cursor.execute(f"DROP TABLE {tmp}")
 

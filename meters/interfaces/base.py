@@ -8,6 +8,8 @@ whose parse did not run to the end.
 
 Units are fixed here so that no caller converts: instants are int64 UTC epoch seconds, energy is
 int64 watt-hours (kWh x 1000, rounded half-to-even to the watt-hour), intervals are minutes.
+An interval's energy beyond +/- MAX_INTERVAL_WH (what storage holds) or a register's beyond
+MAX_REGISTER_WH is malformed input like any other: a ReadFileError, never a wrapped number.
 """
 
 from __future__ import annotations

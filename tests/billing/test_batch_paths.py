@@ -9,11 +9,13 @@ store exactly what one request at a time computes.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from django.db import connection
 
 from billing import services
 from billing.models import BillingQuantity, BillingQuantityRequest
@@ -103,6 +105,12 @@ def test_a_batch_takes_the_requests_another_batch_made_meanwhile(
     assert stored(validated) == one_at_a_time(validated)
 
 
+def backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_on_three_connections_stores_what_one_request_at_a_time_computes(
@@ -115,8 +123,14 @@ def test_a_batch_on_three_connections_stores_what_one_request_at_a_time_computes
     monkeypatch.setattr(
         services, "_second_connection", lambda n: used.append(second(n)) or used[-1]
     )
+    before = backends()
     services.billing_batch_request(ldc=validated, cycle=cycle, start=START, end=END, actor=None)
     assert used and all(used)
+    for _ in range(50):  # a closed connection's server process ends a moment later
+        if backends() == before:
+            break
+        time.sleep(0.1)
+    assert backends() == before, "the reader's and writers' connections are closed"
     batch = stored(validated)
     assert batch == one_at_a_time(validated)
     # A refresh of existing requests reads ahead on a second connection too.

@@ -54,3 +54,15 @@ def test_customer_cannot_unlink_someone_elses_link(client: Any, world: Any) -> N
 def test_staff_cannot_use_customer_pages(client: Any, world: Any) -> None:
     client.force_login(world.user("north", "back_office"))
     assert client.get(reverse("customers:link")).status_code == 403
+
+
+def test_bill_code_links_once(client: Any, world: Any) -> None:
+    account = world.objects["north_account"]
+    code = account.bill_code
+    client.force_login(world.customer_south)
+    assert client.post(reverse("customers:link"), _form(world, check=code)).status_code == 302
+    account.refresh_from_db()
+    assert account.bill_code != code
+    AccountLink.objects.filter(user=world.customer_south, account=account).delete()
+    response = client.post(reverse("customers:link"), _form(world, check=code))
+    assert response.status_code == 200 and "could not find an account" in response.content.decode()

@@ -101,7 +101,7 @@ def start_worker(
                 "-m",
                 "celery",
                 "-A",
-                "portal",
+                "tests.integration.worker_app",
                 "worker",
                 "--pool=solo",
                 "--concurrency=1",

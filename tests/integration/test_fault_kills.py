@@ -40,30 +40,23 @@ def test_workers_killed_at_random_points_lose_and_double_nothing(
     seed = int(os.environ.get("OPENMDMR_FAULT_SEED") or time.time_ns() % 2**31)
     print(f"kill points: OPENMDMR_FAULT_SEED={seed}")
     rng = random.Random(seed)
-    meters, days = 100, 4
+    meters, days = 100, 8
     ldc = registered_ldc("kill", meters)
-    # Files of 100 meters x 4 days (~10 batches each); every other one names unknown meters too,
-    # whose records are listed as rejected.
-    pool = [
-        cmep(
-            ldc,
-            tmp_path,
-            f"kill{i}.txt",
-            range(meters),
-            days,
-            first=FIRST_DAY + dt.timedelta(days * i),
-            unknown=3 * (i % 2),
-        )
-        for i in range(KILLS + 2)
-    ]
+
+    def next_file(i: int) -> Path:
+        """Files of 100 meters x 8 days (~20 batches); every other one names unknown meters
+        too, whose records are listed as rejected."""
+        first = FIRST_DAY + dt.timedelta(days * i)
+        return cmep(ldc, tmp_path, f"kill{i}.txt", range(meters), days, first=first, unknown=i % 2)
+
     delivered, kills = 0, []
     loaded_before: dict[str, tuple[int, int, int]] = {}
     worker = start_worker("k0", **FAST)
     while len(kills) < KILLS:
         since = timezone.now()
         if not unfinished(ldc):
-            assert delivered < len(pool), "every file loaded before the kills were done"
-            deliver(ldc, pool[delivered])
+            assert delivered < 3 * KILLS, "every file loaded before the kills were done"
+            deliver(ldc, next_file(delivered))
             delivered += 1
         wait_for(
             lambda since=since: (

@@ -139,4 +139,6 @@ def test_redis_killed_and_restarted_mid_run(
     broker_redis.restart()
     drop_broker_connections()
     settle(ldc, broker["CELERY_BROKER_URL"], workers, timeout=150)
+    logs = "".join(p.read_text() for p in tmp_path.glob("q*.log"))
+    assert "Connection to broker lost" in logs, "the workers did not see Redis go away"
     print(f"invariants held over {assert_invariants(ldc, loaded_before)}")

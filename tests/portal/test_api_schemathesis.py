@@ -56,3 +56,10 @@ def api_headers(request: pytest.FixtureRequest, world: Any) -> dict[str, str]:
 )
 def test_no_operation_answers_a_server_error(case: Any, api_headers: dict[str, str]) -> None:
     case.call_and_validate(headers=api_headers, checks=[not_a_server_error])
+
+
+def test_the_roles_are_really_signed_in(client: Client, api_headers: dict[str, str]) -> None:
+    """The fuzzing above reaches past authentication (else it would only meet 401s)."""
+    headers = {f"HTTP_{k.upper()}": v for k, v in api_headers.items()}
+    status = client.get("/api/v1/me/", **headers).status_code
+    assert status == (401 if not api_headers else 200)
