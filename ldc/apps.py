@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -7,3 +9,14 @@ class LdcConfig(AppConfig):
 
     def ready(self) -> None:
         from ldc import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from meters.vee_service import reads_changed, vee_ran
+
+        reads_changed.connect(_forget_read_success, dispatch_uid="ldc.forget_read_success.edit")
+        vee_ran.connect(_forget_read_success, dispatch_uid="ldc.forget_read_success.vee")
+
+
+def _forget_read_success(sender: Any, *, ldc: Any, **kwargs: Any) -> None:
+    """Reads changed: the dashboard's cached read success of that LDC is stale."""
+    from ldc.dashboard import forget_read_success
+
+    forget_read_success(ldc.pk)

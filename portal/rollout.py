@@ -510,8 +510,15 @@ def rows_csv(rows: Iterable[LdcRow]) -> str:
 
 
 def api_row(r: LdcRow) -> dict[str, Any]:
-    """One LDC's aggregates for the API (the CSV's columns as a dict)."""
-    return dict(zip(CSV_COLUMNS, _csv_values(r), strict=True))
+    """One LDC's aggregates for the API: the CSV's columns as JSON values (null, not blank)."""
+    row = dict(zip(CSV_COLUMNS, _csv_values(r), strict=True))
+    row.update(
+        meters_installed_pct=r.meters_pct,
+        enrollment_wave=r.wave,
+        read_success_7d_pct=r.read_success_pct,
+        meets_98_pct=r.meets_obligation,
+    )
+    return row
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
-from rest_framework import permissions
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -414,6 +415,37 @@ class StaffQualityView(LdcMixin, TemplateView):
         return context
 
 
+class RolloutLdcRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """One LDC's rollout aggregates (the columns of the LDC table's CSV export)."""
+
+    ldc = serializers.SlugField()
+    name = serializers.CharField()
+    mdmr_org_id = serializers.CharField(allow_blank=True)
+    status = serializers.CharField()
+    size_class = serializers.CharField()
+    customers = serializers.IntegerField()
+    meters_installed = serializers.IntegerField()
+    meters_installed_pct = serializers.FloatField(allow_null=True)
+    sdps_registered = serializers.IntegerField()
+    sdps_enrolled = serializers.IntegerField()
+    tou_billed = serializers.IntegerField()
+    stage = serializers.CharField()
+    days_in_stage = serializers.IntegerField()
+    enrollment_wave = serializers.IntegerField(allow_null=True)
+    read_success_7d_pct = serializers.FloatField(allow_null=True)
+    meets_98_pct = serializers.BooleanField(allow_null=True)
+    open_vee_exceptions = serializers.IntegerField()
+    sdps_without_rate_class = serializers.IntegerField()
+    invalid_postal_codes = serializers.IntegerField()
+    dq_issues = serializers.IntegerField()
+
+
+class RolloutLdcListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField()
+    results = RolloutLdcRowSerializer(many=True)
+
+
+@extend_schema(responses=RolloutLdcListSerializer, tags=["rollout"])
 class RolloutLdcsApiView(APIView):
     """GET /api/v1/rollout/ldcs/: every LDC's rollout aggregates (coordinators only)."""
 

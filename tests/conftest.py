@@ -43,6 +43,16 @@ def service_missing(exc: MissingService) -> None:
     pytest.skip(str(exc))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Each test starts with an empty cache: a database rolled back between tests reuses
+    primary keys, and a figure cached under a reused key would leak into the next test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @dataclass
 class World:
     """Two LDCs with staff of every role, a coordinator, and a customer of north."""

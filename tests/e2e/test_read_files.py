@@ -54,6 +54,6 @@ def test_registry_sync_and_data_quality_pages(page: Any, world: Any) -> None:
     screenshot(page, "registry-sync")
     page.goto("/registry/sdps/")
     assert "SDP-1001" in page.content()
-    page.click("text=Data quality")
+    page.click("main >> text=Data quality")
     assert "Registry data quality" in page.content()
     screenshot(page, "data-quality")

@@ -217,5 +217,6 @@ def test_rollout_api_gives_aggregates_to_coordinators_only(client: Any, rollout_
     assert data["count"] == 2
     north = next(r for r in data["results"] if r["ldc"] == "north")
     assert set(north) == set(CSV_COLUMNS) and north["read_success_7d_pct"] == 85.71
+    assert north["meets_98_pct"] is False and north["enrollment_wave"] == 1
     client.force_login(rollout_world.user("north", "ldc_admin"))
     assert client.get(url).status_code == 403
