@@ -17,6 +17,7 @@ from meters.models import IntervalDay, IntervalDayVersion, ReadFile
 from meters.storage import DayBlock, MergeResult, day_key, pack_rows, slots_per_day, unpack_rows
 
 LOCK_BUCKETS = 1024  # advisory locks per transaction stay well under PostgreSQL's lock table
+METERS_PER_LOCK = 64
 # Room on each page for VEE's rewrite of a day next to the row as ingested: the update is then
 # "heap-only" (no index entry changes: the columns VEE writes are not indexed). The rewrite adds
 # the methods and rule bits, so it is ~1.4x the row as ingested (hourly: 446 bytes against 326):
@@ -58,11 +59,14 @@ def ensure_partitions(days: np.ndarray) -> None:
 def lock_meters(ldc: LDC, meter_ids: Iterable[int]) -> None:
     """Serialise concurrent merges of the same meters (PostgreSQL; SQLite writes one at a time).
 
-    Locks are taken on hash buckets, in order, so two workers cannot deadlock.
+    Locks are taken on buckets of consecutive meter ids, in order, so two workers cannot
+    deadlock. Consecutive ids (a registry loads a route's meters together, and head-ends
+    deliver by route) keep two deliveries of different meters on different locks, so they
+    merge side by side; a batch of 10,000 meters takes about 160 locks.
     """
     if connection.vendor != "postgresql":
         return
-    buckets = sorted({(ldc.pk * 1_000_003 + int(m)) % LOCK_BUCKETS for m in meter_ids})
+    buckets = sorted({(int(m) // METERS_PER_LOCK) % LOCK_BUCKETS for m in meter_ids})
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_advisory_xact_lock(4242, b)) FROM unnest(%s::int[]) AS b",
