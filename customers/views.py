@@ -537,7 +537,7 @@ def _clock(hour: int) -> str:
 class InvitationListView(LdcMixin, FormView):  # type: ignore[type-arg]
     """LDC staff invite a customer by e-mail to link an account, and see the invitations."""
 
-    capability = "registry.write"
+    capability = "customers.invite"
     template_name = "customers/invitations.html"
     form_class = InvitationForm
 

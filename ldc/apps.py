@@ -9,9 +9,10 @@ class LdcConfig(AppConfig):
 
     def ready(self) -> None:
         from ldc import schema  # noqa: F401 - registers the OpenAPI auth extension
-        from meters.vee_service import reads_changed, vee_ran
+        from meters.vee_service import reads_changed, reads_stored, vee_ran
 
         reads_changed.connect(_forget_read_success, dispatch_uid="ldc.forget_read_success.edit")
+        reads_stored.connect(_forget_read_success, dispatch_uid="ldc.forget_read_success.load")
         vee_ran.connect(_forget_read_success, dispatch_uid="ldc.forget_read_success.vee")
 
 

@@ -274,7 +274,9 @@ def _requeue_vee(ldc: LDC, intervals: IntervalBatch, resolver: MeterResolver) ->
 def _queue_vee(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> None:
     """VEE of the touched meter-days, once the batch is committed (on any worker)."""
     from meters.tasks import vee_days
+    from meters.vee_service import reads_stored
 
+    transaction.on_commit(lambda: reads_stored.send(sender=ReadFile, ldc=ldc, meter_ids=meters))
     transaction.on_commit(
         lambda: vee_days.delay(
             ldc_id=ldc.pk, meter_ids=meters, first_day=first_day, last_day=last_day

@@ -27,6 +27,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "reads.view": ALL_LDC,
     "reads.upload": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.AMI_OPERATOR}),
     "reads.edit": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE}),
+    "customers.invite": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE}),
     "billing.view": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.BILLING_AGENT}),
     "billing.request": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.BILLING_AGENT}),
     "sme.view": frozenset({Role.SME_COORDINATOR}),

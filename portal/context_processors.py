@@ -23,6 +23,7 @@ _STAFF_NAV: list[tuple[str, str, str, str]] = [
     ("Stages", "ldc:stages", "signpost-split", "stages.view"),
     ("Enrollment groups", "ldc:groups", "collection", "enrollment.view"),
     ("Training", "ldc:training", "mortarboard", "training.register"),
+    ("Customer invitations", "customers:invitations", "envelope-paper", "customers.invite"),
     ("Members", "ldc:members", "people", "ldc.manage_members"),
     ("API tokens", "ldc:tokens", "key", "ldc.manage_tokens"),
     ("Audit trail", "ldc:audit", "journal-text", "audit.view"),

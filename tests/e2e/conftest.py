@@ -92,7 +92,17 @@ def log_in(page: Any, email: str, *, two_factor: bool) -> None:
     page.wait_for_selector("[data-testid=whoami]")
 
 
+def charts_drawn(page: Any) -> None:
+    """Wait until plotly has drawn every chart of the page (it draws after load)."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-figure]')]"
+        ".every(el => el.querySelector('.main-svg'))",
+        timeout=15000,
+    )
+
+
 def screenshot(page: Any, name: str) -> None:
     if SCREENSHOTS:
+        charts_drawn(page)
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import charts_drawn, log_in, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -37,8 +37,9 @@ def test_coordinator_signs_in_and_sees_every_ldc(page: Any, world: Any) -> None:
     log_in(page, world.coordinator.email, two_factor=True)
     assert page.locator("h1").inner_text() == "Province rollout"
     screenshot(page, "home-coordinator")
-    page.get_by_role("link", name="LDC table").first.click()
-    table = page.locator("[data-testid=ldc-table]").inner_text()
+    charts_drawn(page)  # the funnel, size classes and top-12 share are charts
+    page.goto("/rollout/ldcs/")
+    table = page.locator("[data-testid=rollout-table]").inner_text()
     assert "Northwind Test Hydro" in table and "Southshore Test Power" in table
 
 
