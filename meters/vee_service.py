@@ -85,9 +85,12 @@ def vee_run_days(
     outcome = VeeOutcome()
     if not meters:
         return outcome
-    boxes = store.vee_stored(ldc, meters, first_day - HISTORY_DAYS, last_day + 1)
-    for minutes in sorted(boxes or {60}):
-        with transaction.atomic():
+    # Lock, read and write in one transaction: an ingestion batch (or an edit) committing between
+    # the read and the write would otherwise be overwritten with stale values.
+    with transaction.atomic():
+        store.lock_meters(ldc, meters)
+        boxes = store.vee_stored(ldc, meters, first_day - HISTORY_DAYS, last_day + 1)
+        for minutes in sorted(boxes or {60}):
             _run_minutes(
                 ldc,
                 meters,
@@ -445,6 +448,7 @@ def interval_edit(
     start_s, end_s = int(start.timestamp()), int(end.timestamp())
     if end_s <= start_s:
         raise EditError("the end must be after the start")
+    store.lock_meters(ldc, [meter.pk])
     vee, _ = _day_block(ldc, meter, channel, start_s // DAY_S, (end_s - 1) // DAY_S)
     result = apply_edit(
         vee.block,
@@ -506,6 +510,7 @@ def exceptions_resolve(
 ) -> int:
     """The queue's bulk actions: accept as is, or estimate the failed intervals by a method."""
     done = 0
+    store.lock_meters(ldc, [e.meter_id for e in exceptions])
     for exception in exceptions:
         day = day_number(exception.day)
         vee, target = _day_block(
