@@ -102,9 +102,19 @@ def stop(workers: list[subprocess.Popen[bytes]]) -> None:
         worker.wait(timeout=60)
 
 
-def run_once(count: int, paths: list[Path], meters: int, env: dict[str, str], logs: Path) -> float:
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat (Linux)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def run_once(
+    count: int, paths: list[Path], meters: int, env: dict[str, str], logs: Path
+) -> tuple[float, float]:
     """Seconds for ``count`` workers to load every file (delivered to a fresh LDC) and finish
-    every task it queued."""
+    every task it queued, and how many of the machine's cores were busy meanwhile (workers,
+    PostgreSQL, Redis and this process together)."""
     from django.db import connection
 
     from meters.models import ReadFile
@@ -130,6 +140,7 @@ def run_once(count: int, paths: list[Path], meters: int, env: dict[str, str], lo
     workers = start_workers(count, env, logs)
     try:
         started = time.perf_counter()
+        busy0, total0 = cpu_jiffies()
         for read_file in files:
             ingest_read_file.delay(ldc_id=ldc.pk, read_file_id=read_file.pk)
         pending = ReadFile.objects.filter(ldc=ldc).exclude(status__in=["loaded", "rejected"])
@@ -138,17 +149,20 @@ def run_once(count: int, paths: list[Path], meters: int, env: dict[str, str], lo
                 raise RuntimeError(f"a worker died: see {logs}")
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
+        busy1, total1 = cpu_jiffies()
     finally:
         stop(workers)
+    cores = (os.cpu_count() or 1) * (busy1 - busy0) / max(total1 - total0, 1)
     loaded = ReadFile.objects.filter(ldc=ldc, status="loaded")
     assert loaded.count() == len(paths), "not every file loaded"
     reads = sum(loaded.values_list("intervals_accepted", flat=True))
     print(
         f"{count} worker{'s' if count > 1 else ''}: {len(paths)} files, {reads:,} reads in "
-        f"{elapsed:.1f} s = {reads / elapsed:,.0f} reads/s",
+        f"{elapsed:.1f} s = {reads / elapsed:,.0f} reads/s; {cores:.2f} of "
+        f"{os.cpu_count()} cores busy",
         flush=True,
     )
-    return elapsed
+    return elapsed, cores
 
 
 def main() -> int:
@@ -185,12 +199,18 @@ def run(args: argparse.Namespace, url: str) -> int:
             flush=True,
         )
         env = {**os.environ, "DATABASE_URL": url, "DB_CONN_MAX_AGE": "0"}
-        one = run_once(1, paths, args.meters, env, work)
-        two = run_once(2, paths, args.meters, env, work)
+        one, one_cores = run_once(1, paths, args.meters, env, work)
+        two, two_cores = run_once(2, paths, args.meters, env, work)
     finally:
         redis.stop()
     speedup = one / two
-    print(f"speed-up with two workers: {speedup:.2f}x")
+    # The most a second worker can give on this machine: all its cores busy for the same work
+    # that one worker's run kept ``one_cores`` busy.
+    ceiling = (os.cpu_count() or 1) / one_cores
+    print(
+        f"speed-up with two workers: {speedup:.2f}x (the machine's ceiling for this work: "
+        f"{ceiling:.2f}x, {os.cpu_count()} cores / {one_cores:.2f} busy with one worker)"
+    )
     print(
         json.dumps(
             {
@@ -202,6 +222,9 @@ def run(args: argparse.Namespace, url: str) -> int:
                 "one_worker_s": round(one, 2),
                 "two_workers_s": round(two, 2),
                 "speedup": round(speedup, 2),
+                "one_worker_cores_busy": round(one_cores, 2),
+                "two_workers_cores_busy": round(two_cores, 2),
+                "cpu_ceiling_speedup": round(ceiling, 2),
             }
         )
     )

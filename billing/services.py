@@ -46,7 +46,7 @@ from meters.storage import DAY_S
 from portal.access import Actor
 from portal.audit import audit
 
-CHUNK_METERS = 2000  # meters per read of stored days (and per transaction of a refresh)
+CHUNK_METERS = 1000  # meters per read of stored days (and per transaction of a refresh)
 WRITERS = 2  # connections storing the parts of a new batch at once (PostgreSQL, bench/billing.py)
 REGISTER_WINDOW_S = 7 * DAY_S  # how far from the period a bounding register read may be
 MAX_PERIOD_DAYS = 62

@@ -19,5 +19,7 @@ class LdcConfig(AppConfig):
 def _forget_read_success(sender: Any, *, ldc: Any, **kwargs: Any) -> None:
     """Reads changed: the dashboard's cached read success of that LDC is stale."""
     from ldc.dashboard import forget_read_success
+    from portal import rollout
 
     forget_read_success(ldc.pk)
+    rollout.forget_read_success(ldc.pk)

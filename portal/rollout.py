@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -201,18 +202,60 @@ def _count_chunk(
     return counts
 
 
+READ_SUCCESS_CACHE_S = 24 * 3600  # per LDC and day; dropped when that LDC's reads change
+READ_SUCCESS_FORGET_DAYS = 45  # days back a change of reads can touch (late files, edits)
+
+
+def _success_key(ldc_id: int, day: dt.date) -> str:
+    return f"rollout:read-success:{ldc_id}:{day.isoformat()}"
+
+
 def read_success(
     days: list[dt.date], ldc: LDC | None = None
 ) -> dict[int, dict[dt.date, tuple[int, int, int]]]:
-    """Per LDC and day: (meter-days fully read, expected, received); two queries in all.
+    """Per LDC and day: (meter-days fully read, expected, received).
 
-    Expected is the meters installed that day (or the days received, if more were received).
-    The flags of every meter-day of the window are streamed once and checked with numpy.
+    Counted once per LDC and day, then kept in the cache until that LDC's reads change
+    (forget_read_success, on every committed delivery, VEE run and edit): at province scale
+    (millions of meter-days a week) a coordinator's page recounts only what changed.
     """
-    rows = IntervalDay.objects.filter(channel=1, day__gte=days[0], day__lte=days[-1])
-    installs = MeterInstallation.objects.all()
-    if ldc is not None:
-        rows, installs = rows.filter(ldc=ldc), installs.filter(ldc=ldc)
+    ids = [ldc.pk] if ldc is not None else list(LDC.objects.values_list("pk", flat=True))
+    keys = {(i, day): _success_key(i, day) for i in ids for day in days}
+    known = cache.get_many(list(keys.values()))
+    todo = [(i, day) for (i, day), key in keys.items() if key not in known]
+    if todo:
+        todo_days = sorted({day for _, day in todo})
+        counted = _read_success_counted(todo_days, sorted({i for i, _ in todo}))
+        fresh = {keys[(i, day)]: counted.get(i, {}).get(day) for i, day in todo}
+        cache.set_many(fresh, READ_SUCCESS_CACHE_S)
+        known.update(fresh)
+    out: dict[int, dict[dt.date, tuple[int, int, int]]] = {}
+    for i in ids:
+        per_day = {day: known[keys[(i, day)]] for day in days}
+        if any(v is not None for v in per_day.values()):
+            out[i] = {day: tuple(v) if v else (0, 0, 0) for day, v in per_day.items()}
+    return out
+
+
+def forget_read_success(ldc_id: int, today: dt.date | None = None) -> None:
+    """That LDC's reads changed: its counted days are recounted on the next look."""
+    today = today or timezone.localdate()
+    days = [today - dt.timedelta(days=n) for n in range(READ_SUCCESS_FORGET_DAYS)]
+    cache.delete_many([_success_key(ldc_id, day) for day in days])
+
+
+def _read_success_counted(
+    days: list[dt.date], ldc_ids: list[int]
+) -> dict[int, dict[dt.date, tuple[int, int, int]]]:
+    """Count the days from the stored reads: two queries. Expected is the meters installed that
+    day (or the days received, if more were received); the flags of every meter-day are
+    streamed once and checked with numpy."""
+    rows = IntervalDay.objects.filter(
+        channel=1, day__gte=days[0], day__lte=days[-1], ldc_id__in=ldc_ids
+    )
+    if len(days) < (days[-1] - days[0]).days + 1:
+        rows = rows.filter(day__in=days)
+    installs = MeterInstallation.objects.filter(ldc_id__in=ldc_ids)
     counts = np.zeros((0, len(days), 2), np.int64)  # [ldc pk, day, received | read]
     chunk: list[tuple[int, dt.date, int, bytes]] = []
     stream = rows.values_list("ldc_id", "day", "interval_minutes", "flags").iterator(5000)
