@@ -16,8 +16,6 @@ from meters.localtime import date_of
 from meters.models import IntervalDay, IntervalDayVersion, ReadFile
 from meters.storage import DayBlock, MergeResult, day_key, pack_rows, slots_per_day, unpack_rows
 
-LOCK_BUCKETS = 1024  # advisory locks per transaction stay well under PostgreSQL's lock table
-METERS_PER_LOCK = 64
 # Room on each page for VEE's rewrite of a day next to the row as ingested: the update is then
 # "heap-only" (no index entry changes: the columns VEE writes are not indexed). The rewrite adds
 # the methods and rule bits, so it is ~1.4x the row as ingested (hourly: 446 bytes against 326):
@@ -59,18 +57,22 @@ def ensure_partitions(days: np.ndarray) -> None:
 def lock_meters(ldc: LDC, meter_ids: Iterable[int]) -> None:
     """Serialise concurrent merges of the same meters (PostgreSQL; SQLite writes one at a time).
 
-    Locks are taken on buckets of consecutive meter ids, in order, so two workers cannot
-    deadlock. Consecutive ids (a registry loads a route's meters together, and head-ends
-    deliver by route) keep two deliveries of different meters on different locks, so they
-    merge side by side; a batch of 10,000 meters takes about 160 locks.
+    The meters' own rows are locked (FOR NO KEY UPDATE: foreign-key checks of other rows
+    referencing a meter are not blocked), in id order so that two workers cannot deadlock.
+    Exactly the meters touched: deliveries of different meters never wait for each other, and
+    row locks live in the rows, not in PostgreSQL's shared lock table, so a batch of any size
+    can hold them.
     """
     if connection.vendor != "postgresql":
         return
-    buckets = sorted({(int(m) // METERS_PER_LOCK) % LOCK_BUCKETS for m in meter_ids})
+    ids = sorted({int(m) for m in meter_ids})
+    if not ids:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(4242, b)) FROM unnest(%s::int[]) AS b",
-            [buckets],
+            "SELECT count(*) FROM (SELECT id FROM meters_meter WHERE ldc_id = %s"
+            " AND id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE) AS locked",
+            [ldc.pk, ids],
         )
 
 
