@@ -308,34 +308,24 @@ def _read(reads: tuple[np.ndarray, ...], index: int) -> dict[str, Any] | None:
 
 def _reasons(figures: Figures, items: Items, i: int, missing: int) -> list[dict[str, Any]]:
     expected = int((items.after[i] - items.first[i]) // (figures.minutes[i] * 60))
-    reasons = []
-    if missing:
-        reasons.append(
-            {
-                "code": "missing_intervals",
-                "intervals": missing,
-                "message": f"{missing} of {expected} intervals have no reading yet",
-            }
-        )
-    if figures.unvalidated[i]:
-        n = int(figures.unvalidated[i])
-        reasons.append(
-            {
-                "code": "not_validated",
-                "intervals": n,
-                "message": f"{n} intervals are not validated yet (VEE has not run on them)",
-            }
-        )
-    if figures.failed[i]:
-        n = int(figures.failed[i])
-        reasons.append(
-            {
-                "code": "failed_validation",
-                "intervals": n,
-                "message": f"{n} intervals failed validation (open VEE exceptions)",
-            }
-        )
-    return reasons
+    counts = (
+        ("missing_intervals", missing, f"of {expected} intervals have no reading yet"),
+        (
+            "not_validated",
+            figures.unvalidated[i],
+            "intervals are not validated yet (VEE has not run on them)",
+        ),
+        (
+            "failed_validation",
+            figures.failed[i],
+            "intervals failed validation (open VEE exceptions)",
+        ),
+    )
+    return [
+        {"code": code, "intervals": int(n), "message": f"{int(n)} {text}"}
+        for code, n, text in counts
+        if n
+    ]
 
 
 def _rows(

@@ -61,7 +61,8 @@ def meter_spans(
     tz = ZoneInfo(sdp.ldc.time_zone)
     start, end = _local_date(first_s, tz), _local_date(after_s - 1, tz)
     rows = (
-        MeterInstallation.objects.filter(ldc_id=sdp.ldc_id, sdp=sdp, effective_from__lte=end)
+        MeterInstallation.objects.for_ldc(sdp.ldc_id)
+        .filter(sdp=sdp, effective_from__lte=end)
         .exclude(effective_to__lt=start)
         .order_by("effective_from")
         .values_list("meter_id", "meter__serial", "effective_from", "effective_to")
@@ -84,8 +85,8 @@ def stored_rows(
     if not spans:
         return []
     return list(
-        IntervalDay.objects.filter(
-            ldc_id=ldc_id,
+        IntervalDay.objects.for_ldc(ldc_id)
+        .filter(
             meter_id__in=sorted({s[0] for s in spans}),
             channel=1,
             day__gte=date_of(first_s // DAY_S),
@@ -138,7 +139,7 @@ def latest_read(
 
 
 def _latest_read(sdp: ServiceDeliveryPoint, meters: list[int]) -> int | None:
-    days = IntervalDay.objects.filter(ldc_id=sdp.ldc_id, meter_id__in=meters, channel=1)
+    days = IntervalDay.objects.for_ldc(sdp.ldc_id).filter(meter_id__in=meters, channel=1)
     recent = timezone.now().date() - dt.timedelta(days=RECENT_DAYS)
     # The last weeks first: the monthly partitions are pruned to two or three.
     row = _last_day(days.filter(day__gte=recent)) or _last_day(days)

@@ -23,7 +23,6 @@ from ldc.forms import (
 from ldc.models import (
     LDC,
     Evidence,
-    LdcStage,
     TrainingRegistration,
     TrainingSession,
 )
@@ -38,9 +37,7 @@ class OnboardingListView(CoordinatorMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        submitted = dict(
-            LdcStage.objects.filter(status=LdcStage.Status.SUBMITTED).values_list("ldc_id", "stage")
-        )
+        submitted = stages.submitted_stages()
         ldcs = list(LDC.objects.order_by("name"))
         for ldc in ldcs:
             ldc.submitted_stage = submitted.get(ldc.pk)  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ first not signed off) can be submitted, and only a submitted stage can be signed
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,6 +27,7 @@ from ldc.models import (
     Stage,
     TestDay,
 )
+from meters.services import sha256_of
 from portal.access import Actor
 from portal.audit import audit
 
@@ -435,15 +435,6 @@ def checklist_item_update(
     return item
 
 
-def sha256_of(upload: File) -> str:
-    digest = hashlib.sha256()
-    upload.seek(0)
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    return digest.hexdigest()
-
-
 @transaction.atomic
 def evidence_upload(*, item: ChecklistItem, upload: File, actor: Actor) -> Evidence:
     """Keep a document as evidence of a checklist item (every upload kept, with its sha256)."""
@@ -463,7 +454,7 @@ def evidence_upload(*, item: ChecklistItem, upload: File, actor: Actor) -> Evide
         ldc_id=item.ldc_id,
         item=item,
         original_name=name,
-        sha256=sha256_of(upload),
+        sha256=sha256_of(upload)[0],
         size_bytes=size,
         uploaded_by=actor.user,
     )
@@ -557,6 +548,13 @@ def stage_timeline(ldc: LDC) -> list[dict[str, Any]]:
             }
         )
     return timeline
+
+
+def submitted_stages() -> dict[int, str]:
+    """LDC pk -> the stage it submitted and the SME has not yet decided (one query)."""
+    return dict(
+        LdcStage.objects.filter(status=LdcStage.Status.SUBMITTED).values_list("ldc_id", "stage")
+    )
 
 
 def late_items(ldc: LDC) -> list[ChecklistItem]:

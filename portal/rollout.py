@@ -21,7 +21,8 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ldc.models import LDC, STAGE_ORDER, LdcStage, Stage
+from ldc.models import LDC, STAGE_ORDER, Stage
+from ldc.stages import submitted_stages
 from meters.ingest import OBLIGATION_PCT
 from meters.models import (
     IntervalDay,
@@ -169,11 +170,6 @@ def _open_exceptions() -> dict[int, int]:
     return {row["ldc_id"]: row["n"] for row in rows}
 
 
-def _awaiting_sign_off() -> set[tuple[int, str]]:
-    rows = LdcStage.objects.filter(status=LdcStage.Status.SUBMITTED).values_list("ldc_id", "stage")
-    return set(rows)
-
-
 def window(end: dt.date | None = None, days: int = READ_WINDOW_DAYS) -> list[dt.date]:
     """The ``days`` days up to ``end`` (default: yesterday, the last whole day)."""
     end = end or timezone.localdate() - dt.timedelta(days=1)
@@ -305,7 +301,7 @@ def ldc_rows(today: dt.date | None = None) -> list[LdcRow]:
     installed = _installed_counts([today])
     exceptions = _open_exceptions()
     reads = read_success(days)
-    waiting = _awaiting_sign_off()
+    waiting = set(submitted_stages().items())
     rows = []
     for ldc in LDC.objects.order_by("name"):
         per_day = _reporting(ldc, reads.get(ldc.pk))
