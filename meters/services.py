@@ -25,6 +25,7 @@ from meters.ingest import (
     MeterResolver,
     Reason,
     Spool,
+    SpooledBatch,
     check_rules,
     group_rejections,
     parse_to_spool,
@@ -32,7 +33,7 @@ from meters.ingest import (
 from meters.interfaces import INTERFACES
 from meters.interfaces.base import IntervalBatch, ReadFileError, RegisterBatch
 from meters.models import ReadFile, ReadRejection, RegisterRead
-from meters.storage import DayBlock, incoming_block, merge
+from meters.storage import incoming_block, merge
 from portal.access import Actor
 from portal.audit import audit
 
@@ -162,7 +163,7 @@ def read_file_ingest(*, read_file: ReadFile) -> ReadFile:
         _load(read_file, spool, tz)
     finally:
         spool.close()
-    return _finish(read_file, completeness, tz)
+    return _finish(read_file, completeness, tz, len(spool.serials))
 
 
 def read_file_reject(*, read_file: ReadFile, error: str) -> ReadFile:
@@ -191,13 +192,14 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
     )
     resolver = MeterResolver(read_file.ldc, spool.serials)
     now = timezone.now()
-    for number, batch in enumerate(spool):
+    for number in range(spool.batches):
         if number < read_file.batches_done - 1:
             continue  # committed by an earlier attempt
+        batch = spool.load(number)
         if number == read_file.batches_done - 1:
             # Committed by an earlier attempt, which may have died (or lost the broker) before
             # its commit queued the batch's VEE: queue it again (VEE is idempotent).
-            _requeue_vee(read_file.ldc, batch.intervals, resolver)
+            _requeue_vee(read_file.ldc, batch, resolver)
             continue
         store.ensure_partitions(batch.intervals.start // 86_400)
         for attempt in range(1, BATCH_ATTEMPTS + 1):
@@ -215,14 +217,14 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
 def _load_batch(
     read_file: ReadFile,
     number: int,
-    batch: Any,
+    batch: SpooledBatch,
     resolver: MeterResolver,
     tz: ZoneInfo,
     now: dt.datetime,
 ) -> None:
     """Merge batch ``number`` and record it done, in one transaction."""
     with transaction.atomic():
-        counts = merge_batch(read_file, batch.intervals, batch.registers, resolver, tz, now)
+        counts = merge_batch(read_file, batch, resolver, tz, now)
         advanced = ReadFile.objects.filter(pk=read_file.pk, batches_done=number).update(
             batches_done=number + 1,
             lease_until=timezone.now() + lease(),
@@ -238,15 +240,14 @@ def _load_batch(
 
 def merge_batch(
     read_file: ReadFile,
-    intervals: IntervalBatch,
-    registers: RegisterBatch,
+    batch: SpooledBatch,
     resolver: MeterResolver,
     tz: ZoneInfo,
     now: dt.datetime,
 ) -> dict[str, int]:
     """Merge one batch inside the caller's transaction; returns its counts."""
-    ldc = read_file.ldc
-    checked = check_rules(intervals, resolver, tz, now)
+    ldc, intervals = read_file.ldc, batch.intervals
+    checked = check_rules(intervals, batch.interval_code, resolver, tz, now)
     ok = checked.reason == ""
     store.lock_meters(ldc, np.unique(checked.meter_pk[ok]).tolist())
     accepted = _merge_intervals(read_file, intervals, checked, ok)
@@ -259,15 +260,15 @@ def merge_batch(
     return {
         "accepted": accepted,
         "rejected": sum(r["intervals"] for r in rejections),
-        "registers": _save_registers(read_file, registers, resolver),
+        "registers": _save_registers(read_file, batch.registers, batch.register_code, resolver),
     }
 
 
-def _requeue_vee(ldc: LDC, intervals: IntervalBatch, resolver: MeterResolver) -> None:
-    pk = resolver.meter_ids(intervals.meter)
+def _requeue_vee(ldc: LDC, batch: SpooledBatch, resolver: MeterResolver) -> None:
+    pk = resolver.meter_ids(batch.interval_code)
     known = pk >= 0
     if known.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
-        days = intervals.start[known] // 86_400
+        days = batch.intervals.start[known] // 86_400
         _queue_vee(ldc, np.unique(pk[known]).tolist(), int(days.min()), int(days.max()))
 
 
@@ -285,10 +286,9 @@ def _queue_vee(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> No
 
 
 def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: np.ndarray) -> int:
-    accepted = 0
-    for minutes in np.unique(iv.minutes[ok]).tolist():
-        sel = ok & (iv.minutes == minutes)
-        incoming = incoming_block(
+    """Merge the accepted intervals into their stored days, per interval length."""
+    incoming = {
+        int(minutes): incoming_block(
             checked.meter_pk[sel],
             iv.channel[sel],
             iv.start[sel],
@@ -296,17 +296,30 @@ def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: n
             iv.quality[sel],
             int(minutes),
         )
-        rows = store.fetch_days(read_file.ldc, incoming.key)
-        clash = _length_clashes(incoming, rows)
+        for minutes in np.unique(iv.minutes[ok]).tolist()
+        for sel in [ok & (iv.minutes == minutes)]
+    }
+    if not incoming:
+        return 0
+    stored = store.fetch_days(read_file.ldc, np.concatenate([b.key for b in incoming.values()]))
+    accepted = 0
+    for minutes, block in incoming.items():
+        sel = ok & (iv.minutes == minutes)
+        clash = np.zeros(len(block), bool)
+        for other, days in stored.items():
+            if other != minutes:
+                clash |= np.isin(block.key, days.block.key)
         if clash.any():
-            key_of = incoming.key[
-                np.searchsorted(incoming.key, _keys_of(checked.meter_pk, iv, sel))
-            ]
-            bad = np.flatnonzero(sel)[np.isin(key_of, incoming.key[clash])]
+            key_of = _keys_of(checked.meter_pk, iv, sel)
+            bad = np.flatnonzero(sel)[np.isin(key_of, block.key[clash])]
             checked.reason[bad] = Reason.LENGTH_CHANGED
-            incoming = incoming.take(np.flatnonzero(~clash))
-        before, exists = store.existing_block(incoming.key, int(minutes), rows)
-        result = merge(before, incoming)
+            block = block.take(np.flatnonzero(~clash))
+        mine = stored.get(minutes)
+        if mine is not None and not np.isin(mine.block.key, block.key).all():
+            mine = store.vee_take(mine, np.flatnonzero(np.isin(mine.block.key, block.key)))
+        layout = store.vee_layout(mine, block.key, minutes)
+        before, exists = layout.block, layout.exists
+        result = merge(before, block)
         _, versions = store.write_merge(read_file.ldc, before, result, read_file, exists)
         if versions:
             audit(
@@ -324,18 +337,6 @@ def _keys_of(meter_pk: np.ndarray, iv: IntervalBatch, sel: np.ndarray) -> np.nda
     from meters.storage import day_key
 
     return day_key(meter_pk[sel], iv.channel[sel], iv.start[sel] // 86_400)
-
-
-def _length_clashes(incoming: DayBlock, rows: list[tuple[Any, ...]]) -> np.ndarray:
-    stored = store.stored_minutes(rows)
-    return (
-        np.array(
-            [stored.get(int(k), incoming.minutes) != incoming.minutes for k in incoming.key],
-            dtype=bool,
-        )
-        if stored
-        else np.zeros(len(incoming), bool)
-    )
 
 
 def _save_rejections(read_file: ReadFile, groups: list[dict[str, Any]]) -> None:
@@ -358,10 +359,12 @@ def _save_rejections(read_file: ReadFile, groups: list[dict[str, Any]]) -> None:
     )
 
 
-def _save_registers(read_file: ReadFile, rg: RegisterBatch, resolver: MeterResolver) -> int:
+def _save_registers(
+    read_file: ReadFile, rg: RegisterBatch, code: np.ndarray, resolver: MeterResolver
+) -> int:
     if not len(rg):
         return 0
-    pk = resolver.meter_ids(rg.meter)
+    pk = resolver.meter_ids(code)
     known = pk >= 0
     RegisterRead.objects.bulk_create(
         [
@@ -385,11 +388,11 @@ def _save_registers(read_file: ReadFile, rg: RegisterBatch, resolver: MeterResol
     return int(known.sum())
 
 
-def _finish(read_file: ReadFile, completeness: Completeness, tz: ZoneInfo) -> ReadFile:
+def _finish(read_file: ReadFile, completeness: Completeness, tz: ZoneInfo, meters: int) -> ReadFile:
     read_file.refresh_from_db()
     if read_file.status != Status.LOADING or read_file.batches_done != read_file.batches_total:
         return read_file
-    report = completeness.report(tz) | data_collection_counts(read_file)
+    report = completeness.report(tz, meters) | data_collection_counts(read_file)
     with transaction.atomic():
         done = ReadFile.objects.filter(pk=read_file.pk, status=Status.LOADING).update(
             status=Status.LOADED, report=report, finished_at=timezone.now(), lease_until=None

@@ -90,30 +90,27 @@ _FIELDS = (
 )
 
 
-def fetch_days(ldc: LDC, keys: np.ndarray) -> list[tuple[Any, ...]]:
-    """Stored rows for the given day keys (a box query per chunk of meters, then filtered)."""
-    meters = np.unique(keys >> 23)
-    days = keys & ((1 << 20) - 1)
-    first, last = date_of(int(days.min())), date_of(int(days.max()))
-    rows: list[tuple[Any, ...]] = []
-    for i in range(0, len(meters), IN_CHUNK):
-        chunk = meters[i : i + IN_CHUNK].tolist()
-        found = list(
-            IntervalDay.objects.for_ldc(ldc)
-            .filter(meter_id__in=chunk, day__gte=first, day__lte=last)
-            .values_list(*_FIELDS)
-        )
-        if found:
-            keep = np.isin(_row_keys(found), keys)
-            rows += [row for row, wanted in zip(found, keep.tolist(), strict=True) if wanted]
-    return rows
-
-
-def stored_minutes(rows: list[tuple[Any, ...]]) -> dict[int, int]:
-    """day key -> interval length of the stored day."""
-    if not rows:
+def fetch_days(ldc: LDC, keys: np.ndarray) -> dict[int, VeeBlock]:
+    """The stored days among ``keys`` (day keys), one VeeBlock (sorted by key) per interval
+    length; read as the box of their meters and days (binary on PostgreSQL), then filtered."""
+    if not len(keys):
         return {}
-    return dict(zip(_row_keys(rows).tolist(), (int(r[4]) for r in rows), strict=True))
+    days = keys & ((1 << 20) - 1)
+    if connection.vendor == "postgresql":
+        return _fetch_keys_pg(ldc, np.unique(keys))
+    meters = np.unique(keys >> 23).tolist()
+    out: dict[int, VeeBlock] = {}
+    for minutes, vee in vee_stored(ldc, meters, int(days.min()), int(days.max())).items():
+        wanted = np.isin(vee.block.key, keys)
+        if wanted.all():
+            out[minutes] = vee
+        elif wanted.any():
+            out[minutes] = vee_take(vee, np.flatnonzero(wanted))
+    return out
+
+
+def vee_take(vee: VeeBlock, rows: np.ndarray) -> VeeBlock:
+    return VeeBlock(vee.block.take(rows), vee.methods[rows], vee.rules[rows], vee.exists[rows])
 
 
 def _row_keys(rows: list[tuple[Any, ...]]) -> np.ndarray:
@@ -279,38 +276,100 @@ def save_days(ldc: LDC, block: DayBlock, exists: np.ndarray | None = None) -> in
     """Insert or update the given days in bulk.
 
     With ``exists`` (which days are stored) on PostgreSQL, new days are copied straight into the
-    table and stored ones updated by one joined UPDATE: no speculative insert per row. The
-    caller holds the meters' advisory locks, so no other worker inserts the same days meanwhile.
+    table and stored ones updated by one joined UPDATE (both streams built by numpy): no
+    speculative insert per row. The caller holds the meters' locks, so no other worker inserts
+    the same days meanwhile (VEE outside them is caught by the unique key: see services._load).
     """
-    table, key = IntervalDay._meta.db_table, ("ldc_id", "meter_id", "channel", "day")
-    update = ("wh", "flags", "raw_wh", "raw_quality", "version", "updated_at")
-    rows = _day_rows(ldc, block)
     if exists is None or connection.vendor != "postgresql":
-        _upsert(table, _DAY_COLUMNS, _DAY_TYPES, key, update, rows)
+        table, key = IntervalDay._meta.db_table, ("ldc_id", "meter_id", "channel", "day")
+        update = ("wh", "flags", "raw_wh", "raw_quality", "version", "updated_at")
+        _upsert(table, _DAY_COLUMNS, _DAY_TYPES, key, update, _day_rows(ldc, block))
         return len(block)
-    known = exists.tolist()
-    new = [row for row, stored in zip(rows, known, strict=True) if not stored]
-    old = [row for row, stored in zip(rows, known, strict=True) if stored]
-    if new:
-        _copy_into(table, _DAY_COLUMNS, _DAY_TYPES, new)
-    if old:
-        _update_from_copy(table, _DAY_COLUMNS, _DAY_TYPES, key, update, old)
+    new, old = np.flatnonzero(~exists), np.flatnonzero(exists)
+    if len(new):
+        _insert_days(ldc, block.take(new))
+    if len(old):
+        _update_days(ldc, block.take(old))
     return len(block)
 
 
-def _copy_into(
-    table: str, columns: tuple[str, ...], types: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """COPY rows straight into a (partitioned) table."""
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-        ) as copy,
-    ):
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
+def _pg_timestamp(moment: dt.datetime) -> np.ndarray:
+    """A timestamptz as PostgreSQL's binary form: microseconds since 2000-01-01 UTC."""
+    epoch = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    return np.array([(moment - epoch) // dt.timedelta(microseconds=1)], ">i8")
+
+
+def _copy_stream(cursor: Any, sql: str, rows: np.ndarray) -> None:
+    """Send a numpy-built binary COPY body (see _copy_rows)."""
+    with cursor.cursor.copy(sql) as copy:
+        copy.write(_COPY_SIGNATURE)
+        copy.write(memoryview(rows).cast("B"))
+        copy.write(_COPY_TRAILER)
+
+
+def _insert_days(ldc: LDC, block: DayBlock) -> None:
+    """COPY new days straight into the (partitioned) table: one binary stream built by numpy."""
+    k = len(block)
+    rows = _copy_rows(
+        [
+            np.full(k, ldc.pk, ">i8"),
+            block.meter.astype(">i8"),
+            block.channel.astype(">i2"),
+            (block.day - _PG_EPOCH_DAY).astype(">i4"),
+            np.full(k, block.minutes, ">i2"),
+            _as_bytes(block.wh, "<i4"),
+            _as_bytes(block.flags, "u1"),
+            _as_bytes(block.raw_wh, "<i4"),
+            _as_bytes(block.raw_quality, "u1"),
+            block.version.astype(">i4"),
+            np.repeat(_pg_timestamp(timezone.now()), k),
+        ]
+    )
+    table = IntervalDay._meta.db_table
+    with connection.cursor() as cursor:
+        _copy_stream(
+            cursor, f"COPY {table} ({', '.join(_DAY_COLUMNS)}) FROM STDIN (FORMAT BINARY)", rows
+        )
+
+
+def _update_days(ldc: LDC, block: DayBlock) -> None:
+    """UPDATE stored days with merged values: one binary COPY of the new arrays into a temporary
+    table (built by numpy), then one UPDATE joined on the unique key."""
+    table = IntervalDay._meta.db_table
+    tmp = f"tmpm_{table}"
+    rows = _copy_rows(
+        [
+            np.full(len(block), ldc.pk, ">i8"),
+            block.meter.astype(">i8"),
+            block.channel.astype(">i2"),
+            (block.day - _PG_EPOCH_DAY).astype(">i4"),
+            _as_bytes(block.wh, "<i4"),
+            _as_bytes(block.flags, "u1"),
+            _as_bytes(block.raw_wh, "<i4"),
+            _as_bytes(block.raw_quality, "u1"),
+            block.version.astype(">i4"),
+        ]
+    )
+    days = (date_of(int(block.day.min())), date_of(int(block.day.max())))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {tmp} (ldc_id bigint, meter_id bigint, channel smallint, "
+            "day date, wh bytea, flags bytea, raw_wh bytea, raw_quality bytea, version integer) "
+            "ON COMMIT DROP"
+        )
+        _copy_stream(cursor, f"COPY {tmp} FROM STDIN (FORMAT BINARY)", rows)
+        # One probe of the unique index per copied day, whatever the statistics (the LDC comes
+        # from the copied rows: see NESTED_LOOP_ONLY); the day range prunes partitions.
+        _planner_off(cursor, NESTED_LOOP_ONLY)
+        cursor.execute(
+            f"UPDATE {table} t SET wh = s.wh, flags = s.flags, raw_wh = s.raw_wh, "  # noqa: S608
+            "raw_quality = s.raw_quality, version = s.version, updated_at = %s FROM "
+            f"{tmp} s WHERE t.ldc_id = s.ldc_id AND t.meter_id = s.meter_id "
+            "AND t.channel = s.channel AND t.day = s.day AND t.day BETWEEN %s AND %s",
+            [timezone.now(), *days],
+        )
+        _planner_off(cursor, NESTED_LOOP_ONLY, "DEFAULT")
+        cursor.execute(f"DROP TABLE {tmp}")
 
 
 def write_merge(
@@ -407,14 +466,14 @@ def vee_stored(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> di
 _VEE_BLOBS = ("wh", "flags", "raw_wh", "raw_quality", "methods", "rules")
 _VEE_AGGS = ", ".join(
     [
-        "string_agg(int8send(meter_id), ''::bytea)",
-        "string_agg(int2send(channel), ''::bytea)",
-        "string_agg(int4send(day - DATE '1970-01-01'), ''::bytea)",
-        "string_agg(int4send(version), ''::bytea)",
-        "string_agg(int2send(interval_minutes), ''::bytea)",
+        "string_agg(int8send(t.meter_id), ''::bytea)",
+        "string_agg(int2send(t.channel), ''::bytea)",
+        "string_agg(int4send(t.day - DATE '1970-01-01'), ''::bytea)",
+        "string_agg(int4send(t.version), ''::bytea)",
+        "string_agg(int2send(t.interval_minutes), ''::bytea)",
     ]
     + [
-        f"string_agg({c}, ''::bytea), string_agg(int4send(octet_length({c})), ''::bytea)"
+        f"string_agg(t.{c}, ''::bytea), string_agg(int4send(octet_length(t.{c})), ''::bytea)"
         for c in _VEE_BLOBS
     ]
 )
@@ -426,7 +485,7 @@ _VEE_WHERE = (
     "AND day BETWEEN %s AND %s"
 )
 # Column names are constants here, never input.
-_VEE_BOX = f"SELECT count(*), {_VEE_AGGS} FROM meters_intervalday WHERE {_VEE_WHERE}"  # noqa: S608
+_VEE_BOX = f"SELECT count(*), {_VEE_AGGS} FROM meters_intervalday t WHERE {_VEE_WHERE}"  # noqa: S608
 # (dtype, whether an empty blob is allowed: VEE never ran) of each blob column
 _VEE_BLOB_TYPES = (
     ("<i4", False),
@@ -438,16 +497,100 @@ _VEE_BLOB_TYPES = (
 )
 
 
+# Exactly the given days (their keys as three arrays), one index probe each: the meters of an
+# ingestion batch are scattered over the LDC's ids (a box would read every meter between them),
+# and joins are kept to nested loops on the unique index whatever the (fresh) statistics say.
+_KEYS_BOX = (
+    "SELECT count(*), "  # noqa: S608
+    f"{_VEE_AGGS} FROM unnest(%s::bigint[], %s::bigint[], %s::smallint[], %s::date[]) "
+    "AS k(l, m, c, d) JOIN meters_intervalday t ON t.ldc_id = k.l AND t.meter_id = k.m "
+    "AND t.channel = k.c AND t.day = k.d WHERE t.day BETWEEN %s AND %s"
+)
+KEYS_CHUNK = 50_000
+# While an LDC's rows are being loaded, the statistics of the partition still say it has none:
+# then reading "all its rows of these days" (index on ldc and day) once, materialised, and
+# filtering that for each key looks free, and costs a scan of everything loaded so far per key
+# (15 s for a batch of 10,000 keys). So the LDC comes with each key (no constant to plan that
+# read by) and only nested loops of index probes are allowed: one probe of the unique index
+# per key.
+NESTED_LOOP_ONLY = (
+    "enable_hashjoin",
+    "enable_mergejoin",
+    "enable_material",
+    "enable_seqscan",
+    "enable_bitmapscan",
+)
+
+
+def _planner_off(cursor: Any, settings: tuple[str, ...], value: str = "off") -> None:
+    for setting in settings:
+        cursor.execute(f"SET LOCAL {setting} = {value}")
+
+
+# Which of these meters have any day stored in the range: one probe of the unique index per
+# meter (a new file's meters mostly have none: their keys need not be probed one by one).
+_METERS_STORED = (
+    "SELECT k.m FROM unnest(%s::bigint[], %s::bigint[]) AS k(l, m) WHERE EXISTS ("
+    "SELECT 1 FROM meters_intervalday t WHERE t.ldc_id = k.l AND t.meter_id = k.m "
+    "AND t.day BETWEEN %s AND %s)"
+)
+
+
+def _fetch_keys_pg(ldc: LDC, keys: np.ndarray) -> dict[int, VeeBlock]:
+    """The stored days of the given sorted unique keys, one VeeBlock per interval length."""
+    parts: dict[int, list[VeeBlock]] = {}
+    meters = np.unique(keys >> 23)
+    day = keys & ((1 << 20) - 1)
+    with transaction.atomic(), connection.cursor() as cursor:
+        _planner_off(cursor, NESTED_LOOP_ONLY)
+        cursor.execute(
+            _METERS_STORED,
+            [
+                [ldc.pk] * len(meters),
+                meters.tolist(),
+                date_of(int(day.min())),
+                date_of(int(day.max())),
+            ],
+        )
+        stored = np.array([row[0] for row in cursor.fetchall()], np.int64)
+        _planner_off(cursor, NESTED_LOOP_ONLY, "DEFAULT")
+    if not len(stored):
+        return {}
+    keys = keys[np.isin(keys >> 23, stored)]
+    for i in range(0, len(keys), KEYS_CHUNK):
+        chunk = keys[i : i + KEYS_CHUNK]
+        day = chunk & ((1 << 20) - 1)
+        params = [
+            [ldc.pk] * len(chunk),
+            (chunk >> 23).tolist(),
+            ((chunk >> 20) & 7).tolist(),
+            (day.astype("datetime64[D]")).tolist(),
+            date_of(int(day.min())),
+            date_of(int(day.max())),
+        ]
+        with transaction.atomic(), connection.cursor() as cursor:
+            _planner_off(cursor, NESTED_LOOP_ONLY)
+            for minutes, part in _box_blocks(_KEYS_BOX, params):
+                parts.setdefault(minutes, []).append(part)
+            _planner_off(cursor, NESTED_LOOP_ONLY, "DEFAULT")
+    return {m: _concat(parts[m]) for m in sorted(parts)}
+
+
 def _vee_box_pg(
     ldc: LDC, meters: list[int], first_day: int, last_day: int
 ) -> list[tuple[int, VeeBlock]]:
+    ids = [int(m) for m in meters]
+    params = [ldc.pk, ids, min(ids), max(ids), date_of(first_day), date_of(last_day)]
+    return _box_blocks(_VEE_BOX, params)
+
+
+def _box_blocks(sql: str, params: list[Any]) -> list[tuple[int, VeeBlock]]:
+    """Run a query of _VEE_AGGS (binary results) and lay its rows out as VeeBlocks."""
     import psycopg
 
     connection.ensure_connection()
-    ids = [int(m) for m in meters]
-    params = [ldc.pk, ids, min(ids), max(ids), date_of(first_day), date_of(last_day)]
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_VEE_BOX, params, binary=True)
+        cursor.execute(sql, params, binary=True)
         count, *cols = cursor.fetchone()
     if not count:
         return []
@@ -644,10 +787,7 @@ def _update_vee(ldc: LDC, block: DayBlock, methods: np.ndarray, rules: np.ndarra
             f"CREATE TEMP TABLE {tmp} (meter_id bigint, channel smallint, day date, "
             "wh bytea, flags bytea, methods bytea, rules bytea) ON COMMIT DROP"
         )
-        with cursor.cursor.copy(f"COPY {tmp} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(_COPY_SIGNATURE)
-            copy.write(memoryview(rows).cast("B"))
-            copy.write(_COPY_TRAILER)
+        _copy_stream(cursor, f"COPY {tmp} FROM STDIN (FORMAT BINARY)", rows)
         # Freshly loaded partitions may have no statistics yet: never a sequential scan of a
         # whole partition; the ranges keep the read to these meters' rows (unique index).
         cursor.execute("SET LOCAL enable_seqscan = off")
@@ -657,37 +797,5 @@ def _update_vee(ldc: LDC, block: DayBlock, methods: np.ndarray, rules: np.ndarra
             f"{tmp} s WHERE t.ldc_id = %s AND t.meter_id = s.meter_id AND t.channel = s.channel "
             "AND t.day = s.day AND t.day BETWEEN %s AND %s AND t.meter_id BETWEEN %s AND %s",
             [timezone.now(), ldc.pk, *days, *meters],
-        )
-        cursor.execute(f"DROP TABLE {tmp}")
-
-
-def _update_from_copy(
-    table: str,
-    columns: tuple[str, ...],
-    types: tuple[str, ...],
-    key: tuple[str, ...],
-    update: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-) -> None:
-    """UPDATE many existing rows: COPY them into a temporary table, then one joined UPDATE."""
-    names = ", ".join(columns)
-    tmp = f"tmpu_{table}"
-    sets = ", ".join(f"{c} = s.{c}" for c in update)
-    match = " AND ".join(f"t.{c} = s.{c}" for c in key)
-    days = (min(r[3] for r in rows), max(r[3] for r in rows))  # lets PostgreSQL prune partitions
-    with transaction.atomic(), connection.cursor() as cursor:
-        create = f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {names} FROM {table}"  # noqa: S608
-        cursor.execute(f"{create} WITH NO DATA")
-        with cursor.cursor.copy(f"COPY {tmp} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(list(types))
-            for row in rows:
-                copy.write_row(row)
-        # Freshly loaded partitions may have no statistics yet: insist on the unique index
-        # (a nested loop over the copied rows), never a scan of a partition per copied row.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(
-            f"UPDATE {table} t SET {sets} FROM {tmp} s WHERE {match} "  # noqa: S608
-            "AND t.day BETWEEN %s AND %s",
-            list(days),
         )
         cursor.execute(f"DROP TABLE {tmp}")

@@ -31,10 +31,10 @@ def test_a_day_stored_meanwhile_makes_the_batch_read_again_not_fail(
     services.read_file_ingest(read_file=first)
     real, blinded = store.fetch_days, []
 
-    def fetch_days_blind_once(ldc_: Any, keys: Any) -> list[Any]:
+    def fetch_days_blind_once(ldc_: Any, keys: Any) -> dict[int, Any]:
         if not blinded:  # the first read misses the stored days, as a racing reader would
             blinded.append(True)
-            return []
+            return {}
         return real(ldc_, keys)
 
     monkeypatch.setattr(store, "fetch_days", fetch_days_blind_once)

@@ -1,0 +1,140 @@
+"""How a file is cut into load batches (every read of a meter in one batch, the same cut on a
+retry), the exact-key read of stored days, and the guard that replaced the interval table's
+foreign keys on PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from meters import services, store
+from meters.ingest import parse_to_spool
+from meters.models import IntervalDay, Meter, ReadFile
+from meters.storage import day_key
+from tests.integration.harness import cmep, deliver, registered_ldc
+
+TZ = ZoneInfo("America/Toronto")
+
+
+def _spool(path: Path, batch_reads: int) -> Any:
+    spool, _ = parse_to_spool(
+        path, interface="cmep", filename=path.name, tz=TZ, batch_reads=batch_reads
+    )
+    return spool
+
+
+@pytest.mark.django_db
+def test_each_meter_is_in_one_batch_and_the_cut_repeats(tmp_path: Path) -> None:
+    ldc = registered_ldc("cut", 40)
+    path = cmep(ldc, tmp_path, "days.txt", range(40), 5, unknown=3)  # ordered by day, then meter
+    first, again = _spool(path, 500), _spool(path, 500)
+    try:
+        assert first.batches == again.batches > 5
+        seen: dict[str, int] = {}
+        total = 0
+        for number in range(first.batches):
+            batch, same = first.load(number), again.load(number)
+            assert np.array_equal(batch.intervals.start, same.intervals.start)
+            assert list(batch.intervals.meter) == list(same.intervals.meter)
+            for serial in set(batch.intervals.meter.tolist()):
+                assert seen.setdefault(serial, number) == number, f"{serial} split over batches"
+            total += len(batch.intervals)
+            # A meter's reads keep the file's order (a later mention of an interval wins).
+            for serial in set(batch.intervals.meter.tolist()):
+                starts = batch.intervals.start[batch.intervals.meter == serial]
+                assert (np.diff(starts) > 0).all()
+        assert total == first.intervals == 43 * 5 * 24
+        assert len(seen) == 43
+        sizes = [len(first.load(n).intervals) for n in range(first.batches)]
+        assert max(sizes) <= 500 + 5 * 24, "a batch is about batch_reads (plus one meter's reads)"
+    finally:
+        first.close()
+        again.close()
+
+
+@pytest.mark.django_db
+def test_batches_cut_by_meter_store_the_same_as_one_batch(tmp_path: Path, settings: Any) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.OPENMDMR_VEE_AFTER_INGEST = False
+    stored = {}
+    for slug, batch_reads in (("small", 300), ("whole", 10**9)):
+        ldc = registered_ldc(slug, 12)
+        settings.OPENMDMR_INGEST_BATCH_READS = batch_reads
+        read_file, _ = deliver(ldc, cmep(ldc, tmp_path, f"{slug}.txt", range(12), 4), queue=False)
+        read_file = services.read_file_ingest(read_file=read_file)
+        assert read_file.status == ReadFile.Status.LOADED
+        assert read_file.intervals_accepted == 12 * 4 * 24
+        stored[slug] = sorted(
+            (serial.split("-MTR-")[1], day, bytes(wh), bytes(raw_quality), version)
+            for serial, day, wh, raw_quality, version in IntervalDay.objects.for_ldc(
+                ldc
+            ).values_list("meter__serial", "day", "wh", "raw_quality", "version")
+        )
+    assert stored["small"] == stored["whole"]
+    assert {row[4] for row in stored["small"]} == {1}, "a day-ordered file makes no versions"
+
+
+@pytest.mark.django_db
+def test_fetch_days_returns_exactly_the_stored_days_asked_for(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.OPENMDMR_VEE_AFTER_INGEST = False
+    ldc = registered_ldc("fetch", 6)
+    read_file, _ = deliver(ldc, cmep(ldc, tmp_path, "f.txt", range(4), 2), queue=False)
+    services.read_file_ingest(read_file=read_file)
+    rows = list(IntervalDay.objects.for_ldc(ldc).values_list("meter_id", "channel", "day"))
+    stored = day_key(
+        np.array([r[0] for r in rows]),
+        np.array([r[1] for r in rows]),
+        np.array([r[2] for r in rows], "datetime64[D]").astype(np.int64),
+    )
+    unstored_meters = list(
+        Meter.objects.for_ldc(ldc).exclude(pk__in=[r[0] for r in rows]).values_list("pk", flat=True)
+    )
+    day = int(stored.min() & ((1 << 20) - 1))
+    asked = np.sort(
+        np.r_[
+            stored[::2], day_key(np.array(unstored_meters), np.ones(2, np.int64), np.full(2, day))
+        ]
+    )
+    found = store.fetch_days(ldc, asked)
+    assert list(found) == [60]
+    assert np.array_equal(found[60].block.key, np.sort(stored[::2]))
+    assert found[60].exists.all()
+    assert store.fetch_days(ldc, np.sort(asked[~np.isin(asked, stored)])) == {}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_a_meter_or_ldc_with_interval_days_cannot_be_deleted(tmp_path: Path, settings: Any) -> None:
+    """The interval table has no foreign keys on PostgreSQL; a trigger keeps the references."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.OPENMDMR_VEE_AFTER_INGEST = False
+    ldc = registered_ldc("guard", 2)
+    read_file, _ = deliver(ldc, cmep(ldc, tmp_path, "g.txt", range(1), 1), queue=False)
+    services.read_file_ingest(read_file=read_file)
+    meter_id = IntervalDay.objects.for_ldc(ldc).values_list("meter_id", flat=True).first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'meters_intervalday'::regclass "
+            "AND contype = 'f'"
+        )
+        assert cursor.fetchone()[0] == 0
+        for table, pk in (("meters_meter", meter_id), ("ldc_ldc", ldc.pk)):
+            with (
+                pytest.raises(IntegrityError, match="still has interval days"),
+                transaction.atomic(),
+            ):
+                cursor.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608
+    assert Meter.objects.filter(pk=meter_id).exists()
+    spare = Meter.objects.for_ldc(ldc).exclude(pk=meter_id).get()
+    with connection.cursor() as cursor:  # a meter without days goes
+        cursor.execute("DELETE FROM meters_meterinstallation WHERE meter_id = %s", [spare.pk])
+        cursor.execute("DELETE FROM meters_meter WHERE id = %s", [spare.pk])
+    assert not Meter.objects.filter(pk=spare.pk).exists()
