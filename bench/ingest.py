@@ -52,6 +52,32 @@ def copy_baseline(path: Path) -> float:
     return elapsed
 
 
+def _time_phases() -> dict[str, float]:
+    """Time the pipeline's phases (receive: hash and store the file; parse: to the spool; load:
+    merge and commit every batch) by wrapping the functions that run them."""
+    from meters import services
+
+    phases: dict[str, float] = {}
+    for name, attr in (
+        ("receive", "read_file_receive"),
+        ("parse", "parse_to_spool"),
+        ("load", "_load"),
+    ):
+        real = getattr(services, attr)
+
+        def timed(
+            *args: object, _real: object = real, _name: str = name, **kwargs: object
+        ) -> object:
+            started = time.perf_counter()
+            try:
+                return _real(*args, **kwargs)  # type: ignore[operator]
+            finally:
+                phases[_name] = phases.get(_name, 0.0) + time.perf_counter() - started
+
+        setattr(services, attr, timed)
+    return phases
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,13 +104,14 @@ def run(meters: int, days: int, url: str) -> int:
     )
     setup_django(url)
     from meters.models import IntervalDay, ReadFile
-    from meters.services import read_file_ingest, read_file_receive
+    from meters import services
 
     ldc = register(f"bench-{int(time.time())}", meters)
+    phases = _time_phases()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     with path.open("rb") as stream:
-        read_file, _ = read_file_receive(
+        read_file, _ = services.read_file_receive(
             ldc=ldc,
             interface="cmep",
             upload=stream,
@@ -93,7 +120,7 @@ def run(meters: int, days: int, url: str) -> int:
             via="bench",
             queue=False,
         )
-    read_file = read_file_ingest(read_file=read_file)
+    read_file = services.read_file_ingest(read_file=read_file)
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert read_file.status == ReadFile.Status.LOADED, read_file.error
@@ -105,6 +132,7 @@ def run(meters: int, days: int, url: str) -> int:
         f"{days_stored:,} interval-day rows; "
         f"peak RSS {peak:.0f} MB (before ingest {rss_before:.0f} MB)"
     )
+    print("phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
     copy_s = copy_baseline(path)
     copy_per_s = reads / copy_s
     print(f"COPY one row per interval: {reads:,} rows in {copy_s:.1f} s = {copy_per_s:,.0f} rows/s")
@@ -118,6 +146,7 @@ def run(meters: int, days: int, url: str) -> int:
         "copy_reads_per_s": round(copy_per_s),
         "ratio_vs_copy": round(reads_per_s / copy_per_s, 2),
         "peak_rss_mb": round(peak),
+        "phases_s": {name: round(seconds, 2) for name, seconds in phases.items()},
         "database": "postgresql",
     }
     print(json.dumps(result))

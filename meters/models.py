@@ -238,6 +238,29 @@ class ReadFile(TenantModel):
         return self.status in (self.Status.LOADED, self.Status.REJECTED)
 
 
+class ReadFileBatch(TenantModel):
+    """One load batch of a read file, committed (written in the batch's own transaction).
+
+    A file's batches hold disjoint meters and may commit in any order (two loaders at once);
+    a retried file skips the batches recorded here, and queues again the VEE of any batch whose
+    worker died between its commit and queuing that VEE (``vee_queued`` still false)."""
+
+    read_file = models.ForeignKey(ReadFile, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+    intervals_accepted = models.PositiveIntegerField(default=0)
+    intervals_rejected = models.PositiveIntegerField(default=0)
+    vee_queued = models.BooleanField(default=False)
+    loaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["read_file", "number"], name="one_load_per_batch")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.read_file_id} batch {self.number}"
+
+
 class ReadRejection(TenantModel):
     """Records of an accepted file that broke a business rule, grouped by meter, reason and line."""
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -32,7 +36,7 @@ from meters.ingest import (
 )
 from meters.interfaces import INTERFACES
 from meters.interfaces.base import IntervalBatch, ReadFileError, RegisterBatch
-from meters.models import ReadFile, ReadRejection, RegisterRead
+from meters.models import ReadFile, ReadFileBatch, ReadRejection, RegisterRead
 from meters.storage import incoming_block, merge
 from portal.access import Actor
 from portal.audit import audit
@@ -192,26 +196,132 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
     )
     resolver = MeterResolver(read_file.ldc, spool.serials)
     now = timezone.now()
-    for number in range(spool.batches):
-        if number < read_file.batches_done - 1:
-            continue  # committed by an earlier attempt
+    done = list(
+        ReadFileBatch.objects.for_ldc(read_file.ldc)
+        .filter(read_file=read_file)
+        .order_by("loaded_at")
+        .values_list("number", "vee_queued")
+    )
+    loaded = {number for number, _ in done}
+    # Committed by an earlier attempt, which died (or lost the broker) before it queued the
+    # batch's VEE, or just after: the last batches' VEE messages may have gone down with the
+    # worker that had taken them (a killed worker's prefetched messages are not always given
+    # back). Queue them again (VEE is idempotent).
+    last = {number for number, _ in done[-max(1, settings.OPENMDMR_INGEST_LOADERS) :]}
+    for number, vee_queued in done:
+        if not vee_queued or number in last:
+            _requeue_vee(read_file, number, spool.load(number), resolver)
+
+    statistics = store.Statistics()
+
+    def load(number: int) -> Loaded:
         batch = spool.load(number)
-        if number == read_file.batches_done - 1:
-            # Committed by an earlier attempt, which may have died (or lost the broker) before
-            # its commit queued the batch's VEE: queue it again (VEE is idempotent).
-            _requeue_vee(read_file.ldc, batch, resolver)
-            continue
-        store.ensure_partitions(batch.intervals.start // 86_400)
-        for attempt in range(1, BATCH_ATTEMPTS + 1):
-            try:
-                _load_batch(read_file, number, batch, resolver, tz, now)
-                break
-            except (IntegrityError, connection.Database.IntegrityError):
-                # A VEE run outside the meters' locks (the daily sweep, an edit) stored an
-                # estimated day this batch saw as new, between our read and our insert: the
-                # batch rolled back whole; read the days again and merge over the estimate.
-                if attempt == BATCH_ATTEMPTS:
-                    raise
+        return _load_number(read_file, number, batch, resolver, tz, now)
+
+    def committed(number: int, outcome: Loaded) -> None:
+        # In the calling thread, after the batch's commit: queue its VEE (a worker killed
+        # before this leaves vee_queued false, and the retry queues it).
+        if outcome.vee is not None:
+            _queue_vee(read_file.ldc, *outcome.vee)
+            _mark_vee_queued(read_file, number)
+        statistics.added(outcome.days, outcome.new_days)
+
+    todo = [n for n in range(spool.batches) if n not in loaded]
+    if _loaders() > 1 and len(todo) > 1:
+        _in_threads(todo, load, committed, _loaders())
+    else:
+        for number in todo:
+            committed(number, load(number))
+
+
+@dataclass
+class Loaded:
+    """What loading one batch did: days stored new, their UTC days, the VEE it needs."""
+
+    new_days: int = 0
+    days: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    vee: tuple[list[int], int, int] | None = None
+
+
+def _loaders() -> int:
+    """Batches loaded at once: each on its own connection, on PostgreSQL outside a transaction
+    (rows a caller has not committed are not visible to other connections)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, settings.OPENMDMR_INGEST_LOADERS)
+
+
+def _in_threads(
+    numbers: list[int],
+    work: Callable[[int], Loaded],
+    done: Callable[[int, Loaded], None],
+    threads: int,
+) -> None:
+    """Run ``work`` on each number, ``threads`` at a time, and ``done`` on each result in this
+    thread (messages to the broker are sent from here only). The first error stops the rest
+    and is raised. Each thread closes its own database connection."""
+    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for number in numbers:
+        pending.put(number)
+    results: queue.SimpleQueue[tuple[int, Loaded | BaseException | None]] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    number = pending.get_nowait()
+                except queue.Empty:
+                    return
+                results.put((number, work(number)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            results.put((-1, exc))
+        finally:
+            connection.close()
+            results.put((-1, None))  # this thread is finished
+
+    workers = [threading.Thread(target=run, name=f"ingest-{i}") for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    error: BaseException | None = None
+    running = len(workers)
+    while running:
+        number, outcome = results.get()
+        if outcome is None:
+            running -= 1
+        elif isinstance(outcome, BaseException):
+            error = error or outcome
+            stop.set()
+        elif error is None:
+            done(number, outcome)
+    for worker in workers:
+        worker.join()
+    if error is not None:
+        raise error
+
+
+def _load_number(
+    read_file: ReadFile,
+    number: int,
+    batch: SpooledBatch,
+    resolver: MeterResolver,
+    tz: ZoneInfo,
+    now: dt.datetime,
+) -> Loaded:
+    """Load one batch (retried when a day was stored meanwhile)."""
+    store.ensure_partitions(batch.intervals.start // 86_400)
+    for attempt in range(1, BATCH_ATTEMPTS + 1):
+        try:
+            return _load_batch(read_file, number, batch, resolver, tz, now)
+        except (IntegrityError, connection.Database.IntegrityError):
+            if ReadFileBatch.objects.filter(read_file=read_file, number=number).exists():
+                return Loaded()  # another worker loaded this batch meanwhile
+            # A VEE run outside the meters' locks (the daily sweep, an edit) stored an
+            # estimated day this batch saw as new, between our read and our insert: the
+            # batch rolled back whole; read the days again and merge over the estimate.
+            if attempt == BATCH_ATTEMPTS:
+                raise
+    return Loaded()
 
 
 def _load_batch(
@@ -221,21 +331,36 @@ def _load_batch(
     resolver: MeterResolver,
     tz: ZoneInfo,
     now: dt.datetime,
-) -> None:
+) -> Loaded:
     """Merge batch ``number`` and record it done, in one transaction."""
     with transaction.atomic():
         counts = merge_batch(read_file, batch, resolver, tz, now)
-        advanced = ReadFile.objects.filter(pk=read_file.pk, batches_done=number).update(
-            batches_done=number + 1,
+        vee = counts.pop("vee")
+        ReadFileBatch.objects.create(
+            ldc=read_file.ldc,
+            read_file=read_file,
+            number=number,
+            intervals_accepted=counts["accepted"],
+            intervals_rejected=counts["rejected"],
+            vee_queued=vee is None,
+        )  # a second load of the batch breaks one_load_per_batch: rolled back
+        ReadFile.objects.filter(pk=read_file.pk).update(
+            batches_done=F("batches_done") + 1,
             lease_until=timezone.now() + lease(),
             intervals_accepted=F("intervals_accepted") + counts["accepted"],
             intervals_rejected=F("intervals_rejected") + counts["rejected"],
             registers_accepted=F("registers_accepted") + counts["registers"],
         )
-        if advanced != 1:
-            raise RuntimeError(
-                f"read file {read_file.public_id}: batch {number} was loaded by another worker"
-            )  # rolls this batch back
+    return Loaded(int(counts["new_days"]), batch.intervals.start // 86_400, vee)
+
+
+def _mark_vee_queued(read_file: ReadFile, number: int) -> None:
+    """Once the batch's VEE is queued (after the commit), note it for a retry."""
+    transaction.on_commit(
+        lambda: ReadFileBatch.objects.filter(read_file=read_file, number=number).update(
+            vee_queued=True
+        )
+    )
 
 
 def merge_batch(
@@ -244,32 +369,39 @@ def merge_batch(
     resolver: MeterResolver,
     tz: ZoneInfo,
     now: dt.datetime,
-) -> dict[str, int]:
-    """Merge one batch inside the caller's transaction; returns its counts."""
+) -> dict[str, Any]:
+    """Merge one batch inside the caller's transaction; returns its counts and the VEE it
+    needs (meters, first and last UTC day) or None."""
     ldc, intervals = read_file.ldc, batch.intervals
     checked = check_rules(intervals, batch.interval_code, resolver, tz, now)
     ok = checked.reason == ""
     store.lock_meters(ldc, np.unique(checked.meter_pk[ok]).tolist())
-    accepted = _merge_intervals(read_file, intervals, checked, ok)
+    accepted, new_days = _merge_intervals(read_file, intervals, checked, ok)
     rejections = group_rejections(intervals, checked.reason)
     _save_rejections(read_file, rejections)
     ok = checked.reason == ""  # the merge may have rejected more (interval length changed)
+    vee = None
     if ok.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
         days = intervals.start[ok] // 86_400
-        _queue_vee(ldc, np.unique(checked.meter_pk[ok]).tolist(), int(days.min()), int(days.max()))
+        vee = (np.unique(checked.meter_pk[ok]).tolist(), int(days.min()), int(days.max()))
     return {
         "accepted": accepted,
         "rejected": sum(r["intervals"] for r in rejections),
         "registers": _save_registers(read_file, batch.registers, batch.register_code, resolver),
+        "vee": vee,
+        "new_days": new_days,
     }
 
 
-def _requeue_vee(ldc: LDC, batch: SpooledBatch, resolver: MeterResolver) -> None:
+def _requeue_vee(
+    read_file: ReadFile, number: int, batch: SpooledBatch, resolver: MeterResolver
+) -> None:
     pk = resolver.meter_ids(batch.interval_code)
     known = pk >= 0
     if known.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
         days = batch.intervals.start[known] // 86_400
-        _queue_vee(ldc, np.unique(pk[known]).tolist(), int(days.min()), int(days.max()))
+        _queue_vee(read_file.ldc, np.unique(pk[known]).tolist(), int(days.min()), int(days.max()))
+    _mark_vee_queued(read_file, number)
 
 
 def _queue_vee(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> None:
@@ -285,8 +417,11 @@ def _queue_vee(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> No
     )
 
 
-def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: np.ndarray) -> int:
-    """Merge the accepted intervals into their stored days, per interval length."""
+def _merge_intervals(
+    read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: np.ndarray
+) -> tuple[int, int]:
+    """Merge the accepted intervals into their stored days, per interval length; returns the
+    intervals accepted and the days stored new."""
     incoming = {
         int(minutes): incoming_block(
             checked.meter_pk[sel],
@@ -300,9 +435,9 @@ def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: n
         for sel in [ok & (iv.minutes == minutes)]
     }
     if not incoming:
-        return 0
+        return 0, 0
     stored = store.fetch_days(read_file.ldc, np.concatenate([b.key for b in incoming.values()]))
-    accepted = 0
+    accepted = new_days = 0
     for minutes, block in incoming.items():
         sel = ok & (iv.minutes == minutes)
         clash = np.zeros(len(block), bool)
@@ -320,6 +455,7 @@ def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: n
         layout = store.vee_layout(mine, block.key, minutes)
         before, exists = layout.block, layout.exists
         result = merge(before, block)
+        new_days += int((result.changed & ~exists).sum())
         _, versions = store.write_merge(read_file.ldc, before, result, read_file, exists)
         if versions:
             audit(
@@ -330,7 +466,7 @@ def _merge_intervals(read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: n
                 after={"meter_days_versioned": versions},
             )
         accepted += int((checked.reason[sel] == "").sum())
-    return accepted
+    return accepted, new_days
 
 
 def _keys_of(meter_pk: np.ndarray, iv: IntervalBatch, sel: np.ndarray) -> np.ndarray:

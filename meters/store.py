@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,42 @@ def ensure_partitions(days: np.ndarray) -> None:
                 )
         except DatabaseError:
             pass  # another worker created it between our check and our CREATE
+
+
+class Statistics:
+    """Keeps the planner's statistics of the interval partitions a long load writes to fresh.
+
+    While an LDC's rows are loaded into a partition whose statistics predate them, every plan
+    that reads "this LDC's rows" looks free (the statistics say there are none) and turns into a
+    scan of everything loaded so far, per key. So a load ANALYZEs the partitions it writes each
+    time it has added half as many rows as they held when last analysed (a handful of times
+    for a large first load, never again once partitions are large). Safe to share between the
+    loader threads of one file.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._added: dict[str, int] = {}
+        self._known: dict[str, float] = {}
+
+    def added(self, days: np.ndarray, rows: int) -> None:
+        """``rows`` new days were committed into the partitions of ``days`` (UTC day numbers)."""
+        if connection.vendor != "postgresql" or not rows:
+            return
+        names = sorted({f"meters_intervalday_{date_of(d):%Y%m}" for d in np.unique(days).tolist()})
+        with self._lock:
+            for name in names:
+                self._added[name] = self._added.get(name, 0) + rows
+            stale = [n for n in names if self._added[n] > 1000 + self._known.get(n, 0.0) / 2]
+            for name in stale:
+                self._added[name] = 0
+        for name in stale:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {name}")  # a name built from a date above
+                cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [name])
+                tuples = float(cursor.fetchone()[0])
+            with self._lock:
+                self._known[name] = max(tuples, 0.0)
 
 
 def lock_meters(ldc: LDC, meter_ids: Iterable[int]) -> None:

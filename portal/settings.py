@@ -258,6 +258,8 @@ OPENMDMR_INGEST_LEASE_S = int(os.environ.get("OPENMDMR_INGEST_LEASE_S", 600))
 OPENMDMR_VEE_AFTER_INGEST = env_bool("OPENMDMR_VEE_AFTER_INGEST", default=True)
 # Intervals per ingestion batch: one transaction each, and the unit of resuming after a crash.
 OPENMDMR_INGEST_BATCH_READS = int(os.environ.get("OPENMDMR_INGEST_BATCH_READS", 250_000))
+# Batches of one file loaded at once on PostgreSQL (threads, one connection each).
+OPENMDMR_INGEST_LOADERS = int(os.environ.get("OPENMDMR_INGEST_LOADERS", 2))
 OPENMDMR_MAX_READ_FILE_BYTES = int(os.environ.get("OPENMDMR_MAX_READ_FILE_BYTES", 2 * 1024**3))
 
 # Security. HTTPS=1 in production (behind a TLS-terminating proxy).

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -53,6 +53,10 @@ class ReadFileError(Exception):
         self.element = element
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (raised in a parsing worker process, re-raised in the caller)."""
+        return (_read_file_error, (self.reason, self.file, self.line, self.element))
+
     def __str__(self) -> str:
         where = self.file
         if self.line is not None:
@@ -60,6 +64,12 @@ class ReadFileError(Exception):
         if self.element is not None:
             where += f": {self.element}"
         return f"{where}: {self.reason}"
+
+
+def _read_file_error(
+    reason: str, file: str, line: int | None, element: str | None
+) -> ReadFileError:
+    return ReadFileError(reason, file=file, line=line, element=element)
 
 
 def _empty(dtype: type | str) -> np.ndarray:

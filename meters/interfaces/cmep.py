@@ -43,14 +43,17 @@ from meters.interfaces.base import (
     MAX_INTERVAL_WH,
     MAX_REGISTER_WH,
     EnergyRangeError,
+    IntervalBatch,
     ParsedBatch,
     Quality,
     ReadFileError,
+    RegisterBatch,
     kwh_to_wh,
     out_of_range,
 )
 
 RECORD_TYPE = "MEPMD01"
+NO_RECORDS_ERROR = "the file holds no MEPMD01 record"
 HEADER_FIELDS = 14
 # unit -> (Wh per unit, register channel)
 _UNITS = {
@@ -120,8 +123,19 @@ def parse(
         if batcher.full:
             yield from batcher.drain()
     if not records:
-        raise ReadFileError("the file holds no MEPMD01 record", file=filename, line=None)
+        raise ReadFileError(NO_RECORDS_ERROR, file=filename, line=None)
     yield from batcher.drain()
+
+
+def parse_chunk(raw: bytes, *, first_line: int, filename: str, tz: ZoneInfo) -> ParsedBatch:
+    """The reads of a chunk of whole lines (from read_raw_blocks): a file's chunks can be read
+    apart, in any order, by different processes (meters.spool); no line depends on another."""
+    batcher = Batcher(1 << 62)
+    _read_block(raw, first_line, filename, tz, batcher)
+    parts = list(batcher.drain())
+    if len(parts) == 1:
+        return parts[0]
+    return ParsedBatch(IntervalBatch(), RegisterBatch(), 0)
 
 
 def _read_line(text: str, line: int, filename: str, tz: ZoneInfo, batcher: Batcher) -> None:

@@ -138,3 +138,72 @@ def test_a_meter_or_ldc_with_interval_days_cannot_be_deleted(tmp_path: Path, set
         cursor.execute("DELETE FROM meters_meterinstallation WHERE meter_id = %s", [spare.pk])
         cursor.execute("DELETE FROM meters_meter WHERE id = %s", [spare.pk])
     assert not Meter.objects.filter(pk=spare.pk).exists()
+
+
+def _batches(spool: Any) -> list[tuple[list[str], list[int], list[int], list[int]]]:
+    """Each batch's reads, grouped by meter (a stable sort: each meter's reads in file order;
+    the meters of a batch may come in another order)."""
+    out = []
+    for b in spool:
+        order = np.argsort(b.intervals.meter.astype(str), kind="stable")
+        iv = b.intervals
+        out.append(
+            (
+                iv.meter[order].tolist(),
+                iv.start[order].tolist(),
+                iv.wh[order].tolist(),
+                iv.line[order].tolist(),
+            )
+        )
+    return out
+
+
+@pytest.mark.django_db
+def test_worker_processes_parse_to_the_same_spool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meters import spool as spool_module
+
+    ldc = registered_ldc("workers", 30)
+    path = cmep(ldc, tmp_path, "w.txt", range(30), 3, unknown=2)
+    alone, completeness = parse_to_spool(
+        path, interface="cmep", filename=path.name, tz=TZ, batch_reads=400
+    )
+    monkeypatch.setattr(spool_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(spool_module, "CHUNK_BYTES", 8192)
+    assert spool_module._workers(path, "cmep") == 2  # this machine: 2 cores
+    together, completeness_w = parse_to_spool(
+        path, interface="cmep", filename=path.name, tz=TZ, batch_reads=400
+    )
+    try:
+        assert together.parts > alone.parts  # it did run in chunks
+        assert (together.records, together.intervals) == (alone.records, alone.intervals)
+        assert together.serials == alone.serials
+        assert _batches(together) == _batches(alone)
+        assert completeness_w.report(TZ, 32) == completeness.report(TZ, 32)
+    finally:
+        alone.close()
+        together.close()
+
+
+@pytest.mark.django_db
+def test_worker_processes_report_the_first_bad_line_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meters import spool as spool_module
+    from meters.interfaces.base import ReadFileError
+
+    ldc = registered_ldc("badw", 30)
+    path = cmep(ldc, tmp_path, "b.txt", range(30), 3)
+    lines = path.read_text().splitlines(keepends=True)
+    for bad in (70, 20):  # two faulty lines in different chunks: line 21 is the first
+        fields = lines[bad].split(",")
+        fields[16] = "12x.5"
+        lines[bad] = ",".join(fields)
+    path.write_text("".join(lines))
+    monkeypatch.setattr(spool_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(spool_module, "CHUNK_BYTES", 8192)
+    with pytest.raises(ReadFileError) as error:
+        parse_to_spool(path, interface="cmep", filename=path.name, tz=TZ, batch_reads=400)
+    assert error.value.line == 21 and "b.txt" in str(error.value)
+    assert not list(tmp_path.glob("openmdmr-spool-*"))

@@ -1,0 +1,436 @@
+"""The spool: a parsed file on disk, regrouped by meter for loading (no Django here).
+
+Phase 1 of ingestion parses the whole file into the spool (memory flat in file size; a parse
+error rejects the file before anything is stored). Line-independent formats (``parse_chunk`` in
+their module: CMEP) are parsed by worker processes, a chunk of whole lines each, on every core.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import multiprocessing
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from meters.interfaces import INTERFACES, get_parser
+from meters.interfaces._textfile import read_raw_blocks
+from meters.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError, RegisterBatch
+from meters.localtime import local_day_bounds, local_days
+
+OBLIGATION_PCT = 98.0
+# Files from this size are parsed by worker processes (when the format allows), in chunks of
+# whole lines of about CHUNK_BYTES; below it, starting the workers costs more than it saves.
+PARALLEL_MIN_BYTES = 32 << 20
+CHUNK_BYTES = 8 << 20
+
+
+@dataclass
+class Completeness:
+    """Per meter and local day, how many intervals the file delivered with a value.
+
+    Kept as int64 keys (meter code, local day, interval length) with counts, merged now and
+    then, so memory stays near 16 bytes per meter-day however large the file.
+    """
+
+    keys: list[np.ndarray] = field(default_factory=list)
+    counts: list[np.ndarray] = field(default_factory=list)
+    missing: int = 0
+    estimated: int = 0
+    intervals: int = 0
+
+    def add(self, batch: IntervalBatch, code: np.ndarray, tz: ZoneInfo) -> None:
+        """Count the batch's intervals per meter (its spool code), local day and length."""
+        if not len(batch):
+            return
+        self.intervals += len(batch)
+        self.missing += int((batch.quality == Quality.MISSING).sum())
+        self.estimated += int((batch.quality == Quality.ESTIMATED).sum())
+        key = (
+            (code.astype(np.int64) << 32)
+            | (local_days(batch.start, tz) << 12)
+            | batch.minutes.astype(np.int64)
+        )
+        keys, position = np.unique(key, return_inverse=True)
+        valued = np.bincount(
+            position, weights=batch.quality != Quality.MISSING, minlength=len(keys)
+        )
+        self.keys.append(keys)
+        self.counts.append(valued.astype(np.int64))
+        if len(self.keys) > 16:
+            self.compact()
+
+    def absorb(self, other: Completeness, codes: np.ndarray) -> None:
+        """Add another's counts, whose meter codes map to ours through ``codes``."""
+        self.intervals += other.intervals
+        self.missing += other.missing
+        self.estimated += other.estimated
+        for keys, counts in zip(other.keys, other.counts, strict=True):
+            self.keys.append((codes[keys >> 32] << 32) | (keys & 0xFFFFFFFF))
+            self.counts.append(counts)
+        if len(self.keys) > 16:
+            self.compact()
+
+    def compact(self) -> None:
+        keys, position = np.unique(np.concatenate(self.keys), return_inverse=True)
+        counts = np.bincount(position, weights=np.concatenate(self.counts), minlength=len(keys))
+        self.keys, self.counts = [keys], [counts.astype(np.int64)]
+
+    def report(self, tz: ZoneInfo, meters: int) -> dict[str, Any]:
+        """The data-collection figures; ``meters`` is the number of spool codes."""
+        if self.keys:
+            self.compact()
+        keys = self.keys[0] if self.keys else np.empty(0, np.int64)
+        counts = self.counts[0] if self.counts else np.empty(0, np.int64)
+        meter, day, minutes = keys >> 32, (keys >> 12) & 0xFFFFF, keys & 0xFFF
+        # Expected intervals of each local day (23 or 25 hours on DST days), once per day.
+        seconds = {d: np.subtract(*local_day_bounds(tz, d)[::-1]) for d in np.unique(day).tolist()}
+        length = np.array([seconds[d] for d in day.tolist()], np.int64) if len(day) else day
+        expected = length // (minutes * 60) if len(day) else day
+        complete = counts >= expected
+        days_per_meter = np.bincount(meter, minlength=meters)
+        complete_per_meter = np.bincount(meter, weights=complete, minlength=meters)
+        seen = days_per_meter > 0
+        expected_total = int(expected.sum())
+        delivered = self.intervals - self.missing
+        pct = round(100.0 * delivered / expected_total, 2) if expected_total else 0.0
+        return {
+            "meters": int(seen.sum()),
+            "meter_days": int(len(keys)),
+            "complete_meter_days": int(complete.sum()),
+            "meters_with_complete_days": int((seen & (complete_per_meter == days_per_meter)).sum()),
+            "intervals_expected": expected_total,
+            "intervals_with_value": delivered,
+            "intervals_missing": self.missing,
+            "intervals_estimated": self.estimated,
+            "read_success_pct": pct,
+            "obligation_pct": OBLIGATION_PCT,
+            "meets_obligation": pct >= OBLIGATION_PCT,
+        }
+
+
+# One spooled interval or register read (32 and 28 bytes): the meter as its code in the part's
+# serial table, and that serial's hash, which decides the load batch.
+_INTERVAL_DTYPE = np.dtype(
+    [
+        ("hash", "<u4"),
+        ("code", "<i4"),
+        ("start", "<i8"),
+        ("wh", "<i8"),
+        ("line", "<i4"),
+        ("minutes", "<i2"),
+        ("quality", "u1"),
+        ("channel", "u1"),
+    ]
+)
+_REGISTER_DTYPE = np.dtype(
+    [
+        ("hash", "<u4"),
+        ("code", "<i4"),
+        ("read_at", "<i8"),
+        ("wh", "<i8"),
+        ("line", "<i4"),
+        ("channel", "u1"),
+    ]
+)
+
+
+@dataclass
+class SpooledBatch:
+    """One load batch: every read of a set of meters in the whole file, in file order per meter,
+    with each read's meter code (an index into ``Spool.serials``)."""
+
+    intervals: IntervalBatch
+    registers: RegisterBatch
+    interval_code: np.ndarray
+    register_code: np.ndarray
+
+
+class Serials:
+    """Codes for meter serials in order of first appearance, with each serial's hash."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.hash: list[int] = []
+        self._code: dict[str, int] = {}
+
+    def encode(self, meter: np.ndarray) -> np.ndarray:
+        """The code of each read's serial; one dictionary step per run of equal serials."""
+        n = int(meter.shape[0])
+        if not n:
+            return np.empty(0, np.int32)
+        heads = np.flatnonzero(np.r_[True, meter[1:] != meter[:-1]])
+        codes = np.array([self.code(str(s)) for s in meter[heads].tolist()], np.int32)
+        return np.repeat(codes, np.diff(np.r_[heads, n]))
+
+    def code(self, serial: str) -> int:
+        code = self._code.get(serial)
+        if code is None:
+            code = self._code[serial] = len(self.names)
+            self.names.append(serial)
+            self.hash.append(zlib.crc32(serial.encode("utf-8")))
+        return code
+
+
+@dataclass
+class Part:
+    """What writing one part of the spool gives back: its counts, per serial code."""
+
+    records: int = 0
+    intervals: int = 0
+    registers: int = 0
+    reads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per code
+
+
+def write_part(
+    path: Path, serials: Serials, batch: ParsedBatch, completeness: Completeness, tz: ZoneInfo
+) -> Part:
+    """Write a parsed batch as part files ``i<path>`` and ``r<path>``, sorted by serial hash (a
+    stable sort keeps the file's order among one meter's reads: a later mention wins)."""
+    iv, rg = batch.intervals, batch.registers
+    code, reg_code = serials.encode(iv.meter), serials.encode(rg.meter)
+    hashes = np.array(serials.hash, np.uint32)
+    rows = np.empty(len(iv), _INTERVAL_DTYPE)
+    rows["hash"], rows["code"] = hashes[code], code
+    for name in ("start", "wh", "line", "minutes", "quality", "channel"):
+        rows[name] = getattr(iv, name)
+    regs = np.empty(len(rg), _REGISTER_DTYPE)
+    regs["hash"], regs["code"] = hashes[reg_code], reg_code
+    for name in ("read_at", "wh", "line", "channel"):
+        regs[name] = getattr(rg, name)
+    for kind, data in (("i", rows), ("r", regs)):
+        data = data[np.argsort(data["hash"], kind="stable")]
+        np.save(path.with_name(kind + path.name), data)
+        # The hashes again, contiguous: finding the batches' rows reads only these.
+        np.save(path.with_name("h" + kind + path.name), np.ascontiguousarray(data["hash"]))
+    completeness.add(iv, code, tz)
+    reads = np.bincount(np.r_[code, reg_code], minlength=len(serials.names)).astype(np.int64)
+    return Part(batch.records, len(iv), len(rg), reads)
+
+
+class Spool:
+    """A parsed file on disk, regrouped so that each load batch holds all the reads of its meters.
+
+    Phase 1 writes each parsed part sorted by a hash of the meter serial (mmap-able .npy files);
+    ``finish`` cuts the hash range into load batches of about ``batch_reads`` reads, never
+    splitting a meter. A file ordered by day (every meter's day, then the next day) thus stores
+    each meter-day once instead of writing it and then updating it, and a batch's meters are
+    locked once. Memory stays flat: one part, then one load batch, is in memory at a time.
+    The cut depends only on the file and ``batch_reads``, so a retried file gets the same
+    batches (the progress recorded per batch stays valid).
+    """
+
+    def __init__(self, batch_reads: int) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="openmdmr-spool-")
+        self.path = Path(self._dir.name)
+        self.batch_reads = max(int(batch_reads), 1)
+        self.parts = 0
+        self.records = 0
+        self.intervals = 0
+        self.registers = 0
+        self.completeness = Completeness()
+        self._serials = Serials()
+        self._reads = np.zeros(0, np.int64)  # reads per code (intervals and registers)
+        self._lows = np.zeros(0, np.int64)  # first hash of each load batch
+        self._sizes: list[tuple[int, int]] = []  # (intervals, registers) of each part
+        self._code_maps: list[np.ndarray | None] = []  # a worker's part: its codes -> ours
+        self._rows: dict[str, list[np.ndarray]] = {}  # kind -> per part, each batch's first row
+
+    @property
+    def serials(self) -> list[str]:
+        return self._serials.names
+
+    @property
+    def batches(self) -> int:
+        return int(self._lows.shape[0])
+
+    def next_part_path(self) -> Path:
+        return self.path / f"{len(self._sizes):06d}.npy"
+
+    def add(self, batch: ParsedBatch, tz: ZoneInfo) -> None:
+        """Spool a parsed batch (its serials coded here)."""
+        part = write_part(self.next_part_path(), self._serials, batch, self.completeness, tz)
+        self._count(part, None)
+
+    def adopt(self, part: Part, serials: Serials, completeness: Completeness) -> None:
+        """Take a part a worker wrote at ``next_part_path()`` with its own serial codes."""
+        codes = np.array([self._serials.code(s) for s in serials.names], np.int64)
+        self.completeness.absorb(completeness, codes)
+        reads = np.zeros(len(self.serials), np.int64)
+        np.add.at(reads, codes, part.reads)
+        self._count(Part(part.records, part.intervals, part.registers, reads), codes)
+
+    def _count(self, part: Part, codes: np.ndarray | None) -> None:
+        grown = np.zeros(len(self.serials), np.int64)
+        grown[: len(self._reads)] = self._reads
+        grown[: len(part.reads)] += part.reads
+        self._reads = grown
+        self._sizes.append((part.intervals, part.registers))
+        self._code_maps.append(codes)
+        self.parts += 1
+        self.records += part.records
+        self.intervals += part.intervals
+        self.registers += part.registers
+
+    def finish(self) -> None:
+        """Cut the serials' hashes into load batches of about ``batch_reads`` reads."""
+        hashes = np.array(self._serials.hash, np.int64)
+        if not len(hashes):
+            self._lows = np.zeros(1 if self.parts else 0, np.int64)
+            return
+        values, group = np.unique(hashes, return_inverse=True)
+        reads = np.bincount(group, weights=self._reads, minlength=len(values)).astype(np.int64)
+        before = np.cumsum(reads) - reads
+        batch = before // self.batch_reads
+        first = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1]])
+        self._lows = values[first]
+        self._lows[0] = 0
+        for kind, column in (("i", 0), ("r", 1)):
+            self._rows[kind] = [
+                np.r_[0, np.searchsorted(self._hashes(kind, i), self._lows[1:]), sizes[column]]
+                if sizes[column]
+                else np.zeros(self.batches + 1, np.int64)
+                for i, sizes in enumerate(self._sizes)
+            ]
+
+    def _hashes(self, kind: str, part: int) -> np.ndarray:
+        return np.load(self.path / f"h{kind}{part:06d}.npy", mmap_mode="r")
+
+    def load(self, number: int) -> SpooledBatch:
+        """Load batch ``number``: every spooled read whose serial hash is in its range."""
+        rows = self._gather("i", _INTERVAL_DTYPE, number)
+        regs = self._gather("r", _REGISTER_DTYPE, number)
+        serials = np.array(self.serials, dtype=object)
+        intervals = IntervalBatch(
+            meter=serials[rows["code"]],
+            start=rows["start"],
+            minutes=rows["minutes"].astype(np.int32),
+            wh=rows["wh"],
+            quality=rows["quality"],
+            channel=rows["channel"],
+            line=rows["line"],
+        )
+        registers = RegisterBatch(
+            meter=serials[regs["code"]],
+            read_at=regs["read_at"],
+            wh=regs["wh"],
+            channel=regs["channel"],
+            line=regs["line"],
+        )
+        return SpooledBatch(
+            intervals, registers, rows["code"].astype(np.int64), regs["code"].astype(np.int64)
+        )
+
+    def _gather(self, kind: str, dtype: np.dtype, number: int) -> np.ndarray:
+        # Each part is mapped for this batch only: pages of a mapping count as the process's
+        # memory while it lives (keeping them all would hold the whole spool by the end).
+        parts = []
+        for i, offsets in enumerate(self._rows.get(kind, [])):
+            a, b = int(offsets[number]), int(offsets[number + 1])
+            if b <= a:
+                continue
+            data = np.load(self.path / f"{kind}{i:06d}.npy", mmap_mode="r")
+            rows = np.array(data[a:b])
+            del data
+            codes = self._code_maps[i]
+            if codes is not None:
+                rows["code"] = codes[rows["code"]]
+            parts.append(rows)
+        return np.concatenate(parts) if parts else np.empty(0, dtype)
+
+    def __iter__(self) -> Iterator[SpooledBatch]:
+        for number in range(self.batches):
+            yield self.load(number)
+
+    def close(self) -> None:
+        self._dir.cleanup()
+
+
+def parse_to_spool(
+    path: Path, *, interface: str, filename: str, tz: ZoneInfo, batch_reads: int
+) -> tuple[Spool, Completeness]:
+    """Phase 1: parse the whole file (ReadFileError on any malformed record)."""
+    spool = Spool(batch_reads)
+    try:
+        if _workers(path, interface) > 1:
+            _parse_in_workers(spool, path, interface, filename, tz)
+        else:
+            parse = get_parser(interface)
+            with path.open("rb") as stream:
+                for batch in parse(stream, filename=filename, tz=tz, batch_reads=batch_reads):
+                    spool.add(batch, tz)
+        spool.finish()
+    except BaseException:
+        spool.close()
+        raise
+    return spool, spool.completeness
+
+
+def _workers(path: Path, interface: str) -> int:
+    """Processes to parse with: the cores, for a large file of a line-independent format, unless
+    this process may not have children (a daemonic worker process)."""
+    module = importlib.import_module(INTERFACES[interface])
+    if not hasattr(module, "parse_chunk") or path.stat().st_size < PARALLEL_MIN_BYTES:
+        return 1
+    if multiprocessing.current_process().daemon:
+        return 1
+    return min(len(os.sched_getaffinity(0)), int(os.environ.get("OPENMDMR_PARSE_WORKERS", 8)))
+
+
+def _parse_in_workers(
+    spool: Spool, path: Path, interface: str, filename: str, tz: ZoneInfo
+) -> None:
+    """Chunks of whole lines to worker processes, parts adopted in file order: the first error
+    in file order is the one raised (later chunks' results are dropped)."""
+    context = multiprocessing.get_context("forkserver")
+    workers = _workers(path, interface)
+    records = 0
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: collections.deque[Future[tuple[Part, Serials, Completeness]]] = collections.deque()
+
+        def adopt_oldest() -> None:
+            nonlocal records
+            part, serials, completeness = pending.popleft().result()  # raises its error
+            spool.adopt(part, serials, completeness)
+            records += part.records
+
+        with path.open("rb") as stream:
+            chunks = read_raw_blocks(stream, filename, CHUNK_BYTES)
+            for index, (first_line, raw) in enumerate(chunks):
+                target = spool.path / f"{index:06d}.npy"
+                pending.append(
+                    pool.submit(
+                        _parse_chunk, interface, filename, str(tz.key), target, first_line, raw
+                    )
+                )
+                # A few chunks in flight, adopted in file order: memory flat in file size, and
+                # the first error in file order is the one raised.
+                if len(pending) > 2 * workers:
+                    adopt_oldest()
+        while pending:
+            adopt_oldest()
+    if not records:
+        module = importlib.import_module(INTERFACES[interface])
+        raise ReadFileError(module.NO_RECORDS_ERROR, file=filename, line=None)
+
+
+def _parse_chunk(
+    interface: str, filename: str, zone: str, target: Path, first_line: int, raw: bytes
+) -> tuple[Part, Serials, Completeness]:
+    """In a worker: parse a chunk of whole lines and write it as one spool part."""
+    tz = ZoneInfo(zone)
+    module = importlib.import_module(INTERFACES[interface])
+    batch = module.parse_chunk(raw, first_line=first_line, filename=filename, tz=tz)
+    serials, completeness = Serials(), Completeness()
+    part = write_part(target, serials, batch, completeness, tz)
+    completeness.compact()
+    return part, serials, completeness
