@@ -103,8 +103,8 @@ def run(meters: int, days: int, url: str) -> int:
         f"({time.perf_counter() - t0:.1f} s)"
     )
     setup_django(url)
-    from meters.models import IntervalDay, ReadFile
     from meters import services
+    from meters.models import IntervalDay, ReadFile
 
     ldc = register(f"bench-{int(time.time())}", meters)
     phases = _time_phases()
