@@ -212,8 +212,6 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         if not vee_queued or number in last:
             _requeue_vee(read_file, number, spool.load(number), resolver)
 
-    statistics = store.Statistics()
-
     def load(number: int) -> Loaded:
         batch = spool.load(number)
         return _load_number(read_file, number, batch, resolver, tz, now)
@@ -224,7 +222,7 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         if outcome.vee is not None:
             _queue_vee(read_file.ldc, *outcome.vee)
             _mark_vee_queued(read_file, number)
-        statistics.added(outcome.days, outcome.new_days)
+        store.STATISTICS.added(outcome.days, outcome.new_days)
 
     todo = [n for n in range(spool.batches) if n not in loaded]
     if _loaders() > 1 and len(todo) > 1:

@@ -60,28 +60,50 @@ class Statistics:
 
     While an LDC's rows are loaded into a partition whose statistics predate them, every plan
     that reads "this LDC's rows" looks free (the statistics say there are none) and turns into a
-    scan of everything loaded so far, per key. So a load ANALYZEs the partitions it writes each
-    time it has added half as many rows as they held when last analysed (a handful of times
-    for a large first load, never again once partitions are large). Safe to share between the
-    loader threads of one file.
+    scan of everything loaded so far, per key; so do days newer than the statistics know
+    (estimated at nearly no rows). So a load ANALYZEs the partitions it writes when it has added
+    half as many rows as they held when last analysed, or days after the last one they had
+    then (about once per daily file; a few times for a large first load). One per process
+    (``STATISTICS``), shared by its loader threads and by successive files.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._added: dict[str, int] = {}
         self._known: dict[str, float] = {}
+        self._last_day: dict[str, int] = {}  # the newest day written when last analysed
 
     def added(self, days: np.ndarray, rows: int) -> None:
         """``rows`` new days were committed into the partitions of ``days`` (UTC day numbers)."""
         if connection.vendor != "postgresql" or not rows:
             return
-        names = sorted({f"meters_intervalday_{date_of(d):%Y%m}" for d in np.unique(days).tolist()})
+        newest: dict[str, int] = {}
+        for d in np.unique(days).tolist():
+            name = f"meters_intervalday_{date_of(d):%Y%m}"
+            newest[name] = max(newest.get(name, d), d)
+        names = sorted(newest)
+        unknown = [n for n in names if n not in self._known]
+        if unknown:  # as the statistics stand now (-1: never analysed)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)", [unknown]
+                )
+                now = {name: max(float(tuples), 0.0) for name, tuples in cursor.fetchall()}
+            with self._lock:
+                for name in unknown:
+                    self._known.setdefault(name, now.get(name, 0.0))
         with self._lock:
             for name in names:
                 self._added[name] = self._added.get(name, 0) + rows
-            stale = [n for n in names if self._added[n] > 1000 + self._known.get(n, 0.0) / 2]
+            stale = [
+                n
+                for n in names
+                if self._added[n] > 1000 + self._known.get(n, 0.0) / 2
+                or newest[n] > self._last_day.get(n, -1)
+            ]
             for name in stale:
                 self._added[name] = 0
+                self._last_day[name] = max(self._last_day.get(name, -1), newest[name])
         for name in stale:
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {name}")  # a name built from a date above
@@ -89,6 +111,9 @@ class Statistics:
                 tuples = float(cursor.fetchone()[0])
             with self._lock:
                 self._known[name] = max(tuples, 0.0)
+
+
+STATISTICS = Statistics()
 
 
 def lock_meters(ldc: LDC, meter_ids: Iterable[int]) -> None:
