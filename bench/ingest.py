@@ -73,6 +73,8 @@ def _time_phases() -> dict[str, float]:
                 return _real(*args, **kwargs)  # type: ignore[operator]
             finally:
                 phases[_name] = phases.get(_name, 0.0) + time.perf_counter() - started
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                phases[f"{_name}_peak_rss_mb"] = peak
 
         setattr(services, attr, timed)
     return phases
@@ -132,7 +134,7 @@ def run(meters: int, days: int, url: str) -> int:
         f"{days_stored:,} interval-day rows; "
         f"peak RSS {peak:.0f} MB (before ingest {rss_before:.0f} MB)"
     )
-    print("phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
+    print("phases: " + ", ".join(f"{name} {value:.1f}" for name, value in phases.items()))
     copy_s = copy_baseline(path)
     copy_per_s = reads / copy_s
     print(f"COPY one row per interval: {reads:,} rows in {copy_s:.1f} s = {copy_per_s:,.0f} rows/s")

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from meters.interfaces import INTERFACES, get_parser
-from meters.interfaces._textfile import read_raw_blocks
+from meters.interfaces._textfile import _BOM, read_raw_blocks
 from meters.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError, RegisterBatch
 from meters.localtime import local_day_bounds, local_days
 
@@ -404,13 +404,18 @@ def _parse_in_workers(
             records += part.records
 
         with path.open("rb") as stream:
+            # Only where each chunk starts (its byte offset and first line) goes to a worker,
+            # which reads the chunk itself: this process holds one block at a time.
+            offset = len(_BOM) if stream.read(len(_BOM)) == _BOM else 0
+            stream.seek(0)
             chunks = read_raw_blocks(stream, filename, CHUNK_BYTES)
             for index, (first_line, raw) in enumerate(chunks):
                 target = spool.path / f"{index:06d}.npy"
+                where = (offset, len(raw), first_line)
+                offset += len(raw)
+                del raw
                 pending.append(
-                    pool.submit(
-                        _parse_chunk, interface, filename, str(tz.key), target, first_line, raw
-                    )
+                    pool.submit(_parse_chunk, interface, filename, str(tz.key), path, target, where)
                 )
                 # A few chunks in flight, adopted in file order: memory flat in file size, and
                 # the first error in file order is the one raised.
@@ -424,9 +429,19 @@ def _parse_in_workers(
 
 
 def _parse_chunk(
-    interface: str, filename: str, zone: str, target: Path, first_line: int, raw: bytes
+    interface: str,
+    filename: str,
+    zone: str,
+    path: Path,
+    target: Path,
+    where: tuple[int, int, int],
 ) -> tuple[Part, Serials, Completeness]:
-    """In a worker: parse a chunk of whole lines and write it as one spool part."""
+    """In a worker: parse a chunk of whole lines (byte offset, length, first line number) and
+    write it as one spool part."""
+    offset, length, first_line = where
+    with path.open("rb") as stream:
+        stream.seek(offset)
+        raw = stream.read(length)
     tz = ZoneInfo(zone)
     module = importlib.import_module(INTERFACES[interface])
     batch = module.parse_chunk(raw, first_line=first_line, filename=filename, tz=tz)

@@ -159,13 +159,16 @@ def _batches(spool: Any) -> list[tuple[list[str], list[int], list[int], list[int
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("bom", [False, True])
 def test_worker_processes_parse_to_the_same_spool(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bom: bool
 ) -> None:
     from meters import spool as spool_module
 
     ldc = registered_ldc("workers", 30)
     path = cmep(ldc, tmp_path, "w.txt", range(30), 3, unknown=2)
+    if bom:  # the workers read their chunks by byte offset: past a UTF-8 BOM
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     alone, completeness = parse_to_spool(
         path, interface="cmep", filename=path.name, tz=TZ, batch_reads=400
     )
