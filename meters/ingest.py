@@ -22,7 +22,6 @@ from meters.localtime import day_number, local_days
 from meters.models import Meter, MeterInstallation
 from meters.spool import (  # noqa: F401 - the pipeline's parts, named here for the services
     OBLIGATION_PCT,
-    Completeness,
     Spool,
     SpooledBatch,
     parse_to_spool,

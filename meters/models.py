@@ -251,6 +251,8 @@ class ReadFileBatch(TenantModel):
     intervals_rejected = models.PositiveIntegerField(default=0)
     vee_queued = models.BooleanField(default=False)
     loaded_at = models.DateTimeField(default=timezone.now)
+    # The batch's data-collection figures (meters.spool.batch_figures): they add up to the file's.
+    figures = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

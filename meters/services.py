@@ -28,7 +28,6 @@ from django.utils import timezone
 from ldc.models import LDC
 from meters import store
 from meters.ingest import (
-    Completeness,
     MeterResolver,
     Reason,
     Spool,
@@ -40,6 +39,7 @@ from meters.ingest import (
 from meters.interfaces import INTERFACES
 from meters.interfaces.base import IntervalBatch, ReadFileError, RegisterBatch
 from meters.models import ReadFile, ReadFileBatch, ReadRejection, RegisterRead
+from meters.spool import batch_figures, file_figures
 from meters.storage import incoming_block, merge
 from portal.access import Actor
 from portal.audit import audit
@@ -157,7 +157,7 @@ def read_file_ingest(*, read_file: ReadFile) -> ReadFile:
     tz = ZoneInfo(ldc.time_zone)
     ReadFile.objects.filter(pk=read_file.pk, status=Status.RECEIVED).update(status=Status.PARSING)
     try:
-        spool, completeness = parse_to_spool(
+        spool = parse_to_spool(
             Path(read_file.file.path),
             interface=read_file.interface,
             filename=read_file.original_name,
@@ -170,7 +170,7 @@ def read_file_ingest(*, read_file: ReadFile) -> ReadFile:
         _load(read_file, spool, tz)
     finally:
         spool.close()
-    return _finish(read_file, completeness, tz, len(spool.serials))
+    return _finish(read_file)
 
 
 def read_file_reject(*, read_file: ReadFile, error: str) -> ReadFile:
@@ -361,6 +361,7 @@ def _load_batch(
             intervals_accepted=counts["accepted"],
             intervals_rejected=counts["rejected"],
             vee_queued=vee is None,
+            figures=batch_figures(batch, tz),
         )  # a second load of the batch breaks one_load_per_batch: rolled back
         ReadFile.objects.filter(pk=read_file.pk).update(
             batches_done=F("batches_done") + 1,
@@ -542,11 +543,16 @@ def _save_registers(
     return int(known.sum())
 
 
-def _finish(read_file: ReadFile, completeness: Completeness, tz: ZoneInfo, meters: int) -> ReadFile:
+def _finish(read_file: ReadFile) -> ReadFile:
     read_file.refresh_from_db()
     if read_file.status != Status.LOADING or read_file.batches_done != read_file.batches_total:
         return read_file
-    report = completeness.report(tz, meters) | data_collection_counts(read_file)
+    figures = list(
+        ReadFileBatch.objects.for_ldc(read_file.ldc)
+        .filter(read_file=read_file)
+        .values_list("figures", flat=True)
+    )
+    report = file_figures(figures) | data_collection_counts(read_file)
     with transaction.atomic():
         done = ReadFile.objects.filter(pk=read_file.pk, status=Status.LOADING).update(
             status=Status.LOADED, report=report, finished_at=timezone.now(), lease_until=None

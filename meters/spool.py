@@ -1,4 +1,5 @@
-"""The spool: a parsed file on disk, regrouped by meter for loading (no Django here).
+"""The spool: a parsed file on disk, regrouped by meter for loading (no Django here), and the
+data-collection figures of its load batches.
 
 Phase 1 of ingestion parses the whole file into the spool (memory flat in file size; a parse
 error rejects the file before anything is stored). Line-independent formats (``parse_chunk`` in
@@ -66,17 +67,6 @@ class Completeness:
         )
         self.keys.append(keys)
         self.counts.append(valued.astype(np.int64))
-        if len(self.keys) > 16:
-            self.compact()
-
-    def absorb(self, other: Completeness, codes: np.ndarray) -> None:
-        """Add another's counts, whose meter codes map to ours through ``codes``."""
-        self.intervals += other.intervals
-        self.missing += other.missing
-        self.estimated += other.estimated
-        for keys, counts in zip(other.keys, other.counts, strict=True):
-            self.keys.append((codes[keys >> 32] << 32) | (keys & 0xFFFFFFFF))
-            self.counts.append(counts)
         if len(self.keys) > 16:
             self.compact()
 
@@ -191,9 +181,7 @@ class Part:
     reads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per code
 
 
-def write_part(
-    path: Path, serials: Serials, batch: ParsedBatch, completeness: Completeness, tz: ZoneInfo
-) -> Part:
+def write_part(path: Path, serials: Serials, batch: ParsedBatch) -> Part:
     """Write a parsed batch as part files ``i<path>`` and ``r<path>``, sorted by serial hash (a
     stable sort keeps the file's order among one meter's reads: a later mention wins)."""
     iv, rg = batch.intervals, batch.registers
@@ -212,7 +200,6 @@ def write_part(
         np.save(path.with_name(kind + path.name), data)
         # The hashes again, contiguous: finding the batches' rows reads only these.
         np.save(path.with_name("h" + kind + path.name), np.ascontiguousarray(data["hash"]))
-    completeness.add(iv, code, tz)
     reads = np.bincount(np.r_[code, reg_code], minlength=len(serials.names)).astype(np.int64)
     return Part(batch.records, len(iv), len(rg), reads)
 
@@ -237,7 +224,6 @@ class Spool:
         self.records = 0
         self.intervals = 0
         self.registers = 0
-        self.completeness = Completeness()
         self._serials = Serials()
         self._reads = np.zeros(0, np.int64)  # reads per code (intervals and registers)
         self._lows = np.zeros(0, np.int64)  # first hash of each load batch
@@ -256,15 +242,13 @@ class Spool:
     def next_part_path(self) -> Path:
         return self.path / f"{len(self._sizes):06d}.npy"
 
-    def add(self, batch: ParsedBatch, tz: ZoneInfo) -> None:
+    def add(self, batch: ParsedBatch) -> None:
         """Spool a parsed batch (its serials coded here)."""
-        part = write_part(self.next_part_path(), self._serials, batch, self.completeness, tz)
-        self._count(part, None)
+        self._count(write_part(self.next_part_path(), self._serials, batch), None)
 
-    def adopt(self, part: Part, serials: Serials, completeness: Completeness) -> None:
+    def adopt(self, part: Part, serials: Serials) -> None:
         """Take a part a worker wrote at ``next_part_path()`` with its own serial codes."""
         codes = np.array([self._serials.code(s) for s in serials.names], np.int64)
-        self.completeness.absorb(completeness, codes)
         reads = np.zeros(len(self.serials), np.int64)
         np.add.at(reads, codes, part.reads)
         self._count(Part(part.records, part.intervals, part.registers, reads), codes)
@@ -357,7 +341,7 @@ class Spool:
 
 def parse_to_spool(
     path: Path, *, interface: str, filename: str, tz: ZoneInfo, batch_reads: int
-) -> tuple[Spool, Completeness]:
+) -> Spool:
     """Phase 1: parse the whole file (ReadFileError on any malformed record)."""
     spool = Spool(batch_reads)
     try:
@@ -367,12 +351,12 @@ def parse_to_spool(
             parse = get_parser(interface)
             with path.open("rb") as stream:
                 for batch in parse(stream, filename=filename, tz=tz, batch_reads=batch_reads):
-                    spool.add(batch, tz)
+                    spool.add(batch)
         spool.finish()
     except BaseException:
         spool.close()
         raise
-    return spool, spool.completeness
+    return spool
 
 
 def _workers(path: Path, interface: str) -> int:
@@ -395,12 +379,12 @@ def _parse_in_workers(
     workers = _workers(path, interface)
     records = 0
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: collections.deque[Future[tuple[Part, Serials, Completeness]]] = collections.deque()
+        pending: collections.deque[Future[tuple[Part, Serials]]] = collections.deque()
 
         def adopt_oldest() -> None:
             nonlocal records
-            part, serials, completeness = pending.popleft().result()  # raises its error
-            spool.adopt(part, serials, completeness)
+            part, serials = pending.popleft().result()  # raises its error
+            spool.adopt(part, serials)
             records += part.records
 
         with path.open("rb") as stream:
@@ -435,7 +419,7 @@ def _parse_chunk(
     path: Path,
     target: Path,
     where: tuple[int, int, int],
-) -> tuple[Part, Serials, Completeness]:
+) -> tuple[Part, Serials]:
     """In a worker: parse a chunk of whole lines (byte offset, length, first line number) and
     write it as one spool part."""
     offset, length, first_line = where
@@ -445,7 +429,40 @@ def _parse_chunk(
     tz = ZoneInfo(zone)
     module = importlib.import_module(INTERFACES[interface])
     batch = module.parse_chunk(raw, first_line=first_line, filename=filename, tz=tz)
-    serials, completeness = Serials(), Completeness()
-    part = write_part(target, serials, batch, completeness, tz)
-    completeness.compact()
-    return part, serials, completeness
+    serials = Serials()
+    return write_part(target, serials, batch), serials
+
+
+# The data-collection figures that add up over load batches (each batch has all the reads of
+# its meters: no meter-day is split between two).
+ADDITIVE = (
+    "meters",
+    "meter_days",
+    "complete_meter_days",
+    "meters_with_complete_days",
+    "intervals_expected",
+    "intervals_with_value",
+    "intervals_missing",
+    "intervals_estimated",
+)
+
+
+def batch_figures(batch: SpooledBatch, tz: ZoneInfo) -> dict[str, int]:
+    """The data-collection figures of one load batch (all its reads, before business rules)."""
+    completeness = Completeness()
+    completeness.add(batch.intervals, batch.interval_code, tz)
+    meters = int(batch.interval_code.max()) + 1 if len(batch.interval_code) else 0
+    report = completeness.report(tz, meters)
+    return {name: int(report[name]) for name in ADDITIVE}
+
+
+def file_figures(batches: list[dict[str, int]]) -> dict[str, Any]:
+    """A file's data-collection figures from its batches' (see batch_figures)."""
+    total = {name: sum(int(b.get(name, 0)) for b in batches) for name in ADDITIVE}
+    expected = total["intervals_expected"]
+    pct = round(100.0 * total["intervals_with_value"] / expected, 2) if expected else 0.0
+    return total | {
+        "read_success_pct": pct,
+        "obligation_pct": OBLIGATION_PCT,
+        "meets_obligation": pct >= OBLIGATION_PCT,
+    }

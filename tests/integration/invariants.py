@@ -54,7 +54,7 @@ class Parsed:
 
 def parse_file(read_file: ReadFile) -> Parsed:
     tz = ZoneInfo(read_file.ldc.time_zone)
-    spool, _ = parse_to_spool(
+    spool = parse_to_spool(
         Path(read_file.file.path),
         interface=read_file.interface,
         filename=read_file.original_name,
