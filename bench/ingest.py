@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -138,7 +140,9 @@ def run(meters: int, days: int, url: str) -> int:
     copy_s = copy_baseline(path)
     copy_per_s = reads / copy_s
     print(f"COPY one row per interval: {reads:,} rows in {copy_s:.1f} s = {copy_per_s:,.0f} rows/s")
-    path.unlink()
+    # The generated file, and the copy the pipeline stored of it, go with the run.
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(os.environ.get("OPENMDMR_VAR_DIR", work), ignore_errors=True)
     result = {
         "meters": meters,
         "days": days,
