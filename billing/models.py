@@ -78,6 +78,16 @@ class BillingBatch(TenantModel):
 class BillingQuantityRequest(TenantModel):
     """An SDP's billing period as asked for by a billing system or back-office user."""
 
+    # Indexes, each for a query (a batch writes 10,000 rows at once: every index costs):
+    # pk; public_id (unique: pages and API look requests up by it; its varchar_pattern_ops
+    # twin, for LIKE, is dropped by migration 0003: nothing searches ids by prefix);
+    # (ldc, -created_at): the list page and API, newest first; (ldc, status): the status
+    # filter and the dashboard's pending count; one_bq_request: one request per SDP and period,
+    # and _requests_existing / the API's exists(); batch: a batch's requests (API, CSV) and
+    # SET_NULL when a batch goes; sdp: PROTECT when an SDP is deleted (Django's collector and
+    # the foreign-key check ask by sdp_id alone). No index on ldc alone: the (ldc, ...) ones
+    # serve every query by LDC.
+    ldc = models.ForeignKey("ldc.LDC", on_delete=models.PROTECT, related_name="+", db_index=False)
     public_id = models.CharField(max_length=16, default=new_public_id, unique=True, editable=False)
     sdp = models.ForeignKey(
         "meters.ServiceDeliveryPoint", on_delete=models.PROTECT, related_name="+"
@@ -112,6 +122,13 @@ class BillingQuantityRequest(TenantModel):
 class BillingQuantity(TenantModel):
     """One meter's quantities for a request, one row per version; a released row never changes."""
 
+    # Indexes, each for a query: pk; public_id (unique; its LIKE twin is dropped, as above);
+    # (ldc, meter, start): the requests that changed reads touch (services._affected);
+    # one_bq_version: one row per version, and a request's quantities (_latest, pages, CSV);
+    # request: CASCADE when a request goes; meter: PROTECT when a meter goes; superseded_by
+    # only where set (SET_NULL when a quantity goes asks for ids, never for null). No index on
+    # ldc alone: the (ldc, ...) ones serve every query by LDC.
+    ldc = models.ForeignKey("ldc.LDC", on_delete=models.PROTECT, related_name="+", db_index=False)
     public_id = models.CharField(max_length=16, default=new_public_id, unique=True, editable=False)
     request = models.ForeignKey(
         BillingQuantityRequest, on_delete=models.CASCADE, related_name="quantities"
@@ -134,7 +151,12 @@ class BillingQuantity(TenantModel):
     released_by = models.CharField(max_length=200, blank=True)
     # Set on a released row when a later version replaces it: figures stay as released.
     superseded_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # see bq_superseded_by: nearly every row is null
     )
     stale_since = models.DateTimeField(null=True, blank=True)
 
@@ -145,7 +167,14 @@ class BillingQuantity(TenantModel):
                 fields=["ldc", "request", "meter", "version"], name="one_bq_version"
             )
         ]
-        indexes = [models.Index(fields=["ldc", "meter", "start"])]
+        indexes = [
+            models.Index(fields=["ldc", "meter", "start"]),
+            models.Index(
+                fields=["superseded_by"],
+                name="bq_superseded_by",
+                condition=models.Q(superseded_by__isnull=False),
+            ),
+        ]
         ordering = ["request_id", "start", "meter_id", "version"]
 
     def __str__(self) -> str:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import json
-import operator
 import threading
+from collections import deque
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from django.db import IntegrityError, connection, connections, models, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from billing import selectors
@@ -38,6 +38,7 @@ from billing.models import (
 from billing.periods import months_of, tier_threshold_kwh
 from billing.prices import PRICE_NAMES, PRICE_TABLE
 from billing.quantities import Figures, Items, bounding_reads, figures_compute, periods_kwh_all
+from billing.rows import insert_rows
 from ldc.models import LDC
 from meters.localtime import day_number
 from meters.models import BillingCycle, ServiceDeliveryPoint
@@ -47,6 +48,7 @@ from portal.access import Actor
 from portal.audit import audit
 
 CHUNK_METERS = 1000  # meters per read of stored days (and per transaction of a refresh)
+READERS = 2  # connections reading stored days and computing the next parts (PostgreSQL)
 WRITERS = 2  # connections storing the parts of a new batch at once (PostgreSQL, bench/billing.py)
 REGISTER_WINDOW_S = 7 * DAY_S  # how far from the period a bounding register read may be
 MAX_PERIOD_DAYS = 62
@@ -56,11 +58,24 @@ class BillingError(ValueError):
     """A billing rule said no (answered as a domain error by the API)."""
 
 
+@dataclass(slots=True)
+class NewRequest:
+    """A request of a new batch until its chunk is stored (then it has a pk): what the
+    computation and the COPY need, without a model instance per SDP (~35 µs each)."""
+
+    sdp_id: int
+    plan: str
+    start: dt.date
+    end: dt.date
+    pk: int | None = None
+    status: str = Status.PENDING
+
+
 @dataclass
 class Target:
     """One meter's part of one request."""
 
-    request: BillingQuantityRequest
+    request: BillingQuantityRequest | NewRequest
     meter_id: int
     start: dt.date
     end: dt.date
@@ -78,14 +93,6 @@ class RefreshOutcome:
 
 
 _PLANS = frozenset(Plan.values)
-_dumps = json.JSONEncoder().encode  # what JSONField stores (json.dumps with no encoder)
-
-
-def _json(value: Any) -> str:
-    # Most quantities are complete: their pending reasons are [].
-    if not value and isinstance(value, list):
-        return "[]"
-    return _dumps(value)
 
 
 def plan_of(sdp: ServiceDeliveryPoint, plan: str | None = None) -> str:
@@ -105,82 +112,6 @@ def _check_period(start: dt.date, end: dt.date) -> None:
         raise BillingError("the end date is before the start date")
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
         raise BillingError(f"a billing period is at most {MAX_PERIOD_DAYS} days")
-
-
-def insert_rows(model: type[models.Model], rows: list[Any], *, pks: bool = True) -> list[int]:
-    """Insert rows (dicts of field attname -> value, or unsaved instances) and return their pks.
-
-    On PostgreSQL the pks are drawn from the table's sequence in one query and the rows sent
-    with one COPY: no per-row statement building (bulk_create spent ~1.5 s building the INSERTs
-    of 10,000 quantities); elsewhere bulk_create. A field left out of a dict takes its default,
-    and each dict gets its pk and defaults (public ids are drawn per row). Instances get their
-    pk and count as saved. ``pks=False`` (dicts only): the database numbers the rows and
-    nothing is returned (one query less).
-    """
-    if not rows:
-        return []
-    instances = isinstance(rows[0], models.Model)
-    if connection.vendor != "postgresql":
-        objs = rows if instances else [model(**row) for row in rows]
-        model._default_manager.bulk_create(objs, batch_size=2000)
-        if not instances:  # as on PostgreSQL: the dicts get the pk and defaults
-            for row, obj in zip(rows, objs, strict=True):
-                row.update(
-                    (f.attname, obj.__dict__[f.attname]) for f in model._meta.concrete_fields
-                )
-        return [obj.pk for obj in objs]
-    table, pk = model._meta.db_table, model._meta.pk
-    with connection.cursor() as cursor:
-        ids: list[int] = []
-        if pks or instances:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [table, pk.column, len(rows)],
-            )
-            ids = [pk for (pk,) in cursor.fetchall()]
-        try:
-            with connection.wrap_database_errors:
-                _copy(cursor.cursor, model, ids, [r.__dict__ for r in rows] if instances else rows)
-        except Exception:
-            if instances:  # not saved after all
-                for obj in rows:
-                    obj.pk = None
-            raise
-    if instances:
-        for obj in rows:
-            obj._state.adding = False
-            obj._state.db = connection.alias
-    return ids
-
-
-def _copy(cursor: Any, model: type[models.Model], ids: list[int], rows: list[dict]) -> None:
-    """COPY rows (attname -> value). The pks (unless ``ids`` is empty: the database numbers
-    the rows) and the defaults of left-out fields are written into the dicts."""
-    pk = model._meta.pk
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    names = [f.attname for f in fields]
-    columns = [f.column for f in fields]
-    if ids:
-        names.insert(0, pk.attname)
-        columns.insert(0, pk.column)
-    json_names = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    json_at = [i for i, name in enumerate(names) if name in json_names]
-    row_of = operator.itemgetter(*names)
-    qn = connection.ops.quote_name
-    sql = f"COPY {qn(model._meta.db_table)} ({', '.join(map(qn, columns))}) FROM STDIN"
-    with cursor.copy(sql) as copy:
-        for at, values in enumerate(rows):
-            if ids:
-                values[pk.attname] = ids[at]
-            if len(values) < len(names):  # left out: defaults, kept (public ids)
-                for f in fields:
-                    if f.attname not in values:
-                        values[f.attname] = f.get_default()
-            out = list(row_of(values))
-            for i in json_at:
-                if out[i] is not None:
-                    out[i] = _json(out[i])
-            copy.write_row(out)
 
 
 @transaction.atomic
@@ -422,13 +353,31 @@ def _apply(
 ) -> RefreshOutcome:
     """Store the targets' figures: in place, as version 1, or as a new version with a notice.
 
-    ``fresh``: the requests were just made in this transaction (no quantity can exist yet).
+    ``fresh``: the requests were just made in this transaction with their final status (no
+    quantity can exist yet: each is a version 1, and no request changes status).
     """
     outcome = RefreshOutcome(requests=len(requests))
     if computed is None:
         computed = quantities_compute(ldc=ldc, targets=targets)
-    latest = {} if fresh else _latest(ldc, requests)
     now = timezone.now()
+    if fresh:
+        first = [
+            {
+                "ldc_id": ldc.pk,
+                "request_id": target.request.pk,
+                "meter_id": target.meter_id,
+                "version": 1,
+                "start": target.start,
+                "end": target.end,
+                "computed_at": now,
+                **figures,
+            }
+            for target, figures in zip(targets, computed, strict=True)
+        ]
+        insert_rows(BillingQuantity, first, pks=False)
+        outcome.created = len(first)
+        return outcome
+    latest = _latest(ldc, requests)
     new: list[dict[str, Any]] = []  # field attname -> value: no model instance per new row
     changed: list[BillingQuantity] = []
     successors: list[tuple[int, BillingQuantity, Target]] = []  # (index in new, old, target)
@@ -575,18 +524,20 @@ def _second_connection(parts: int) -> bool:
 def _computed_parts(
     ldc: LDC,
     parts: list[Any],
-    requests_of: Callable[[Any], list[BillingQuantityRequest]] = list,
-) -> Generator[tuple[list[BillingQuantityRequest], list[Target], list[dict[str, Any]]]]:
+    requests_of: Callable[[Any], list[Any]] = list,
+) -> Generator[tuple[list[Any], list[Target], list[dict[str, Any]]]]:
     """Each part's requests (``requests_of(part)``), targets and figures, in order.
 
-    On PostgreSQL, outside any transaction, the next part is read and computed on a second
-    connection (one worker thread) while the caller stores this one, so the database server and
-    Python work at once on two cores. Only committed rows are read (stored days, register reads,
-    installations); inside a transaction, whose writes another connection would not see, the
-    parts are computed one after the other on the caller's connection.
+    On PostgreSQL, outside any transaction, the next parts are read and computed on READERS
+    more connections (worker threads) while the caller stores this one, so the database server
+    and Python work at once on two cores: one reader waits for its stored days while another
+    computes (one reader alone was the critical path of a batch, bench/billing.py). Only
+    committed rows are read (stored days, register reads, installations); inside a transaction,
+    whose writes another connection would not see, the parts are computed one after the other
+    on the caller's connection.
     """
 
-    def compute(part: Any) -> tuple[list[BillingQuantityRequest], list[Target], list[Any]]:
+    def compute(part: Any) -> tuple[list[Any], list[Target], list[Any]]:
         requests = requests_of(part)
         targets = _targets(ldc, requests)
         return requests, targets, quantities_compute(ldc=ldc, targets=targets)
@@ -595,17 +546,24 @@ def _computed_parts(
         for part in parts:
             yield compute(part)
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-read") as pool:
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="billing-read") as pool:
+        ahead: deque[Future[tuple[list[Any], list[Target], list[Any]]]] = deque()
         try:
-            ahead = pool.submit(compute, parts[0])
-            for following in [*parts[1:], None]:
-                result = ahead.result()
-                if following is not None:
-                    ahead = pool.submit(compute, following)
+            waiting = iter(parts)
+            ahead.extend(pool.submit(compute, part) for part in islice(waiting, READERS))
+            while ahead:
+                result = ahead.popleft().result()
+                ahead.extend(pool.submit(compute, part) for part in islice(waiting, 1))
                 yield result
         finally:
-            # The worker's own connection (django.db.connections are per thread).
-            pool.submit(connections.close_all).result()
+            for future in ahead:  # stopped early: parts not started are dropped ...
+                future.cancel()
+            for future in ahead:  # ... and those being computed finish on their connection
+                if not future.cancelled():
+                    future.exception()
+            # Each worker's own connection (django.db.connections are per thread).
+            for closer in [pool.submit(_close_after, b) for b in _barriers(READERS)]:
+                closer.result()
 
 
 def _affected(ldc: LDC, meter_ids: list[int], first_day: int | None, last_day: int | None) -> Any:
@@ -731,39 +689,26 @@ def billing_batch_request(
     # final status (no second write of every request, bench/billing.py).
     now = timezone.now()
 
-    def requests_of(part: list[tuple[int, str]]) -> list[BillingQuantityRequest]:
+    def requests_of(part: list[tuple[int, str]]) -> list[NewRequest]:
         # Made part by part, on the reader's side of the pipeline below.
-        return [
-            BillingQuantityRequest(
-                ldc=ldc,
-                sdp_id=pk,
-                start=start,
-                end=end,
-                plan=plan,
-                batch=batch,
-                requested_by=label,
-                created_at=now,
-                updated_at=now,
-            )
-            for pk, plan in part
-        ]
+        return [NewRequest(pk, plan, start, end) for pk, plan in part]
 
     sdps.sort()  # neighbouring meters in a part: their stored days are read by pk range
     parts = [sdps[lo : lo + CHUNK_METERS] for lo in range(0, len(sdps), CHUNK_METERS)]
     computed_parts = _computed_parts(ldc, parts, requests_of)
 
-    def store(part: list[BillingQuantityRequest], targets: list[Target], computed: Any) -> None:
-        _store_fresh(ldc, part, targets, computed, batch=batch, label=label, reason=reason)
+    def store(part: list[NewRequest], targets: list[Target], computed: Any) -> None:
+        _store_fresh(ldc, part, targets, computed, batch=batch, now=now, reason=reason)
 
     if not _second_connection(len(parts)):
         for part, targets, computed in computed_parts:
             store(part, targets, computed)
         return batch
-    # Stages at once: a reader thread computes part n+1 while writer threads (each with its
-    # own connection) store parts n and n-1, so the server's COPY and commit work (foreign-key
-    # checks) overlaps the Python of the next part.
+    # Stages at once: reader threads compute parts n+1 and n+2 while writer threads (each with
+    # its own connection) store parts n and n-1, so the server's reads, COPY and commit work
+    # (foreign-key checks) overlap the Python of the other parts.
     with (
-        closing(computed_parts),  # its reader thread stops with us, even on an error
+        closing(computed_parts),  # its reader threads stop with us, even on an error
         ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="billing-write") as writer,
     ):
         stored: list[Future[None]] = []
@@ -791,20 +736,20 @@ def _barriers(n: int) -> list[threading.Barrier]:
 
 
 def _close_after(barrier: threading.Barrier) -> None:
-    """Close this thread's connections once every writer thread has got here (so each thread
-    runs one closer)."""
+    """Close this thread's connections once every worker thread of its pool has got here (so
+    each thread runs one closer)."""
     barrier.wait(timeout=60)
     connections.close_all()
 
 
 def _store_fresh(
     ldc: LDC,
-    part: list[BillingQuantityRequest],
+    part: list[NewRequest],
     targets: list[Target],
     computed: list[dict[str, Any]],
     *,
     batch: BillingBatch,
-    label: str,
+    now: dt.datetime,
     reason: str,
 ) -> None:
     """Store new requests with their final status and their quantities, in one transaction."""
@@ -813,9 +758,25 @@ def _store_fresh(
         states.setdefault(id(target.request), set()).add(figures["status"])
     for request in part:
         request.status = _overall(states.get(id(request), _NONE))
+    rows = [
+        {
+            "ldc_id": ldc.pk,
+            "sdp_id": request.sdp_id,
+            "start": request.start,
+            "end": request.end,
+            "plan": request.plan,
+            "status": request.status,
+            "batch_id": batch.pk,
+            "requested_by": batch.requested_by,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for request in part
+    ]
     try:
         with transaction.atomic():
-            insert_rows(BillingQuantityRequest, part)
+            for request, pk in zip(part, insert_rows(BillingQuantityRequest, rows), strict=True):
+                request.pk = pk
             _apply(ldc, part, targets, reason=reason, computed=computed, fresh=True)
     except IntegrityError:  # another batch made some of them meanwhile: take theirs
         taken = _requests_ensure(
@@ -824,7 +785,7 @@ def _store_fresh(
             batch.start,
             batch.end,
             batch=batch,
-            label=label,
+            label=batch.requested_by,
         )
         billing_quantities_refresh(ldc=ldc, requests=taken, reason=reason)
 

@@ -9,20 +9,24 @@ store exactly what one request at a time computes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
-from billing import services
-from billing.models import BillingQuantity, BillingQuantityRequest
+from billing import rows as copied
+from billing import selectors, services
+from billing.models import BillingQuantity, BillingQuantityRequest, Status
 from billing.periods import PERIOD_NAMES, period_codes
 from billing.quantities import DayRows, Items, figures_compute
-from meters.models import BillingCycle, ServiceDeliveryPoint
+from meters import store
+from meters.models import BillingCycle, IntervalDay, ServiceDeliveryPoint
 from meters.storage import DAY_S, IntervalFlag
+from tests.factories import MeterFactory
 
 START, END = dt.date(2026, 3, 7), dt.date(2026, 3, 8)
 TZ = ZoneInfo("America/Toronto")
@@ -140,6 +144,34 @@ def test_a_batch_on_three_connections_stores_what_one_request_at_a_time_computes
     assert stored(validated) == batch
 
 
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_stopped_by_an_error_closes_its_readers_and_writers(
+    validated: Any, monkeypatch: Any
+) -> None:
+    cycle = cycle_of_every_sdp(validated)
+    monkeypatch.setattr(services, "CHUNK_METERS", 1)  # three parts: two read ahead at once
+    store = services._store_fresh
+    stored = []
+
+    def fail_second(*args: Any, **kwargs: Any) -> None:
+        stored.append(args[1])
+        if len(stored) == 2:
+            raise RuntimeError("disk full")
+        store(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_store_fresh", fail_second)
+    before = backends()
+    with pytest.raises(RuntimeError, match="disk full"):
+        services.billing_batch_request(ldc=validated, cycle=cycle, start=START, end=END, actor=None)
+    for _ in range(50):
+        if backends() == before:
+            break
+        time.sleep(0.1)
+    assert backends() == before, "the readers' and writers' connections are closed"
+    assert BillingQuantityRequest.objects.for_ldc(validated).count() in (1, 2)
+
+
 @pytest.mark.django_db
 def test_insert_rows_gives_pks_and_defaults_to_dicts_and_instances(world: Any) -> None:
     ldc = world.north
@@ -227,3 +259,135 @@ def test_figures_of_many_meters_at_once_match_interval_by_interval() -> None:
     assert (got.period_wh == want["period"]).all()
     for i, plan in enumerate(items.plan.tolist()):
         assert not got.period_wh[i, len(PERIOD_NAMES[plan]) :].any()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [],
+        {},
+        {"on_peak": 1.5, "mid_peak": 0.1 + 0.2, "off_peak": 1e-07, "tier2": 12, "x": None},
+        {"start": None, "end": None},
+        {"start": {"read_at": "2026-03-07T05:00:00Z", "kwh": 12.345}, "end": None},
+        [{"code": "missing_intervals", "intervals": 2, "message": 'a "quoted" \\ é'}],
+        {"not a name": 1.0, "é": 2.0},
+        {"flag": True, "nan": float("nan"), "inf": float("inf")},
+        {1: 2.0},
+        {"tab": "a\tb", "del": "\x7f", "ok": "12 of 744 intervals: fine", "s": Status.PENDING},
+        [1, 2.5, None, "x", [], {}, (1, 2), -0.0, 10**20],
+    ],
+)
+def test_quantity_json_is_the_text_json_dumps_writes(value: Any) -> None:
+    assert copied._json(value) == json.dumps(value)
+
+
+@pytest.mark.django_db
+def test_copied_rows_keep_awkward_text_and_json_exactly(world: Any) -> None:
+    """The COPY text format escapes what it must (backslash, tab, line ends) in labels and JSON."""
+    ldc = world.north
+    sdp = ServiceDeliveryPoint.objects.for_ldc(ldc).get(sdp_id="NORTH-SDP-1")
+    label = 'CIS \\ "batch"\tone\nline two\r é'
+    request = {"ldc_id": ldc.pk, "sdp_id": sdp.pk, "start": START, "end": END, "plan": "tou"}
+    [pk] = copied.insert_rows(BillingQuantityRequest, [{**request, "requested_by": label}])
+    reasons = [{"code": "x", "intervals": 1, "message": label}]
+    periods = {"on_peak": 0.1 + 0.2, "mid_peak": 1e-07, "off_peak": 123456789.125}
+    meter = services.selectors.installations(ldc=ldc, sdp_ids=[sdp.pk], start=START, end=END)[
+        sdp.pk
+    ][0][0]
+    row = {
+        "ldc_id": ldc.pk,
+        "request_id": pk,
+        "meter_id": meter,
+        "start": START,
+        "end": END,
+        "status": "pending",
+        "pending_reasons": reasons,
+        "periods_kwh": periods,
+        "total_kwh": 0.1 + 0.2,
+        "estimated_share": 1 / 3,
+        "register_reads": {"start": None, "end": {"read_at": "2026-03-09T05:00:00Z", "kwh": 1.5}},
+    }
+    copied.insert_rows(BillingQuantity, [row])
+    saved = BillingQuantity.objects.select_related("request").get(pk=row["id"])
+    assert saved.request.requested_by == label and saved.request.status == "pending"
+    assert saved.pending_reasons == reasons and saved.periods_kwh == periods
+    assert saved.total_kwh == 0.1 + 0.2 and saved.estimated_share == 1 / 3
+    assert saved.register_reads == row["register_reads"]
+    assert saved.released_at is None and saved.superseded_by_id is None
+
+
+def test_copy_text_of_values_is_what_postgresql_reads() -> None:
+    when = dt.datetime(2026, 3, 7, 5, 0, 0, 123456, tzinfo=dt.UTC)
+    column = copied._copy_column
+    field = BillingQuantity._meta.get_field
+    assert column(field("total_kwh"), [0.1 + 0.2, 1e-07]) == ["0.30000000000000004", "1e-07"]
+    assert column(field("total_kwh"), [float("inf"), float("nan")]) == ["Infinity", "NaN"]
+    assert column(field("version"), [1, 2]) == ["1", "2"]
+    assert column(field("computed_at"), [when, when, None]) == [
+        "2026-03-07T05:00:00.123456+00:00",
+        "2026-03-07T05:00:00.123456+00:00",
+        "\\N",
+    ]
+    assert column(field("status"), [Status.COMPLETE, "a\\b\tc"]) == ["complete", "a\\\\b\\tc"]
+    assert column(field("periods_kwh"), [None, {"on_peak": 1.5}]) == ["\\N", '{"on_peak": 1.5}']
+
+
+def store_day(ldc: Any, meter: Any, day: int, minutes: int, seed: int) -> tuple[Any, ...]:
+    """One stored delivered day of random values and flags; returns what day_rows should give."""
+    rng = np.random.default_rng(seed)
+    n = 1440 // minutes
+    wh = rng.integers(0, 5000, n).astype("<i4")
+    flags = rng.choice(np.array([32, 2, 36, 0, 96], np.uint8), n)
+    store.ensure_partitions(np.array([day]))
+    IntervalDay.objects.create(
+        ldc=ldc,
+        meter=meter,
+        day=dt.date(1970, 1, 1) + dt.timedelta(day),
+        interval_minutes=minutes,
+        wh=wh.tobytes(),
+        flags=flags.tobytes(),
+        raw_wh=wh.tobytes(),
+        raw_quality=bytes(n),
+    )
+    return minutes, meter.pk, day, wh, flags
+
+
+@pytest.mark.django_db
+def test_stored_days_of_two_interval_lengths_are_read_apart(world: Any) -> None:
+    """day_rows gives one block per interval length, each sorted by meter then day, also when
+    the meters asked for are far apart (read by id list, not by range) or a meter changed its
+    interval length; other channels, days and meters are left out."""
+    ldc = world.north
+    meters = [MeterFactory(ldc=ldc) for _ in range(12)]
+    first = 20519
+    days = [
+        store_day(ldc, meters[0], first, 60, 1),
+        store_day(ldc, meters[0], first + 1, 60, 2),
+        store_day(ldc, meters[1], first, 15, 3),
+        store_day(ldc, meters[1], first + 2, 15, 4),
+        store_day(ldc, meters[11], first + 1, 60, 5),
+        store_day(ldc, meters[11], first + 2, 15, 6),
+    ]
+    store_day(ldc, meters[0], first + 3, 60, 7)  # after the days asked for
+    store_day(ldc, meters[5], first, 60, 8)  # a meter not asked for, between those asked for
+    far = [meters[i].pk for i in (11, 1, 0)]  # read by id list
+    near = [m.pk for m in meters[:8] if m != meters[5]]  # read by range, meters[5] left out
+    for asked in (far, far[1:], near):
+        got = selectors.day_rows(ldc=ldc, meter_ids=asked, first_day=first, last_day=first + 2)
+        want = sorted((d for d in days if d[1] in asked), key=lambda d: d[:3])
+        assert [rows.minutes for rows in got] == sorted({d[0] for d in want})
+        for rows in got:
+            mine = [d for d in want if d[0] == rows.minutes]
+            assert rows.meter.tolist() == [d[1] for d in mine]
+            assert rows.day.tolist() == [d[2] for d in mine]
+            assert (rows.wh == np.array([d[3] for d in mine])).all()
+            assert (rows.flags == np.array([d[4] for d in mine])).all()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_reading_stored_days_leaves_a_transactions_planner_settings_alone(world: Any) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        selectors.day_rows(ldc=world.north, meter_ids=[1, 2], first_day=20519, last_day=20520)
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "auto"
