@@ -332,7 +332,8 @@ def _load_number(
         try:
             return _load_batch(read_file, number, batch, resolver, tz, now)
         except (IntegrityError, connection.Database.IntegrityError):
-            if ReadFileBatch.objects.filter(read_file=read_file, number=number).exists():
+            batches = ReadFileBatch.objects.for_ldc(read_file.ldc)
+            if batches.filter(read_file=read_file, number=number).exists():
                 return Loaded()  # another worker loaded this batch meanwhile
             # A VEE run outside the meters' locks (the daily sweep, an edit) stored an
             # estimated day this batch saw as new, between our read and our insert: the
@@ -376,8 +377,10 @@ def _load_batch(
 def _mark_vee_queued(read_file: ReadFile, number: int) -> None:
     """Once the batch's VEE is queued (after the commit), note it for a retry."""
     transaction.on_commit(
-        lambda: ReadFileBatch.objects.filter(read_file=read_file, number=number).update(
-            vee_queued=True
+        lambda: (
+            ReadFileBatch.objects.for_ldc(read_file.ldc)
+            .filter(read_file=read_file, number=number)
+            .update(vee_queued=True)
         )
     )
 
@@ -469,8 +472,10 @@ def _merge_intervals(
             checked.reason[bad] = Reason.LENGTH_CHANGED
             block = block.take(np.flatnonzero(~clash))
         mine = stored.get(minutes)
-        if mine is not None and not np.isin(mine.block.key, block.key).all():
-            mine = store.vee_take(mine, np.flatnonzero(np.isin(mine.block.key, block.key)))
+        if mine is not None:
+            wanted = np.isin(mine.block.key, block.key)
+            if not wanted.all():
+                mine = store.vee_take(mine, np.flatnonzero(wanted))
         layout = store.vee_layout(mine, block.key, minutes)
         before, exists = layout.block, layout.exists
         result = merge(before, block)
