@@ -12,13 +12,12 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from ldc.models import LDC
 from meters.interfaces.base import IntervalBatch
-from meters.localtime import day_number, local_days
+from meters.localtime import day_number
 from meters.models import Meter, MeterInstallation
 from meters.spool import (  # noqa: F401 - the pipeline's parts, named here for the services
     OBLIGATION_PCT,
@@ -44,6 +43,11 @@ class Reason:
         OFF_GRID: "interval does not start on its interval grid",
         LENGTH_CHANGED: "interval length differs from the reads already stored for that day",
     }
+    # In a batch's arrays a reason is a small code (0: accepted), an index into NAMES: one byte
+    # per read instead of a Python string.
+    NAMES = ("", UNKNOWN_METER, NOT_LINKED, FUTURE, OFF_GRID, LENGTH_CHANGED)
+    CODE = {name: code for code, name in enumerate(NAMES)}
+    ACCEPTED = 0
 
 
 @dataclass
@@ -103,35 +107,35 @@ class Checked:
     """A batch's intervals after the business rules: pks, and a reason code where rejected."""
 
     meter_pk: np.ndarray
-    reason: np.ndarray  # object array: "" accepted, else a Reason code
+    reason: np.ndarray  # uint8: Reason.ACCEPTED, else the Reason.CODE of why not
 
 
 def check_rules(
     batch: IntervalBatch,
     code: np.ndarray,
     resolver: MeterResolver,
-    tz: ZoneInfo,
+    local_day: np.ndarray,
     now: dt.datetime,
 ) -> Checked:
     """Apply the record-level business rules (each rejected record is listed, the rest load);
-    ``code`` is each read's meter as its spool code."""
+    ``code`` is each read's meter as its spool code, ``local_day`` the local date of its start."""
     pk = resolver.meter_ids(code)
-    reason = np.full(len(batch), "", dtype=object)
-    end = batch.start + batch.minutes.astype(np.int64) * 60
-    reason[end > int(now.timestamp())] = Reason.FUTURE
-    reason[batch.start % (batch.minutes.astype(np.int64) * 60) != 0] = Reason.OFF_GRID
-    linked = resolver.linked(pk, local_days(batch.start, tz))
-    reason[(pk >= 0) & ~linked] = Reason.NOT_LINKED
-    reason[pk < 0] = Reason.UNKNOWN_METER
+    reason = np.zeros(len(batch), np.uint8)
+    seconds = batch.minutes.astype(np.int64) * 60
+    reason[batch.start + seconds > int(now.timestamp())] = Reason.CODE[Reason.FUTURE]
+    reason[batch.start % seconds != 0] = Reason.CODE[Reason.OFF_GRID]
+    linked = resolver.linked(pk, local_day)
+    reason[(pk >= 0) & ~linked] = Reason.CODE[Reason.NOT_LINKED]
+    reason[pk < 0] = Reason.CODE[Reason.UNKNOWN_METER]
     return Checked(pk, reason)
 
 
 def group_rejections(batch: IntervalBatch, reason: np.ndarray) -> list[dict[str, Any]]:
     """Rejected intervals grouped by reason, meter and source line (one Python step per group)."""
-    bad = np.flatnonzero(reason != "")
+    bad = np.flatnonzero(reason != Reason.ACCEPTED)
     if not len(bad):
         return []
-    why, meter = reason[bad].astype(str), batch.meter[bad].astype(str)
+    why, meter = reason[bad], batch.meter[bad].astype(str)
     line, start = batch.line[bad], batch.start[bad]
     order = np.lexsort((start, line, meter, why))
     why, meter, line, start = why[order], meter[order], line[order], start[order]
@@ -141,7 +145,7 @@ def group_rejections(batch: IntervalBatch, reason: np.ndarray) -> list[dict[str,
     tail = np.r_[head[1:], len(why)] - 1
     return [
         {
-            "reason": str(why[h]),
+            "reason": Reason.NAMES[why[h]],
             "meter": str(meter[h]),
             "line": int(line[h]),
             "intervals": int(t - h + 1),

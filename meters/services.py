@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ldc.models import LDC
-from meters import store
+from meters import runs, store
 from meters.ingest import (
     MeterResolver,
     Reason,
@@ -225,7 +225,7 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         if outcome.vee is not None:
             _queue_vee(read_file.ldc, *outcome.vee)
             _mark_vee_queued(read_file, number)
-        store.STATISTICS.added(outcome.days, outcome.new_days)
+        store.STATISTICS.added(outcome.new_days)
 
     todo = [n for n in range(spool.batches) if n not in loaded]
     _return_freed_memory()
@@ -238,10 +238,9 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
 
 @dataclass
 class Loaded:
-    """What loading one batch did: days stored new, their UTC days, the VEE it needs."""
+    """What loading one batch did: the UTC day of each day stored new, the VEE it needs."""
 
-    new_days: int = 0
-    days: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    new_days: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     vee: tuple[list[int], int, int] | None = None
 
 
@@ -371,7 +370,7 @@ def _load_batch(
             intervals_rejected=F("intervals_rejected") + counts["rejected"],
             registers_accepted=F("registers_accepted") + counts["registers"],
         )
-    return Loaded(int(counts["new_days"]), batch.intervals.start // 86_400, vee)
+    return Loaded(counts["new_days"], vee)
 
 
 def _mark_vee_queued(read_file: ReadFile, number: int) -> None:
@@ -395,17 +394,17 @@ def merge_batch(
     """Merge one batch inside the caller's transaction; returns its counts and the VEE it
     needs (meters, first and last UTC day) or None."""
     ldc, intervals = read_file.ldc, batch.intervals
-    checked = check_rules(intervals, batch.interval_code, resolver, tz, now)
-    ok = checked.reason == ""
-    store.lock_meters(ldc, np.unique(checked.meter_pk[ok]).tolist())
+    checked = check_rules(intervals, batch.interval_code, resolver, batch.local_days(tz), now)
+    ok = checked.reason == Reason.ACCEPTED
+    store.lock_meters(ldc, runs.unique(checked.meter_pk[ok]).tolist())
     accepted, new_days = _merge_intervals(read_file, intervals, checked, ok)
     rejections = group_rejections(intervals, checked.reason)
     _save_rejections(read_file, rejections)
-    ok = checked.reason == ""  # the merge may have rejected more (interval length changed)
+    ok = checked.reason == Reason.ACCEPTED  # the merge may have rejected more (length changed)
     vee = None
     if ok.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
         days = intervals.start[ok] // 86_400
-        vee = (np.unique(checked.meter_pk[ok]).tolist(), int(days.min()), int(days.max()))
+        vee = (runs.unique(checked.meter_pk[ok]).tolist(), int(days.min()), int(days.max()))
     return {
         "accepted": accepted,
         "rejected": sum(r["intervals"] for r in rejections),
@@ -422,7 +421,7 @@ def _requeue_vee(
     known = pk >= 0
     if known.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
         days = batch.intervals.start[known] // 86_400
-        _queue_vee(read_file.ldc, np.unique(pk[known]).tolist(), int(days.min()), int(days.max()))
+        _queue_vee(read_file.ldc, runs.unique(pk[known]).tolist(), int(days.min()), int(days.max()))
     _mark_vee_queued(read_file, number)
 
 
@@ -441,9 +440,9 @@ def _queue_vee(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> No
 
 def _merge_intervals(
     read_file: ReadFile, iv: IntervalBatch, checked: Any, ok: np.ndarray
-) -> tuple[int, int]:
+) -> tuple[int, np.ndarray]:
     """Merge the accepted intervals into their stored days, per interval length; returns the
-    intervals accepted and the days stored new."""
+    intervals accepted and the UTC day of each day stored new."""
     incoming = {
         int(minutes): incoming_block(
             checked.meter_pk[sel],
@@ -453,13 +452,13 @@ def _merge_intervals(
             iv.quality[sel],
             int(minutes),
         )
-        for minutes in np.unique(iv.minutes[ok]).tolist()
+        for minutes in runs.unique(iv.minutes[ok]).tolist()
         for sel in [ok & (iv.minutes == minutes)]
     }
     if not incoming:
-        return 0, 0
+        return 0, np.empty(0, np.int64)
     stored = store.fetch_days(read_file.ldc, np.concatenate([b.key for b in incoming.values()]))
-    accepted = new_days = 0
+    accepted, new_days = 0, [np.empty(0, np.int64)]
     for minutes, block in incoming.items():
         sel = ok & (iv.minutes == minutes)
         clash = np.zeros(len(block), bool)
@@ -469,7 +468,7 @@ def _merge_intervals(
         if clash.any():
             key_of = _keys_of(checked.meter_pk, iv, sel)
             bad = np.flatnonzero(sel)[np.isin(key_of, block.key[clash])]
-            checked.reason[bad] = Reason.LENGTH_CHANGED
+            checked.reason[bad] = Reason.CODE[Reason.LENGTH_CHANGED]
             block = block.take(np.flatnonzero(~clash))
         mine = stored.get(minutes)
         if mine is not None:
@@ -479,7 +478,7 @@ def _merge_intervals(
         layout = store.vee_layout(mine, block.key, minutes)
         before, exists = layout.block, layout.exists
         result = merge(before, block)
-        new_days += int((result.changed & ~exists).sum())
+        new_days.append(result.merged.day[result.changed & ~exists])
         _, versions = store.write_merge(read_file.ldc, before, result, read_file, exists)
         if versions:
             audit(
@@ -489,8 +488,8 @@ def _merge_intervals(
                 obj=read_file,
                 after={"meter_days_versioned": versions},
             )
-        accepted += int((checked.reason[sel] == "").sum())
-    return accepted, new_days
+        accepted += int((checked.reason[sel] == Reason.ACCEPTED).sum())
+    return accepted, np.concatenate(new_days)
 
 
 def _keys_of(meter_pk: np.ndarray, iv: IntervalBatch, sel: np.ndarray) -> np.ndarray:

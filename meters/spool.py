@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from meters import runs
 from meters.interfaces import INTERFACES, get_parser
 from meters.interfaces._textfile import _BOM, read_raw_blocks
 from meters.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError, RegisterBatch
@@ -49,19 +50,15 @@ class Completeness:
     estimated: int = 0
     intervals: int = 0
 
-    def add(self, batch: IntervalBatch, code: np.ndarray, tz: ZoneInfo) -> None:
+    def add(self, batch: IntervalBatch, code: np.ndarray, local_day: np.ndarray) -> None:
         """Count the batch's intervals per meter (its spool code), local day and length."""
         if not len(batch):
             return
         self.intervals += len(batch)
         self.missing += int((batch.quality == Quality.MISSING).sum())
         self.estimated += int((batch.quality == Quality.ESTIMATED).sum())
-        key = (
-            (code.astype(np.int64) << 32)
-            | (local_days(batch.start, tz) << 12)
-            | batch.minutes.astype(np.int64)
-        )
-        keys, position = np.unique(key, return_inverse=True)
+        key = (code.astype(np.int64) << 32) | (local_day << 12) | batch.minutes.astype(np.int64)
+        keys, position = runs.unique_inverse(key)
         valued = np.bincount(
             position, weights=batch.quality != Quality.MISSING, minlength=len(keys)
         )
@@ -143,6 +140,13 @@ class SpooledBatch:
     registers: RegisterBatch
     interval_code: np.ndarray
     register_code: np.ndarray
+    _local_days: np.ndarray | None = None
+
+    def local_days(self, tz: ZoneInfo) -> np.ndarray:
+        """Local date of each interval's start (once: the rules and the figures both need it)."""
+        if self._local_days is None:
+            self._local_days = local_days(self.intervals.start, tz)
+        return self._local_days
 
 
 class Serials:
@@ -196,7 +200,9 @@ def write_part(path: Path, serials: Serials, batch: ParsedBatch) -> Part:
     for name in ("read_at", "wh", "line", "channel"):
         regs[name] = getattr(rg, name)
     for kind, data in (("i", rows), ("r", regs)):
-        data = data[np.argsort(data["hash"], kind="stable")]
+        # Rows moved as opaque records (numpy copies a structured dtype field by field: 5x slower).
+        order = runs.argsort_stable(data["hash"])
+        data = data.view(f"V{data.dtype.itemsize}")[order].view(data.dtype)
         np.save(path.with_name(kind + path.name), data)
         # The hashes again, contiguous: finding the batches' rows reads only these.
         np.save(path.with_name("h" + kind + path.name), np.ascontiguousarray(data["hash"]))
@@ -450,7 +456,7 @@ ADDITIVE = (
 def batch_figures(batch: SpooledBatch, tz: ZoneInfo) -> dict[str, int]:
     """The data-collection figures of one load batch (all its reads, before business rules)."""
     completeness = Completeness()
-    completeness.add(batch.intervals, batch.interval_code, tz)
+    completeness.add(batch.intervals, batch.interval_code, batch.local_days(tz))
     meters = int(batch.interval_code.max()) + 1 if len(batch.interval_code) else 0
     report = completeness.report(tz, meters)
     return {name: int(report[name]) for name in ADDITIVE}

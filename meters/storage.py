@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from meters import runs
 from meters.interfaces.base import Quality
 
 NEVER = 255  # raw quality of an interval no file has mentioned
@@ -128,7 +129,7 @@ def incoming_block(
     day = start // DAY_S
     slot = (start % DAY_S) // (minutes * 60)
     keys = day_key(meter, channel, day)
-    unique, row = np.unique(keys, return_inverse=True)
+    unique, row = runs.unique_inverse(keys)
     block = DayBlock.empty(unique, minutes)
     block.raw_wh[row, slot] = wh
     block.raw_quality[row, slot] = quality

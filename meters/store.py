@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ldc.models import LDC
+from meters import runs
 from meters.localtime import date_of
 from meters.models import IntervalDay, IntervalDayVersion, ReadFile
 from meters.storage import DayBlock, MergeResult, day_key, pack_rows, slots_per_day, unpack_rows
@@ -34,7 +35,7 @@ def ensure_partitions(days: np.ndarray) -> None:
     """
     if connection.vendor != "postgresql" or not len(days):
         return
-    months = sorted({date_of(d).replace(day=1) for d in np.unique(days).tolist()})
+    months = sorted({date_of(d).replace(day=1) for d in runs.unique(days).tolist()})
     names = [f"meters_intervalday_{m:%Y%m}" for m in months]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -73,14 +74,18 @@ class Statistics:
         self._known: dict[str, float] = {}
         self._last_day: dict[str, int] = {}  # the newest day written when last analysed
 
-    def added(self, days: np.ndarray, rows: int) -> None:
-        """``rows`` new days were committed into the partitions of ``days`` (UTC day numbers)."""
-        if connection.vendor != "postgresql" or not rows:
+    def added(self, days: np.ndarray) -> None:
+        """Days were committed new on these UTC days (one per row); each partition counts its
+        own."""
+        if connection.vendor != "postgresql" or not len(days):
             return
         newest: dict[str, int] = {}
-        for d in np.unique(days).tolist():
+        rows: dict[str, int] = {}
+        values, counts = np.unique(days, return_counts=True)
+        for d, count in zip(values.tolist(), counts.tolist(), strict=True):
             name = f"meters_intervalday_{date_of(d):%Y%m}"
             newest[name] = max(newest.get(name, d), d)
+            rows[name] = rows.get(name, 0) + count
         names = sorted(newest)
         unknown = [n for n in names if n not in self._known]
         if unknown:  # as the statistics stand now (-1: never analysed)
@@ -94,7 +99,7 @@ class Statistics:
                     self._known.setdefault(name, now.get(name, 0.0))
         with self._lock:
             for name in names:
-                self._added[name] = self._added.get(name, 0) + rows
+                self._added[name] = self._added.get(name, 0) + rows[name]
             stale = [
                 n
                 for n in names
@@ -160,7 +165,9 @@ def fetch_days(ldc: LDC, keys: np.ndarray) -> dict[int, VeeBlock]:
         return {}
     days = keys & ((1 << 20) - 1)
     if connection.vendor == "postgresql":
-        return _fetch_keys_pg(ldc, np.unique(keys))
+        # One interval length's keys come sorted and unique already.
+        ordered = bool((keys[1:] > keys[:-1]).all())
+        return _fetch_keys_pg(ldc, keys if ordered else np.unique(keys))
     meters = np.unique(keys >> 23).tolist()
     out: dict[int, VeeBlock] = {}
     for minutes, vee in vee_stored(ldc, meters, int(days.min()), int(days.max())).items():

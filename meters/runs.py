@@ -1,0 +1,58 @@
+"""numpy's unique and stable argsort for arrays made of runs of equal values (pure numpy).
+
+A file's reads come a record at a time (one meter's day of intervals, or a block of them), so a
+batch's per-read arrays (meter, day, day key, serial hash) are long runs of one value. Sorting
+one value per run gives exactly what sorting every read gives, for a fraction of the work (24
+to 96 times fewer values for hourly to 15-minute records). Arrays without runs take numpy's own
+path at the cost of one comparison pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Below this many values per run on average, numpy's own sort is as quick.
+MIN_RUN = 4
+
+
+def run_heads(values: np.ndarray) -> np.ndarray:
+    """Index of the first value of each run of equal values."""
+    n = int(values.shape[0])
+    if not n:
+        return np.empty(0, np.intp)
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+
+
+def _lengths(heads: np.ndarray, n: int) -> np.ndarray:
+    return np.diff(np.r_[heads, n])
+
+
+def unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)``."""
+    heads = run_heads(values)
+    if len(heads) * MIN_RUN > len(values):
+        return np.unique(values)
+    return np.unique(values[heads])
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)``."""
+    heads = run_heads(values)
+    if len(heads) * MIN_RUN > len(values):
+        return np.unique(values, return_inverse=True)
+    keys, inverse = np.unique(values[heads], return_inverse=True)
+    return keys, np.repeat(inverse, _lengths(heads, len(values)))
+
+
+def argsort_stable(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")``: the runs in stable order of their values, each
+    run's positions in order (so equal values keep the order they had)."""
+    n = int(values.shape[0])
+    heads = run_heads(values)
+    if len(heads) * MIN_RUN > n:
+        return np.argsort(values, kind="stable")
+    order = np.argsort(values[heads], kind="stable")
+    starts, lengths = heads[order], _lengths(heads, n)[order]
+    # Position i of the output is starts[run] + (i - first output position of that run).
+    shift = starts - (np.cumsum(lengths) - lengths)
+    return np.repeat(shift, lengths) + np.arange(n)
