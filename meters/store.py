@@ -145,7 +145,7 @@ def lock_meters(ldc: LDC, meter_ids: Iterable[int]) -> None:
 
 
 _FIELDS = (
-    "id",
+    "ldc_id",  # (position 0 is not read)
     "meter_id",
     "channel",
     "day",
