@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ldc.models import LDC
+from meters import runs
 from meters.interfaces.base import IntervalBatch
 from meters.localtime import day_number
 from meters.models import Meter, MeterInstallation
@@ -90,7 +91,11 @@ class MeterResolver:
         """Whether each (meter, local day) falls inside one of the meter's SDP relationships."""
         if not len(self.installs.key):
             return np.zeros(len(meter), bool)
-        probe = meter * 2**20 + local_day
+        # Once per run of reads of one meter and local day (a record's worth).
+        return runs.per_run(self._linked, meter * 2**20 + local_day)
+
+    def _linked(self, probe: np.ndarray) -> np.ndarray:
+        meter, local_day = probe >> 20, probe & (2**20 - 1)
         at = np.searchsorted(self.installs.key, probe, side="right") - 1
         safe = np.maximum(at, 0)
         same_meter = (self.installs.key[safe] >> 20) == meter

@@ -9,6 +9,8 @@ path at the cost of one comparison pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 # Below this many values per run on average, numpy's own sort is as quick.
@@ -42,6 +44,14 @@ def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.unique(values, return_inverse=True)
     keys, inverse = np.unique(values[heads], return_inverse=True)
     return keys, np.repeat(inverse, _lengths(heads, len(values)))
+
+
+def per_run(function: Callable[[np.ndarray], np.ndarray], values: np.ndarray) -> np.ndarray:
+    """``function(values)`` for an elementwise ``function``, computed once per run."""
+    heads = run_heads(values)
+    if len(heads) * MIN_RUN > len(values):
+        return function(values)
+    return np.repeat(function(values[heads]), _lengths(heads, len(values)))
 
 
 def argsort_stable(values: np.ndarray) -> np.ndarray:

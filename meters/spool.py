@@ -105,30 +105,34 @@ class Completeness:
         }
 
 
-# One spooled interval or register read (32 and 28 bytes): the meter as its code in the part's
-# serial table, and that serial's hash, which decides the load batch.
-_INTERVAL_DTYPE = np.dtype(
-    [
-        ("hash", "<u4"),
-        ("code", "<i4"),
-        ("start", "<i8"),
-        ("wh", "<i8"),
-        ("line", "<i4"),
-        ("minutes", "<i2"),
-        ("quality", "u1"),
-        ("channel", "u1"),
-    ]
-)
-_REGISTER_DTYPE = np.dtype(
-    [
-        ("hash", "<u4"),
-        ("code", "<i4"),
-        ("read_at", "<i8"),
-        ("wh", "<i8"),
-        ("line", "<i4"),
-        ("channel", "u1"),
-    ]
-)
+# The columns of a spooled interval or register read (32 and 28 bytes): the meter as its code
+# in the part's serial table, and that serial's hash, which decides the load batch. A part is
+# one raw file per kind with its columns one after the other (hash first): a batch reads its
+# rows of each column as one contiguous slice, and every array it gets is contiguous.
+_COLUMNS = {
+    "i": {
+        "hash": np.dtype("<u4"),
+        "code": np.dtype("<i4"),
+        "start": np.dtype("<i8"),
+        "wh": np.dtype("<i8"),
+        "line": np.dtype("<i4"),
+        "minutes": np.dtype("<i2"),
+        "quality": np.dtype("u1"),
+        "channel": np.dtype("u1"),
+    },
+    "r": {
+        "hash": np.dtype("<u4"),
+        "code": np.dtype("<i4"),
+        "read_at": np.dtype("<i8"),
+        "wh": np.dtype("<i8"),
+        "line": np.dtype("<i4"),
+        "channel": np.dtype("u1"),
+    },
+}
+
+
+def _part_file(path: Path, kind: str) -> Path:
+    return path.with_name(f"{kind}{path.name}.bin")
 
 
 @dataclass
@@ -186,34 +190,27 @@ class Part:
 
 
 def write_part(path: Path, serials: Serials, batch: ParsedBatch) -> Part:
-    """Write a parsed batch as part files ``i<path>`` and ``r<path>``, sorted by serial hash (a
-    stable sort keeps the file's order among one meter's reads: a later mention wins)."""
+    """Write a parsed batch as part files (``_part_file``) sorted by serial hash (a stable sort
+    keeps the file's order among one meter's reads: a later mention wins)."""
     iv, rg = batch.intervals, batch.registers
     code, reg_code = serials.encode(iv.meter), serials.encode(rg.meter)
     hashes = np.array(serials.hash, np.uint32)
-    rows = np.empty(len(iv), _INTERVAL_DTYPE)
-    rows["hash"], rows["code"] = hashes[code], code
-    for name in ("start", "wh", "line", "minutes", "quality", "channel"):
-        rows[name] = getattr(iv, name)
-    regs = np.empty(len(rg), _REGISTER_DTYPE)
-    regs["hash"], regs["code"] = hashes[reg_code], reg_code
-    for name in ("read_at", "wh", "line", "channel"):
-        regs[name] = getattr(rg, name)
-    for kind, data in (("i", rows), ("r", regs)):
-        # Rows moved as opaque records (numpy copies a structured dtype field by field: 5x slower).
-        order = runs.argsort_stable(data["hash"])
-        data = data.view(f"V{data.dtype.itemsize}")[order].view(data.dtype)
-        np.save(path.with_name(kind + path.name), data)
-        # The hashes again, contiguous: finding the batches' rows reads only these.
-        np.save(path.with_name("h" + kind + path.name), np.ascontiguousarray(data["hash"]))
-    reads = np.bincount(np.r_[code, reg_code], minlength=len(serials.names)).astype(np.int64)
-    return Part(batch.records, len(iv), len(rg), reads)
+    for kind, reads, codes in (("i", iv, code), ("r", rg, reg_code)):
+        hash_of_read = hashes[codes]
+        order = runs.argsort_stable(hash_of_read)
+        with _part_file(path, kind).open("wb") as out:
+            for name, dtype in _COLUMNS[kind].items():
+                values = {"hash": hash_of_read, "code": codes}.get(name)
+                values = getattr(reads, name) if values is None else values
+                np.asarray(values, dtype)[order].tofile(out)
+    counts = np.bincount(np.r_[code, reg_code], minlength=len(serials.names)).astype(np.int64)
+    return Part(batch.records, len(iv), len(rg), counts)
 
 
 class Spool:
     """A parsed file on disk, regrouped so that each load batch holds all the reads of its meters.
 
-    Phase 1 writes each parsed part sorted by a hash of the meter serial (mmap-able .npy files);
+    Phase 1 writes each parsed part sorted by a hash of the meter serial (raw column files);
     ``finish`` cuts the hash range into load batches of about ``batch_reads`` reads, never
     splitting a meter. A file ordered by day (every meter's day, then the next day) thus stores
     each meter-day once instead of writing it and then updating it, and a batch's meters are
@@ -246,7 +243,7 @@ class Spool:
         return int(self._lows.shape[0])
 
     def next_part_path(self) -> Path:
-        return self.path / f"{len(self._sizes):06d}.npy"
+        return self.path / f"{len(self._sizes):06d}"
 
     def add(self, batch: ParsedBatch) -> None:
         """Spool a parsed batch (its serials coded here)."""
@@ -293,12 +290,14 @@ class Spool:
             ]
 
     def _hashes(self, kind: str, part: int) -> np.ndarray:
-        return np.load(self.path / f"h{kind}{part:06d}.npy", mmap_mode="r")
+        size = self._sizes[part][0 if kind == "i" else 1]
+        path = _part_file(self.path / f"{part:06d}", kind)
+        return np.fromfile(path, _COLUMNS[kind]["hash"], count=size)  # the first column
 
     def load(self, number: int) -> SpooledBatch:
         """Load batch ``number``: every spooled read whose serial hash is in its range."""
-        rows = self._gather("i", _INTERVAL_DTYPE, number)
-        regs = self._gather("r", _REGISTER_DTYPE, number)
+        rows = self._gather("i", number)
+        regs = self._gather("r", number)
         serials = np.array(self.serials, dtype=object)
         intervals = IntervalBatch(
             meter=serials[rows["code"]],
@@ -320,22 +319,29 @@ class Spool:
             intervals, registers, rows["code"].astype(np.int64), regs["code"].astype(np.int64)
         )
 
-    def _gather(self, kind: str, dtype: np.dtype, number: int) -> np.ndarray:
-        # Each part is mapped for this batch only: pages of a mapping count as the process's
-        # memory while it lives (keeping them all would hold the whole spool by the end).
-        parts = []
+    def _gather(self, kind: str, number: int) -> dict[str, np.ndarray]:
+        """Batch ``number``'s rows of every part, column by column (read, not mapped: nothing
+        of the spool stays in this process's memory between batches)."""
+        columns = _COLUMNS[kind]
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in columns}
         for i, offsets in enumerate(self._rows.get(kind, [])):
             a, b = int(offsets[number]), int(offsets[number + 1])
             if b <= a:
                 continue
-            data = np.load(self.path / f"{kind}{i:06d}.npy", mmap_mode="r")
-            rows = np.array(data[a:b])
-            del data
+            size = self._sizes[i][0 if kind == "i" else 1]
+            with _part_file(self.path / f"{i:06d}", kind).open("rb") as part:
+                begin = 0
+                for name, dtype in columns.items():
+                    part.seek(begin + a * dtype.itemsize)
+                    parts[name].append(np.fromfile(part, dtype, count=b - a))
+                    begin += size * dtype.itemsize
             codes = self._code_maps[i]
             if codes is not None:
-                rows["code"] = codes[rows["code"]]
-            parts.append(rows)
-        return np.concatenate(parts) if parts else np.empty(0, dtype)
+                parts["code"][-1] = codes[parts["code"][-1]]
+        return {
+            name: np.concatenate(parts[name]) if parts[name] else np.empty(0, dtype)
+            for name, dtype in columns.items()
+        }
 
     def __iter__(self) -> Iterator[SpooledBatch]:
         for number in range(self.batches):
@@ -400,7 +406,7 @@ def _parse_in_workers(
             stream.seek(0)
             chunks = read_raw_blocks(stream, filename, CHUNK_BYTES)
             for index, (first_line, raw) in enumerate(chunks):
-                target = spool.path / f"{index:06d}.npy"
+                target = spool.path / f"{index:06d}"
                 where = (offset, len(raw), first_line)
                 offset += len(raw)
                 del raw

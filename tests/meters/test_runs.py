@@ -26,6 +26,7 @@ def test_runs_match_numpy(values: np.ndarray) -> None:
     assert np.array_equal(keys, expected_keys)
     assert np.array_equal(inverse, expected_inverse)
     assert np.array_equal(runs.argsort_stable(values), np.argsort(values, kind="stable"))
+    assert np.array_equal(runs.per_run(lambda v: v * 3 - 1, values), values * 3 - 1)
 
 
 def test_stable_order_keeps_file_order_within_a_value() -> None:
