@@ -25,7 +25,7 @@ import numpy as np
 
 from meters import runs
 from meters.interfaces import INTERFACES, get_parser
-from meters.interfaces._textfile import _BOM, read_raw_blocks
+from meters.interfaces._textfile import raw_block_bounds
 from meters.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError, RegisterBatch
 from meters.localtime import local_day_bounds, local_days
 
@@ -401,15 +401,10 @@ def _parse_in_workers(
 
         with path.open("rb") as stream:
             # Only where each chunk starts (its byte offset and first line) goes to a worker,
-            # which reads the chunk itself: this process holds one block at a time.
-            offset = len(_BOM) if stream.read(len(_BOM)) == _BOM else 0
-            stream.seek(0)
-            chunks = read_raw_blocks(stream, filename, CHUNK_BYTES)
-            for index, (first_line, raw) in enumerate(chunks):
+            # which reads the chunk itself.
+            chunks = raw_block_bounds(stream, filename, CHUNK_BYTES)
+            for index, where in enumerate(chunks):
                 target = spool.path / f"{index:06d}"
-                where = (offset, len(raw), first_line)
-                offset += len(raw)
-                del raw
                 pending.append(
                     pool.submit(_parse_chunk, interface, filename, str(tz.key), path, target, where)
                 )

@@ -70,16 +70,51 @@ def read_raw_blocks(
         if cut < 0:
             pending += data
             if len(pending) > MAX_LINE_BYTES:
-                reason = (
-                    f"the line runs over {MAX_LINE_BYTES // (1 << 20)} MB without a line break: "
-                    "this is not a text record"
-                )
-                raise ReadFileError(reason, file=filename, line=first_line)
+                raise _line_too_long(filename, first_line)
             continue
         raw, pending = pending + data[: cut + 1], data[cut + 1 :]
         yield first_line, raw
         # Several times faster than bytes.count, which compares byte by byte.
         first_line += int(np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == _NEWLINE))
+
+
+def _line_too_long(filename: str, line: int) -> ReadFileError:
+    reason = (
+        f"the line runs over {MAX_LINE_BYTES // (1 << 20)} MB without a line break: "
+        "this is not a text record"
+    )
+    return ReadFileError(reason, file=filename, line=line)
+
+
+def raw_block_bounds(
+    stream: BinaryIO, filename: str, block_bytes: int = BLOCK_BYTES
+) -> Iterator[tuple[int, int, int]]:
+    """(byte offset, length, first line number) of each block read_raw_blocks would yield, with
+    the same checks, without copying the bytes: for readers that read their block themselves."""
+    window = bytearray(block_bytes)
+    view = np.frombuffer(window, dtype=np.uint8)
+    start = position = len(_BOM) if stream.read(len(_BOM)) == _BOM else 0
+    stream.seek(start)
+    first_line = 1
+    limit = max(block_bytes - start, 1)  # windows where read_raw_blocks has them (BOM included)
+    while True:
+        size = stream.readinto(memoryview(window)[:limit])
+        limit = block_bytes
+        if not size:
+            if position > start:
+                yield start, position - start, first_line
+            return
+        cut = window.rfind(b"\n", 0, size)
+        position += size
+        if cut < 0:
+            if position - start > MAX_LINE_BYTES:
+                raise _line_too_long(filename, first_line)
+            continue
+        end = position - size + cut + 1
+        yield start, end - start, first_line
+        # Only the window's bytes up to the cut can hold newlines (those before it had none).
+        first_line += int(np.count_nonzero(view[: cut + 1] == _NEWLINE))
+        start = end
 
 
 def read_blocks(stream: BinaryIO, filename: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
