@@ -443,24 +443,21 @@ def _merge_intervals(
 ) -> tuple[int, np.ndarray]:
     """Merge the accepted intervals into their stored days, per interval length; returns the
     intervals accepted and the UTC day of each day stored new."""
-    incoming = {
-        int(minutes): incoming_block(
-            checked.meter_pk[sel],
-            iv.channel[sel],
-            iv.start[sel],
-            iv.wh[sel],
-            iv.quality[sel],
-            int(minutes),
-        )
-        for minutes in runs.unique(iv.minutes[ok]).tolist()
-        for sel in [ok & (iv.minutes == minutes)]
-    }
+    lengths = runs.unique(iv.minutes[ok]).tolist()
+    # The reads of each length (usually: every read, one length, nothing to select).
+    selected = {m: ok if len(lengths) == 1 else ok & (iv.minutes == m) for m in lengths}
+    incoming = {}
+    for minutes, sel in selected.items():
+        columns = (checked.meter_pk, iv.channel, iv.start, iv.wh, iv.quality)
+        if not sel.all():
+            columns = tuple(column[sel] for column in columns)
+        incoming[int(minutes)] = incoming_block(*columns, int(minutes))
     if not incoming:
         return 0, np.empty(0, np.int64)
     stored = store.fetch_days(read_file.ldc, np.concatenate([b.key for b in incoming.values()]))
     accepted, new_days = 0, [np.empty(0, np.int64)]
     for minutes, block in incoming.items():
-        sel = ok & (iv.minutes == minutes)
+        sel = selected[minutes]
         clash = np.zeros(len(block), bool)
         for other, days in stored.items():
             if other != minutes:
