@@ -40,7 +40,7 @@ from meters.interfaces import INTERFACES
 from meters.interfaces.base import IntervalBatch, ReadFileError, RegisterBatch
 from meters.models import ReadFile, ReadFileBatch, ReadRejection, RegisterRead
 from meters.spool import batch_figures, file_figures
-from meters.storage import incoming_block, merge
+from meters.storage import incoming_block, merge, merge_new
 from portal.access import Actor
 from portal.audit import audit
 
@@ -396,15 +396,18 @@ def merge_batch(
     ldc, intervals = read_file.ldc, batch.intervals
     checked = check_rules(intervals, batch.interval_code, resolver, batch.local_days(tz), now)
     ok = checked.reason == Reason.ACCEPTED
-    store.lock_meters(ldc, runs.unique(checked.meter_pk[ok]).tolist())
+    meters = runs.unique(checked.meter_pk if ok.all() else checked.meter_pk[ok]).tolist()
+    store.lock_meters(ldc, meters)
     accepted, new_days = _merge_intervals(read_file, intervals, checked, ok)
     rejections = group_rejections(intervals, checked.reason)
     _save_rejections(read_file, rejections)
     ok = checked.reason == Reason.ACCEPTED  # the merge may have rejected more (length changed)
     vee = None
     if ok.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
-        days = intervals.start[ok] // 86_400
-        vee = (runs.unique(checked.meter_pk[ok]).tolist(), int(days.min()), int(days.max()))
+        if not ok.all():
+            meters = runs.unique(checked.meter_pk[ok]).tolist()
+        start = intervals.start if ok.all() else intervals.start[ok]
+        vee = (meters, int(start.min()) // 86_400, int(start.max()) // 86_400)
     return {
         "accepted": accepted,
         "rejected": sum(r["intervals"] for r in rejections),
@@ -474,7 +477,7 @@ def _merge_intervals(
                 mine = store.vee_take(mine, np.flatnonzero(wanted))
         layout = store.vee_layout(mine, block.key, minutes)
         before, exists = layout.block, layout.exists
-        result = merge(before, block)
+        result = merge(before, block) if exists.any() else merge_new(block)
         new_days.append(result.merged.day[result.changed & ~exists])
         _, versions = store.write_merge(read_file.ldc, before, result, read_file, exists)
         if versions:

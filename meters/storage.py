@@ -145,6 +145,23 @@ class MergeResult:
     new_version: np.ndarray  # bool (K,): an actual changed; the previous version is archived
 
 
+def merge_new(incoming: DayBlock) -> MergeResult:
+    """``merge(DayBlock.empty(incoming.key, incoming.minutes), incoming)``, in fewer steps: days
+    nothing is stored for take every interval received, with the flags of its quality."""
+    received = incoming.raw_quality != NEVER
+    merged = DayBlock(
+        incoming.key,
+        incoming.minutes,
+        incoming.raw_wh.astype(np.int32),  # 0 where nothing was received, as an empty day has
+        FLAGS_OF_QUALITY[incoming.raw_quality],
+        incoming.raw_wh.astype(np.int32),
+        incoming.raw_quality.astype(np.uint8),
+        np.ones(len(incoming.key), np.int64),
+    )
+    changed = received.any(axis=1)
+    return MergeResult(merged, changed, np.zeros(len(incoming.key), bool))
+
+
 def merge(existing: DayBlock, incoming: DayBlock) -> MergeResult:
     """Apply the merge rules of this module to aligned blocks (same keys, same order)."""
     ex_q, in_q = existing.raw_quality, incoming.raw_quality

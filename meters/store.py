@@ -822,12 +822,16 @@ def _copy_rows(columns: list[np.ndarray]) -> np.ndarray:
     a bytea of w bytes."""
     k = columns[0].shape[0]
     parts = [(c.view(np.uint8).reshape(k, -1) if c.ndim == 1 else c) for c in columns]
-    width = 2 + sum(4 + p.shape[1] for p in parts)
-    out = np.empty((k, width), np.uint8)
-    out[:, :2] = np.frombuffer(np.array(len(parts), ">i2").tobytes(), np.uint8)
+    # The field count and each field's length are the same in every row: one template row,
+    # copied into all rows at once, then the values column by column.
+    template = [np.array(len(parts), ">i2").tobytes()]
+    for p in parts:
+        template += [np.array(p.shape[1], ">i4").tobytes(), bytes(p.shape[1])]
+    row = np.frombuffer(b"".join(template), np.uint8)
+    out = np.empty((k, row.shape[0]), np.uint8)
+    out[:] = row
     at = 2
     for p in parts:
-        out[:, at : at + 4] = np.frombuffer(np.array(p.shape[1], ">i4").tobytes(), np.uint8)
         out[:, at + 4 : at + 4 + p.shape[1]] = p
         at += 4 + p.shape[1]
     return out

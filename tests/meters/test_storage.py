@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from meters.interfaces.base import Quality
-from meters.storage import NEVER, DayBlock, IntervalFlag, incoming_block, merge
+from meters.storage import NEVER, DayBlock, IntervalFlag, incoming_block, merge, merge_new
 
 DAY = 20_520  # 2026-03-07 as days since the epoch
 T0 = DAY * 86_400
@@ -76,3 +77,27 @@ def test_same_reads_again_change_nothing() -> None:
     slots = {h: (100 + h, Quality.ACTUAL) for h in range(24)} | {5: (0, Quality.MISSING)}
     result = merge(stored(slots), block(slots))
     assert not result.changed.any() and not result.new_version.any()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_merge_new_is_merge_into_empty_days(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    keys = np.unique(rng.integers(0, 1 << 40, 50))
+    incoming = DayBlock.empty(keys, 60)
+    received = rng.random(incoming.raw_quality.shape) < 0.7
+    quality = rng.choice(
+        [Quality.ACTUAL, Quality.ESTIMATED, Quality.MISSING, Quality.SUSPECT], received.shape
+    )
+    incoming.raw_quality[received] = quality[received]
+    values = rng.integers(0, 5000, received.shape)
+    incoming.raw_wh[received & (incoming.raw_quality != Quality.MISSING)] = values[
+        received & (incoming.raw_quality != Quality.MISSING)
+    ]
+    incoming.raw_quality[3] = NEVER  # a day with nothing received
+    incoming.raw_wh[3] = 0
+    expected, fast = merge(DayBlock.empty(keys, 60), incoming), merge_new(incoming)
+    assert np.array_equal(fast.changed, expected.changed)
+    assert np.array_equal(fast.new_version, expected.new_version)
+    for name in ("key", "wh", "flags", "raw_wh", "raw_quality", "version"):
+        ours, theirs = getattr(fast.merged, name), getattr(expected.merged, name)
+        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), name
