@@ -167,7 +167,13 @@ class Serials:
         if not n:
             return np.empty(0, np.int32)
         heads = np.flatnonzero(np.r_[True, meter[1:] != meter[:-1]])
-        codes = np.array([self.code(str(s)) for s in meter[heads].tolist()], np.int32)
+        serials = [str(s) for s in meter[heads].tolist()]
+        known = self._code
+        for serial in dict.fromkeys(serials):  # new ones coded in order of first appearance
+            if serial not in known:
+                self.code(serial)
+        # The others looked up by the dictionary itself (no Python call per serial).
+        codes = np.fromiter(map(known.__getitem__, serials), np.int32, len(serials))
         return np.repeat(codes, np.diff(np.r_[heads, n]))
 
     def code(self, serial: str) -> int:
