@@ -28,6 +28,7 @@ from ldc.models import LDC
 from meters.localtime import date_of
 from meters.models import IntervalDay, MeterInstallation, RegisterRead
 from meters.storage import slots_per_day, unpack_rows
+from meters.store import GENERIC_PLAN, planner
 
 IN_CHUNK = 5000  # meters per IN (...) list
 # A chunk of meters is read by pk range (then filtered here) when the range is at most this many
@@ -169,12 +170,10 @@ def _fetch_generic(sql: str, params: list[Any]) -> tuple[Any, ...]:
         transaction.atomic(),
         connection.wrap_database_errors,
         psycopg.Cursor(connection.connection) as cursor,
+        planner(cursor, GENERIC_PLAN),
     ):
-        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         cursor.execute(sql, params, binary=True)
         row = cursor.fetchone()
-        # Not for the rest of a caller's transaction (SET LOCAL outlives a savepoint).
-        cursor.execute("SET LOCAL plan_cache_mode TO DEFAULT")
     return tuple(row) if row is not None else (0, None, None, None, None)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -435,17 +436,16 @@ def _update_days(ldc: LDC, block: DayBlock) -> None:
             "ON COMMIT DROP"
         )
         _copy_stream(cursor, f"COPY {tmp} FROM STDIN (FORMAT BINARY)", rows)
-        # One probe of the unique index per copied day, whatever the statistics (the LDC comes
+        # One probe of the primary key per copied day, whatever the statistics (the LDC comes
         # from the copied rows: see NESTED_LOOP_ONLY); the day range prunes partitions.
-        _planner_off(cursor, NESTED_LOOP_ONLY)
-        cursor.execute(
-            f"UPDATE {table} t SET wh = s.wh, flags = s.flags, raw_wh = s.raw_wh, "  # noqa: S608
-            "raw_quality = s.raw_quality, version = s.version, updated_at = %s FROM "
-            f"{tmp} s WHERE t.ldc_id = s.ldc_id AND t.meter_id = s.meter_id "
-            "AND t.channel = s.channel AND t.day = s.day AND t.day BETWEEN %s AND %s",
-            [timezone.now(), *days],
-        )
-        _planner_off(cursor, NESTED_LOOP_ONLY, "DEFAULT")
+        with planner(cursor, NESTED_LOOP_ONLY):
+            cursor.execute(
+                f"UPDATE {table} t SET wh = s.wh, flags = s.flags, raw_wh = s.raw_wh, "  # noqa: S608
+                "raw_quality = s.raw_quality, version = s.version, updated_at = %s FROM "
+                f"{tmp} s WHERE t.ldc_id = s.ldc_id AND t.meter_id = s.meter_id "
+                "AND t.channel = s.channel AND t.day = s.day AND t.day BETWEEN %s AND %s",
+                [timezone.now(), *days],
+            )
         cursor.execute(f"DROP TABLE {tmp}")
 
 
@@ -584,24 +584,41 @@ _KEYS_BOX = (
     "AND t.channel = k.c AND t.day = k.d WHERE t.day BETWEEN %s AND %s"
 )
 KEYS_CHUNK = 50_000
-# While an LDC's rows are being loaded, the statistics of the partition still say it has none:
-# then reading "all its rows of these days" (index on ldc and day) once, materialised, and
-# filtering that for each key looks free, and costs a scan of everything loaded so far per key
-# (15 s for a batch of 10,000 keys). So the LDC comes with each key (no constant to plan that
-# read by) and only nested loops of index probes are allowed: one probe of the unique index
-# per key.
-NESTED_LOOP_ONLY = (
-    "enable_hashjoin",
-    "enable_mergejoin",
-    "enable_material",
-    "enable_seqscan",
-    "enable_bitmapscan",
-)
+# Plans that stale statistics cannot spoil. The interval partitions' statistics lag behind a
+# load (an LDC's rows being loaded, or days newer than the last ANALYZE, are estimated at none),
+# and a plan that looks free on them reads everything loaded so far, per key. Two ways out, for
+# the statements inside `planner(cursor, ...)`:
+# - NESTED_LOOP_ONLY, for joins of given keys to stored days (ingestion): reading "all the LDC's
+#   rows of these days" (index on ldc and day) once, materialised, and filtering that for each
+#   key looked free and cost 15 s for a batch of 10,000 keys. With the LDC coming with each key
+#   (no constant to plan that read by) and only nested loops of index probes allowed, each key
+#   is one probe of the primary key.
+# - GENERIC_PLAN, for one statement with ranges of meters and days (billing): a generic plan does
+#   not see the values, and takes the primary key over (ldc, day) whatever the statistics say;
+#   partitions are pruned when it starts.
+NESTED_LOOP_ONLY = {
+    "enable_hashjoin": "off",
+    "enable_mergejoin": "off",
+    "enable_material": "off",
+    "enable_seqscan": "off",
+    "enable_bitmapscan": "off",
+}
+GENERIC_PLAN = {"plan_cache_mode": "force_generic_plan"}
 
 
-def _planner_off(cursor: Any, settings: tuple[str, ...], value: str = "off") -> None:
-    for setting in settings:
-        cursor.execute(f"SET LOCAL {setting} = {value}")
+@contextmanager
+def planner(cursor: Any, settings: dict[str, str]) -> Iterator[None]:
+    """The planner ``settings`` for the statements inside, in the caller's transaction (one
+    round trip to set them, one to put them back: SET LOCAL would outlive a savepoint). Use it
+    inside a transaction or savepoint: on an error, its rollback undoes the settings too."""
+    names = sorted(settings)
+    cursor.execute(
+        "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
+        [value for name in names for value in (name, settings[name])],
+    )
+    yield
+    # Names from the constants above, never input.
+    cursor.execute("; ".join(f"SET LOCAL {name} TO DEFAULT" for name in names))
 
 
 # Which of these meters have any day stored in the range: one probe of the unique index per
@@ -618,8 +635,11 @@ def _fetch_keys_pg(ldc: LDC, keys: np.ndarray) -> dict[int, VeeBlock]:
     parts: dict[int, list[VeeBlock]] = {}
     meters = np.unique(keys >> 23)
     day = keys & ((1 << 20) - 1)
-    with transaction.atomic(), connection.cursor() as cursor:
-        _planner_off(cursor, NESTED_LOOP_ONLY)
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        planner(cursor, NESTED_LOOP_ONLY),
+    ):
         cursor.execute(
             _METERS_STORED,
             [
@@ -630,7 +650,6 @@ def _fetch_keys_pg(ldc: LDC, keys: np.ndarray) -> dict[int, VeeBlock]:
             ],
         )
         stored = np.array([row[0] for row in cursor.fetchall()], np.int64)
-        _planner_off(cursor, NESTED_LOOP_ONLY, "DEFAULT")
     if not len(stored):
         return {}
     keys = keys[np.isin(keys >> 23, stored)]
@@ -645,11 +664,13 @@ def _fetch_keys_pg(ldc: LDC, keys: np.ndarray) -> dict[int, VeeBlock]:
             date_of(int(day.min())),
             date_of(int(day.max())),
         ]
-        with transaction.atomic(), connection.cursor() as cursor:
-            _planner_off(cursor, NESTED_LOOP_ONLY)
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            planner(cursor, NESTED_LOOP_ONLY),
+        ):
             for minutes, part in _box_blocks(_KEYS_BOX, params):
                 parts.setdefault(minutes, []).append(part)
-            _planner_off(cursor, NESTED_LOOP_ONLY, "DEFAULT")
     return {m: _concat(parts[m]) for m in sorted(parts)}
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from meters import services, store
 from meters.ingest import parse_to_spool
@@ -209,3 +209,26 @@ def test_worker_processes_report_the_first_bad_line_of_the_file(
         parse_to_spool(path, interface="cmep", filename=path.name, tz=TZ, batch_reads=400)
     assert error.value.line == 21 and "b.txt" in str(error.value)
     assert not list(tmp_path.glob("openmdmr-spool-*"))
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_planner_settings_hold_inside_only() -> None:
+    def current() -> list[str]:
+        cursor.execute(
+            "SELECT current_setting('enable_hashjoin'), current_setting('plan_cache_mode')"
+        )
+        return list(cursor.fetchone())
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        before = current()
+        with store.planner(cursor, {**store.NESTED_LOOP_ONLY, **store.GENERIC_PLAN}):
+            assert current() == ["off", "force_generic_plan"]
+        assert current() == before
+        with (
+            pytest.raises(DataError),
+            transaction.atomic(),  # rolled back: the settings with it
+            store.planner(cursor, store.NESTED_LOOP_ONLY),
+        ):
+            cursor.execute("SELECT 1 / 0")
+        assert current() == before
