@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.db import connection
 
 from ldc.models import LDC
 from meters import runs
@@ -64,17 +65,9 @@ class MeterResolver:
 
     def __init__(self, ldc: LDC, serials: list[str]) -> None:
         self.ldc = ldc
-        pk: dict[str, int] = {}
-        for chunk in _chunks(sorted(set(serials)), 2000):
-            pk.update(
-                Meter.objects.for_ldc(ldc).filter(serial__in=chunk).values_list("serial", "pk")
-            )
+        pk = _meter_pks(ldc, sorted(set(serials)))
         self.pk_of_code = np.array([pk.get(s, -1) for s in serials], dtype=np.int64)
-        rows = list(
-            MeterInstallation.objects.for_ldc(ldc)
-            .filter(meter_id__in=list(pk.values()))
-            .values_list("meter_id", "effective_from", "effective_to")
-        )
+        rows = _installations(ldc, list(pk.values()))
         rows.sort(key=lambda r: (r[0], r[1]))
         self.installs = Installations(
             key=np.array([m * 2**20 + day_number(f) for m, f, _ in rows], dtype=np.int64),
@@ -100,6 +93,41 @@ class MeterResolver:
         safe = np.maximum(at, 0)
         same_meter = (self.installs.key[safe] >> 20) == meter
         return (at >= 0) & same_meter & (local_day <= self.installs.last_day[safe])
+
+
+def _meter_pks(ldc: LDC, serials: list[str]) -> dict[str, int]:
+    """The LDC's meters among ``serials``. On PostgreSQL one array parameter (a list of 10,000
+    parameters cost ~0.1 s to bind on the client); elsewhere in chunks."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT serial, id FROM {Meter._meta.db_table} "  # noqa: S608 - model's table
+                "WHERE ldc_id = %s AND serial = ANY(%s::text[])",
+                [ldc.pk, serials],
+            )
+            return dict(cursor.fetchall())
+    pk: dict[str, int] = {}
+    for chunk in _chunks(serials, 2000):
+        pk.update(Meter.objects.for_ldc(ldc).filter(serial__in=chunk).values_list("serial", "pk"))
+    return pk
+
+
+def _installations(ldc: LDC, meters: list[int]) -> list[tuple[Any, ...]]:
+    """(meter, effective from, effective to) of the LDC's SDP relationships of ``meters``."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT meter_id, effective_from, effective_to "  # noqa: S608 - model's table
+                f"FROM {MeterInstallation._meta.db_table} "
+                "WHERE ldc_id = %s AND meter_id = ANY(%s::bigint[])",
+                [ldc.pk, meters],
+            )
+            return cursor.fetchall()
+    return list(
+        MeterInstallation.objects.for_ldc(ldc)
+        .filter(meter_id__in=meters)
+        .values_list("meter_id", "effective_from", "effective_to")
+    )
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
