@@ -9,7 +9,8 @@ same reads as one row per interval into a plain table. The last line is JSON.
 
 The two are timed ``--repeat`` times (default 3), alternately, each pipeline run delivering the
 file for a new LDC (so the later ones load into partitions already holding the earlier LDCs'
-days, as a shared table does). This host's speed drifts by up to 1.5x within a minute: the
+days, as a shared table does); each starts after a CHECKPOINT and a sync, so that none pays for
+writing out what the one before wrote. This host's speed drifts by up to 1.5x within a minute: the
 figures are medians, and ``ratio_vs_copy`` is the median of each pipeline run's ratio to the
 COPY timed right after it. Every run's figures are in ``runs``.
 """
@@ -49,6 +50,16 @@ def copy_rows(path: Path) -> Path:
     return rows_path
 
 
+def quiesce() -> None:
+    """Start each timed run from a quiet machine: PostgreSQL's dirty pages written out and the
+    system's flushed to disk, so that no run pays for writing out the one before."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("CHECKPOINT")
+    os.sync()
+
+
 def copy_baseline(rows_path: Path) -> float:
     """Seconds to COPY the same reads, one row per interval, into a plain table."""
     from django.db import connection
@@ -62,7 +73,10 @@ def copy_baseline(rows_path: Path) -> float:
             for chunk in iter(lambda: data.read(1 << 20), b""):
                 copy.write(chunk)
         cur.connection.commit()
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE bench_copy")
+    return elapsed
 
 
 def _time_phases() -> dict[str, float]:
@@ -128,6 +142,7 @@ def run(meters: int, days: int, url: str, repeat: int = 3) -> int:
     for number in range(repeat):
         phases.clear()
         ldc = register(f"bench-{int(time.time())}-{number}", meters)
+        quiesce()
         elapsed, accepted = _pipeline(services, ldc, path)
         assert accepted == reads, (accepted, reads)
         days_stored = IntervalDay.objects.filter(ldc=ldc).count()
@@ -139,6 +154,7 @@ def run(meters: int, days: int, url: str, repeat: int = 3) -> int:
             f"peak RSS {peak:.0f} MB); "
             + ", ".join(f"{name} {value:.2f}" for name, value in phases.items())
         )
+        quiesce()
         copy_s = copy_baseline(rows_path)
         copy_per_s = reads / copy_s
         print(
