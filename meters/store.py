@@ -28,6 +28,11 @@ FILLFACTOR = 40
 IN_CHUNK = 2000
 
 
+def partition_of(day: dt.date) -> str:
+    """The name of the partition of IntervalDay that holds ``day`` (one per month)."""
+    return f"meters_intervalday_{day:%Y%m}"
+
+
 def ensure_partitions(days: np.ndarray) -> None:
     """Create the monthly partitions of IntervalDay that the given UTC days need (PostgreSQL).
 
@@ -37,7 +42,7 @@ def ensure_partitions(days: np.ndarray) -> None:
     if connection.vendor != "postgresql" or not len(days):
         return
     months = sorted({date_of(d).replace(day=1) for d in runs.unique(days).tolist()})
-    names = [f"meters_intervalday_{m:%Y%m}" for m in months]
+    names = [partition_of(m) for m in months]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NULL", [names]
@@ -88,7 +93,7 @@ class Statistics:
         rows: dict[str, int] = {}
         values, counts = np.unique(days, return_counts=True)
         for d, count in zip(values.tolist(), counts.tolist(), strict=True):
-            name = f"meters_intervalday_{date_of(d):%Y%m}"
+            name = partition_of(date_of(d))
             newest[name] = max(newest.get(name, d), d)
             rows[name] = rows.get(name, 0) + count
         names = sorted(newest)
@@ -403,11 +408,16 @@ def _insert_days(ldc: LDC, block: DayBlock) -> None:
             np.repeat(_pg_timestamp(timezone.now()), k),
         ]
     )
-    table = IntervalDay._meta.db_table
+    # Straight into each month's partition (ensure_partitions made them): routing every row
+    # through the partitioned table cost PostgreSQL a fifth more.
+    month = block.day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    columns = ", ".join(_DAY_COLUMNS)
     with connection.cursor() as cursor:
-        _copy_stream(
-            cursor, f"COPY {table} ({', '.join(_DAY_COLUMNS)}) FROM STDIN (FORMAT BINARY)", rows
-        )
+        months = np.unique(month).tolist()  # months since 1970-01
+        for value in months:
+            table = partition_of(dt.date(1970 + value // 12, value % 12 + 1, 1))
+            mine = rows if len(months) == 1 else rows[month == value]
+            _copy_stream(cursor, f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)", mine)
 
 
 def _update_days(ldc: LDC, block: DayBlock) -> None:

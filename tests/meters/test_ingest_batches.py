@@ -4,6 +4,7 @@ foreign keys on PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -232,3 +233,27 @@ def test_planner_settings_hold_inside_only() -> None:
         ):
             cursor.execute("SELECT 1 / 0")
         assert current() == before
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_new_days_go_straight_to_their_months_partitions(tmp_path: Path, settings: Any) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.OPENMDMR_VEE_AFTER_INGEST = False
+    ldc = registered_ldc("months", 3)
+    path = cmep(ldc, tmp_path, "turn.txt", range(3), 4, first=dt.date(2026, 1, 30))
+    read_file, _ = deliver(ldc, path, queue=False)
+    assert services.read_file_ingest(read_file=read_file).status == ReadFile.Status.LOADED
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tableoid::regclass::text, min(day), max(day), count(*) "
+            "FROM meters_intervalday WHERE ldc_id = %s GROUP BY 1 ORDER BY 1",
+            [ldc.pk],
+        )
+        months = cursor.fetchall()
+    assert [(m[0], m[1].month, m[2].month) for m in months] == [
+        ("meters_intervalday_202601", 1, 1),
+        ("meters_intervalday_202602", 2, 2),
+    ]
+    # Local days Jan 30 to Feb 2 in Toronto: UTC Jan 30 to Feb 3, every meter every day.
+    assert sum(m[3] for m in months) == 3 * 5
