@@ -154,8 +154,11 @@ def check_rules(
     ``code`` is each read's meter as its spool code, ``local_day`` the local date of its start."""
     pk = resolver.meter_ids(code)
     reason = np.zeros(len(batch), np.uint8)
-    seconds = batch.minutes.astype(np.int64) * 60
-    reason[batch.start + seconds > int(now.timestamp())] = Reason.CODE[Reason.FUTURE]
+    minutes = batch.minutes
+    # One interval length (the usual case) is a number, not an array, in the two rules below.
+    single = len(minutes) and minutes[0] == minutes[-1] and (minutes == minutes[0]).all()
+    seconds = int(minutes[0]) * 60 if single else minutes.astype(np.int64) * 60
+    reason[batch.start > int(now.timestamp()) - seconds] = Reason.CODE[Reason.FUTURE]
     reason[batch.start % seconds != 0] = Reason.CODE[Reason.OFF_GRID]
     linked = resolver.linked(pk, local_day)
     reason[(pk >= 0) & ~linked] = Reason.CODE[Reason.NOT_LINKED]

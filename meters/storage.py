@@ -127,12 +127,21 @@ def incoming_block(
     Within one delivery a later mention of the same interval wins over an earlier one.
     """
     day = start // DAY_S
-    slot = (start % DAY_S) // (minutes * 60)
+    slot = (start - day * DAY_S) // (minutes * 60)
     keys = day_key(meter, channel, day)
     unique, row = runs.unique_inverse(keys)
     block = DayBlock.empty(unique, minutes)
-    block.raw_wh[row, slot] = wh
-    block.raw_quality[row, slot] = quality
+    at = row * slots_per_day(minutes) + slot  # one flat index per read
+    size = block.raw_wh.size
+    if len(at) > size or np.bincount(at, minlength=size).max(initial=0) > 1:
+        # An interval mentioned twice: the later mention wins (an assignment to a repeated
+        # index keeps one of the values, numpy does not say which).
+        last = np.full(size, -1, np.int64)
+        np.maximum.at(last, at, np.arange(len(at)))
+        keep = last[at] == np.arange(len(at))
+        at, wh, quality = at[keep], wh[keep], quality[keep]
+    block.raw_wh.reshape(-1)[at] = wh
+    block.raw_quality.reshape(-1)[at] = quality
     return block
 
 

@@ -101,3 +101,14 @@ def test_merge_new_is_merge_into_empty_days(seed: int) -> None:
     for name in ("key", "wh", "flags", "raw_wh", "raw_quality", "version"):
         ours, theirs = getattr(fast.merged, name), getattr(expected.merged, name)
         assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), name
+
+
+def test_a_later_mention_in_one_delivery_wins() -> None:
+    starts = np.array([T0, T0 + 3600, T0, T0 + 7200, T0], dtype=np.int64)
+    wh = np.array([100, 200, 300, 400, 500], dtype=np.int64)
+    quality = np.array([Quality.ESTIMATED, Quality.ACTUAL, Quality.ACTUAL, Quality.ACTUAL,
+                        Quality.SUSPECT], dtype=np.uint8)  # fmt: skip
+    ones = np.ones(len(starts), np.int64)
+    day = incoming_block(ones, ones.astype(np.uint8), starts, wh, quality, 60)
+    assert day.raw_wh[0, :3].tolist() == [500, 200, 400]
+    assert day.raw_quality[0, :3].tolist() == [Quality.SUSPECT, Quality.ACTUAL, Quality.ACTUAL]
