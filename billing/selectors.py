@@ -160,8 +160,8 @@ def _fetch_generic(sql: str, params: list[Any]) -> tuple[Any, ...]:
     estimates one row for every index with ``ldc_id = X`` and picks the smallest, (ldc, day),
     reading every meter of the LDC for each chunk (~170 ms per 1,000 meters instead of ~35,
     bench/billing.py). A generic plan sees a meter range and a day range of unknown values on
-    the unique (ldc, meter, channel, day) index against a day range on (ldc, day) and takes
-    the unique one whatever the statistics say; partitions are pruned when it starts.
+    the primary key (ldc, meter, channel, day) against a day range on (ldc, day) and takes
+    the primary key whatever the statistics say; partitions are pruned when it starts.
     """
     connection.ensure_connection()
     # A server-binding cursor with binary results: the blobs come as stored, not hex-encoded

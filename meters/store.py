@@ -564,7 +564,7 @@ _VEE_AGGS = ", ".join(
         for c in _VEE_BLOBS
     ]
 )
-# The meter range (redundant with the array) leads PostgreSQL to the unique index on (ldc, meter,
+# The meter range (redundant with the array) leads PostgreSQL to the primary key (ldc, meter,
 # channel, day): without it, freshly loaded partitions (no statistics yet) are read through the
 # (ldc, day) index, every meter of the LDC, and then filtered.
 _VEE_WHERE = (
@@ -586,7 +586,7 @@ _VEE_BLOB_TYPES = (
 
 # Exactly the given days (their keys as three arrays), one index probe each: the meters of an
 # ingestion batch are scattered over the LDC's ids (a box would read every meter between them),
-# and joins are kept to nested loops on the unique index whatever the (fresh) statistics say.
+# and joins are kept to nested loops on the primary key whatever the (fresh) statistics say.
 _KEYS_BOX = (
     "SELECT count(*), "  # noqa: S608
     f"{_VEE_AGGS} FROM unnest(%s::bigint[], %s::bigint[], %s::smallint[], %s::date[]) "
@@ -631,7 +631,7 @@ def planner(cursor: Any, settings: dict[str, str]) -> Iterator[None]:
     cursor.execute("; ".join(f"SET LOCAL {name} TO DEFAULT" for name in names))
 
 
-# Which of these meters have any day stored in the range: one probe of the unique index per
+# Which of these meters have any day stored in the range: one probe of the primary key per
 # meter (a new file's meters mostly have none: their keys need not be probed one by one).
 _METERS_STORED = (
     "SELECT k.m FROM unnest(%s::bigint[], %s::bigint[]) AS k(l, m) WHERE EXISTS ("
@@ -901,7 +901,7 @@ def _update_vee(ldc: LDC, block: DayBlock, methods: np.ndarray, rules: np.ndarra
         )
         _copy_stream(cursor, f"COPY {tmp} FROM STDIN (FORMAT BINARY)", rows)
         # Freshly loaded partitions may have no statistics yet: never a sequential scan of a
-        # whole partition; the ranges keep the read to these meters' rows (unique index).
+        # whole partition; the ranges keep the read to these meters' rows (primary key).
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(
             f"UPDATE {table} t SET wh = s.wh, flags = s.flags, methods = s.methods, "  # noqa: S608
