@@ -163,18 +163,18 @@ class Serials:
 
     def encode(self, meter: np.ndarray) -> np.ndarray:
         """The code of each read's serial; one dictionary step per run of equal serials."""
-        n = int(meter.shape[0])
-        if not n:
+        if not len(meter):
             return np.empty(0, np.int32)
-        heads = np.flatnonzero(np.r_[True, meter[1:] != meter[:-1]])
-        serials = [str(s) for s in meter[heads].tolist()]
+        return runs.per_run(self._codes, meter)
+
+    def _codes(self, meter: np.ndarray) -> np.ndarray:
+        serials = [str(s) for s in meter.tolist()]
         known = self._code
         for serial in dict.fromkeys(serials):  # new ones coded in order of first appearance
             if serial not in known:
                 self.code(serial)
         # The others looked up by the dictionary itself (no Python call per serial).
-        codes = np.fromiter(map(known.__getitem__, serials), np.int32, len(serials))
-        return np.repeat(codes, np.diff(np.r_[heads, n]))
+        return np.fromiter(map(known.__getitem__, serials), np.int32, len(serials))
 
     def code(self, serial: str) -> int:
         code = self._code.get(serial)
@@ -287,18 +287,21 @@ class Spool:
         first = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1]])
         self._lows = values[first]
         self._lows[0] = 0
-        for kind, column in (("i", 0), ("r", 1)):
+        for kind in ("i", "r"):
             self._rows[kind] = [
-                np.r_[0, np.searchsorted(self._hashes(kind, i), self._lows[1:]), sizes[column]]
-                if sizes[column]
+                np.r_[0, np.searchsorted(self._hashes(kind, i), self._lows[1:]), size]
+                if (size := self._size(kind, i))
                 else np.zeros(self.batches + 1, np.int64)
-                for i, sizes in enumerate(self._sizes)
+                for i in range(len(self._sizes))
             ]
 
+    def _size(self, kind: str, part: int) -> int:
+        """Reads of ``kind`` ("i" intervals, "r" registers) in part ``part``."""
+        return self._sizes[part][0 if kind == "i" else 1]
+
     def _hashes(self, kind: str, part: int) -> np.ndarray:
-        size = self._sizes[part][0 if kind == "i" else 1]
         path = _part_file(self.path / f"{part:06d}", kind)
-        return np.fromfile(path, _COLUMNS[kind]["hash"], count=size)  # the first column
+        return np.fromfile(path, _COLUMNS[kind]["hash"], count=self._size(kind, part))  # 1st
 
     def load(self, number: int) -> SpooledBatch:
         """Load batch ``number``: every spooled read whose serial hash is in its range."""
@@ -334,7 +337,7 @@ class Spool:
             a, b = int(offsets[number]), int(offsets[number + 1])
             if b <= a:
                 continue
-            size = self._sizes[i][0 if kind == "i" else 1]
+            size = self._size(kind, i)
             with _part_file(self.path / f"{i:06d}", kind).open("rb") as part:
                 begin = 0
                 for name, dtype in columns.items():

@@ -614,6 +614,9 @@ NESTED_LOOP_ONLY = {
     "enable_bitmapscan": "off",
 }
 GENERIC_PLAN = {"plan_cache_mode": "force_generic_plan"}
+# For VEE's write-back: its meter and day ranges lead to the primary key; only a sequential scan
+# of a whole fresh partition must be ruled out.
+NO_SEQSCAN = {"enable_seqscan": "off"}
 
 
 @contextmanager
@@ -902,12 +905,13 @@ def _update_vee(ldc: LDC, block: DayBlock, methods: np.ndarray, rules: np.ndarra
         _copy_stream(cursor, f"COPY {tmp} FROM STDIN (FORMAT BINARY)", rows)
         # Freshly loaded partitions may have no statistics yet: never a sequential scan of a
         # whole partition; the ranges keep the read to these meters' rows (primary key).
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(
-            f"UPDATE {table} t SET wh = s.wh, flags = s.flags, methods = s.methods, "  # noqa: S608
-            "rules = s.rules, updated_at = %s FROM "
-            f"{tmp} s WHERE t.ldc_id = %s AND t.meter_id = s.meter_id AND t.channel = s.channel "
-            "AND t.day = s.day AND t.day BETWEEN %s AND %s AND t.meter_id BETWEEN %s AND %s",
-            [timezone.now(), ldc.pk, *days, *meters],
-        )
+        with planner(cursor, NO_SEQSCAN):
+            cursor.execute(
+                f"UPDATE {table} t SET wh = s.wh, flags = s.flags, methods = s.methods, "  # noqa: S608
+                "rules = s.rules, updated_at = %s FROM "
+                f"{tmp} s WHERE t.ldc_id = %s AND t.meter_id = s.meter_id "
+                "AND t.channel = s.channel AND t.day = s.day AND t.day BETWEEN %s AND %s "
+                "AND t.meter_id BETWEEN %s AND %s",
+                [timezone.now(), ldc.pk, *days, *meters],
+            )
         cursor.execute(f"DROP TABLE {tmp}")
