@@ -52,6 +52,11 @@ from meters.interfaces.base import (
     out_of_range,
 )
 
+try:
+    from meters.interfaces._cmepscan import triplets as _c_triplets
+except ImportError:  # built without a C compiler: the numpy reader does the same, slower
+    _c_triplets = None
+
 RECORD_TYPE = "MEPMD01"
 NO_RECORDS_ERROR = "the file holds no MEPMD01 record"
 HEADER_FIELDS = 14
@@ -385,7 +390,6 @@ class _Block:
     raw: bytes  # CRLF already LF, ending with a newline
     is_ascii: bool  # raw is ASCII (else UTF-8)
     buf: np.ndarray  # raw as uint8
-    words: np.ndarray  # byte_words of raw, for words_at
     start: np.ndarray  # byte offset of every field of the block, in order
     stop: np.ndarray  # offset of the comma or newline that ends it
     first: np.ndarray  # per line: index of its first field
@@ -422,8 +426,11 @@ class _Spans:
         return self.bounds[i + 1] - self.bounds[i] - 1
 
 
-def _spans(block: _Block, stamp: np.ndarray, heads: np.ndarray) -> _Spans:
-    """Spans of the triplets whose date/time is field ``stamp``; ``heads``: each line's first."""
+def _spans(block: _Block, rows: np.ndarray, counts: np.ndarray, head: np.ndarray) -> _Spans:
+    """Spans of the triplets of lines ``rows``; ``head``: which triplets open a line."""
+    heads = np.flatnonzero(head)
+    stamp = np.repeat(block.first[rows] + HEADER_FIELDS - 3 * heads, counts)
+    stamp += 3 * np.arange(stamp.size)  # field index of each triplet's date/time
     stamp_end, code_end, value_end = (block.stop[stamp + i] for i in range(3))
     # The bound before a date/time is the end of the triplet before, or of the header.
     before = np.empty_like(value_end)
@@ -493,8 +500,7 @@ def _split(raw: bytes, first_line: int, is_ascii: bool) -> _Block:
     start = np.concatenate([[0], stop[:-1] + 1])
     last = np.flatnonzero(buf[stop] == _NEWLINE)
     first = np.concatenate([[0], last[:-1] + 1])
-    words = byte_words(raw)
-    return _Block(raw, is_ascii, buf, words, start, stop, first, last - first + 1, first_line)
+    return _Block(raw, is_ascii, buf, start, stop, first, last - first + 1, first_line)
 
 
 def _read_one(block: _Block, line: int, filename: str, tz: ZoneInfo, batcher: Batcher) -> int:
@@ -546,24 +552,20 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     if not rows.size:
         return _no_reads()
     counts = (block.count[rows] - HEADER_FIELDS) // 3
-    row, head, spans = _layout(block, rows, counts)
+    row, head = _layout(rows, counts)
     interval = np.repeat(channels.interval, counts)
-    # Each date/time as two words: 'CCYYMMDD' and 'HHMM' + ',' + the protocol text's first 3.
-    dates, times = words_at(block.words, spans.start(_STAMP), 2)
-    widths = spans.width(_STAMP)
-    ends, bad = _fast_ends(dates, times, widths, row, head, interval, tz)
-    every = bool((widths == _STAMP_WIDTH).all())
-    quality, bad_quality = _fast_quality(block, spans, times if every else None)
-    wh, bad_value = _fast_wh(block, spans, quality, np.repeat(channels.scale, counts))
+    fields = (_scan_c if _c_triplets is not None else _scan_numpy)(block, rows, counts, row, head)
+    ends, bad = _fast_ends(fields, row, head, interval, tz)
+    wh, bad_value = _fast_wh(fields, np.repeat(channels.scale, counts))
     triplets = {
         "register": np.repeat(channels.register, counts),
         "ends": ends,
         "interval": interval,
-        "quality": quality,
+        "quality": fields.quality,
         "wh": wh,
     }
     faulty = np.zeros(rows.size, dtype=bool)
-    faulty[row[bad | bad_quality | bad_value]] = True
+    faulty[row[bad | (fields.quality == _NO_QUALITY) | bad_value]] = True
     if faulty.any():  # every triplet of a line with a faulty one is left out
         keep = ~faulty[row]
         rows, counts = rows[~faulty], counts[~faulty]
@@ -578,17 +580,80 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     )
 
 
-def _layout(
-    block: _Block, rows: np.ndarray, counts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, _Spans]:
-    """For the triplets of lines ``rows``: the line of each, which open a line, their spans."""
-    row = np.repeat(np.arange(rows.size), counts)  # index into rows
-    heads = np.cumsum(counts) - counts  # index of each line's first triplet (counts are >= 1)
-    stamp = np.repeat(block.first[rows] + HEADER_FIELDS - 3 * heads, counts)
-    stamp += 3 * np.arange(row.size)  # field index of each triplet's date/time
+@dataclass(frozen=True)
+class _Fields:
+    """The three fields of each triplet as read from its bytes, before any rule across them."""
+
+    naive: np.ndarray  # int64 naive local seconds of the date/time (0 unless _READ)
+    stamp: np.ndarray  # uint8 _READ, _BLANK or _UNREAD
+    quality: np.ndarray  # uint8 Quality of the protocol text, _NO_QUALITY where refused
+    values: np.ndarray  # float64 as written (0.0 unless _READ)
+    value: np.ndarray  # uint8 _READ, _BLANK or _UNREAD
+
+
+_READ, _BLANK, _UNREAD = range(3)  # a field of a triplet, in _Fields; the C reader's codes too
+
+
+def _scan_c(
+    block: _Block, rows: np.ndarray, counts: np.ndarray, row: np.ndarray, head: np.ndarray
+) -> _Fields:
+    """_Fields by the compiled reader (_cmepscan.c): one pass over the bytes, no temporaries."""
+    total = row.size
+    fields = _Fields(
+        naive=np.empty(total, dtype=np.int64),
+        stamp=np.empty(total, dtype=np.uint8),
+        quality=np.empty(total, dtype=np.uint8),
+        values=np.empty(total, dtype=np.float64),
+        value=np.empty(total, dtype=np.uint8),
+    )
+    before = block.first[rows] + (HEADER_FIELDS - 1)  # each line's count field
+    _c_triplets(
+        block.buf,
+        block.stop,
+        np.ascontiguousarray(before, dtype=np.int64),
+        np.ascontiguousarray(counts, dtype=np.int64),
+        _QUALITY_OF_BYTE,
+        fields.naive,
+        fields.stamp,
+        fields.quality,
+        fields.values,
+        fields.value,
+    )
+    return fields
+
+
+def _scan_numpy(
+    block: _Block, rows: np.ndarray, counts: np.ndarray, row: np.ndarray, head: np.ndarray
+) -> _Fields:
+    """_Fields with numpy alone, eight bytes at a time (when the C reader was not built)."""
+    spans = _spans(block, rows, counts, head)
+    words = byte_words(block.raw)
+    # Each date/time as two words: 'CCYYMMDD' and 'HHMM' + ',' + the protocol text's first 3.
+    dates, times = words_at(words, spans.start(_STAMP), 2)
+    widths = spans.width(_STAMP)
+    naive, valid = ccyymmddhhmm_words(dates, times)
+    valid &= widths == _STAMP_WIDTH
+    stamp = np.where(widths == 0, _BLANK, np.where(valid, _READ, _UNREAD)).astype(np.uint8)
+    every = bool((widths == _STAMP_WIDTH).all())
+    quality, bad_quality = _fast_quality(block, spans, times if every else None)
+    quality[bad_quality] = _NO_QUALITY
+    start, stop = spans.start(_VALUE), spans.stop(_VALUE)
+    empty = stop == start
+    values = np.zeros(start.size, dtype=np.float64)
+    value = np.full(start.size, _BLANK, dtype=np.uint8)
+    filled = np.flatnonzero(~empty)
+    read, ok = decimal_spans(block.buf, words, start[filled], stop[filled])
+    values[filled] = read
+    value[filled] = np.where(ok, _READ, _UNREAD)
+    return _Fields(naive, stamp, quality, values, value)
+
+
+def _layout(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the triplets of lines ``rows``: the line of each (index into rows), which open one."""
+    row = np.repeat(np.arange(rows.size), counts)
     head = np.zeros(row.size, dtype=bool)
-    head[heads] = True
-    return row, head, _spans(block, stamp, heads)
+    head[np.cumsum(counts) - counts] = True  # counts are >= 1
+    return row, head
 
 
 def _no_reads() -> _Reads:
@@ -668,23 +733,12 @@ def _read_channel(text: bytes) -> tuple[_Channel, int] | None:
 
 
 def _fast_ends(
-    dates: np.ndarray,
-    times: np.ndarray,
-    widths: np.ndarray,
-    row: np.ndarray,
-    head: np.ndarray,
-    interval: np.ndarray,
-    tz: ZoneInfo,
+    fields: _Fields, row: np.ndarray, head: np.ndarray, interval: np.ndarray, tz: ZoneInfo
 ) -> tuple[np.ndarray, np.ndarray]:
-    """UTC instant of each triplet as _ends reads it, and which triplets it would refuse.
-
-    ``dates`` and ``times``: words_at of each date/time (2 words); ``widths``: its length.
-    """
-    naive, valid = ccyymmddhhmm_words(dates, times)
-    valid &= widths == _STAMP_WIDTH
+    """UTC instant of each triplet as _ends reads it, and which triplets it would refuse."""
+    naive, valid, blank = fields.naive, fields.stamp == _READ, fields.stamp == _BLANK
     if not valid.any():
         return naive, ~valid
-    blank = widths == 0
     # Unreadable stamps stand in as a readable one: garbage must not widen the zone's table.
     resolved = local_to_utc(np.where(valid, naive, naive[np.argmax(valid)]), tz)
     # A blank may not open a line (nor fill without an interval): it would count on from the
@@ -760,28 +814,13 @@ def _fast_quality(
     return quality, bad
 
 
-def _fast_wh(
-    block: _Block, spans: _Spans, quality: np.ndarray, scale: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _fast_wh(fields: _Fields, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Wh of each triplet as _wh reads it, and which it would refuse."""
-    start, stop = spans.start(_VALUE), spans.stop(_VALUE)
-    empty = stop == start
-    bad = empty != (quality == Quality.MISSING)
-    if not empty.any():
-        values, ok = decimal_spans(block.buf, block.words, start, stop)
-        wh = np.rint(values * scale)  # kwh_to_wh, scale per value
-        # Out of an interval's range: the per-line reader decides (a register may be larger).
-        out = out_of_range(wh)
-        if out.any():
-            wh[out] = 0  # no garbage from the cast: those lines are re-read and refused
-        return wh.astype(np.int64), bad | ~ok | out
-    filled = np.flatnonzero(~empty)
-    values, ok = decimal_spans(block.buf, block.words, start[filled], stop[filled])
-    bad[filled[~ok]] = True
-    wh = np.zeros(start.size, dtype=np.int64)
-    filled_wh = np.rint(values * scale[filled])
-    out = out_of_range(filled_wh)
-    bad[filled[out]] = True
-    filled_wh[out] = 0
-    wh[filled] = filled_wh.astype(np.int64)
-    return wh, bad
+    empty = fields.value == _BLANK
+    bad = (empty != (fields.quality == Quality.MISSING)) | (fields.value == _UNREAD)
+    wh = np.rint(fields.values * scale)  # kwh_to_wh, scale per value; 0 where empty
+    # Out of an interval's range: the per-line reader decides (a register may be larger).
+    out = out_of_range(wh)
+    if out.any():
+        wh[out] = 0  # no garbage from the cast: those lines are re-read and refused
+    return wh.astype(np.int64), bad | out

@@ -483,9 +483,20 @@ def columns(batches: list[ParsedBatch]) -> dict[str, list[object]]:
     return {name: [array.dtype.str, array.tolist()] for name, array in found.items()}
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def cmep_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The block reader's triplets read by the C extension, then by numpy alone (its stand-in
+    where the extension was not built): each must read as the per-line reader does."""
+    if request.param == "compiled" and cmep_interface._c_triplets is None:
+        pytest.skip("the C extension meters.interfaces._cmepscan is not built")
+    if request.param == "numpy":
+        monkeypatch.setattr(cmep_interface, "_c_triplets", None)
+    return request.param
+
+
 @pytest.mark.parametrize("part_bytes", [1 << 19, 700, 50])
 def test_cmep_block_reader_reads_as_the_line_reader(
-    part_bytes: int, monkeypatch: pytest.MonkeyPatch
+    part_bytes: int, monkeypatch: pytest.MonkeyPatch, cmep_reader: str
 ) -> None:
     monkeypatch.setattr(cmep_interface, "_PART_BYTES", part_bytes)  # parts of a few lines
     data = "\n".join(cmep_mixed_lines()).encode()
@@ -518,7 +529,9 @@ def test_cmep_block_reader_reads_as_the_line_reader(
         ("MEPMD01", "MEPMD02"),
     ],
 )
-def test_cmep_block_reader_reports_the_line_readers_fault(old: str, new: str) -> None:
+def test_cmep_block_reader_reports_the_line_readers_fault(
+    old: str, new: str, cmep_reader: str
+) -> None:
     lines = cmep_mixed_lines()
     assert ",BM031," in lines[44]  # a plain day among plain days
     lines[44] = lines[44].replace(old, new, 1)
@@ -546,6 +559,97 @@ def test_cmep_bad_utf8_later_in_the_block_is_reported_first() -> None:
     lines[3] = lines[3].replace(",R0,", ",X0,", 1)
     data = "\n".join(lines).encode().replace(b"BM030", b"BM\xff30")
     assert "UTF-8" in reject("cmep", data).reason
+
+
+ODD_STAMPS = ["202603070100", "202602290000", "202402290000", "190001010000", "219912312359"]
+ODD_STAMPS += ["189912312359", "220001010000", "202613010000", "202600010000", "202601320000"]
+ODD_STAMPS += ["202601012400", "202601010060", "2026010100/0", "20260101000:", "20260431 000"]
+ODD_STAMPS += ["", "2026010100", "2026010100000", " 02601010000", "20260101000\xe9", "x"]
+ODD_CODES = [
+    "R0",
+    "A0",
+    "E",
+    "S12",
+    "N0",
+    "R 00 00",
+    "",
+    "X0",
+    "R0x",
+    "r0",
+    "\xe90",
+    "R" + "0" * 30,
+]
+ODD_VALUES = ["0.371", "-0.000", "+.5", "1.", "00.10", "12345678", "123456789012345", "-1234.5"]
+ODD_VALUES += ["9007199254740993", ".", "-", "+", "", "1.2.3", "1-2", "--1", "1e3", " 1", "nan"]
+ODD_VALUES += ["0.1234567890123", "-.5", "5", "-5.", "99999.999", "1_0", "1.5 ", "\xe9"]
+
+
+def test_cmep_compiled_and_numpy_readers_read_every_field_alike() -> None:
+    if cmep_interface._c_triplets is None:
+        pytest.skip("the C extension meters.interfaces._cmepscan is not built")
+    rng = random.Random(7)
+    triplets = [
+        (rng.choice(ODD_STAMPS), rng.choice(ODD_CODES), rng.choice(ODD_VALUES)) for _ in range(3000)
+    ]
+    triplets += [(s, c, v) for s in ODD_STAMPS for c in ODD_CODES[:3] for v in ODD_VALUES[:2]]
+    triplets += [(ODD_STAMPS[0], c, v) for c in ODD_CODES for v in ODD_VALUES]
+    lines = [cmep_line(f"M{i}", triplets[i : i + 7]) for i in range(0, len(triplets), 7)]
+    raw = "\n".join(lines).encode() + b"\n"
+    block = cmep_interface._split(raw, 1, raw.isascii())
+    rows = np.arange(block.first.size)
+    counts = (block.count - cmep_interface.HEADER_FIELDS) // 3
+    row, head = cmep_interface._layout(rows, counts)
+    compiled = cmep_interface._scan_c(block, rows, counts, row, head)
+    numpy = cmep_interface._scan_numpy(block, rows, counts, row, head)
+    read = compiled.stamp == cmep_interface._READ
+    assert compiled.stamp.tolist() == numpy.stamp.tolist()
+    assert compiled.naive[read].tolist() == numpy.naive[read].tolist()
+    assert compiled.quality.tolist() == numpy.quality.tolist()
+    assert compiled.value.tolist() == numpy.value.tolist()
+    assert [repr(v) for v in compiled.values] == [repr(v) for v in numpy.values]  # -0.0 too
+    # Each field as the per-line reader's own helpers read it.
+    for k, (stamp, code, value) in enumerate(triplets):
+        try:
+            expected = int(_localtime.parse_ccyymmddhhmm([stamp])[0])
+            assert compiled.stamp[k] == cmep_interface._READ and compiled.naive[k] == expected
+        except _localtime.StampError:
+            assert compiled.stamp[k] == (
+                cmep_interface._BLANK if not stamp else cmep_interface._UNREAD
+            ), stamp
+        try:
+            quality = cmep_interface._quality([code])[0]
+            assert compiled.quality[k] == quality, code
+        except cmep_interface._RecordError:
+            assert compiled.quality[k] == cmep_interface._NO_QUALITY, code
+        try:
+            number = float(_textfile.parse_decimals([value])[0])
+        except _textfile.NumberError:
+            assert compiled.value[k] != cmep_interface._READ, value
+            continue
+        if compiled.value[k] == cmep_interface._READ or len(value) <= 15:
+            assert repr(float(compiled.values[k])) == repr(number), value
+
+
+def test_cmep_compiled_reader_refuses_bounds_that_do_not_fit() -> None:
+    if cmep_interface._c_triplets is None:
+        pytest.skip("the C extension meters.interfaces._cmepscan is not built")
+    buf = np.frombuffer(b"202601010000,R0,1\n", dtype=np.uint8)
+    stop = np.array([12, 15, 17], dtype=np.int64)
+    out = [np.empty(1, np.int64), *(np.empty(1, np.uint8),) * 2, np.empty(1), np.empty(1, np.uint8)]
+    table = cmep_interface._QUALITY_OF_BYTE
+    for before, counts in (([-1], [1]), ([0], [1]), ([-1], [2])):
+        with pytest.raises(ValueError, match="do not agree"):
+            cmep_interface._c_triplets(
+                buf, stop, np.array(before, np.int64), np.array(counts, np.int64), table, *out
+            )
+
+
+@pytest.mark.skipif(
+    not __import__("os").environ.get("OPENMDMR_REQUIRE_SERVICES"),
+    reason="CI (OPENMDMR_REQUIRE_SERVICES) checks that the C reader was built",
+)
+def test_cmep_compiled_reader_is_built_in_ci() -> None:
+    assert cmep_interface._c_triplets is not None
 
 
 def test_cmep_decimals_read_as_float_reads_them() -> None:
