@@ -53,9 +53,9 @@ from meters.interfaces.base import (
 )
 
 try:
-    from meters.interfaces._cmepscan import triplets as _c_triplets
+    from meters.interfaces import _cmepscan as _compiled
 except ImportError:  # built without a C compiler: the numpy reader does the same, slower
-    _c_triplets = None
+    _compiled = None
 
 RECORD_TYPE = "MEPMD01"
 NO_RECORDS_ERROR = "the file holds no MEPMD01 record"
@@ -496,9 +496,14 @@ def _read_part(block: _Block, filename: str, tz: ZoneInfo, batcher: Batcher) -> 
 def _split(raw: bytes, first_line: int, is_ascii: bool) -> _Block:
     """The fields and lines of ``raw`` (whole lines) by the position of every comma and newline."""
     buf = np.frombuffer(raw, dtype=np.uint8)
-    stop = np.flatnonzero((buf == _COMMA) | (buf == _NEWLINE))
+    if _compiled is not None:  # one pass (the arrays' unused ends are never touched)
+        stop, last = np.empty(len(raw), np.int64), np.empty(len(raw), np.int64)
+        fields, lines = _compiled.fields(buf, stop, last)
+        stop, last = stop[:fields], last[:lines]
+    else:
+        stop = np.flatnonzero((buf == _COMMA) | (buf == _NEWLINE))
+        last = np.flatnonzero(buf[stop] == _NEWLINE)
     start = np.concatenate([[0], stop[:-1] + 1])
-    last = np.flatnonzero(buf[stop] == _NEWLINE)
     first = np.concatenate([[0], last[:-1] + 1])
     return _Block(raw, is_ascii, buf, start, stop, first, last - first + 1, first_line)
 
@@ -554,7 +559,7 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     counts = (block.count[rows] - HEADER_FIELDS) // 3
     row, head = _layout(rows, counts)
     interval = np.repeat(channels.interval, counts)
-    fields = (_scan_c if _c_triplets is not None else _scan_numpy)(block, rows, counts, row, head)
+    fields = (_scan_c if _compiled is not None else _scan_numpy)(block, rows, counts, row, head)
     ends, bad = _fast_ends(fields, row, head, interval, tz)
     wh, bad_value = _fast_wh(fields, np.repeat(channels.scale, counts))
     triplets = {
@@ -607,7 +612,7 @@ def _scan_c(
         value=np.empty(total, dtype=np.uint8),
     )
     before = block.first[rows] + (HEADER_FIELDS - 1)  # each line's count field
-    _c_triplets(
+    _compiled.triplets(
         block.buf,
         block.stop,
         np.ascontiguousarray(before, dtype=np.int64),

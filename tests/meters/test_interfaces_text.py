@@ -487,10 +487,10 @@ def columns(batches: list[ParsedBatch]) -> dict[str, list[object]]:
 def cmep_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The block reader's triplets read by the C extension, then by numpy alone (its stand-in
     where the extension was not built): each must read as the per-line reader does."""
-    if request.param == "compiled" and cmep_interface._c_triplets is None:
+    if request.param == "compiled" and cmep_interface._compiled is None:
         pytest.skip("the C extension meters.interfaces._cmepscan is not built")
     if request.param == "numpy":
-        monkeypatch.setattr(cmep_interface, "_c_triplets", None)
+        monkeypatch.setattr(cmep_interface, "_compiled", None)
     return request.param
 
 
@@ -585,7 +585,7 @@ ODD_VALUES += ["0.1234567890123", "-.5", "5", "-5.", "99999.999", "1_0", "1.5 ",
 
 
 def test_cmep_compiled_and_numpy_readers_read_every_field_alike() -> None:
-    if cmep_interface._c_triplets is None:
+    if cmep_interface._compiled is None:
         pytest.skip("the C extension meters.interfaces._cmepscan is not built")
     rng = random.Random(7)
     triplets = [
@@ -631,7 +631,7 @@ def test_cmep_compiled_and_numpy_readers_read_every_field_alike() -> None:
 
 
 def test_cmep_compiled_reader_refuses_bounds_that_do_not_fit() -> None:
-    if cmep_interface._c_triplets is None:
+    if cmep_interface._compiled is None:
         pytest.skip("the C extension meters.interfaces._cmepscan is not built")
     buf = np.frombuffer(b"202601010000,R0,1\n", dtype=np.uint8)
     stop = np.array([12, 15, 17], dtype=np.int64)
@@ -639,7 +639,7 @@ def test_cmep_compiled_reader_refuses_bounds_that_do_not_fit() -> None:
     table = cmep_interface._QUALITY_OF_BYTE
     for before, counts in (([-1], [1]), ([0], [1]), ([-1], [2])):
         with pytest.raises(ValueError, match="do not agree"):
-            cmep_interface._c_triplets(
+            cmep_interface._compiled.triplets(
                 buf, stop, np.array(before, np.int64), np.array(counts, np.int64), table, *out
             )
 
@@ -649,7 +649,7 @@ def test_cmep_compiled_reader_refuses_bounds_that_do_not_fit() -> None:
     reason="CI (OPENMDMR_REQUIRE_SERVICES) checks that the C reader was built",
 )
 def test_cmep_compiled_reader_is_built_in_ci() -> None:
-    assert cmep_interface._c_triplets is not None
+    assert cmep_interface._compiled is not None
 
 
 def test_cmep_decimals_read_as_float_reads_them() -> None:
