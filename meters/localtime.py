@@ -24,8 +24,12 @@ def utc_offsets(utc: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     utc = np.asarray(utc, dtype=np.int64)
     if utc.size == 0:
         return np.empty(0, dtype=np.int64)
-    table = _periods(tz, *_years(utc))
+    low, high = int(utc.min()), int(utc.max())
+    table = _periods(tz, *_years(np.array([low, high])))
     utc_start = table.local_start - table.offset
+    k_low, k_high = np.searchsorted(utc_start, [low, high], side="right") - 1
+    if k_low == k_high:  # all in one period (a batch of a month without a change): one offset
+        return np.full(utc.size, table.offset[k_low], dtype=np.int64)
     k = np.searchsorted(utc_start, utc, side="right") - 1
     return table.offset[k]
 
@@ -33,6 +37,14 @@ def utc_offsets(utc: np.ndarray, tz: ZoneInfo) -> np.ndarray:
 def local_days(utc: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     """Local date of each UTC instant, as days since 1970-01-01."""
     utc = np.asarray(utc, dtype=np.int64)
+    if utc.size == 0:
+        return np.empty(0, dtype=np.int64)
+    low, high = int(utc.min()), int(utc.max())
+    table = _periods(tz, *_years(np.array([low, high])))
+    utc_start = table.local_start - table.offset
+    k_low, k_high = np.searchsorted(utc_start, [low, high], side="right") - 1
+    if k_low == k_high:  # one offset for all (utc_offsets' common case, without its array)
+        return (utc + int(table.offset[k_low])) // DAY_S
     return (utc + utc_offsets(utc, tz)) // DAY_S
 
 

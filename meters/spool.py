@@ -80,8 +80,9 @@ class Completeness:
         counts = self.counts[0] if self.counts else np.empty(0, np.int64)
         meter, day, minutes = keys >> 32, (keys >> 12) & 0xFFFFF, keys & 0xFFF
         # Expected intervals of each local day (23 or 25 hours on DST days), once per day.
-        seconds = {d: np.subtract(*local_day_bounds(tz, d)[::-1]) for d in np.unique(day).tolist()}
-        length = np.array([seconds[d] for d in day.tolist()], np.int64) if len(day) else day
+        days, position = np.unique(day, return_inverse=True)
+        seconds = [np.subtract(*local_day_bounds(tz, d)[::-1]) for d in days.tolist()]
+        length = np.array(seconds, np.int64)[position] if len(day) else day
         expected = length // (minutes * 60) if len(day) else day
         complete = counts >= expected
         days_per_meter = np.bincount(meter, minlength=meters)
