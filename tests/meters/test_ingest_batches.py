@@ -257,3 +257,36 @@ def test_new_days_go_straight_to_their_months_partitions(tmp_path: Path, setting
     ]
     # Local days Jan 30 to Feb 2 in Toronto: UTC Jan 30 to Feb 3, every meter every day.
     assert sum(m[3] for m in months) == 3 * 5
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[str]:
+    return [plan["Node Type"], *(n for child in plan.get("Plans", []) for n in _plan_nodes(child))]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_a_files_meters_are_resolved_without_a_join_whatever_the_statistics() -> None:
+    # An LDC registers its meters and delivers a file at once: the statistics still say it has
+    # no meters. The lookups by the file's serials and meter ids must not become joins (a
+    # nested loop over both lists took 3.5 s for 10,000 meters, growing with the square).
+    from django.test.utils import CaptureQueriesContext
+
+    from meters.ingest import MeterResolver
+
+    with connection.cursor() as cursor:  # statistics taken before the LDC had any meter
+        cursor.execute("ANALYZE meters_meter")
+        cursor.execute("ANALYZE meters_meterinstallation")
+    ldc = registered_ldc("fresh", 300)
+    serials = list(Meter.objects.for_ldc(ldc).values_list("serial", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        resolver = MeterResolver(ldc, [*serials, "NOT-A-METER"])
+    assert (resolver.pk_of_code >= 0).sum() == 300 and resolver.pk_of_code[-1] == -1
+    assert len(resolver.installs.key) == 300
+    lookups = [q["sql"] for q in queries if "= ANY(" in q["sql"]]
+    assert len(lookups) == 2, queries.captured_queries
+    for sql in lookups:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+            (plan,) = cursor.fetchone()[0]
+        nodes = _plan_nodes(plan["Plan"])
+        assert not [n for n in nodes if "Join" in n or n == "Nested Loop"], nodes
