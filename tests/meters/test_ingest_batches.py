@@ -259,8 +259,9 @@ def test_new_days_go_straight_to_their_months_partitions(tmp_path: Path, setting
     assert sum(m[3] for m in months) == 3 * 5
 
 
-def _plan_nodes(plan: dict[str, Any]) -> list[str]:
-    return [plan["Node Type"], *(n for child in plan.get("Plans", []) for n in _plan_nodes(child))]
+def _plan_nodes(plan: dict[str, Any], key: str = "Node Type") -> list[str]:
+    children = (n for child in plan.get("Plans", []) for n in _plan_nodes(child, key))
+    return [*([plan[key]] if key in plan else []), *children]
 
 
 @pytest.mark.postgres_only
@@ -290,3 +291,30 @@ def test_a_files_meters_are_resolved_without_a_join_whatever_the_statistics() ->
             (plan,) = cursor.fetchone()[0]
         nodes = _plan_nodes(plan["Plan"])
         assert not [n for n in nodes if "Join" in n or n == "Nested Loop"], nodes
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_stored_meters_are_probed_one_by_one_even_in_an_empty_looking_partition() -> None:
+    # Planned while a fresh partition looked empty, "which of these meters have days" became a
+    # hash of every (ldc, meter) stored, each key compared with each entry: 35-40 s for a batch
+    # once other loaders' rows had landed. It must stay one probe of the primary key per meter.
+    # Nor may the (ldc, day) index serve a probe (it reads all the LDC's days of the range).
+    days = [(dt.date(2031, month, 5) - dt.date(1970, 1, 1)).days for month in (3, 4)]
+    store.ensure_partitions(np.array(days))
+    with transaction.atomic(), connection.cursor() as cursor:
+        for month in ("203103", "203104"):  # statistics of empty partitions
+            cursor.execute(f"ANALYZE meters_intervalday_{month}")
+        with store.planner(cursor, store.NESTED_LOOP_ONLY):
+            cursor.execute(
+                f"EXPLAIN (FORMAT JSON) {store._METERS_STORED}",
+                [[1] * 2000, list(range(2000)), dt.date(2031, 3, 1), dt.date(2031, 4, 20)],
+            )
+            (plan,) = cursor.fetchone()[0]
+            cursor.execute("SELECT current_setting('jit')")
+            assert cursor.fetchone()[0] == "off"
+    nodes = _plan_nodes(plan["Plan"])
+    assert "Nested Loop" in nodes and "Function Scan" in nodes, nodes
+    assert not {"Aggregate", "Sort", "Unique", "Hash", "Materialize"} & set(nodes), nodes
+    indexes = _plan_nodes(plan["Plan"], "Index Name")
+    assert len(indexes) == 2 and all(name.endswith("_pkey") for name in indexes), indexes
