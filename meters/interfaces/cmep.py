@@ -559,7 +559,7 @@ def _fast_reads(block: _Block, tz: ZoneInfo) -> _Reads:
     counts = (block.count[rows] - HEADER_FIELDS) // 3
     row, head = _layout(rows, counts)
     interval = np.repeat(channels.interval, counts)
-    fields = (_scan_c if _compiled is not None else _scan_numpy)(block, rows, counts, row, head)
+    fields = (_scan_c if _compiled is not None else _scan_numpy)(block, rows, counts, head)
     ends, bad = _fast_ends(fields, row, head, interval, tz)
     wh, bad_value = _fast_wh(fields, np.repeat(channels.scale, counts))
     triplets = {
@@ -599,11 +599,9 @@ class _Fields:
 _READ, _BLANK, _UNREAD = range(3)  # a field of a triplet, in _Fields; the C reader's codes too
 
 
-def _scan_c(
-    block: _Block, rows: np.ndarray, counts: np.ndarray, row: np.ndarray, head: np.ndarray
-) -> _Fields:
+def _scan_c(block: _Block, rows: np.ndarray, counts: np.ndarray, head: np.ndarray) -> _Fields:
     """_Fields by the compiled reader (_cmepscan.c): one pass over the bytes, no temporaries."""
-    total = row.size
+    total = head.size
     fields = _Fields(
         naive=np.empty(total, dtype=np.int64),
         stamp=np.empty(total, dtype=np.uint8),
@@ -627,9 +625,7 @@ def _scan_c(
     return fields
 
 
-def _scan_numpy(
-    block: _Block, rows: np.ndarray, counts: np.ndarray, row: np.ndarray, head: np.ndarray
-) -> _Fields:
+def _scan_numpy(block: _Block, rows: np.ndarray, counts: np.ndarray, head: np.ndarray) -> _Fields:
     """_Fields with numpy alone, eight bytes at a time (when the C reader was not built)."""
     spans = _spans(block, rows, counts, head)
     words = byte_words(block.raw)

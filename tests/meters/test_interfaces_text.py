@@ -598,9 +598,9 @@ def test_cmep_compiled_and_numpy_readers_read_every_field_alike() -> None:
     block = cmep_interface._split(raw, 1, raw.isascii())
     rows = np.arange(block.first.size)
     counts = (block.count - cmep_interface.HEADER_FIELDS) // 3
-    row, head = cmep_interface._layout(rows, counts)
-    compiled = cmep_interface._scan_c(block, rows, counts, row, head)
-    numpy = cmep_interface._scan_numpy(block, rows, counts, row, head)
+    _, head = cmep_interface._layout(rows, counts)
+    compiled = cmep_interface._scan_c(block, rows, counts, head)
+    numpy = cmep_interface._scan_numpy(block, rows, counts, head)
     read = compiled.stamp == cmep_interface._READ
     assert compiled.stamp.tolist() == numpy.stamp.tolist()
     assert compiled.naive[read].tolist() == numpy.naive[read].tolist()
