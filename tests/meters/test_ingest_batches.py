@@ -318,3 +318,17 @@ def test_stored_meters_are_probed_one_by_one_even_in_an_empty_looking_partition(
     assert not {"Aggregate", "Sort", "Unique", "Hash", "Materialize"} & set(nodes), nodes
     indexes = _plan_nodes(plan["Plan"], "Index Name")
     assert len(indexes) == 2 and all(name.endswith("_pkey") for name in indexes), indexes
+    # And the read of exact keys: one probe of the primary key per key.
+    days = [dt.date(2031, 3, 5), dt.date(2031, 4, 2)] * 1000
+    params = [[1] * 2000, list(range(2000)), [1] * 2000, days, days[0], days[1]]
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        store.planner(cursor, store.NESTED_LOOP_ONLY),
+    ):
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {store._KEYS_BOX}", params)
+        (plan,) = cursor.fetchone()[0]
+    nodes = _plan_nodes(plan["Plan"])
+    assert "Nested Loop" in nodes and not {"Sort", "Hash", "Materialize"} & set(nodes), nodes
+    indexes = _plan_nodes(plan["Plan"], "Index Name")
+    assert indexes and all(name.endswith("_pkey") for name in indexes), indexes
