@@ -584,7 +584,9 @@ ODD_VALUES += ["9007199254740993", ".", "-", "+", "", "1.2.3", "1-2", "--1", "1e
 ODD_VALUES += ["0.1234567890123", "-.5", "5", "-5.", "99999.999", "1_0", "1.5 ", "\xe9"]
 
 
-def test_cmep_compiled_and_numpy_readers_read_every_field_alike() -> None:
+def test_cmep_compiled_and_numpy_readers_read_every_field_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     if cmep_interface._compiled is None:
         pytest.skip("the C extension meters.interfaces._cmepscan is not built")
     rng = random.Random(7)
@@ -596,6 +598,16 @@ def test_cmep_compiled_and_numpy_readers_read_every_field_alike() -> None:
     lines = [cmep_line(f"M{i}", triplets[i : i + 7]) for i in range(0, len(triplets), 7)]
     raw = "\n".join(lines).encode() + b"\n"
     block = cmep_interface._split(raw, 1, raw.isascii())
+    # The fields and lines found 16 bytes at a time, and byte by byte at the end: as numpy does.
+    compiled_module = cmep_interface._compiled
+    for cut in (len(raw), len(raw) - 1, 17, 16, 15, 1):
+        part = raw[:cut] if raw[:cut].endswith(b"\n") else raw[:cut] + b"\n"
+        by_c = cmep_interface._split(part, 1, True)
+        monkeypatch.setattr(cmep_interface, "_compiled", None)
+        by_numpy = cmep_interface._split(part, 1, True)
+        monkeypatch.setattr(cmep_interface, "_compiled", compiled_module)
+        for name in ("start", "stop", "first", "count"):
+            assert getattr(by_c, name).tolist() == getattr(by_numpy, name).tolist(), (cut, name)
     rows = np.arange(block.first.size)
     counts = (block.count - cmep_interface.HEADER_FIELDS) // 3
     _, head = cmep_interface._layout(rows, counts)
