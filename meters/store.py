@@ -370,9 +370,9 @@ def save_days(ldc: LDC, block: DayBlock, exists: np.ndarray | None = None) -> in
         return len(block)
     new, old = np.flatnonzero(~exists), np.flatnonzero(exists)
     if len(new):
-        _insert_days(ldc, block.take(new))
+        _insert_days(ldc, _some(block, new))
     if len(old):
-        _update_days(ldc, block.take(old))
+        _update_days(ldc, _some(block, old))
     return len(block)
 
 
@@ -469,8 +469,15 @@ def write_merge(
         ldc, before.take(np.flatnonzero(result.new_version & exists)), read_file
     )
     changed = np.flatnonzero(result.changed)
-    written = save_days(ldc, result.merged.take(changed), exists[changed])
+    written = save_days(ldc, _some(result.merged, changed), exists[changed])
     return written, archived
+
+
+def _some(block: DayBlock, rows: np.ndarray) -> DayBlock:
+    """``block.take(rows)`` for ascending ``rows`` (from flatnonzero), without the copy when they
+    are all of its days (a new file's batch: every day changed, every day new). For readers only:
+    the result may be ``block`` itself."""
+    return block if len(rows) == len(block) else block.take(rows)
 
 
 _VEE_FIELDS = (*_FIELDS, "methods", "rules")
