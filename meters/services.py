@@ -219,6 +219,7 @@ def read_file_ingest(*, read_file: ReadFile) -> ReadFile:
         _load(read_file, spool, tz)
     finally:
         spool.close()
+        _trim_heap()
     return _finish(read_file)
 
 
@@ -294,6 +295,16 @@ class Loaded:
 
 
 @functools.cache
+def _glibc() -> Any:
+    """The C library when it is glibc (its malloc tuning calls), else None."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+@functools.cache
 def _return_freed_memory() -> None:
     """Have glibc give large freed blocks back to the system (once per process).
 
@@ -302,11 +313,16 @@ def _return_freed_memory() -> None:
     freed: with two loader threads the process held about twice a batch's arrays per thread
     (a 1 GB file peaked at 431 MB). At a fixed 1 MiB threshold a batch's arrays are returned
     when it is done, and memory stays flat in file size."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    if (libc := _glibc()) is not None:
         libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to tune
+
+
+def _trim_heap() -> None:
+    """Give the heap's free memory back to the system after a file (glibc; ~2 ms): a loaded
+    file otherwise left this process ~40 MB larger (154 MB -> 115 MB after 10,000 x 30 days),
+    which the next file's parsing workers came on top of."""
+    if (libc := _glibc()) is not None:
+        libc.malloc_trim(0)
 
 
 def _loaders() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +300,17 @@ def test_stalled_files_are_queued_again(sample_ldc: Any) -> None:
     assert resume_stalled_read_files() == 1  # eager: the stalled file is ingested now
     assert ReadFile.objects.get(pk=read_file.pk).status == "loaded"
     assert ReadFile.objects.get(pk=held.pk).status == "loading"  # its worker's lease still runs
+
+
+def test_the_heap_is_given_back_after_each_file(sample_ldc: Any, monkeypatch: Any) -> None:
+    trims = []
+    monkeypatch.setattr(services, "_trim_heap", lambda: trims.append(1))
+    ingest(sample_ldc, "csv", sample_file("csv").read_bytes())
+    with pytest.raises(ValueError):  # a load that fails gives it back too
+        monkeypatch.setattr(services, "_load", lambda *a: (_ for _ in ()).throw(ValueError()))
+        ingest(sample_ldc, "cmep", sample_file("cmep").read_bytes())
+    assert trims == [1, 1]
+    monkeypatch.undo()
+    if sys.platform == "linux":  # glibc here and on CI: the calls exist
+        assert services._glibc() is not None
+    services._trim_heap()
