@@ -19,19 +19,26 @@ def _years(utc: np.ndarray) -> tuple[int, int]:
     return first, last
 
 
+def _offsets(utc: np.ndarray, tz: ZoneInfo) -> int | np.ndarray:
+    """UTC offset (s) of ``tz`` at each of the (non-empty, int64) instants: one number when they
+    all lie in one offset period (a batch of a month without a change), with no search per
+    instant."""
+    low, high = int(utc.min()), int(utc.max())
+    table = _periods(tz, *_years(np.array([low, high])))
+    utc_start = table.local_start - table.offset
+    k_low, k_high = np.searchsorted(utc_start, [low, high], side="right") - 1
+    if k_low == k_high:
+        return int(table.offset[k_low])
+    return table.offset[np.searchsorted(utc_start, utc, side="right") - 1]
+
+
 def utc_offsets(utc: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     """UTC offset (s) of ``tz`` at each UTC epoch second."""
     utc = np.asarray(utc, dtype=np.int64)
     if utc.size == 0:
         return np.empty(0, dtype=np.int64)
-    low, high = int(utc.min()), int(utc.max())
-    table = _periods(tz, *_years(np.array([low, high])))
-    utc_start = table.local_start - table.offset
-    k_low, k_high = np.searchsorted(utc_start, [low, high], side="right") - 1
-    if k_low == k_high:  # all in one period (a batch of a month without a change): one offset
-        return np.full(utc.size, table.offset[k_low], dtype=np.int64)
-    k = np.searchsorted(utc_start, utc, side="right") - 1
-    return table.offset[k]
+    offsets = _offsets(utc, tz)
+    return np.full(utc.shape, offsets, np.int64) if isinstance(offsets, int) else offsets
 
 
 def local_days(utc: np.ndarray, tz: ZoneInfo) -> np.ndarray:
@@ -39,13 +46,7 @@ def local_days(utc: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     utc = np.asarray(utc, dtype=np.int64)
     if utc.size == 0:
         return np.empty(0, dtype=np.int64)
-    low, high = int(utc.min()), int(utc.max())
-    table = _periods(tz, *_years(np.array([low, high])))
-    utc_start = table.local_start - table.offset
-    k_low, k_high = np.searchsorted(utc_start, [low, high], side="right") - 1
-    if k_low == k_high:  # one offset for all (utc_offsets' common case, without its array)
-        return (utc + int(table.offset[k_low])) // DAY_S
-    return (utc + utc_offsets(utc, tz)) // DAY_S
+    return (utc + _offsets(utc, tz)) // DAY_S
 
 
 @lru_cache(maxsize=4096)

@@ -29,6 +29,20 @@ def _spool(path: Path, batch_reads: int) -> Any:
     return spool
 
 
+@pytest.fixture
+def media(tmp_path: Path, settings: Any) -> Path:
+    """Files stored under tmp_path; VEE after ingestion off (its own tests cover it)."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.OPENMDMR_VEE_AFTER_INGEST = False
+    return tmp_path
+
+
+def _ingested(ldc: Any, folder: Path, name: str, meters: int, days: int, **kw: Any) -> ReadFile:
+    """A generated CMEP file of ``meters`` x ``days``, delivered and ingested."""
+    read_file, _ = deliver(ldc, cmep(ldc, folder, name, range(meters), days, **kw), queue=False)
+    return services.read_file_ingest(read_file=read_file)
+
+
 @pytest.mark.django_db
 def test_each_meter_is_in_one_batch_and_the_cut_repeats(tmp_path: Path) -> None:
     ldc = registered_ldc("cut", 40)
@@ -59,15 +73,12 @@ def test_each_meter_is_in_one_batch_and_the_cut_repeats(tmp_path: Path) -> None:
 
 
 @pytest.mark.django_db
-def test_batches_cut_by_meter_store_the_same_as_one_batch(tmp_path: Path, settings: Any) -> None:
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.OPENMDMR_VEE_AFTER_INGEST = False
+def test_batches_cut_by_meter_store_the_same_as_one_batch(media: Path, settings: Any) -> None:
     stored, reports = {}, {}
     for slug, batch_reads in (("small", 300), ("whole", 10**9)):
         ldc = registered_ldc(slug, 12)
         settings.OPENMDMR_INGEST_BATCH_READS = batch_reads
-        read_file, _ = deliver(ldc, cmep(ldc, tmp_path, f"{slug}.txt", range(12), 4), queue=False)
-        read_file = services.read_file_ingest(read_file=read_file)
+        read_file = _ingested(ldc, media, f"{slug}.txt", 12, 4)
         assert read_file.status == ReadFile.Status.LOADED
         assert read_file.intervals_accepted == 12 * 4 * 24
         reports[slug] = read_file.report
@@ -85,14 +96,9 @@ def test_batches_cut_by_meter_store_the_same_as_one_batch(tmp_path: Path, settin
 
 
 @pytest.mark.django_db
-def test_fetch_days_returns_exactly_the_stored_days_asked_for(
-    tmp_path: Path, settings: Any
-) -> None:
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.OPENMDMR_VEE_AFTER_INGEST = False
+def test_fetch_days_returns_exactly_the_stored_days_asked_for(media: Path) -> None:
     ldc = registered_ldc("fetch", 6)
-    read_file, _ = deliver(ldc, cmep(ldc, tmp_path, "f.txt", range(4), 2), queue=False)
-    services.read_file_ingest(read_file=read_file)
+    _ingested(ldc, media, "f.txt", 4, 2)
     rows = list(IntervalDay.objects.for_ldc(ldc).values_list("meter_id", "channel", "day"))
     stored = day_key(
         np.array([r[0] for r in rows]),
@@ -117,13 +123,10 @@ def test_fetch_days_returns_exactly_the_stored_days_asked_for(
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db
-def test_a_meter_or_ldc_with_interval_days_cannot_be_deleted(tmp_path: Path, settings: Any) -> None:
+def test_a_meter_or_ldc_with_interval_days_cannot_be_deleted(media: Path) -> None:
     """The interval table has no foreign keys on PostgreSQL; a trigger keeps the references."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.OPENMDMR_VEE_AFTER_INGEST = False
     ldc = registered_ldc("guard", 2)
-    read_file, _ = deliver(ldc, cmep(ldc, tmp_path, "g.txt", range(1), 1), queue=False)
-    services.read_file_ingest(read_file=read_file)
+    _ingested(ldc, media, "g.txt", 1, 1)
     meter_id = IntervalDay.objects.for_ldc(ldc).values_list("meter_id", flat=True).first()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -237,13 +240,10 @@ def test_planner_settings_hold_inside_only() -> None:
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db
-def test_new_days_go_straight_to_their_months_partitions(tmp_path: Path, settings: Any) -> None:
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.OPENMDMR_VEE_AFTER_INGEST = False
+def test_new_days_go_straight_to_their_months_partitions(media: Path) -> None:
     ldc = registered_ldc("months", 3)
-    path = cmep(ldc, tmp_path, "turn.txt", range(3), 4, first=dt.date(2026, 1, 30))
-    read_file, _ = deliver(ldc, path, queue=False)
-    assert services.read_file_ingest(read_file=read_file).status == ReadFile.Status.LOADED
+    read_file = _ingested(ldc, media, "turn.txt", 3, 4, first=dt.date(2026, 1, 30))
+    assert read_file.status == ReadFile.Status.LOADED
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tableoid::regclass::text, min(day), max(day), count(*) "
