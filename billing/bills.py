@@ -22,6 +22,7 @@ from billing.quantities import QUANTITY_NAMES, Flat, Items, flatten
 from ldc.models import LDC
 from meters.localtime import local_days
 from meters.models import MeterInstallation, ServiceDeliveryPoint
+from meters.runs import sorted_unique
 from meters.selectors import local_range_utc
 from meters.storage import DAY_S, IntervalFlag
 
@@ -158,7 +159,7 @@ def _distinct_per_hour(key: np.ndarray, item: np.ndarray, size: int) -> np.ndarr
     """How many distinct items have an interval in each (hour, class) key."""
     if not key.size:
         return np.zeros(size, np.int64)
-    pairs = np.unique(key * (int(item.max()) + 1) + item)
+    pairs = sorted_unique(key * (int(item.max()) + 1) + item)
     return np.bincount(pairs // (int(item.max()) + 1), minlength=size)
 
 

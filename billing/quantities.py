@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from billing.periods import PERIOD_NAMES, period_codes
+from meters.runs import sorted_unique
 from meters.storage import DAY_S, IntervalFlag
 
 _F = IntervalFlag
@@ -211,7 +212,7 @@ def periods_kwh(figures: Figures, items: Items, index: int) -> dict[str, float]:
 def periods_kwh_all(figures: Figures, items: Items) -> list[dict[str, float]]:
     """periods_kwh of every item, converting each plan's columns to Python floats at once."""
     out: list[dict[str, float]] = [{} for _ in range(len(items))]
-    for plan in np.unique(items.plan).tolist():
+    for plan in sorted_unique(items.plan).tolist():
         at = np.flatnonzero(items.plan == plan)
         if plan == "tiered":
             for i in at.tolist():

@@ -27,6 +27,7 @@ from billing.quantities import DayRows
 from ldc.models import LDC
 from meters.localtime import date_of
 from meters.models import IntervalDay, MeterInstallation, RegisterRead
+from meters.runs import sorted_unique
 from meters.storage import slots_per_day, unpack_rows
 from meters.store import GENERIC_PLAN, planner
 
@@ -114,7 +115,7 @@ def _day_rows_pg(
 ) -> list[DayRows]:
     """day_rows in one query per chunk: the server concatenates keys, values and flags."""
     ldc_id = ldc if isinstance(ldc, int) else ldc.pk
-    wanted = np.unique(np.asarray(meter_ids, np.int64))
+    wanted = sorted_unique(np.asarray(meter_ids, np.int64))
     parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
     table = IntervalDay._meta.db_table
     for i in range(0, len(wanted), IN_CHUNK):
@@ -182,7 +183,7 @@ def _by_length(
 ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
     """(interval minutes, values, flags, rows of that length or None: all) of concatenated
     day blobs, one entry per interval length present."""
-    lengths = np.unique(minutes).tolist()
+    lengths = sorted_unique(minutes).tolist()
     if len(lengths) == 1:  # the usual case: the blobs are the arrays
         n = slots_per_day(lengths[0])
         values = np.frombuffer(wh, "<i4").reshape(-1, n)

@@ -22,6 +22,7 @@ from ldc.stages import late_items, next_deadline, stage_timeline, stages_ensure
 from meters.ingest import OBLIGATION_PCT
 from meters.localtime import day_number, local_day_bounds, local_days
 from meters.models import IntervalDay, MeterInstallation, VeeException
+from meters.runs import sorted_unique
 from meters.selectors import data_quality
 from meters.storage import IntervalFlag
 from portal.selectors import ldc_figures
@@ -98,7 +99,7 @@ def _delivered_per_local_day(
     if not rows:
         return delivered, 60
     lengths = np.array([r[1] for r in rows], np.int64)
-    for length in np.unique(lengths).tolist():
+    for length in sorted_unique(lengths).tolist():
         n = 1440 // length
         mine = [r for r in rows if r[1] == length and len(r[2]) == n]
         if not mine:

@@ -155,12 +155,20 @@ class SpooledBatch:
 
 
 class Serials:
-    """Codes for meter serials in order of first appearance, with each serial's hash."""
+    """Codes for meter serials in order of first appearance, with each serial's hash (its
+    CRC-32: the same in every process and every run, so a retried file is cut the same way)."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
-        self.hash: list[int] = []
+        self._hashes: list[np.ndarray] = []  # per group of serials added at once
         self._code: dict[str, int] = {}
+
+    @property
+    def hash(self) -> np.ndarray:
+        """uint32 hash of each serial, by code."""
+        if len(self._hashes) != 1:
+            self._hashes = [np.concatenate([np.empty(0, np.uint32), *self._hashes])]
+        return self._hashes[0]
 
     def encode(self, meter: np.ndarray) -> np.ndarray:
         """The code of each read's serial; one dictionary step per run of equal serials."""
@@ -170,20 +178,22 @@ class Serials:
 
     def _codes(self, meter: np.ndarray) -> np.ndarray:
         serials = [str(s) for s in meter.tolist()]
-        known = self._code
-        for serial in dict.fromkeys(serials):  # new ones coded in order of first appearance
-            if serial not in known:
-                self.code(serial)
-        # The others looked up by the dictionary itself (no Python call per serial).
-        return np.fromiter(map(known.__getitem__, serials), np.int32, len(serials))
+        return self.codes_of(serials, np.int32)
 
-    def code(self, serial: str) -> int:
-        code = self._code.get(serial)
-        if code is None:
-            code = self._code[serial] = len(self.names)
-            self.names.append(serial)
-            self.hash.append(zlib.crc32(serial.encode("utf-8")))
-        return code
+    def codes_of(self, serials: list[str], dtype: Any = np.int64) -> np.ndarray:
+        """The code of each serial; new ones coded in order of first appearance."""
+        known = self._code
+        self._add([s for s in dict.fromkeys(serials) if s not in known])
+        # Looked up by the dictionary itself (no Python call per serial).
+        return np.fromiter(map(known.__getitem__, serials), dtype, len(serials))
+
+    def _add(self, new: list[str]) -> None:
+        if new:
+            first = len(self.names)
+            self.names.extend(new)
+            self._code.update(zip(new, range(first, first + len(new)), strict=True))
+            hashes = [zlib.crc32(serial.encode("utf-8")) for serial in new]
+            self._hashes.append(np.array(hashes, np.uint32))
 
 
 @dataclass
@@ -201,7 +211,7 @@ def write_part(path: Path, serials: Serials, batch: ParsedBatch) -> Part:
     keeps the file's order among one meter's reads: a later mention wins)."""
     iv, rg = batch.intervals, batch.registers
     code, reg_code = serials.encode(iv.meter), serials.encode(rg.meter)
-    hashes = np.array(serials.hash, np.uint32)
+    hashes = serials.hash
     for kind, reads, codes in (("i", iv, code), ("r", rg, reg_code)):
         hash_of_read = hashes[codes]
         order = runs.argsort_stable(hash_of_read)
@@ -258,7 +268,7 @@ class Spool:
 
     def adopt(self, part: Part, serials: Serials) -> None:
         """Take a part a worker wrote at ``next_part_path()`` with its own serial codes."""
-        codes = np.array([self._serials.code(s) for s in serials.names], np.int64)
+        codes = self._serials.codes_of(serials.names)
         reads = np.zeros(len(self.serials), np.int64)
         np.add.at(reads, codes, part.reads)
         self._count(Part(part.records, part.intervals, part.registers, reads), codes)
@@ -277,7 +287,7 @@ class Spool:
 
     def finish(self) -> None:
         """Cut the serials' hashes into load batches of about ``batch_reads`` reads."""
-        hashes = np.array(self._serials.hash, np.int64)
+        hashes = self._serials.hash.astype(np.int64)
         if not len(hashes):
             self._lows = np.zeros(1 if self.parts else 0, np.int64)
             return

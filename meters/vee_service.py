@@ -27,6 +27,7 @@ from meters.models import (
     VeeException,
     VeeSettings,
 )
+from meters.runs import sorted_unique
 from meters.storage import DAY_S, DayBlock, IntervalFlag, day_key
 from meters.vee import (
     RULE_TITLES,
@@ -114,7 +115,7 @@ def _keys(
     at = np.searchsorted(stored, target)
     if len(stored) and (at < len(stored)).all() and (stored[at] == target).all():
         return stored  # every target day is stored (sorted, unique): nothing to add
-    return np.unique(np.concatenate([stored, target]))
+    return sorted_unique(np.concatenate([stored, target]))
 
 
 def _run_minutes(
@@ -234,7 +235,7 @@ def _exceptions(
             key = (int(block.meter[row]), int(block.channel[row]), int(block.day[row]), rule)
             needs[key] = "; ".join(result.validation.explain(row))[:500]
     rows = _of_meters(
-        VeeException.objects.for_ldc(ldc), np.unique(block.meter[target]).tolist()
+        VeeException.objects.for_ldc(ldc), sorted_unique(block.meter[target]).tolist()
     ).filter(
         day__gte=date_of(int(block.day[target].min())),
         day__lte=date_of(int(block.day[target].max())),
@@ -406,7 +407,7 @@ def _day_block(
     rows = store.box_rows(ldc, [meter.pk], first_day - history, last_day)
     minutes = int(rows[0][4]) if rows else 60
     days = np.arange(first_day - history, last_day + 1)
-    keys = np.unique(
+    keys = sorted_unique(
         np.concatenate(
             [
                 day_key(np.full(len(days), meter.pk), channel, days),

@@ -32,6 +32,7 @@ from meters.models import (
     VeeException,
 )
 from meters.registry import POSTAL_CODE
+from meters.runs import sorted_unique
 from meters.storage import IntervalFlag, slots_per_day
 from portal.access import Actor
 from portal.audit import audit
@@ -187,7 +188,7 @@ def _count_chunk(
     day = np.fromiter((r[1].toordinal() for r in chunk), np.int64, size) - first.toordinal()
     minutes = np.fromiter((r[2] for r in chunk), np.int64, size)
     read = np.zeros(size, bool)
-    for length in np.unique(minutes).tolist():
+    for length in sorted_unique(minutes).tolist():
         n = slots_per_day(length)
         rows = [i for i in np.flatnonzero(minutes == length).tolist() if len(chunk[i][3]) == n]
         if rows:

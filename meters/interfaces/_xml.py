@@ -28,6 +28,7 @@ from meters.interfaces.base import (
     RegisterBatch,
     kwh_to_wh,
 )
+from meters.runs import sorted_unique
 
 # Bytes fed to expat at a time. Between two chunks the parsers convert what they collected in
 # one go (numpy calls cost the same for 20 values as for 20,000) and hand out finished batches.
@@ -350,7 +351,7 @@ def scaled_wh_each(
 
     An EnergyRangeError's index is the position in ``values``.
     """
-    distinct = np.unique(powers)
+    distinct = sorted_unique(powers)
     if distinct.size == 1:
         return scaled_wh(values, int(distinct[0]), limit)
     out = np.empty(values.shape[0], dtype=np.int64)

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from meters.runs import sorted_unique
 from meters.storage import DayBlock
 from meters.vee.rules import (
     DAY_MASK,
@@ -276,7 +277,7 @@ def _day_table(
     wh: np.ndarray, grid: LocalGrid, chosen: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Values of the chosen like days by wall-clock slot (NaN for an hour a DST day lacks)."""
-    days = np.unique(chosen[chosen >= 0])
+    days = sorted_unique(chosen[chosen >= 0])
     rank = np.zeros(grid.key.shape[0], np.int64)
     rank[days] = np.arange(days.shape[0])
     table = np.full((max(days.shape[0], 1), grid.n), np.nan)

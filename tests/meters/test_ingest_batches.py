@@ -5,6 +5,7 @@ foreign keys on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from meters import services, store
 from meters.ingest import parse_to_spool
 from meters.models import IntervalDay, Meter, ReadFile
+from meters.spool import Serials
 from meters.storage import day_key
 from tests.integration.harness import cmep, deliver, registered_ldc
 
@@ -70,6 +72,35 @@ def test_each_meter_is_in_one_batch_and_the_cut_repeats(tmp_path: Path) -> None:
     finally:
         first.close()
         again.close()
+
+
+def test_serials_are_coded_in_order_of_first_appearance_with_their_crc32() -> None:
+    serials = Serials()
+    codes = serials.codes_of(["M-2", "M-1", "M-2", "Zähler-9"])
+    assert codes.tolist() == [0, 1, 0, 2]
+    assert serials.codes_of(["M-1", "M-3"]).tolist() == [1, 3]
+    assert serials.names == ["M-2", "M-1", "Zähler-9", "M-3"]
+    expected = [zlib.crc32(name.encode("utf-8")) for name in serials.names]
+    assert serials.hash.dtype == np.uint32
+    assert serials.hash.tolist() == expected  # the batch cut of a retried file stays the same
+    reads = np.array(["M-3", "M-3", "New", "M-2"], dtype=object)
+    assert serials.encode(reads).tolist() == [3, 3, 4, 0]
+
+
+@pytest.mark.django_db
+def test_batches_are_ranges_of_the_serials_crc32(tmp_path: Path) -> None:
+    ldc = registered_ldc("crc", 30)
+    spool = _spool(cmep(ldc, tmp_path, "days.txt", range(30), 2), 200)
+    try:
+        ranges = []
+        for number in range(spool.batches):
+            names = set(spool.load(number).intervals.meter.tolist())
+            hashes = sorted(zlib.crc32(name.encode("utf-8")) for name in names)
+            ranges.append((hashes[0], hashes[-1]))
+        assert spool.batches > 3
+        assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    finally:
+        spool.close()
 
 
 @pytest.mark.django_db
