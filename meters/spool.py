@@ -341,27 +341,35 @@ class Spool:
 
     def _gather(self, kind: str, number: int) -> dict[str, np.ndarray]:
         """Batch ``number``'s rows of every part, column by column (read, not mapped: nothing
-        of the spool stays in this process's memory between batches)."""
+        of the spool stays in this process's memory between batches), each column read straight
+        into its place in the batch's array (no concatenation). The hash is not read: it only
+        decided the batch."""
         columns = _COLUMNS[kind]
-        parts: dict[str, list[np.ndarray]] = {name: [] for name in columns}
-        for i, offsets in enumerate(self._rows.get(kind, [])):
-            a, b = int(offsets[number]), int(offsets[number + 1])
-            if b <= a:
-                continue
-            size = self._size(kind, i)
-            with _part_file(self.path / f"{i:06d}", kind).open("rb") as part:
+        spans = [
+            (i, int(offsets[number]), int(offsets[number + 1]))
+            for i, offsets in enumerate(self._rows.get(kind, []))
+            if offsets[number + 1] > offsets[number]
+        ]
+        total = sum(b - a for _, a, b in spans)
+        out = {name: np.empty(total, dtype) for name, dtype in columns.items() if name != "hash"}
+        at = 0
+        for i, a, b in spans:
+            size, count = self._size(kind, i), b - a
+            path = _part_file(self.path / f"{i:06d}", kind)
+            handle = os.open(path, os.O_RDONLY)
+            try:
                 begin = 0
                 for name, dtype in columns.items():
-                    part.seek(begin + a * dtype.itemsize)
-                    parts[name].append(np.fromfile(part, dtype, count=b - a))
+                    if name in out:
+                        _read_into(handle, out[name][at : at + count], begin + a * dtype.itemsize)
                     begin += size * dtype.itemsize
+            finally:
+                os.close(handle)
             codes = self._code_maps[i]
             if codes is not None:
-                parts["code"][-1] = codes[parts["code"][-1]]
-        return {
-            name: np.concatenate(parts[name]) if parts[name] else np.empty(0, dtype)
-            for name, dtype in columns.items()
-        }
+                out["code"][at : at + count] = codes[out["code"][at : at + count]]
+            at += count
+        return out
 
     def __iter__(self) -> Iterator[SpooledBatch]:
         for number in range(self.batches):
@@ -369,6 +377,16 @@ class Spool:
 
     def close(self) -> None:
         self._dir.cleanup()
+
+
+def _read_into(handle: int, target: np.ndarray, offset: int) -> None:
+    """Fill ``target`` (contiguous) with the file's bytes from ``offset``."""
+    view = memoryview(target).cast("B")
+    while view.nbytes:
+        got = os.preadv(handle, [view], offset)
+        if got <= 0:
+            raise OSError(f"spool part ends {view.nbytes} bytes early")
+        view, offset = view[got:], offset + got
 
 
 def parse_to_spool(

@@ -154,8 +154,15 @@ def lock_meters(ldc: LDC, meter_ids: Iterable[int]) -> None:
         cursor.execute(
             "SELECT count(*) FROM (SELECT id FROM meters_meter WHERE ldc_id = %s"
             " AND id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE) AS locked",
-            [ldc.pk, ids],
+            [ldc.pk, int_array(ids)],
         )
+
+
+def int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers, for a ``%s::bigint[]`` parameter: psycopg's
+    list adapter quotes element by element (a regular expression each: ~0.7 ms per 345 meter
+    ids, 0.1 s of a 10,000 x 30 load, with the GIL held)."""
+    return "{" + ",".join(map(str, map(int, values))) + "}"
 
 
 _FIELDS = (
@@ -675,8 +682,8 @@ def _fetch_keys_pg(ldc: LDC, keys: np.ndarray) -> dict[int, VeeBlock]:
         cursor.execute(
             _METERS_STORED,
             [
-                [ldc.pk] * len(meters),
-                meters.tolist(),
+                int_array([ldc.pk] * len(meters)),
+                int_array(meters.tolist()),
                 date_of(int(day.min())),
                 date_of(int(day.max())),
             ],
