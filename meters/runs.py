@@ -13,6 +13,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+try:  # built by setup.py when a C compiler is there; else numpy gathers value by value
+    from meters import _cruns as _compiled
+except ImportError:  # pragma: no cover - a machine without a C compiler
+    _compiled = None
+
 # Below this many values per run on average, numpy's own sort is as quick.
 MIN_RUN = 4
 
@@ -72,12 +77,31 @@ def per_run(function: Callable[[np.ndarray], np.ndarray], values: np.ndarray) ->
 def argsort_stable(values: np.ndarray) -> np.ndarray:
     """``np.argsort(values, kind="stable")``: the runs in stable order of their values, each
     run's positions in order (so equal values keep the order they had)."""
+    starts, lengths = sorted_runs(values)
+    # Position i of the output is starts[run] + (i - first output position of that run).
+    shift = starts - (np.cumsum(lengths) - lengths)
+    return np.repeat(shift, lengths) + np.arange(int(values.shape[0]))
+
+
+def sorted_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``argsort_stable(values)`` as runs: the start and length (int64) of each run of
+    positions, in output order. Without runs, every value is a run of one."""
     n = int(values.shape[0])
     heads = run_heads(values)
     if len(heads) * MIN_RUN > n:
-        return np.argsort(values, kind="stable")
+        return np.argsort(values, kind="stable").astype(np.int64), np.ones(n, np.int64)
     order = np.argsort(values[heads], kind="stable")
-    starts, lengths = heads[order], _lengths(heads, n)[order]
-    # Position i of the output is starts[run] + (i - first output position of that run).
-    shift = starts - (np.cumsum(lengths) - lengths)
-    return np.repeat(shift, lengths) + np.arange(n)
+    return heads[order].astype(np.int64), _lengths(heads, n)[order].astype(np.int64)
+
+
+def take_runs(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``values`` at positions ``starts[0] .. starts[0] + lengths[0] - 1``, then the next run's:
+    one copy per run (compiled, meters/_cruns.c), not one per value."""
+    values = np.ascontiguousarray(values)
+    total = int(lengths.sum())
+    if _compiled is None or values.ndim != 1 or values.dtype.hasobject:
+        shift = starts - (np.cumsum(lengths) - lengths)
+        return values[np.repeat(shift, lengths) + np.arange(total)]
+    out = np.empty(total, values.dtype)
+    _compiled.take_runs(values, out, starts, lengths, values.dtype.itemsize)
+    return out

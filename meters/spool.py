@@ -214,12 +214,12 @@ def write_part(path: Path, serials: Serials, batch: ParsedBatch) -> Part:
     hashes = serials.hash
     for kind, reads, codes in (("i", iv, code), ("r", rg, reg_code)):
         hash_of_read = hashes[codes]
-        order = runs.argsort_stable(hash_of_read)
+        starts, lengths = runs.sorted_runs(hash_of_read)  # whole records move: runs
         with _part_file(path, kind).open("wb") as out:
             for name, dtype in _COLUMNS[kind].items():
                 values = {"hash": hash_of_read, "code": codes}.get(name)
                 values = getattr(reads, name) if values is None else values
-                np.asarray(values, dtype)[order].tofile(out)
+                runs.take_runs(np.asarray(values, dtype), starts, lengths).tofile(out)
     counts = np.bincount(np.r_[code, reg_code], minlength=len(serials.names)).astype(np.int64)
     return Part(batch.records, len(iv), len(rg), counts)
 

@@ -59,3 +59,67 @@ def test_sorted_unique_leaves_other_arrays_to_numpy() -> None:
     assert runs.sorted_unique(texts).tolist() == ["tiered", "tou"]
     grid = np.array([[1, 2], [2, 1]])
     assert runs.sorted_unique(grid).tolist() == [1, 2]
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def gather(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """take_runs both ways: the compiled copy (meters/_cruns.c) and numpy's fancy index."""
+    if request.param == "numpy":
+        monkeypatch.setattr(runs, "_compiled", None)
+    elif runs._compiled is None:
+        pytest.skip("the compiled gather was not built here")
+    return str(request.param)
+
+
+@pytest.mark.parametrize("values", _arrays(), ids=lambda a: f"n{a.size}")
+def test_take_runs_is_the_stable_sort(values: np.ndarray, gather: str) -> None:
+    starts, lengths = runs.sorted_runs(values)
+    order = np.argsort(values, kind="stable")
+    assert np.array_equal(runs.argsort_stable(values), order)
+    for dtype in (np.int64, np.int32, np.int16, np.uint8, np.float64):
+        column = (np.arange(values.size) * 7 - 3).astype(dtype)
+        assert np.array_equal(runs.take_runs(column, starts, lengths), column[order])
+
+
+def test_take_runs_copies_any_runs(gather: str) -> None:
+    values = np.arange(10, 20, dtype=np.int64)
+    starts, lengths = np.array([8, 0, 5, 3], np.int64), np.array([2, 1, 0, 3], np.int64)
+    assert runs.take_runs(values, starts, lengths).tolist() == [18, 19, 10, 13, 14, 15]
+    assert runs.take_runs(
+        values[::2], np.array([1], np.int64), np.array([3], np.int64)
+    ).tolist() == [
+        12,
+        14,
+        16,
+    ]
+    empty = np.empty(0, np.int64)
+    assert runs.take_runs(values, empty, empty).size == 0
+
+
+@pytest.mark.skipif(runs._compiled is None, reason="the compiled gather was not built here")
+@pytest.mark.parametrize(
+    ("starts", "lengths"),
+    [([8], [3]), ([-1], [1]), ([0], [-1]), ([9, 0], [1])],
+    ids=["past-the-end", "negative-start", "negative-length", "lengths-missing"],
+)
+def test_compiled_take_runs_refuses_runs_outside_the_array(
+    starts: list[int], lengths: list[int]
+) -> None:
+    values = np.arange(10, dtype=np.int64)
+    out = np.empty(max(sum(lengths), 0), np.int64)
+    with pytest.raises(ValueError, match="do not fit"):
+        runs._compiled.take_runs(
+            values, out, np.array(starts, np.int64), np.array(lengths, np.int64), 8
+        )
+    with pytest.raises(ValueError, match="do not fit"):  # the output must be filled exactly
+        runs._compiled.take_runs(
+            values, np.empty(3, np.int64), np.array([0], np.int64), np.array([2], np.int64), 8
+        )
+
+
+@pytest.mark.skipif(
+    not __import__("os").environ.get("OPENMDMR_REQUIRE_SERVICES"),
+    reason="CI (OPENMDMR_REQUIRE_SERVICES) checks that the compiled gather was built",
+)
+def test_compiled_gather_is_built_in_ci() -> None:
+    assert runs._compiled is not None
