@@ -11,8 +11,9 @@ import os
 import queue
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -278,12 +279,12 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         store.STATISTICS.added(outcome.new_days)
 
     todo = [n for n in range(spool.batches) if n not in loaded]
-    _return_freed_memory()
-    if _loaders() > 1 and len(todo) > 1:
-        _in_threads(todo, load, committed, _loaders())
-    else:
-        for number in todo:
-            committed(number, load(number))
+    with _heap_reused():
+        if _loaders() > 1 and len(todo) > 1:
+            _in_threads(todo, load, committed, _loaders())
+        else:
+            for number in todo:
+                committed(number, load(number))
 
 
 @dataclass
@@ -304,25 +305,47 @@ def _glibc() -> Any:
         return None
 
 
-# glibc's malloc, set once per process (_return_freed_memory): blocks up to this size come from
-# the heap and are reused, and up to this much free memory stays at a heap's top.
+# glibc's malloc while batches load (_heap_reused): blocks up to this size come from the heap
+# and are reused, and up to this much free memory stays at a heap's top. Otherwise: blocks
+# from 1 MiB on are mapped, and given back as soon as they are freed.
 MALLOC_REUSE_BYTES = 64 << 20
+MALLOC_RETURN_BYTES = 1 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_LOADS = {"running": 0}
+_LOADS_LOCK = threading.Lock()
 
 
-@functools.cache
-def _return_freed_memory() -> None:
-    """Fix glibc's mmap and trim thresholds at MALLOC_REUSE_BYTES (once per process).
+@contextmanager
+def _heap_reused() -> Iterator[None]:
+    """While batches load, glibc's mmap and trim thresholds at MALLOC_REUSE_BYTES; before and
+    after, a fixed 1 MiB mmap threshold (its default 128 KiB trim threshold).
 
     Left to itself glibc moves both thresholds as large blocks come and go, and with two
     loader threads the process kept about twice a batch's arrays per thread (a 1 GB file
-    peaked at 431 MB). At a fixed 1 MiB mmap threshold memory stayed flat, but every array of a
+    peaked at 431 MB). At a fixed 1 MiB mmap threshold memory stays flat, but every array of a
     batch was mapped fresh and faulted in a page at a time: 120,000-210,000 page faults and
-    0.3-0.5 s of system time per 10,000 x 30 load (1.6 M faults, 6.9 s for 1 GB). Fixed at
-    64 MiB, a batch's arrays reuse the heap's memory (18,000 faults, 0.12-0.22 s; 1 GB: 24,000
-    faults, 2.0 s) and the 1 GB file peaks at 226 MB instead of 218 MB."""
-    if (libc := _glibc()) is not None:
-        libc.mallopt(-3, MALLOC_REUSE_BYTES)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, MALLOC_REUSE_BYTES)  # M_TRIM_THRESHOLD
+    0.3-0.5 s of system time per 10,000 x 30 load (1.6 M faults, 6.9 s for 1 GB). At 64 MiB a
+    batch's arrays reuse the heap's memory (18,000 faults, 0.12-0.22 s; 1 GB: 24,000 faults,
+    2.0 s; peak 226 MB instead of 218 MB). Outside loads (receiving, parsing, other work of a
+    long-lived worker) large blocks go back at once, and the heap is trimmed after the load.
+    Several loads at once in one process: the thresholds go back when the last one ends."""
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    with _LOADS_LOCK:
+        _LOADS["running"] += 1
+        libc.mallopt(_M_MMAP_THRESHOLD, MALLOC_REUSE_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, MALLOC_REUSE_BYTES)
+    try:
+        yield
+    finally:
+        with _LOADS_LOCK:
+            _LOADS["running"] -= 1
+            if not _LOADS["running"]:
+                libc.mallopt(_M_MMAP_THRESHOLD, MALLOC_RETURN_BYTES)
+                libc.mallopt(_M_TRIM_THRESHOLD, 128 << 10)
+                libc.malloc_trim(0)
 
 
 def _trim_heap() -> None:

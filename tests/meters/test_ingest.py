@@ -302,6 +302,50 @@ def test_stalled_files_are_queued_again(sample_ldc: Any) -> None:
     assert ReadFile.objects.get(pk=held.pk).status == "loading"  # its worker's lease still runs
 
 
+class _FakeLibc:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def mallopt(self, option: int, value: int) -> int:
+        self.calls.append(({-1: "trim", -3: "mmap"}[option], value))
+        return 1
+
+    def malloc_trim(self, pad: int) -> int:
+        self.calls.append(("malloc_trim", pad))
+        return 1
+
+
+def test_loads_reuse_the_heap_and_give_it_back_when_the_last_one_ends(monkeypatch: Any) -> None:
+    libc = _FakeLibc()
+    monkeypatch.setattr(services, "_glibc", lambda: libc)
+    reuse, back = services.MALLOC_REUSE_BYTES, services.MALLOC_RETURN_BYTES
+    with services._heap_reused():
+        assert libc.calls == [("mmap", reuse), ("trim", reuse)]
+        with services._heap_reused():  # a second file loading in the same process
+            pass
+        assert ("mmap", back) not in libc.calls  # the first one still loads
+    assert libc.calls[-3:] == [("mmap", back), ("trim", 128 << 10), ("malloc_trim", 0)]
+    libc.calls.clear()
+    with pytest.raises(RuntimeError), services._heap_reused():
+        raise RuntimeError  # a failed load gives the heap back too
+    assert libc.calls[-1] == ("malloc_trim", 0)
+
+
+def test_batches_load_with_the_heap_reused(sample_ldc: Any, monkeypatch: Any) -> None:
+    libc = _FakeLibc()
+    monkeypatch.setattr(services, "_glibc", lambda: libc)
+    seen = []
+    real = services._load_number
+    monkeypatch.setattr(
+        services,
+        "_load_number",
+        lambda *a: seen.append(services._LOADS["running"]) or real(*a),
+    )
+    ingest(sample_ldc, "cmep", sample_file("cmep").read_bytes())
+    assert seen and all(running == 1 for running in seen)
+    assert services._LOADS["running"] == 0
+
+
 def test_the_heap_is_given_back_after_each_file(sample_ldc: Any, monkeypatch: Any) -> None:
     trims = []
     monkeypatch.setattr(services, "_trim_heap", lambda: trims.append(1))
