@@ -327,7 +327,8 @@ def _heap_reused() -> Iterator[None]:
     0.3-0.5 s of system time per 10,000 x 30 load (1.6 M faults, 6.9 s for 1 GB). At 64 MiB a
     batch's arrays reuse the heap's memory (18,000 faults, 0.12-0.22 s; 1 GB: 24,000 faults,
     2.0 s; peak 226 MB instead of 218 MB). Outside loads (receiving, parsing, other work of a
-    long-lived worker) large blocks go back at once, and the heap is trimmed after the load.
+    long-lived worker) large blocks go back at once once a load has run, and the heap is
+    trimmed after the load.
     Several loads at once in one process: the thresholds go back when the last one ends."""
     libc = _glibc()
     if libc is None:
