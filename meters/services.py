@@ -317,8 +317,8 @@ _LOADS_LOCK = threading.Lock()
 
 @contextmanager
 def _heap_reused() -> Iterator[None]:
-    """While batches load, glibc's mmap and trim thresholds at MALLOC_REUSE_BYTES; before and
-    after, a fixed 1 MiB mmap threshold (its default 128 KiB trim threshold).
+    """While batches load, glibc's mmap and trim thresholds at MALLOC_REUSE_BYTES; after, a
+    fixed 1 MiB mmap threshold (and glibc's default 128 KiB trim threshold).
 
     Left to itself glibc moves both thresholds as large blocks come and go, and with two
     loader threads the process kept about twice a batch's arrays per thread (a 1 GB file
@@ -326,10 +326,10 @@ def _heap_reused() -> Iterator[None]:
     batch was mapped fresh and faulted in a page at a time: 120,000-210,000 page faults and
     0.3-0.5 s of system time per 10,000 x 30 load (1.6 M faults, 6.9 s for 1 GB). At 64 MiB a
     batch's arrays reuse the heap's memory (18,000 faults, 0.12-0.22 s; 1 GB: 24,000 faults,
-    2.0 s; peak 226 MB instead of 218 MB). Outside loads (receiving, parsing, other work of a
-    long-lived worker) large blocks go back at once once a load has run, and the heap is
-    trimmed after the load.
-    Several loads at once in one process: the thresholds go back when the last one ends."""
+    2.0 s; peak 226 MB instead of 218 MB). Set for the whole process, the 64 MiB kept the
+    receive's and other work's buffers (the bench's process tree peaked at 311-324 MB instead
+    of 245-285); after a load, large blocks go back at once and the heap is trimmed. Several
+    loads at once in one process: the thresholds go back when the last one ends."""
     libc = _glibc()
     if libc is None:
         yield
