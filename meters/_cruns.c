@@ -30,12 +30,13 @@ static PyObject *take_runs(PyObject *self, PyObject *args) {
     Py_ssize_t runs = b[2].len / 8, total = 0;
     int ok = itemsize > 0 && b[2].len == b[3].len && b[0].len % itemsize == 0 &&
              b[1].len % itemsize == 0;
-    const int64_t items = ok ? b[0].len / itemsize : 0;
+    const int64_t items = ok ? b[0].len / itemsize : 0, room = ok ? b[1].len / itemsize : 0;
     for (Py_ssize_t r = 0; ok && r < runs; r++) {
-        ok = starts[r] >= 0 && lengths[r] >= 0 && starts[r] <= items - lengths[r];
+        ok = starts[r] >= 0 && lengths[r] >= 0 && starts[r] <= items - lengths[r] &&
+             lengths[r] <= room - total;
         total += ok ? lengths[r] : 0;
     }
-    ok = ok && total * itemsize == b[1].len;
+    ok = ok && total == room;
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t r = 0; r < runs; r++) {

@@ -111,10 +111,15 @@ def test_compiled_take_runs_refuses_runs_outside_the_array(
         runs._compiled.take_runs(
             values, out, np.array(starts, np.int64), np.array(lengths, np.int64), 8
         )
-    with pytest.raises(ValueError, match="do not fit"):  # the output must be filled exactly
-        runs._compiled.take_runs(
-            values, np.empty(3, np.int64), np.array([0], np.int64), np.array([2], np.int64), 8
-        )
+    for many in ([2], [5], [3, 3]):  # the output must be filled exactly, never past its end
+        with pytest.raises(ValueError, match="do not fit"):
+            runs._compiled.take_runs(
+                values,
+                np.empty(3, np.int64),
+                np.zeros(len(many), np.int64),
+                np.array(many, np.int64),
+                8,
+            )
 
 
 @pytest.mark.skipif(
