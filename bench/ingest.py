@@ -123,6 +123,40 @@ def main() -> int:
 
 def run(meters: int, days: int, url: str, repeat: int = 3) -> int:
     work = Path(tempfile.mkdtemp(prefix="openmdmr-bench-"))
+    var_before = os.environ.get("OPENMDMR_VAR_DIR")
+    try:
+        reads, runs = _timed_runs(work, meters, days, repeat, url)
+    finally:
+        # The generated file, and the copies the pipeline stored of it (in the media directory
+        # setup_django made), go with the run: also one that fails or is interrupted.
+        shutil.rmtree(work, ignore_errors=True)
+        var_dir = os.environ.get("OPENMDMR_VAR_DIR")
+        if var_dir and var_dir != var_before:
+            shutil.rmtree(var_dir, ignore_errors=True)
+    middle = sorted(runs, key=lambda r: r["ratio_vs_copy"])[len(runs) // 2]
+    result = {
+        "meters": meters,
+        "days": days,
+        "reads": reads,
+        "repeat": repeat,
+        "seconds": middle["seconds"],
+        "reads_per_s": round(statistics.median(r["reads_per_s"] for r in runs)),
+        "copy_reads_per_s": round(statistics.median(r["copy_reads_per_s"] for r in runs)),
+        "ratio_vs_copy": round(statistics.median(r["ratio_vs_copy"] for r in runs), 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        # This process and its parsing workers (peak_rss_mb is this process alone).
+        "peak_tree_pss_mb": max(r["peak_tree_pss_mb"] for r in runs),
+        "phases_s": middle["phases_s"],
+        "runs": runs,
+        "database": "postgresql",
+    }
+    print(json.dumps(result))
+    return 0
+
+
+def _timed_runs(
+    work: Path, meters: int, days: int, repeat: int, url: str
+) -> tuple[int, list[dict[str, Any]]]:
     path = work / f"cmep_{meters}x{days}.txt"
     t0 = time.perf_counter()
     from meters.synthetic import write_cmep
@@ -173,28 +207,7 @@ def run(meters: int, days: int, url: str, repeat: int = 3) -> int:
                 "phases_s": {name: round(seconds, 2) for name, seconds in phases.items()},
             }
         )
-    # The generated file, and the copies the pipeline stored of it, go with the run.
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(os.environ.get("OPENMDMR_VAR_DIR", work), ignore_errors=True)
-    middle = sorted(runs, key=lambda r: r["ratio_vs_copy"])[len(runs) // 2]
-    result = {
-        "meters": meters,
-        "days": days,
-        "reads": reads,
-        "repeat": repeat,
-        "seconds": middle["seconds"],
-        "reads_per_s": round(statistics.median(r["reads_per_s"] for r in runs)),
-        "copy_reads_per_s": round(statistics.median(r["copy_reads_per_s"] for r in runs)),
-        "ratio_vs_copy": round(statistics.median(r["ratio_vs_copy"] for r in runs), 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        # This process and its parsing workers (peak_rss_mb is this process alone).
-        "peak_tree_pss_mb": max(r["peak_tree_pss_mb"] for r in runs),
-        "phases_s": middle["phases_s"],
-        "runs": runs,
-        "database": "postgresql",
-    }
-    print(json.dumps(result))
-    return 0
+    return reads, runs
 
 
 def _pipeline(services: Any, ldc: Any, path: Path) -> tuple[float, int]:
