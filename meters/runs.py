@@ -77,10 +77,14 @@ def per_run(function: Callable[[np.ndarray], np.ndarray], values: np.ndarray) ->
 def argsort_stable(values: np.ndarray) -> np.ndarray:
     """``np.argsort(values, kind="stable")``: the runs in stable order of their values, each
     run's positions in order (so equal values keep the order they had)."""
-    starts, lengths = sorted_runs(values)
+    return _positions(*sorted_runs(values))
+
+
+def _positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions the runs cover, run after run."""
     # Position i of the output is starts[run] + (i - first output position of that run).
     shift = starts - (np.cumsum(lengths) - lengths)
-    return np.repeat(shift, lengths) + np.arange(int(values.shape[0]))
+    return np.repeat(shift, lengths) + np.arange(int(lengths.sum()))
 
 
 def sorted_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,10 +102,8 @@ def take_runs(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np
     """``values`` at positions ``starts[0] .. starts[0] + lengths[0] - 1``, then the next run's:
     one copy per run (compiled, meters/_cruns.c), not one per value."""
     values = np.ascontiguousarray(values)
-    total = int(lengths.sum())
     if _compiled is None or values.ndim != 1 or values.dtype.hasobject:
-        shift = starts - (np.cumsum(lengths) - lengths)
-        return values[np.repeat(shift, lengths) + np.arange(total)]
-    out = np.empty(total, values.dtype)
+        return values[_positions(starts, lengths)]
+    out = np.empty(int(lengths.sum()), values.dtype)
     _compiled.take_runs(values, out, starts, lengths, values.dtype.itemsize)
     return out

@@ -17,7 +17,6 @@ from ldc.models import LDC
 from meters import runs
 from meters.localtime import date_of
 from meters.models import IntervalDay, IntervalDayVersion, ReadFile
-from meters.runs import sorted_unique
 from meters.storage import DayBlock, MergeResult, day_key, pack_rows, slots_per_day, unpack_rows
 
 # Room on each page for VEE's rewrite of a day next to the row as ingested: the update is then
@@ -188,8 +187,8 @@ def fetch_days(ldc: LDC, keys: np.ndarray) -> dict[int, VeeBlock]:
     if connection.vendor == "postgresql":
         # One interval length's keys come sorted and unique already.
         ordered = bool((keys[1:] > keys[:-1]).all())
-        return _fetch_keys_pg(ldc, keys if ordered else sorted_unique(keys))
-    meters = sorted_unique(keys >> 23).tolist()
+        return _fetch_keys_pg(ldc, keys if ordered else runs.sorted_unique(keys))
+    meters = runs.sorted_unique(keys >> 23).tolist()
     out: dict[int, VeeBlock] = {}
     for minutes, vee in vee_stored(ldc, meters, int(days.min()), int(days.max())).items():
         wanted = np.isin(vee.block.key, keys)
@@ -421,7 +420,7 @@ def _insert_days(ldc: LDC, block: DayBlock) -> None:
     month = block.day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     columns = ", ".join(_DAY_COLUMNS)
     with connection.cursor() as cursor:
-        months = sorted_unique(month).tolist()  # months since 1970-01
+        months = runs.sorted_unique(month).tolist()  # months since 1970-01
         for value in months:
             table = partition_of(dt.date(1970 + value // 12, value % 12 + 1, 1))
             mine = rows if len(months) == 1 else rows[month == value]
@@ -672,7 +671,7 @@ _METERS_STORED = (
 def _fetch_keys_pg(ldc: LDC, keys: np.ndarray) -> dict[int, VeeBlock]:
     """The stored days of the given sorted unique keys, one VeeBlock per interval length."""
     parts: dict[int, list[VeeBlock]] = {}
-    meters = sorted_unique(keys >> 23)
+    meters = runs.sorted_unique(keys >> 23)
     day = keys & ((1 << 20) - 1)
     with (
         transaction.atomic(),
@@ -744,7 +743,7 @@ def _box_blocks(sql: str, params: list[Any]) -> list[tuple[int, VeeBlock]]:
         for j in range(len(_VEE_BLOBS))
     ]
     out = []
-    for m in sorted_unique(minutes).tolist():
+    for m in runs.sorted_unique(minutes).tolist():
         rows = np.flatnonzero(minutes == m)
         rows = rows[np.argsort(key[rows], kind="stable")]
         n = slots_per_day(m)
