@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from billing.holidays import tou_holidays
 from meters.interfaces import green_button
 from tests.customers.conftest import store_hourly
 from tests.e2e.conftest import log_in, screenshot
@@ -24,6 +25,14 @@ def reads(world: Any) -> None:
     store_hourly(world.objects["north_meter"], first, 400, estimated_hours=2)
 
 
+def _last_working_day(before: dt.date) -> dt.date:
+    """The last weekday before `before` that is not an Ontario holiday (it has on-peak hours)."""
+    day = before - dt.timedelta(days=1)
+    while day.weekday() >= 5 or day in tou_holidays(day.year):
+        day -= dt.timedelta(days=1)
+    return day
+
+
 def _charted(page: Any, figure: str) -> None:
     page.wait_for_selector(f"[data-figure={figure}] .main-svg")
 
@@ -33,10 +42,13 @@ def test_customer_day_month_year_plans_and_green_button(
 ) -> None:
     log_in(page, world.customer.email, two_factor=False)
     page.click("[data-testid=my-sdps] a:has-text('Usage')")
+    _charted(page, "usage-day")  # yesterday, which may be a weekend or holiday (all off-peak)
+    assert "Off-peak" in page.locator("[data-figure=usage-day]").inner_text()
+    assert "It is" in page.locator("[data-testid=now-banner]").inner_text()
+    page.goto(f"{page.url.split('?')[0]}?date={_last_working_day(timezone.localdate())}")
     _charted(page, "usage-day")
     legend = page.locator("[data-figure=usage-day]").inner_text()
     assert "On-peak" in legend and "Off-peak" in legend and "(estimated)" in legend
-    assert "It is" in page.locator("[data-testid=now-banner]").inner_text()
     screenshot(page, "customer-day")
     page.click("[data-testid=prev]")
     _charted(page, "usage-day")
