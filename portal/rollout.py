@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -24,25 +22,15 @@ from django.utils import timezone
 from ldc.models import LDC, STAGE_ORDER, Stage
 from ldc.stages import submitted_stages
 from meters.ingest import OBLIGATION_PCT
-from meters.models import (
-    IntervalDay,
-    MeterInstallation,
-    ReadFile,
-    ServiceDeliveryPoint,
-    VeeException,
-)
+from meters.models import ReadFile, ServiceDeliveryPoint, VeeException
+from meters.read_success import NOTHING, PerDay, installed_counts, read_success, success_pct
 from meters.registry import POSTAL_CODE
-from meters.runs import sorted_unique
-from meters.storage import IntervalFlag, slots_per_day
 from portal.access import Actor
 from portal.audit import audit
 from portal.models import RolloutMetric, RolloutSnapshot, RolloutTarget
 
 READ_WINDOW_DAYS = 7
 TOP_N = 12
-# A meter-day counts as read when every interval holds an actual value (not missing, not an
-# estimate): the LDC's daily obligation is 98.0 % of its meters' reads (DESIGN.md).
-NOT_READ = int(IntervalFlag.MISSING | IntervalFlag.ESTIMATED)
 
 
 @dataclass(frozen=True)
@@ -88,8 +76,8 @@ class LdcRow:
     sdps_enrolled: int = 0
     tou_billed: int = 0
     read_success_pct: float | None = None
-    meter_days_read: int = 0  # of the last 7 days, for the province's weighted rate
-    meter_days_expected: int = 0
+    reads_delivered: int = 0  # of the last 7 days, for the province's weighted rate
+    reads_expected: int = 0
     open_exceptions: int = 0
     no_rate_class: int = 0
     invalid_postal_code: int = 0
@@ -146,21 +134,6 @@ def _sdp_counts(today: dt.date) -> dict[int, dict[str, int]]:
     return {row.pop("ldc_id"): row for row in rows}
 
 
-def _installed_on(day: dt.date) -> Q:
-    return Q(effective_from__lte=day) & (Q(effective_to__isnull=True) | Q(effective_to__gte=day))
-
-
-def _installed_counts(days: list[dt.date], installs: Any = None) -> dict[int, list[int]]:
-    """Meters installed per LDC on each of ``days`` (one query, a conditional count per day)."""
-    counts = {
-        f"d{i}": Count("meter_id", filter=_installed_on(day), distinct=True)
-        for i, day in enumerate(days)
-    }
-    installs = MeterInstallation.objects.all() if installs is None else installs
-    rows = installs.order_by().values("ldc_id").annotate(**counts)
-    return {row["ldc_id"]: [row[f"d{i}"] for i in range(len(days))] for row in rows}
-
-
 def _open_exceptions() -> dict[int, int]:
     rows = (
         VeeException.objects.filter(status=VeeException.Status.OPEN)
@@ -177,121 +150,12 @@ def window(end: dt.date | None = None, days: int = READ_WINDOW_DAYS) -> list[dt.
     return [end - dt.timedelta(days=days - 1 - i) for i in range(days)]
 
 
-def _count_chunk(
-    chunk: list[tuple[int, dt.date, int, bytes]], first: dt.date, counts: np.ndarray
-) -> np.ndarray:
-    """Add a chunk's meter-days received and fully read into ``counts[ldc, day, 0|1]``."""
-    size = len(chunk)
-    ldc = np.fromiter((r[0] for r in chunk), np.int64, size)
-    if ldc.max() >= counts.shape[0]:  # grown to the largest LDC pk seen
-        counts = np.pad(counts, ((0, int(ldc.max()) + 1 - counts.shape[0]), (0, 0), (0, 0)))
-    day = np.fromiter((r[1].toordinal() for r in chunk), np.int64, size) - first.toordinal()
-    minutes = np.fromiter((r[2] for r in chunk), np.int64, size)
-    read = np.zeros(size, bool)
-    for length in sorted_unique(minutes).tolist():
-        n = slots_per_day(length)
-        rows = [i for i in np.flatnonzero(minutes == length).tolist() if len(chunk[i][3]) == n]
-        if rows:
-            flags = np.frombuffer(b"".join(bytes(chunk[i][3]) for i in rows), np.uint8)
-            read[rows] = ~((flags.reshape(-1, n) & NOT_READ) != 0).any(axis=1)
-    np.add.at(counts, (ldc, day, 0), 1)
-    np.add.at(counts, (ldc[read], day[read], 1), 1)
-    return counts
-
-
-READ_SUCCESS_CACHE_S = 24 * 3600  # per LDC and day; dropped when that LDC's reads change
-READ_SUCCESS_FORGET_DAYS = 45  # days back a change of reads can touch (late files, edits)
-
-
-def _success_key(ldc_id: int, day: dt.date) -> str:
-    return f"rollout:read-success:{ldc_id}:{day.isoformat()}"
-
-
-def read_success(
-    days: list[dt.date], ldc: LDC | None = None
-) -> dict[int, dict[dt.date, tuple[int, int, int]]]:
-    """Per LDC and day: (meter-days fully read, expected, received).
-
-    Counted once per LDC and day, then kept in the cache until that LDC's reads change
-    (forget_read_success, on every committed delivery, VEE run and edit): at province scale
-    (millions of meter-days a week) a coordinator's page recounts only what changed.
-    """
-    ids = [ldc.pk] if ldc is not None else list(LDC.objects.values_list("pk", flat=True))
-    keys = {(i, day): _success_key(i, day) for i in ids for day in days}
-    known = cache.get_many(list(keys.values()))
-    todo = [(i, day) for (i, day), key in keys.items() if key not in known]
-    if todo:
-        todo_days = sorted({day for _, day in todo})
-        counted = _read_success_counted(todo_days, sorted({i for i, _ in todo}))
-        fresh = {keys[(i, day)]: counted.get(i, {}).get(day) for i, day in todo}
-        cache.set_many(fresh, READ_SUCCESS_CACHE_S)
-        known.update(fresh)
-    out: dict[int, dict[dt.date, tuple[int, int, int]]] = {}
-    for i in ids:
-        per_day = {day: known[keys[(i, day)]] for day in days}
-        if any(v is not None for v in per_day.values()):
-            out[i] = {day: tuple(v) if v else (0, 0, 0) for day, v in per_day.items()}
-    return out
-
-
-def forget_read_success(ldc_id: int, today: dt.date | None = None) -> None:
-    """That LDC's reads changed: its counted days are recounted on the next look."""
-    today = today or timezone.localdate()
-    days = [today - dt.timedelta(days=n) for n in range(READ_SUCCESS_FORGET_DAYS)]
-    cache.delete_many([_success_key(ldc_id, day) for day in days])
-
-
-def _read_success_counted(
-    days: list[dt.date], ldc_ids: list[int]
-) -> dict[int, dict[dt.date, tuple[int, int, int]]]:
-    """Count the days from the stored reads: two queries. Expected is the meters installed that
-    day (or the days received, if more were received); the flags of every meter-day are
-    streamed once and checked with numpy."""
-    rows = IntervalDay.objects.filter(
-        channel=1, day__gte=days[0], day__lte=days[-1], ldc_id__in=ldc_ids
-    )
-    if len(days) < (days[-1] - days[0]).days + 1:
-        rows = rows.filter(day__in=days)
-    installs = MeterInstallation.objects.filter(ldc_id__in=ldc_ids)
-    counts = np.zeros((0, len(days), 2), np.int64)  # [ldc pk, day, received | read]
-    chunk: list[tuple[int, dt.date, int, bytes]] = []
-    stream = rows.values_list("ldc_id", "day", "interval_minutes", "flags").iterator(5000)
-    for row in stream:
-        chunk.append(row)
-        if len(chunk) >= 5000:
-            counts = _count_chunk(chunk, days[0], counts)
-            chunk = []
-    if chunk:
-        counts = _count_chunk(chunk, days[0], counts)
-    installed = _installed_counts(days, installs)
-    out: dict[int, dict[dt.date, tuple[int, int, int]]] = {}
-    for ldc_id in set(installed) | set(np.flatnonzero(counts[:, :, 0].sum(axis=1)).tolist()):
-        meters = installed.get(ldc_id, [0] * len(days))
-        seen = counts[ldc_id] if ldc_id < counts.shape[0] else np.zeros((len(days), 2), np.int64)
-        out[ldc_id] = {
-            day: (int(seen[i, 1]), max(meters[i], int(seen[i, 0])), int(seen[i, 0]))
-            for i, day in enumerate(days)
-        }
-    return out
-
-
-def success_pct(per_day: dict[dt.date, tuple[int, int, int]] | None) -> float | None:
-    """Read success over the days, in %, or None when no meter was expected to report."""
-    if not per_day:
-        return None
-    read = sum(v[0] for v in per_day.values())
-    expected = sum(v[1] for v in per_day.values())
-    return round(100.0 * read / expected, 2) if expected else None
-
-
-def _reporting(
-    ldc: LDC, per_day: dict[dt.date, tuple[int, int, int]] | None
-) -> dict[dt.date, tuple[int, int, int]] | None:
+def _reporting(ldc: LDC, per_day: PerDay | None) -> PerDay | None:
     """The LDC's days, or None while it has not begun to send reads before production (the
     obligation counts from the first delivery; an LDC in production always counts)."""
     if not per_day or ldc.status == LDC.Status.PRODUCTION or ldc.stage == Stage.PRODUCTION:
         return per_day
-    return per_day if any(v[2] for v in per_day.values()) else None
+    return per_day if any(v.received for v in per_day.values()) else None
 
 
 def ldc_rows(today: dt.date | None = None) -> list[LdcRow]:
@@ -299,7 +163,7 @@ def ldc_rows(today: dt.date | None = None) -> list[LdcRow]:
     today = today or timezone.localdate()
     days = window(today - dt.timedelta(days=1))
     sdps = _sdp_counts(today)
-    installed = _installed_counts([today])
+    installed = installed_counts([today])
     exceptions = _open_exceptions()
     reads = read_success(days)
     waiting = set(submitted_stages().items())
@@ -318,8 +182,8 @@ def ldc_rows(today: dt.date | None = None) -> list[LdcRow]:
             wave=ldc.enrollment_wave,
             meters_installed=installed.get(ldc.pk, [0])[0],
             read_success_pct=success_pct(per_day),
-            meter_days_read=sum(v[0] for v in (per_day or {}).values()),
-            meter_days_expected=sum(v[1] for v in (per_day or {}).values()),
+            reads_delivered=sum(v.delivered for v in (per_day or {}).values()),
+            reads_expected=sum(v.expected for v in (per_day or {}).values()),
             open_exceptions=exceptions.get(ldc.pk, 0),
             awaiting_sign_off=(ldc.pk, ldc.stage) in waiting,
             today=today,
@@ -346,6 +210,12 @@ def current_targets() -> dict[str, RolloutTarget]:
     return {t.metric: t for t in RolloutTarget.objects.filter(superseded_at__isnull=True)}
 
 
+def _province_pct(rows: list[LdcRow]) -> float | None:
+    """The province's read success: every LDC's reads delivered over its reads expected."""
+    expected = sum(r.reads_expected for r in rows)
+    return round(100.0 * sum(r.reads_delivered for r in rows) / expected, 2) if expected else None
+
+
 def province_totals(rows: list[LdcRow], targets: dict[str, RolloutTarget]) -> dict[str, Any]:
     """The province's figures, each with its target (if set) and the share of it reached."""
     total = {key: sum(getattr(r, key) for r in rows) for key, _ in FIGURES}
@@ -359,12 +229,9 @@ def province_totals(rows: list[LdcRow], targets: dict[str, RolloutTarget]) -> di
             | {"of_base": of_base if key != "customers" else None}
         )
     read = [r.read_success_pct for r in rows if r.read_success_pct is not None]
-    expected = sum(r.meter_days_expected for r in rows)
     return {
         "ldcs": len(rows),
-        "read_success_pct": (
-            round(100.0 * sum(r.meter_days_read for r in rows) / expected, 2) if expected else None
-        ),
+        "read_success_pct": _province_pct(rows),
         "production": sum(1 for r in rows if r.stage == Stage.PRODUCTION),
         "figures": figures,
         "below_obligation": sum(1 for r in rows if r.meets_obligation is False),
@@ -576,10 +443,10 @@ def weekly_quality(ldc: LDC, end: dt.date | None = None) -> dict[str, Any]:
     rejected = _rejected_files(ldc, days)
     daily = []
     for day, files in zip(days, rejected, strict=True):
-        read, expected, _ = per_day.get(day, (0, 0, 0))
-        pct = round(100.0 * read / expected, 2) if expected else None
+        counts = per_day.get(day, NOTHING)
         daily.append(
-            {"day": day, "read": read, "expected": expected, "pct": pct}
+            {"day": day, "delivered": counts.delivered, "expected": counts.expected}
+            | {"pct": counts.pct}
             | {"files_rejected": files["files"], "files_received": files["received"]}
         )
     by_rule = (
@@ -718,10 +585,7 @@ def rollout_snapshot_take(*, today: dt.date | None = None) -> int:
         )
         for r in rows
     ]
-    expected = sum(r.meter_days_expected for r in rows)
-    province_pct = (
-        round(100.0 * sum(r.meter_days_read for r in rows) / expected, 2) if expected else None
-    )
+    province_pct = _province_pct(rows)
     snapshots.append(
         RolloutSnapshot(
             week=week,

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -15,8 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ldc.models import LDC, Stage
-from meters.localtime import day_number
+from meters import read_success
+from meters.localtime import date_of, day_number, local_day_bounds
 from meters.models import IntervalDay, Meter, ServiceDeliveryPoint, VeeException
+from meters.runs import sorted_unique
 from meters.storage import IntervalFlag
 from meters.store import ensure_partitions
 from portal import rollout
@@ -29,38 +32,65 @@ pytestmark = pytest.mark.django_db
 READ_WH = 123_457  # a reads value no aggregate page may ever show (test_coordinator_privacy)
 
 
+TZ = ZoneInfo("America/Toronto")  # the LDCs' time zone (ldc.models.LDC.time_zone)
+
+
+def hours(days: list[dt.date]) -> int:
+    """Hours of those local days (23 or 25 on DST days)."""
+    bounds = [local_day_bounds(TZ, day_number(day)) for day in days]
+    return sum((end - start) // 3600 for start, end in bounds)
+
+
+def rate(part: list[dt.date], whole: list[dt.date], meters: int = 1) -> float:
+    """Read success when one of ``meters`` delivered the local days ``part`` of ``whole``."""
+    return round(100.0 * hours(part) / (meters * hours(whole)), 2)
+
+
 def put_reads(meter: Meter, days: list[dt.date], missing_on: set[dt.date] = frozenset()) -> None:
-    """Hourly channel-1 rows of ``meter``; a day in ``missing_on`` lacks one interval."""
-    ensure_partitions(np.array([day_number(d) for d in days], np.int64))  # PostgreSQL
+    """Hourly channel-1 rows of ``meter`` covering its local ``days`` whole (a local day spans
+    two stored UTC days); every hour of a day in ``missing_on`` was reported missing."""
+    starts, missing = [], []
     for day in days:
-        flags = np.full(24, IntervalFlag.RECEIVED | IntervalFlag.VALIDATED, np.uint8)
-        if day in missing_on:
-            flags[5] = IntervalFlag.MISSING
-        wh = np.full(24, READ_WH, "<i4")
+        start, end = local_day_bounds(TZ, day_number(day))
+        starts.append(np.arange(start, end, 3600, dtype=np.int64))
+        missing.append(np.full(len(starts[-1]), day in missing_on))
+    start_s, missed = np.concatenate(starts), np.concatenate(missing)
+    utc_days = start_s // 86400
+    ensure_partitions(sorted_unique(utc_days))  # PostgreSQL
+    for utc_day in sorted_unique(utc_days).tolist():
+        mine = utc_days == utc_day
+        slots = (start_s[mine] - utc_day * 86400) // 3600
+        flags = np.full(24, IntervalFlag.MISSING, np.uint8)  # never mentioned
+        flags[slots] = np.where(
+            missed[mine],
+            IntervalFlag.RECEIVED | IntervalFlag.MISSING,
+            IntervalFlag.RECEIVED | IntervalFlag.VALIDATED,
+        )
+        wh = np.where((flags & IntervalFlag.MISSING) != 0, 0, READ_WH).astype("<i4")
         IntervalDay.objects.create(
             ldc_id=meter.ldc_id,
             meter=meter,
             channel=1,
-            day=day,
+            day=date_of(utc_day),
             interval_minutes=60,
             wh=wh.tobytes(),
             flags=flags.tobytes(),
             raw_wh=wh.tobytes(),
             raw_quality=np.zeros(24, np.uint8).tobytes(),
         )
-    rollout.forget_read_success(meter.ldc_id)  # as a committed delivery does (ldc/apps.py)
+    read_success.forget(meter.ldc_id)  # as a committed delivery does (meters/apps.py)
 
 
 def test_read_success_is_counted_once_until_reads_change(rollout_world: Any) -> None:
     days = rollout.window()
     north = rollout_world.north
-    first = rollout.read_success(days)
-    assert _queries(lambda: rollout.read_success(days)) == 1  # the LDC ids; counts cached
-    assert rollout.read_success(days) == first
+    first = read_success.read_success(days)
+    assert _queries(lambda: read_success.read_success(days)) == 1  # the LDCs; counts cached
+    assert read_success.read_success(days) == first
     put_reads(rollout_world.objects["south_meter"], days[-1:])  # forgets south's days
-    again = rollout.read_success(days)
+    again = read_success.read_success(days)
     assert again[north.pk] == first[north.pk]
-    assert again[rollout_world.south.pk][days[-1]][2] == 1  # south's new delivery counted
+    assert again[rollout_world.south.pk][days[-1]].delivered == hours(days[-1:])
 
 
 def build_rollout_world(world: Any) -> Any:
@@ -87,6 +117,12 @@ def build_rollout_world(world: Any) -> Any:
     return world
 
 
+def north_rate() -> float:
+    """north's read success in the rollout world: 6 of the 7 days delivered."""
+    days = rollout.window()
+    return rate(days[:2] + days[3:], days)
+
+
 @pytest.fixture
 def rollout_world(world: Any) -> Any:
     return build_rollout_world(world)
@@ -101,7 +137,7 @@ def test_ldc_rows_count_each_ldcs_rollout(rollout_world: Any) -> None:
     assert (north.customers, north.meters_installed, north.meters_pct) == (10_000, 1, 0.0)
     assert (north.sdps_registered, north.sdps_enrolled, north.tou_billed) == (2, 1, 1)
     assert (north.stage, north.days_in_stage, north.wave) == ("sit", 12, 1)
-    assert north.read_success_pct == round(100 * 6 / 7, 2) == 85.71
+    assert north.read_success_pct == north_rate()  # 6 of 7 days delivered
     assert north.meets_obligation is False
     assert (north.open_exceptions, north.no_rate_class, north.invalid_postal_code) == (1, 1, 1)
     assert north.dq_issues == 2 and north.size_class.key == "10k_100k"
@@ -118,17 +154,26 @@ def test_an_ldc_before_production_counts_from_its_first_delivery(rollout_world: 
     LDC.objects.filter(slug="south").update(status=LDC.Status.TESTING, stage=Stage.SIT)
     assert row_of(rollout.ldc_rows(), "south").read_success_pct is None
     put_reads(rollout_world.objects["south_meter"], rollout.window()[-1:])
-    assert row_of(rollout.ldc_rows(), "south").read_success_pct == round(100 / 7, 2)
+    assert row_of(rollout.ldc_rows(), "south").read_success_pct == rate(
+        rollout.window()[-1:], rollout.window()
+    )
 
 
-def test_an_estimated_interval_makes_the_day_not_read(world: Any) -> None:
+def test_an_estimate_is_not_a_delivered_read(world: Any) -> None:
     days = rollout.window()
     put_reads(world.objects["north_meter"], days)
-    day = IntervalDay.objects.get(meter=world.objects["north_meter"], day=days[0])
-    flags = np.frombuffer(day.flags, np.uint8).copy()
-    flags[0] |= IntervalFlag.ESTIMATED
-    IntervalDay.objects.filter(pk=day.pk).update(flags=flags.tobytes())
-    assert row_of(rollout.ldc_rows(), "north").read_success_pct == 85.71
+    stored = IntervalDay.objects.filter(meter=world.objects["north_meter"], day=days[0])
+    flags = np.frombuffer(stored.get().flags, np.uint8).copy()
+    flags[12] |= IntervalFlag.ESTIMATED  # 12:00 UTC, in the morning of local days[0]
+    stored.update(flags=flags.tobytes())
+    read_success.forget(world.north.pk)
+    expected = hours(days)
+    assert row_of(rollout.ldc_rows(), "north").read_success_pct == round(
+        100.0 * (expected - 1) / expected, 2
+    )
+    counts = read_success.read_success(days, ldc=world.north)[world.north.pk]
+    assert counts[days[0]].delivered == hours(days[:1]) - 1 == counts[days[0]].expected - 1
+    assert [counts[day].pct for day in days[1:]] == [100.0] * 6
 
 
 def test_province_totals_against_targets(rollout_world: Any) -> None:
@@ -141,8 +186,9 @@ def test_province_totals_against_targets(rollout_world: Any) -> None:
     assert totals["customers"] == 10_000 + 11_000
     assert figures["tou_billed"]["value"] == 1 and figures["tou_billed"]["pct"] == 25.0
     assert figures["meters_installed"]["value"] == 2 and figures["meters_installed"]["pct"] is None
-    assert totals["below_obligation"] == 2  # north 85.71 %, south 0 %
-    assert totals["read_success_pct"] == 42.86
+    assert totals["below_obligation"] == 2  # north ~85.71 %, south 0 %
+    days = rollout.window()
+    assert totals["read_success_pct"] == rate(days[:2] + days[3:], days, meters=2)
 
 
 def _ldcs_of_sizes(sizes: list[int]) -> None:
@@ -214,7 +260,7 @@ def test_csv_has_stable_columns(rollout_world: Any) -> None:
         "dq_issues",
     ]
     north = dict(zip(table[0], table[1], strict=True))
-    assert north["ldc"] == "north" and north["read_success_7d_pct"] == "85.71"
+    assert north["ldc"] == "north" and north["read_success_7d_pct"] == str(north_rate())
     assert north["meets_98_pct"] == "no" and north["enrollment_wave"] == "1"
     assert north["dq_issues"] == "2" and north["stage"] == "sit"
 
@@ -229,9 +275,12 @@ def test_snapshot_is_idempotent_within_a_week(rollout_world: Any) -> None:
     assert RolloutSnapshot.objects.filter(week=week).count() == 3
     province = RolloutSnapshot.objects.get(week=week, ldc__isnull=True)
     assert (province.ldcs, province.customers, province.tou_billed) == (2, 21_000, 2)
-    assert province.read_success_pct == round(100 * 6 / 14, 2)  # weighted: 6 of 7 + 0 of 7
+    days = rollout.window()
+    # weighted: north 6 of 7 days, south none of 7
+    assert province.read_success_pct == rate(days[:2] + days[3:], days, meters=2)
     north = RolloutSnapshot.objects.get(week=week, ldc=rollout_world.north)
-    assert (north.stage, north.read_success_pct, north.dq_issues) == ("sit", 85.71, 2)
+    assert (north.stage, north.dq_issues) == ("sit", 2)
+    assert north.read_success_pct == north_rate()
     next_week = timezone.localdate() + dt.timedelta(days=7)
     rollout.rollout_snapshot_take(today=next_week)
     assert RolloutSnapshot.objects.filter(ldc__isnull=True).count() == 2
@@ -274,7 +323,11 @@ def test_targets_keep_history_and_are_audited(world: Any) -> None:
 def test_weekly_quality_of_one_ldc(rollout_world: Any) -> None:
     week = rollout.weekly_quality(rollout_world.north)
     assert [d["pct"] for d in week["daily"]].count(0.0) == 1
-    assert week["success_pct"] == 85.71 and week["days_below"] == 1
+    days = rollout.window()
+    assert week["success_pct"] == north_rate() and week["days_below"] == 1
+    assert [d["delivered"] for d in week["daily"]] == [
+        hours([d]) if d != days[2] else 0 for d in days
+    ]
     v01 = {"rule": "V01", "total": 1, "open": 1, "title": "missing intervals"}
     assert week["exceptions"] == [v01]
     assert dict(week["dq"])["SDPs without a rate class"] == 1

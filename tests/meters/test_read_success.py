@@ -1,0 +1,98 @@
+"""Read success: one count per LDC and local day, the same on the LDC's dashboard and the SME's
+pages, local days cut at local midnight (DST days of 23 and 25 hours), kept until reads change."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from ldc.dashboard import ldc_dashboard
+from meters import read_success
+from meters.localtime import day_number
+from portal import rollout
+from tests import factories
+from tests.ldc.test_dashboard import deliver_day
+from tests.portal.test_rollout import hours, put_reads
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "minutes", "cut"),
+    [
+        ("America/Toronto", "2026-01-15", 60, (5, -1)),  # EST: 00:00-04:00 UTC are the day before
+        ("America/Toronto", "2026-07-15", 60, (4, -1)),  # EDT
+        ("America/Toronto", "2026-07-15", 15, (16, -1)),
+        ("America/Toronto", "2026-03-08", 60, (5, -1)),  # DST begins at 07:00 UTC: cut at 05:00
+        ("America/Toronto", "2026-03-09", 60, (4, -1)),
+        ("Europe/Paris", "2026-01-15", 60, (23, 0)),  # east: 23:00 UTC begins the next day
+        ("UTC", "2026-01-15", 60, (0, -1)),  # nothing belongs to the day before
+    ],
+)
+def test_a_stored_utc_day_is_cut_at_local_midnight(
+    zone: str, day: str, minutes: int, cut: tuple[int, int]
+) -> None:
+    number = day_number(dt.date.fromisoformat(day))
+    at, left = read_success._split(ZoneInfo(zone), number, minutes)
+    assert (at, left - number) == cut
+
+
+@pytest.mark.parametrize("day", ["2026-03-08", "2026-11-01", "2026-06-10"])
+def test_a_whole_local_day_is_delivered_in_full_also_on_dst_days(world: Any, day: str) -> None:
+    local = dt.date.fromisoformat(day)
+    around = [local - dt.timedelta(days=1), local, local + dt.timedelta(days=1)]
+    put_reads(world.objects["north_meter"], [local])
+    counts = read_success.read_success(around, ldc=world.north)[world.north.pk]
+    assert counts[local].delivered == counts[local].expected == hours([local]) in (23, 24, 25)
+    assert counts[local].pct == 100.0 and counts[local].meets_obligation
+    assert counts[local].meters == 1
+    # The neighbours expect their hours of the installed meter and got none.
+    for other in (around[0], around[2]):
+        assert (counts[other].delivered, counts[other].expected) == (0, hours([other]))
+
+
+def test_dashboard_and_sme_pages_show_the_same_read_success(world: Any) -> None:
+    extra_sdp = factories.SdpFactory(ldc=world.north, sdp_id="NORTH-SDP-2")
+    factories.install(extra_sdp, factories.MeterFactory(ldc=world.north, serial="NORTH-MTR-2"))
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    deliver_day(world.north, ["NORTH-MTR-1", "NORTH-MTR-2"], yesterday, gap_rate=0.05)
+    dashboard = ldc_dashboard(world.north)["read_success"]
+    week = rollout.weekly_quality(world.north)["daily"][-1]
+    assert week["day"] == dashboard["day"] == yesterday
+    assert 0 < dashboard["pct"] < 100.0
+    assert (week["delivered"], week["expected"], week["pct"]) == (
+        dashboard["delivered"],
+        dashboard["expected"],
+        dashboard["pct"],
+    )
+
+
+def test_counts_are_kept_until_that_ldcs_reads_change(world: Any) -> None:
+    days = rollout.window()
+    first = read_success.read_success(days, ldc=world.north)
+    assert first[world.north.pk][days[-1]].delivered == 0
+    put_reads(world.objects["north_meter"], days[-1:])  # forgets north's days, as a load does
+    again = read_success.read_success(days, ldc=world.north)
+    assert again[world.north.pk][days[-1]].delivered == hours(days[-1:])
+
+
+def test_a_delivery_through_the_pipeline_forgets_the_counts(
+    world: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    before = read_success.read_success([yesterday], ldc=world.north)[world.north.pk][yesterday]
+    assert before.delivered == 0 and before.expected > 0
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver_day(world.north, ["NORTH-MTR-1"], yesterday)
+    after = read_success.read_success([yesterday], ldc=world.north)[world.north.pk][yesterday]
+    assert after.delivered == after.expected == before.expected
+
+
+def test_an_ldc_with_neither_meters_nor_reads_is_left_out(world: Any) -> None:
+    empty = factories.LdcFactory(slug="empty")
+    counted = read_success.read_success(rollout.window())
+    assert empty.pk not in counted and world.north.pk in counted
