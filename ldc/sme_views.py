@@ -26,8 +26,8 @@ from ldc.models import (
     TrainingRegistration,
     TrainingSession,
 )
-from ldc.views import _errors, _stage_or_404, evidence_response, stage_page_context
-from portal.mixins import CoordinatorMixin
+from ldc.views.stages import evidence_response, stage_or_404, stage_page_context
+from portal.mixins import CoordinatorMixin, show_refusal
 
 
 class OnboardingListView(CoordinatorMixin, TemplateView):
@@ -79,7 +79,7 @@ class SmeStageDetailView(CoordinatorMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         ldc = get_object_or_404(LDC, slug=kwargs["slug"])
-        context.update(stage_page_context(ldc, _stage_or_404(ldc, kwargs["stage"])))
+        context.update(stage_page_context(ldc, stage_or_404(ldc, kwargs["stage"])))
         context.update(
             sme=True,
             can_decide=self.actor.can("stages.sign_off"),
@@ -108,11 +108,11 @@ class SmeActionView(CoordinatorMixin, View):
 class SmeSignOffView(SmeActionView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         ldc = get_object_or_404(LDC, slug=kwargs["slug"])
-        ldc_stage = _stage_or_404(ldc, kwargs["stage"])
+        ldc_stage = stage_or_404(ldc, kwargs["stage"])
         try:
             stages.stage_sign_off(ldc_stage=ldc_stage, actor=self.actor)
         except ValidationError as exc:
-            _errors(request, exc)
+            show_refusal(request, exc)
         else:
             ldc.refresh_from_db()
             messages.success(
@@ -126,13 +126,13 @@ class SmeSignOffView(SmeActionView):
 class SmeReturnView(SmeActionView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         ldc = get_object_or_404(LDC, slug=kwargs["slug"])
-        ldc_stage = _stage_or_404(ldc, kwargs["stage"])
+        ldc_stage = stage_or_404(ldc, kwargs["stage"])
         form = StageReturnForm(request.POST)
         try:
             reason = form.cleaned_data["reason"] if form.is_valid() else ""
             stages.stage_return(ldc_stage=ldc_stage, reason=reason, actor=self.actor)
         except ValidationError as exc:
-            _errors(request, exc)
+            show_refusal(request, exc)
         else:
             messages.success(request, f"{ldc_stage.get_stage_display()} is returned to {ldc}.")
         return self.back(ldc)
@@ -163,7 +163,7 @@ class SmeOrgIdView(SmeActionView):
                 ldc=ldc, mdmr_org_id=form.cleaned_data["mdmr_org_id"], actor=self.actor
             )
         except ValidationError as exc:
-            _errors(request, exc)
+            show_refusal(request, exc)
         else:
             messages.success(request, f"{ldc}'s MDM/R organisation id is {ldc.mdmr_org_id}.")
         return self.back(ldc)
@@ -236,7 +236,7 @@ class SmeAttendanceView(CoordinatorMixin, View):
                     actor=self.actor,
                 )
             except ValidationError as exc:
-                _errors(request, exc)
+                show_refusal(request, exc)
             else:
                 messages.success(request, f"{registration.user.email}: recorded.")
         return redirect("sme_onboarding:session", session_id=registration.session_id)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from portal.access import Actor, actor_for_request
@@ -66,3 +67,8 @@ class CustomerMixin(ActorMixin):
     def check_actor(self, actor: Actor) -> None:
         if not actor.is_customer:
             raise PermissionDenied("For customers.")
+
+
+def show_refusal(request: HttpRequest, exc: ValidationError) -> None:
+    """A service refused the action: its reasons, as one error message on the next page."""
+    messages.error(request, " ".join(exc.messages))

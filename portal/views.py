@@ -29,7 +29,7 @@ from ldc.models import LDC, LdcStage, Stage
 from portal import charts, rollout
 from portal.access import actor_for_request
 from portal.api import HasCapability
-from portal.mixins import CoordinatorMixin, LdcMixin
+from portal.mixins import CoordinatorMixin, LdcMixin, show_refusal
 from portal.models import AuditEvent, RolloutMetric, RolloutTarget
 from portal.selectors import ldc_figures, ldcs_with_counts
 
@@ -320,7 +320,7 @@ class RolloutWaveView(CoordinatorMixin, View):
         try:
             ldc_wave_assign(ldc=ldc, wave=form.cleaned_data["wave"], actor=self.actor)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            show_refusal(request, exc)
         else:
             wave = form.cleaned_data["wave"]
             messages.success(request, f"{ldc.name}: {f'wave {wave}' if wave else 'no wave'}.")
@@ -350,7 +350,7 @@ class RolloutStageDecisionView(CoordinatorMixin, View):
                 stage_return(ldc_stage=ldc_stage, reason=data["reason"], actor=self.actor)
                 done = "returned to the LDC"
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            show_refusal(request, exc)
         else:
             messages.success(request, f"{ldc.name}: {ldc_stage.get_stage_display()} {done}.")
         return _back(request, "rollout:ldc-table")
