@@ -14,8 +14,19 @@ class MetersConfig(AppConfig):
             signal.connect(_forget_read_success, dispatch_uid=f"meters.read_success.{why}")
 
 
-def _forget_read_success(sender: Any, *, ldc: Any, **kwargs: Any) -> None:
-    """Reads of that LDC were stored, estimated or edited: its counted read success is stale."""
+def _forget_read_success(
+    sender: Any,
+    *,
+    ldc: Any,
+    first_day: int | None = None,
+    last_day: int | None = None,
+    starts: Any = None,
+    **kwargs: Any,
+) -> None:
+    """Reads of that LDC were stored, estimated or edited: the read success of the days they
+    touched (UTC day numbers, or the edited intervals' starts) is stale."""
     from meters import read_success
 
-    read_success.forget(ldc.pk)
+    if starts is not None and len(starts):
+        first_day, last_day = int(min(starts)) // 86_400, int(max(starts)) // 86_400
+    read_success.forget(ldc, first_day, last_day)

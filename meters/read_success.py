@@ -20,29 +20,31 @@ the LDCs that received reads. One key per LDC and day, dropped by date, so nothi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import astuple, dataclass
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from ldc.models import LDC
 from meters.ingest import OBLIGATION_PCT
-from meters.localtime import day_number, local_day_bounds
+from meters.localtime import date_of, day_number, local_day_bounds, local_days
 from meters.models import IntervalDay, MeterInstallation
-from meters.runs import sorted_unique
 from meters.storage import IntervalFlag, slots_per_day
 
 CACHE_S = 24 * 3600  # per LDC and day; dropped when that LDC's reads change
 FORGET_DAYS = 45  # days back a change of reads can touch (late files, edits)
-CHUNK_ROWS = 5000  # stored days per numpy step while streaming
+CHUNK_ROWS = 5000  # stored days fetched at a time (SQLite)
+GROUPS_FETCHED = 4  # (LDC, day, length) groups fetched at a time (PostgreSQL)
 NOT_ACTUAL = int(IntervalFlag.MISSING | IntervalFlag.ESTIMATED)
 DAY_S = 86400
-EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,18 @@ def read_success(days: Sequence[dt.date], ldc: LDC | None = None) -> dict[int, P
     ldcs = [ldc] if ldc is not None else list(LDC.objects.only("pk", "time_zone"))
     keys = {(x.pk, day): _key(x.pk, day) for x in ldcs for day in days}
     known = cache.get_many(list(keys.values()))
-    todo = {x_pk for (x_pk, _), key in keys.items() if key not in known}
+    todo = {(x_pk, day) for (x_pk, day), key in keys.items() if key not in known}
     if todo:
-        counted = _count(list(days), [x for x in ldcs if x.pk in todo])
+        # Only the days not counted yet (a delivery forgets the days it touched), of the LDCs
+        # that lack them.
+        first, last = min(day for _, day in todo), max(day for _, day in todo)
+        span = [day for day in days if first <= day <= last]
+        again = {x_pk for x_pk, _ in todo}
+        counted = _count(span, [x for x in ldcs if x.pk in again])
         fresh = {
-            key: astuple(counted[x_pk][day]) if x_pk in counted else None
-            for (x_pk, day), key in keys.items()
-            if x_pk in todo
+            keys[(x_pk, day)]: astuple(counted[x_pk][day]) if x_pk in counted else None
+            for x_pk in again
+            for day in span
         }
         cache.set_many(fresh, CACHE_S)
         known.update(fresh)
@@ -106,10 +113,15 @@ def read_success(days: Sequence[dt.date], ldc: LDC | None = None) -> dict[int, P
     return out
 
 
-def forget(ldc_id: int, today: dt.date | None = None) -> None:
-    """That LDC's reads changed: its days are counted again on the next look."""
-    today = today or timezone.localdate()
-    cache.delete_many([_key(ldc_id, today - dt.timedelta(days=n)) for n in range(FORGET_DAYS)])
+def forget(ldc: LDC, first_day: int | None = None, last_day: int | None = None) -> None:
+    """That LDC's reads of UTC days ``first_day`` to ``last_day`` (day numbers) changed: the local
+    days they fall in are counted again on the next look. Without days: the last FORGET_DAYS."""
+    if first_day is None or last_day is None:
+        last_day = day_number(timezone.localdate()) + 1
+        first_day = last_day - FORGET_DAYS
+    start, end = np.array([first_day * DAY_S, (last_day + 1) * DAY_S - 1], np.int64)
+    local = local_days(np.array([start, end]), ZoneInfo(ldc.time_zone)).tolist()
+    cache.delete_many([_key(ldc.pk, date_of(day)) for day in range(local[0], local[1] + 1)])
 
 
 def installed_counts(
@@ -148,79 +160,81 @@ class _Tally:
     """Delivered and received intervals per (LDC, local day), and each LDC's interval lengths."""
 
     def __init__(self, ldcs: list[LDC], first: int, n_days: int) -> None:
-        self.ids = np.array(sorted(x.pk for x in ldcs), np.int64)
+        self.ids = sorted(x.pk for x in ldcs)
         self.tz = {x.pk: ZoneInfo(x.time_zone) for x in ldcs}
         self.first, self.n_days = first, n_days
         self.counts = np.zeros((len(self.ids), n_days, 2), np.int64)  # delivered, received
         self.lengths: dict[tuple[int, int], int] = {}  # (ldc, minutes) -> stored days
 
-    def add(self, chunk: list[tuple[int, dt.date, int, bytes]]) -> None:
-        size = len(chunk)
-        ldc = np.fromiter((r[0] for r in chunk), np.int64, size)
-        day = np.fromiter((r[1].toordinal() for r in chunk), np.int64, size) - EPOCH
-        minutes = np.fromiter((r[2] for r in chunk), np.int64, size)
-        group = (ldc << 16) | minutes
-        for key in sorted_unique(group).tolist():
-            ldc_id, length = key >> 16, key & 0xFFFF
-            n = slots_per_day(length)
-            mine = [i for i in np.flatnonzero(group == key).tolist() if len(chunk[i][3]) == n]
-            self.lengths[(ldc_id, length)] = self.lengths.get((ldc_id, length), 0) + len(mine)
-            if mine:
-                flags = b"".join(bytes(chunk[i][3]) for i in mine)
-                self._add_rows(np.frombuffer(flags, np.uint8).reshape(-1, n), day[mine], ldc_id)
-
-    def _add_rows(self, flags: np.ndarray, day: np.ndarray, ldc_id: int) -> None:
-        """Stored days of one LDC and interval length: ``flags`` (rows, slots), UTC ``day``."""
-        rows, n = flags.shape
-        days = sorted_unique(day)
-        length = 1440 // n
-        cuts = np.array([_split(self.tz[ldc_id], d, length) for d in days.tolist()], np.int64)
-        cut = cuts[np.searchsorted(days, day)]  # one split per stored UTC day, not per row
-        at, left_day = cut[:, 0], cut[:, 1] - self.first
-        received = (flags & IntervalFlag.RECEIVED) != 0
-        delivered = received & ((flags & NOT_ACTUAL) == 0)
-        where = self.counts[int(np.searchsorted(self.ids, ldc_id))]
-        for column, mask in enumerate((delivered, received)):
-            running = np.zeros((rows, n + 1), np.int32)
-            np.cumsum(mask, axis=1, out=running[:, 1:])
-            before = running[np.arange(rows), at]
-            for local, count in ((left_day, before), (left_day + 1, running[:, n] - before)):
-                inside = (local >= 0) & (local < self.n_days)
-                where[:, column] += np.bincount(
-                    local[inside], count[inside], minlength=self.n_days
-                ).astype(np.int64)
+    def add(self, ldc_id: int, day: int, minutes: int, flags: bytes) -> None:
+        """Stored days of one LDC, UTC ``day`` and interval length, their flags end to end."""
+        n = slots_per_day(minutes)
+        matrix = np.frombuffer(flags, np.uint8).reshape(-1, n)
+        key = (ldc_id, minutes)
+        self.lengths[key] = self.lengths.get(key, 0) + matrix.shape[0]
+        received = (matrix & IntervalFlag.RECEIVED) != 0
+        delivered = received & ((matrix & NOT_ACTUAL) == 0)
+        at, left = _split(self.tz[ldc_id], day, minutes)
+        where = self.counts[self.ids.index(ldc_id)]
+        for local, part in ((left, slice(0, at)), (left + 1, slice(at, n))):
+            if 0 <= local - self.first < self.n_days:
+                where[local - self.first, 0] += np.count_nonzero(delivered[:, part])
+                where[local - self.first, 1] += np.count_nonzero(received[:, part])
 
     def usual_length(self, ldc_id: int) -> int:
         mine = {length: n for (x, length), n in self.lengths.items() if x == ldc_id}
         return max(mine, key=lambda length: (mine[length], -length)) if mine else 60
 
 
+# Channel 1's stored days grouped by LDC, UTC day and interval length, their flags end to end:
+# PostgreSQL does the grouping (sorted, streamed to a server-side cursor a few groups at a time),
+# so no Python runs per stored day. Days whose flags do not fit their length are left out.
+_GROUPS_PG = (
+    "SELECT ldc_id, day, interval_minutes, string_agg(flags, ''::bytea) "
+    "FROM meters_intervalday WHERE ldc_id = ANY(%s) AND channel = 1 AND day BETWEEN %s AND %s "
+    "AND length(flags) * interval_minutes = 1440 GROUP BY ldc_id, day, interval_minutes"
+)
+
+
+def _stored_groups(
+    ldcs: list[LDC], first: dt.date, last: dt.date
+) -> Iterator[tuple[int, int, int, bytes]]:
+    """(LDC, UTC day number, interval minutes, flags) of the stored days of UTC days first..last."""
+    ids = [x.pk for x in ldcs]
+    if connection.vendor == "postgresql":
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(_GROUPS_PG, [ids, first, last])
+            while rows := cursor.fetchmany(GROUPS_FETCHED):
+                for ldc_id, day, minutes, flags in rows:
+                    yield ldc_id, day_number(day), minutes, bytes(flags)
+        return
+    stored = IntervalDay.objects.for_ldc(ldcs[0]) if len(ldcs) == 1 else IntervalDay.objects
+    rows = (
+        stored.filter(ldc_id__in=ids, channel=1, day__gte=first, day__lte=last)
+        .order_by("ldc_id", "day", "interval_minutes")
+        .values_list("ldc_id", "day", "interval_minutes", "flags")
+        .iterator(CHUNK_ROWS)
+    )
+    for (ldc_id, day, minutes), group in groupby(rows, key=itemgetter(0, 1, 2)):
+        n = slots_per_day(minutes)
+        flags = b"".join(bytes(row[3]) for row in group if len(row[3]) == n)
+        yield ldc_id, day_number(day), minutes, flags
+
+
 def _count(days: list[dt.date], ldcs: list[LDC]) -> dict[int, PerDay]:
     """Count the days from the stored reads: two queries, the flags of every stored day of the
-    days (and the UTC days around them) streamed once."""
+    UTC days the local days span read once."""
     first = day_number(days[0])
     tally = _Tally(ldcs, first, len(days))
-    ids = [int(i) for i in tally.ids]
-    stored = IntervalDay.objects.for_ldc(ldcs[0]) if len(ldcs) == 1 else IntervalDay.objects
-    stored = stored.filter(
-        ldc_id__in=ids,
-        channel=1,
-        day__gte=days[0] - dt.timedelta(days=1),
-        day__lte=days[-1] + dt.timedelta(days=1),
-    )
-    chunk: list[tuple[int, dt.date, int, bytes]] = []
-    for row in stored.values_list("ldc_id", "day", "interval_minutes", "flags").iterator(
-        CHUNK_ROWS
-    ):
-        chunk.append(row)
-        if len(chunk) >= CHUNK_ROWS:
-            tally.add(chunk)
-            chunk = []
-    if chunk:
-        tally.add(chunk)
-    installed = installed_counts(days, ids)
+    # The UTC days the local days span, in every LDC's zone.
+    zones = set(tally.tz.values())
+    lo = min(local_day_bounds(tz, first)[0] for tz in zones) // DAY_S
+    hi = max(local_day_bounds(tz, first + len(days) - 1)[1] - 1 for tz in zones) // DAY_S
+    for group in _stored_groups(ldcs, date_of(lo), date_of(hi)):
+        tally.add(*group)
+    installed = installed_counts(days, tally.ids)
     out: dict[int, PerDay] = {}
-    for index, ldc_id in enumerate(ids):
+    for index, ldc_id in enumerate(tally.ids):
         meters = installed.get(ldc_id, [0] * len(days))
         counts = tally.counts[index]
         if not any(meters) and not counts[:, 1].any():

@@ -273,6 +273,8 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
     def committed(number: int, outcome: Loaded) -> None:
         # In the calling thread, after the batch's commit: queue its VEE (a worker killed
         # before this leaves vee_queued false, and the retry queues it).
+        if outcome.touched is not None:
+            _announce_stored(read_file.ldc, *outcome.touched)
         if outcome.vee is not None:
             _queue_vee(read_file.ldc, *outcome.vee)
             _mark_vee_queued(read_file, number)
@@ -293,6 +295,7 @@ class Loaded:
 
     new_days: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     vee: tuple[list[int], int, int] | None = None
+    touched: tuple[list[int], int, int] | None = None  # meters, first and last UTC day
 
 
 @functools.cache
@@ -450,7 +453,7 @@ def _load_batch(
     """Merge batch ``number`` and record it done, in one transaction."""
     with transaction.atomic():
         counts = merge_batch(read_file, batch, resolver, tz, now)
-        vee = counts.pop("vee")
+        vee, touched = counts.pop("vee"), counts.pop("touched")
         ReadFileBatch.objects.create(
             ldc=read_file.ldc,
             read_file=read_file,
@@ -467,7 +470,7 @@ def _load_batch(
             intervals_rejected=F("intervals_rejected") + counts["rejected"],
             registers_accepted=F("registers_accepted") + counts["registers"],
         )
-    return Loaded(counts["new_days"], vee)
+    return Loaded(counts["new_days"], vee, touched)
 
 
 def _mark_vee_queued(read_file: ReadFile, number: int) -> None:
@@ -488,8 +491,9 @@ def merge_batch(
     tz: ZoneInfo,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """Merge one batch inside the caller's transaction; returns its counts and the VEE it
-    needs (meters, first and last UTC day) or None."""
+    """Merge one batch inside the caller's transaction; returns its counts, the meters and UTC
+    days its accepted reads touched (meters, first and last UTC day, or None) and the VEE it
+    needs (the same, or None when VEE does not follow ingestion)."""
     ldc, intervals = read_file.ldc, batch.intervals
     checked = check_rules(intervals, batch.interval_code, resolver, batch.local_days(tz), now)
     ok = checked.reason == Reason.ACCEPTED
@@ -499,17 +503,18 @@ def merge_batch(
     rejections = group_rejections(intervals, checked.reason)
     _save_rejections(read_file, rejections)
     ok = checked.reason == Reason.ACCEPTED  # the merge may have rejected more (length changed)
-    vee = None
-    if ok.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
+    touched = None
+    if ok.any():
         if not ok.all():
             meters = runs.unique(checked.meter_pk[ok]).tolist()
         start = intervals.start if ok.all() else intervals.start[ok]
-        vee = (meters, int(start.min()) // 86_400, int(start.max()) // 86_400)
+        touched = (meters, int(start.min()) // 86_400, int(start.max()) // 86_400)
     return {
         "accepted": accepted,
         "rejected": sum(r["intervals"] for r in rejections),
         "registers": _save_registers(read_file, batch.registers, batch.register_code, resolver),
-        "vee": vee,
+        "touched": touched,
+        "vee": touched if settings.OPENMDMR_VEE_AFTER_INGEST else None,
         "new_days": new_days,
     }
 
@@ -519,18 +524,31 @@ def _requeue_vee(
 ) -> None:
     pk = resolver.meter_ids(batch.interval_code)
     known = pk >= 0
-    if known.any() and settings.OPENMDMR_VEE_AFTER_INGEST:
+    if known.any():
         days = batch.intervals.start[known] // 86_400
-        _queue_vee(read_file.ldc, runs.unique(pk[known]).tolist(), int(days.min()), int(days.max()))
+        touched = (runs.unique(pk[known]).tolist(), int(days.min()), int(days.max()))
+        _announce_stored(read_file.ldc, *touched)
+        if settings.OPENMDMR_VEE_AFTER_INGEST:
+            _queue_vee(read_file.ldc, *touched)
     _mark_vee_queued(read_file, number)
+
+
+def _announce_stored(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> None:
+    """Once the batch is committed: figures counted from the stored reads of those meters and
+    UTC days (read success) are stale."""
+    from meters.vee_service import reads_stored
+
+    transaction.on_commit(
+        lambda: reads_stored.send(
+            sender=ReadFile, ldc=ldc, meter_ids=meters, first_day=first_day, last_day=last_day
+        )
+    )
 
 
 def _queue_vee(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> None:
     """VEE of the touched meter-days, once the batch is committed (on any worker)."""
     from meters.tasks import vee_days
-    from meters.vee_service import reads_stored
 
-    transaction.on_commit(lambda: reads_stored.send(sender=ReadFile, ldc=ldc, meter_ids=meters))
     transaction.on_commit(
         lambda: vee_days.delay(
             ldc_id=ldc.pk, meter_ids=meters, first_day=first_day, last_day=last_day

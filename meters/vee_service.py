@@ -392,8 +392,8 @@ def _in_threads(
 
 # Sent after a person changes reads (ldc, meter_id, starts): billing marks quantities stale.
 reads_changed = Signal()
-# Sent when an ingestion batch has committed (ldc, meter_ids): figures counted from the stored
-# reads (the dashboard's read success) are stale.
+# Sent when an ingestion batch has committed (ldc, meter_ids, first_day, last_day: UTC day
+# numbers of its accepted reads): figures counted from the stored reads (read success) are stale.
 reads_stored = Signal()
 # Sent after VEE of ingested reads (ldc, meter_ids, first_day, last_day): billing refreshes
 # pending quantities and replaces released ones that late reads changed.

@@ -8,11 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from ldc.dashboard import ldc_dashboard
 from meters import read_success
 from meters.localtime import day_number
+from meters.models import IntervalDay
 from portal import rollout
 from tests import factories
 from tests.ldc.test_dashboard import deliver_day
@@ -80,9 +82,11 @@ def test_counts_are_kept_until_that_ldcs_reads_change(world: Any) -> None:
     assert again[world.north.pk][days[-1]].delivered == hours(days[-1:])
 
 
+@pytest.mark.parametrize("vee_after_ingest", [True, False])
 def test_a_delivery_through_the_pipeline_forgets_the_counts(
-    world: Any, django_capture_on_commit_callbacks: Any
+    world: Any, django_capture_on_commit_callbacks: Any, settings: Any, vee_after_ingest: bool
 ) -> None:
+    settings.OPENMDMR_VEE_AFTER_INGEST = vee_after_ingest
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     before = read_success.read_success([yesterday], ldc=world.north)[world.north.pk][yesterday]
     assert before.delivered == 0 and before.expected > 0
@@ -96,3 +100,28 @@ def test_an_ldc_with_neither_meters_nor_reads_is_left_out(world: Any) -> None:
     empty = factories.LdcFactory(slug="empty")
     counted = read_success.read_success(rollout.window())
     assert empty.pk not in counted and world.north.pk in counted
+
+
+def test_a_change_forgets_only_the_local_days_of_its_utc_days(world: Any) -> None:
+    days = rollout.window()
+    read_success.read_success(days, ldc=world.north)
+    changed = day_number(days[3])  # one UTC day: its first hours are the local day before
+    read_success.forget(world.north, changed, changed)
+    cached = [cache.get(read_success._key(world.north.pk, day)) is not None for day in days]
+    assert cached == [True, True, False, False, True, True, True]
+
+
+def test_only_the_forgotten_days_are_counted_again(world: Any) -> None:
+    days = rollout.window()
+    put_reads(world.objects["north_meter"], days)
+    first = read_success.read_success(days, ldc=world.north)[world.north.pk]
+    assert all(first[day].pct == 100.0 for day in days)
+    IntervalDay.objects.filter(ldc=world.north).update(flags=bytes(24))  # nothing received
+    read_success.forget(world.north, day_number(days[-1]), day_number(days[-1]))
+    again = read_success.read_success(days, ldc=world.north)[world.north.pk]
+    assert [again[day].pct for day in days] == [100.0] * 5 + [0.0, 0.0]  # days 6-7 recounted
+    read_success.forget(world.north)  # no days given: the last 45
+    assert all(
+        v.delivered == 0
+        for v in read_success.read_success(days, ldc=world.north)[world.north.pk].values()
+    )
