@@ -9,8 +9,9 @@ data-collection report and VEE's V16 count the same way over their own reads).
 - Expected are the intervals of the local day (23 or 25 hours on DST days) of every meter
   installed at an SDP that day, at the LDC's usual interval length (hourly when nothing is
   stored); never fewer than the intervals received, so a rate cannot pass 100 %.
-- Days are the LDC's local days: a stored UTC day's intervals are split at local midnight, with
-  numpy (one cumulative sum per stored day), reading only the flags column.
+- Days are the LDC's local days: the stored days of one UTC day are split at local midnight
+  (one split per LDC, UTC day and interval length, counted with numpy), reading only the flags
+  column.
 
 Counted once per LDC and day and kept in the cache until that LDC's reads change (``forget``, on
 every committed delivery, VEE run and edit): at province scale a coordinator's page recounts only
@@ -119,9 +120,9 @@ def forget(ldc: LDC, first_day: int | None = None, last_day: int | None = None) 
     if first_day is None or last_day is None:
         last_day = day_number(timezone.localdate()) + 1
         first_day = last_day - FORGET_DAYS
-    start, end = np.array([first_day * DAY_S, (last_day + 1) * DAY_S - 1], np.int64)
-    local = local_days(np.array([start, end]), ZoneInfo(ldc.time_zone)).tolist()
-    cache.delete_many([_key(ldc.pk, date_of(day)) for day in range(local[0], local[1] + 1)])
+    utc = np.array([first_day * DAY_S, (last_day + 1) * DAY_S - 1], np.int64)
+    first, last = local_days(utc, ZoneInfo(ldc.time_zone)).tolist()
+    cache.delete_many([_key(ldc.pk, date_of(day)) for day in range(first, last + 1)])
 
 
 def installed_counts(
@@ -161,6 +162,7 @@ class _Tally:
 
     def __init__(self, ldcs: list[LDC], first: int, n_days: int) -> None:
         self.ids = sorted(x.pk for x in ldcs)
+        self.index = {ldc_id: i for i, ldc_id in enumerate(self.ids)}
         self.tz = {x.pk: ZoneInfo(x.time_zone) for x in ldcs}
         self.first, self.n_days = first, n_days
         self.counts = np.zeros((len(self.ids), n_days, 2), np.int64)  # delivered, received
@@ -175,7 +177,7 @@ class _Tally:
         received = (matrix & IntervalFlag.RECEIVED) != 0
         delivered = received & ((matrix & NOT_ACTUAL) == 0)
         at, left = _split(self.tz[ldc_id], day, minutes)
-        where = self.counts[self.ids.index(ldc_id)]
+        where = self.counts[self.index[ldc_id]]
         for local, part in ((left, slice(0, at)), (left + 1, slice(at, n))):
             if 0 <= local - self.first < self.n_days:
                 where[local - self.first, 0] += np.count_nonzero(delivered[:, part])

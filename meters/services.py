@@ -271,8 +271,9 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         return _load_number(read_file, number, batch, resolver, tz, now)
 
     def committed(number: int, outcome: Loaded) -> None:
-        # In the calling thread, after the batch's commit: queue its VEE (a worker killed
-        # before this leaves vee_queued false, and the retry queues it).
+        # In the calling thread, after the batch's commit: say which days it stored (read
+        # success is counted again) and queue its VEE (a worker killed before this leaves
+        # vee_queued false, and the retry does both).
         if outcome.touched is not None:
             _announce_stored(read_file.ldc, *outcome.touched)
         if outcome.vee is not None:
