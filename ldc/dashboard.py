@@ -100,5 +100,6 @@ def home_context(ldc: LDC, actor: Any) -> dict[str, Any]:
         "actor": actor,
         "figures": figures,
         "dashboard": ldc_dashboard(ldc, has_reads=bool(figures["recent_files"])),
+        "can_upload": actor.can("reads.upload"),
         "uses_charts": True,
     }

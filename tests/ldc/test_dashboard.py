@@ -72,7 +72,11 @@ def test_dashboard_page_shows_stage_deadline_and_figures(
     client: Any, world: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     client.force_login(world.user("north", "ami_operator"))
-    assert "no reads received yet" in client.get(reverse("home")).content.decode()
+    before = client.get(reverse("home")).content.decode()
+    assert "no reads received yet" in before
+    # No empty chart before the first file: what will be measured, and where to send a file.
+    assert 'data-testid="no-reads-yet"' in before and 'data-figure="dash-reads"' not in before
+    assert reverse("meters:readfile-upload") in before
     # The figure was cached by that first view; the committed delivery drops it.
     with django_capture_on_commit_callbacks(execute=True):
         deliver_day(world.north, ["NORTH-MTR-1"], timezone.localdate() - dt.timedelta(days=1))
@@ -120,3 +124,10 @@ def test_dashboard_query_count_is_bounded(
     client.get(reverse("home"))  # creates the stage rows once
     with django_assert_max_num_queries(32):
         assert client.get(reverse("home")).status_code == 200
+
+
+def test_staff_who_cannot_upload_are_not_sent_to_the_upload_page(client: Any, world: Any) -> None:
+    client.force_login(world.user("north", "billing_agent"))
+    body = client.get(reverse("home")).content.decode()
+    assert 'data-testid="no-reads-yet"' in body
+    assert reverse("meters:readfile-upload") not in body
