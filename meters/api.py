@@ -1,8 +1,14 @@
-"""Registry and read-file API: browse, sync the registry, deliver read files, read reports."""
+"""Registry and read-file API: browse, sync the registry, deliver read files, read reports and
+the LDC's read success."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -10,6 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from meters import read_success
+from meters.ingest import OBLIGATION_PCT
 from meters.interfaces import INTERFACES
 from meters.models import Meter, ReadFile, ReadRejection, ServiceDeliveryPoint
 from meters.registry import registry_sync
@@ -180,3 +188,70 @@ class RegistrySyncView(LdcScopedMixin, APIView):
         rows = [(i, row) for i, row in enumerate(data.validated_data["rows"], start=1)]
         result = registry_sync(ldc=self.ldc, rows=rows, actor=self.actor, source="api")
         return Response(result.as_dict())
+
+
+READ_SUCCESS_MAX_DAYS = 62
+
+
+class ReadSuccessQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    start = serializers.DateField(required=False, help_text="first local day (default: a week ago)")
+    end = serializers.DateField(required=False, help_text="last local day (default: yesterday)")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        end = attrs.get("end") or timezone.localdate() - dt.timedelta(days=1)
+        start = attrs.get("start") or end - dt.timedelta(days=6)
+        if end < start:
+            raise serializers.ValidationError({"end": "end is before start"})
+        if (end - start).days >= READ_SUCCESS_MAX_DAYS:
+            raise serializers.ValidationError(
+                {"end": f"at most {READ_SUCCESS_MAX_DAYS} days at a time"}
+            )
+        return {"start": start, "end": end}
+
+
+class ReadSuccessDaySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    day = serializers.DateField()
+    delivered = serializers.IntegerField(help_text="intervals holding an actual read")
+    expected = serializers.IntegerField(help_text="intervals expected of the installed meters")
+    received = serializers.IntegerField(help_text="intervals some file mentioned")
+    meters = serializers.IntegerField(help_text="meters installed at an SDP that day")
+    pct = serializers.FloatField(allow_null=True)
+    meets_obligation = serializers.BooleanField(allow_null=True)
+
+
+class ReadSuccessSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    ldc = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    obligation_pct = serializers.FloatField()
+    read_success_pct = serializers.FloatField(allow_null=True)
+    days = ReadSuccessDaySerializer(many=True)
+
+
+class ReadSuccessView(LdcScopedMixin, APIView):
+    """The LDC's read success per local day against the 98.0 % obligation (the figures of its
+    dashboard and of the SME's pages)."""
+
+    capability = "reads.view"
+
+    @extend_schema(parameters=[ReadSuccessQuerySerializer], responses=ReadSuccessSerializer)
+    def get(self, request: Request) -> Response:
+        query = ReadSuccessQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
+        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+        per_day = read_success.read_success(days, ldc=self.ldc).get(self.ldc.pk, {})
+        counts = [(day, per_day.get(day, read_success.NOTHING)) for day in days]
+        return Response(
+            {
+                "ldc": self.ldc.slug,
+                "start": start,
+                "end": end,
+                "obligation_pct": OBLIGATION_PCT,
+                "read_success_pct": read_success.success_pct(per_day),
+                "days": [
+                    {"day": day, **asdict(c), "pct": c.pct, "meets_obligation": c.meets_obligation}
+                    for day, c in counts
+                ],
+            }
+        )

@@ -16,6 +16,7 @@ from meters.api import (
     ReadFileRejectionsView,
     ReadFileUploadView,
     ReadFileViewSet,
+    ReadSuccessView,
     RegistrySyncView,
     SdpViewSet,
 )
@@ -41,6 +42,7 @@ urlpatterns = [
         name="read-file-rejections",
     ),
     path("registry/sync/", RegistrySyncView.as_view(), name="registry-sync"),
+    path("read-success/", ReadSuccessView.as_view(), name="read-success"),
     path("billing/compare/", PlanCompareView.as_view(), name="billing-compare"),
     path("billing/settlement/", SettlementView.as_view(), name="billing-settlement"),
     path("rollout/ldcs/", RolloutLdcsApiView.as_view(), name="rollout-ldcs"),

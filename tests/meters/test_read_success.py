@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 from django.utils import timezone
 
 from ldc.dashboard import ldc_dashboard
@@ -18,6 +19,7 @@ from meters.models import IntervalDay
 from portal import rollout
 from tests import factories
 from tests.ldc.test_dashboard import deliver_day
+from tests.meters.test_pages_and_api import token
 from tests.portal.test_rollout import hours, put_reads
 
 pytestmark = pytest.mark.django_db
@@ -125,3 +127,47 @@ def test_only_the_forgotten_days_are_counted_again(world: Any) -> None:
         v.delivered == 0
         for v in read_success.read_success(days, ldc=world.north)[world.north.pk].values()
     )
+
+
+def test_the_api_gives_the_ldcs_own_read_success_per_day(client: Any, world: Any) -> None:
+    days = rollout.window()
+    put_reads(world.objects["north_meter"], days[:-1])  # the last day not delivered
+    put_reads(world.objects["south_meter"], days)
+    url = reverse("api:read-success")
+    body = client.get(url, HTTP_AUTHORIZATION=token(world, "ami_operator")).json()
+    assert (body["ldc"], body["start"], body["end"]) == ("north", str(days[0]), str(days[-1]))
+    assert body["obligation_pct"] == 98.0
+    assert body["read_success_pct"] == round(100.0 * hours(days[:-1]) / hours(days), 2)
+    assert [d["day"] for d in body["days"]] == [str(day) for day in days]
+    last = body["days"][-1]
+    assert (last["delivered"], last["expected"], last["meters"]) == (0, hours(days[-1:]), 1)
+    assert (last["pct"], last["meets_obligation"]) == (0.0, False)
+    assert body["days"][0]["pct"] == 100.0 and body["days"][0]["meets_obligation"]
+    # The same figures as the dashboard shows.
+    client.force_login(world.user("north", "billing_agent"))
+    one = client.get(url, {"start": str(days[-2]), "end": str(days[-2])}).json()
+    assert one["days"] == [body["days"][-2]]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"start": "2026-02-30"}, "start"),
+        ({"start": "2026-03-10", "end": "2026-03-01"}, "end"),
+        ({"start": "2026-01-01", "end": "2026-03-31"}, "end"),
+    ],
+)
+def test_the_api_names_a_bad_date(client: Any, world: Any, query: dict, field: str) -> None:
+    response = client.get(
+        reverse("api:read-success"), query, HTTP_AUTHORIZATION=token(world, "back_office")
+    )
+    assert response.status_code == 400
+    assert field in str(response.json())
+
+
+def test_coordinators_and_customers_get_no_ldc_read_success_from_the_api(
+    client: Any, world: Any
+) -> None:
+    for user in (world.coordinator, world.customer):
+        client.force_login(user)
+        assert client.get(reverse("api:read-success")).status_code == 403
