@@ -71,7 +71,10 @@ def test_sample_round_trips_to_expected_csv(sample_ldc: Any, interface: str) -> 
     )
     assert registers == expected_register_rows(interface)
     report = read_file.report
-    assert report["read_success_pct"] == 99.29 and report["meets_obligation"]
+    assert (
+        report["read_success_pct"] == round(100 * 139 / 141, 2) == 98.58
+        and report["meets_obligation"]
+    )
     assert report["intervals_missing"] == 1 and report["meter_days"] == 6
     assert report["complete_meter_days"] == 5 and report["meters_with_complete_days"] == 2
 

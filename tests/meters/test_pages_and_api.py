@@ -115,7 +115,7 @@ def test_upload_page_loads_a_file_and_shows_its_report(
     read_file = ReadFile.objects.get(ldc=sample_ldc)
     assert response.status_code == 302 and response.url.endswith(read_file.public_id + "/")
     page = client.get(response.url).content.decode()
-    assert "Loaded." in page and "99.29" in page and "141" in page
+    assert "Loaded." in page and "98.58" in page and "141" in page
     partial = client.get(response.url, HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and 'data-status="loaded"' in partial
 
