@@ -48,7 +48,8 @@ def rate(part: list[dt.date], whole: list[dt.date], meters: int = 1) -> float:
 
 def put_reads(meter: Meter, days: list[dt.date], missing_on: set[dt.date] = frozenset()) -> None:
     """Hourly channel-1 rows of ``meter`` covering its local ``days`` whole (a local day spans
-    two stored UTC days); every hour of a day in ``missing_on`` was reported missing."""
+    two stored UTC days); every hour of a day in ``missing_on`` was reported missing. Once per
+    meter: the UTC days' rows are created, not merged."""
     starts, missing = [], []
     for day in days:
         start, end = local_day_bounds(TZ, day_number(day))
