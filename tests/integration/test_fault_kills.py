@@ -65,7 +65,23 @@ def test_workers_killed_at_random_points_lose_and_double_nothing(
             timeout=60,
             what="a worker to take up a file",
         )
-        time.sleep(rng.uniform(0.0, 0.8))  # a random point of the work
+        # A random point of the work: once the file is past a random one of its ~20 batches
+        # (0: still parsing), and a little into the next. A random delay alone missed too often:
+        # a file of 100 meters x 8 days loads in well under a second.
+        target = rng.randrange(0, 20)
+        wait_for(
+            lambda target=target: (
+                not (
+                    ReadFile.objects.for_ldc(ldc)
+                    .exclude(status__in=["loaded", "rejected"])
+                    .filter(batches_done__lt=target)
+                    .exists()
+                )
+            ),
+            timeout=60,
+            what=f"the file to pass batch {target}",
+        )
+        time.sleep(rng.uniform(0.0, 0.05))
         loaded_before = loaded_files(ldc)
         progress = list(
             ReadFile.objects.for_ldc(ldc)

@@ -11,4 +11,7 @@ app.conf.broker_transport_options = {
     **app.conf.broker_transport_options,
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
+    # The sweep holds a lock in Redis while it runs; a worker killed inside it (every second,
+    # here) would leave the lock for its default 300 s and nothing would be handed out again.
+    "unacked_mutex_expire": 5,
 }
