@@ -17,11 +17,10 @@ from ldc.models import LDC, EnrollmentGroup
 from ldc.stages import late_items, next_deadline, stage_timeline, stages_ensure
 from meters.ingest import OBLIGATION_PCT
 from meters.models import VeeException
-from meters.read_success import NOTHING, read_success
+from meters.read_success import ldc_read_success, window
 from meters.selectors import data_quality
 from portal.selectors import ldc_figures
 
-READ_SUCCESS_DAYS = 7
 DATA_QUALITY_LABELS = {
     "no_rate_class": "SDPs without a rate class",
     "invalid_postal_code": "SDPs with an invalid postal code",
@@ -33,9 +32,8 @@ DATA_QUALITY_LABELS = {
 def read_success_by_day(ldc: LDC, first: dt.date, last: dt.date) -> dict[str, Any]:
     """Per local day from ``first`` to ``last``: reads expected of the installed meters, actual
     reads delivered and the rate (meters.read_success, the count the SME's pages show too)."""
-    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    per_day = read_success(days, ldc=ldc).get(ldc.pk, {})
-    counts = [per_day.get(day, NOTHING) for day in days]
+    days = window(last, (last - first).days + 1)
+    counts = list(ldc_read_success(ldc, days).values())
     return {
         "days": days,
         "expected": [c.expected for c in counts],
@@ -49,10 +47,9 @@ def ldc_dashboard(ldc: LDC, *, has_reads: bool = True) -> dict[str, Any]:
     file ever received): read success is not measured yet rather than 0 %."""
     stages_ensure(ldc=ldc)
     timeline = stage_timeline(ldc)
-    yesterday = timezone.localdate() - dt.timedelta(days=1)
-    success = read_success_by_day(
-        ldc, yesterday - dt.timedelta(days=READ_SUCCESS_DAYS - 1), yesterday
-    )
+    week = window()
+    success = read_success_by_day(ldc, week[0], week[-1])
+    yesterday = week[-1]
     groups = list(groups_with_counts(ldc).exclude(status=EnrollmentGroup.Status.CANCELLED))
     for group in groups:
         group.progress = group_progress(group)  # type: ignore[attr-defined]

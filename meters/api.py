@@ -3,12 +3,10 @@ the LDC's read success."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -198,8 +196,8 @@ class ReadSuccessQuerySerializer(serializers.Serializer):  # type: ignore[type-a
     end = serializers.DateField(required=False, help_text="last local day (default: yesterday)")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        end = attrs.get("end") or timezone.localdate() - dt.timedelta(days=1)
-        start = attrs.get("start") or end - dt.timedelta(days=6)
+        end = attrs.get("end") or read_success.window()[-1]
+        start = attrs.get("start") or read_success.window(end)[0]
         if end < start:
             raise serializers.ValidationError({"end": "end is before start"})
         if (end - start).days >= READ_SUCCESS_MAX_DAYS:
@@ -239,9 +237,9 @@ class ReadSuccessView(LdcScopedMixin, APIView):
         query = ReadSuccessQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
-        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-        per_day = read_success.read_success(days, ldc=self.ldc).get(self.ldc.pk, {})
-        counts = [(day, per_day.get(day, read_success.NOTHING)) for day in days]
+        per_day = read_success.ldc_read_success(
+            self.ldc, read_success.window(end, (end - start).days + 1)
+        )
         return Response(
             {
                 "ldc": self.ldc.slug,
@@ -251,7 +249,7 @@ class ReadSuccessView(LdcScopedMixin, APIView):
                 "read_success_pct": read_success.success_pct(per_day),
                 "days": [
                     {"day": day, **asdict(c), "pct": c.pct, "meets_obligation": c.meets_obligation}
-                    for day, c in counts
+                    for day, c in per_day.items()
                 ],
             }
         )

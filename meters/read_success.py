@@ -40,6 +40,7 @@ from meters.localtime import date_of, day_number, local_day_bounds, local_days
 from meters.models import IntervalDay, MeterInstallation
 from meters.storage import IntervalFlag, slots_per_day
 
+WINDOW_DAYS = 7  # the obligation is watched over a week
 CACHE_S = 24 * 3600  # per LDC and day; dropped when that LDC's reads change
 FORGET_DAYS = 45  # days back a change of reads can touch (late files, edits)
 CHUNK_ROWS = 5000  # stored days fetched at a time (SQLite)
@@ -79,6 +80,18 @@ def success_pct(per_day: PerDay | None) -> float | None:
     delivered = sum(v.delivered for v in per_day.values())
     expected = sum(v.expected for v in per_day.values())
     return round(100.0 * delivered / expected, 2) if expected else None
+
+
+def window(end: dt.date | None = None, days: int = WINDOW_DAYS) -> list[dt.date]:
+    """The ``days`` local days up to ``end`` (default: yesterday, the last whole day)."""
+    end = end or timezone.localdate() - dt.timedelta(days=1)
+    return [end - dt.timedelta(days=days - 1 - i) for i in range(days)]
+
+
+def ldc_read_success(ldc: LDC, days: Sequence[dt.date]) -> PerDay:
+    """One LDC's consecutive local ``days``, each one there (NOTHING where nothing counted)."""
+    per_day = read_success(days, ldc=ldc).get(ldc.pk, {})
+    return {day: per_day.get(day, NOTHING) for day in days}
 
 
 def _key(ldc_id: int, day: dt.date) -> str:

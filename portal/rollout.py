@@ -23,13 +23,19 @@ from ldc.models import LDC, STAGE_ORDER, Stage
 from ldc.stages import submitted_stages
 from meters.ingest import OBLIGATION_PCT
 from meters.models import ReadFile, ServiceDeliveryPoint, VeeException
-from meters.read_success import NOTHING, PerDay, installed_counts, read_success, success_pct
+from meters.read_success import (
+    PerDay,
+    installed_counts,
+    ldc_read_success,
+    read_success,
+    success_pct,
+    window,
+)
 from meters.registry import POSTAL_CODE
 from portal.access import Actor
 from portal.audit import audit
 from portal.models import RolloutMetric, RolloutSnapshot, RolloutTarget
 
-READ_WINDOW_DAYS = 7
 TOP_N = 12
 
 
@@ -142,12 +148,6 @@ def _open_exceptions() -> dict[int, int]:
         .annotate(n=Count("pk"))
     )
     return {row["ldc_id"]: row["n"] for row in rows}
-
-
-def window(end: dt.date | None = None, days: int = READ_WINDOW_DAYS) -> list[dt.date]:
-    """The ``days`` days up to ``end`` (default: yesterday, the last whole day)."""
-    end = end or timezone.localdate() - dt.timedelta(days=1)
-    return [end - dt.timedelta(days=days - 1 - i) for i in range(days)]
 
 
 def _reporting(ldc: LDC, per_day: PerDay | None) -> PerDay | None:
@@ -439,11 +439,11 @@ def weekly_quality(ldc: LDC, end: dt.date | None = None) -> dict[str, Any]:
     from meters.vee.rules import RULE_TITLES
 
     days = window(end)
-    per_day = read_success(days, ldc=ldc).get(ldc.pk, {})
+    per_day = ldc_read_success(ldc, days)
     rejected = _rejected_files(ldc, days)
     daily = []
     for day, files in zip(days, rejected, strict=True):
-        counts = per_day.get(day, NOTHING)
+        counts = per_day[day]
         daily.append(
             {"day": day, "delivered": counts.delivered, "expected": counts.expected}
             | {"pct": counts.pct}

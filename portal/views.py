@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from customers.selectors import links_for_user
 from ldc.models import LDC, LdcStage, Stage
+from meters.read_success import WINDOW_DAYS
 from portal import charts, rollout
 from portal.access import actor_for_request
 from portal.api import HasCapability
@@ -365,7 +366,7 @@ def _quality_end(request: HttpRequest) -> dt.date | None:
 
 def quality_context(ldc: LDC, end: dt.date | None) -> dict[str, Any]:
     week = rollout.weekly_quality(ldc, end)
-    week_span = dt.timedelta(days=rollout.READ_WINDOW_DAYS)
+    week_span = dt.timedelta(days=WINDOW_DAYS)
     latest = timezone.localdate() - dt.timedelta(days=1)
     return {
         "week": week,
