@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install run test test-sqlite test-postgres lint format bench clean
 
-$(STAMP): pyproject.toml setup.py meters/interfaces/_cmepscan.c meters/_cruns.c
+$(STAMP): pyproject.toml setup.py meters/reads/interfaces/_cmepscan.c meters/reads/_cruns.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

@@ -1,9 +1,9 @@
-"""The compiled parts: the CMEP triplet reader (meters/interfaces/_cmepscan.c) and the spool's
-run-wise gather (meters/_cruns.c).
+"""The compiled parts: the CMEP triplet reader (meters/reads/interfaces/_cmepscan.c) and the spool's
+run-wise gather (meters/reads/_cruns.c).
 
 Everything else is in pyproject.toml. Both extensions are optional: without a C compiler the
-install goes on, and meters.interfaces.cmep and meters.runs do the same work with numpy, more
-slowly.
+install goes on, and meters.reads.interfaces.cmep and meters.reads.runs do the same work with
+numpy, more slowly.
 """
 
 from setuptools import Extension, setup
@@ -11,14 +11,14 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "meters.interfaces._cmepscan",
-            sources=["meters/interfaces/_cmepscan.c"],
+            "meters.reads.interfaces._cmepscan",
+            sources=["meters/reads/interfaces/_cmepscan.c"],
             extra_compile_args=["-O2", "-Wall"],
             optional=True,
         ),
         Extension(
-            "meters._cruns",
-            sources=["meters/_cruns.c"],
+            "meters.reads._cruns",
+            sources=["meters/reads/_cruns.c"],
             extra_compile_args=["-O2", "-Wall"],
             optional=True,
         ),

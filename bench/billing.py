@@ -41,8 +41,8 @@ def run(meters: int, url: str) -> int:
     setup_django(url)
     from billing import services
     from billing.models import BillingQuantity, BillingQuantityRequest
-    from meters.localtime import day_number
     from meters.models import BillingCycle, ServiceDeliveryPoint
+    from portal.calendar.localtime import day_number
 
     ldc = register(f"bq-{int(time.time())}", meters)
     cycle = BillingCycle.objects.create(ldc=ldc, code="C31", read_day=31)

@@ -43,8 +43,8 @@ def setup_django(database_url: str) -> None:
 
 
 def register(ldc_slug: str, meters: int) -> object:
-    from ldc.models import LDC
     from meters.models import Meter, MeterInstallation, ServiceDeliveryPoint
+    from portal.tenancy import LDC
 
     ldc = LDC.objects.create(slug=ldc_slug, name=f"Bench {ldc_slug}")
     sdps = ServiceDeliveryPoint.objects.bulk_create(
@@ -78,11 +78,11 @@ def store_days(
 ) -> int:
     """Hourly days for every meter straight into the interval table (load shapes, 0.1 % gaps,
     a few spikes); ``validated`` flags them as VEE leaves them. Returns the intervals stored."""
-    from meters import store
-    from meters.interfaces.base import Quality
     from meters.models import Meter
-    from meters.storage import FLAGS_OF_QUALITY, DayBlock, IntervalFlag, day_key
-    from meters.synthetic import hourly_shape
+    from meters.reads import day_store
+    from meters.reads.day_arrays import FLAGS_OF_QUALITY, DayBlock, IntervalFlag, day_key
+    from meters.reads.interfaces.base import Quality
+    from meters.reads.synthetic import hourly_shape
 
     rng = np.random.default_rng(seed)
     pks = np.array(sorted(Meter.objects.filter(ldc=ldc).values_list("pk", flat=True)), np.int64)
@@ -98,8 +98,8 @@ def store_days(
             flags[~gaps] |= np.uint8(IntervalFlag.VALIDATED)
         keys = day_key(pks, 1, np.full(meters, first_day + d))
         block = DayBlock(keys, 60, wh, flags, wh.copy(), quality, np.ones(meters, np.int64))
-        store.ensure_partitions(block.day)
-        store.save_days(ldc, block)
+        day_store.ensure_partitions(block.day)
+        day_store.save_days(ldc, block)
     return meters * days * 24
 
 

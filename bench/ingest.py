@@ -83,7 +83,7 @@ def copy_baseline(rows_path: Path) -> float:
 def _time_phases() -> dict[str, float]:
     """Time the pipeline's phases (receive: hash and store the file; parse: to the spool; load:
     merge and commit every batch) by wrapping the functions that run them."""
-    from meters import services
+    from meters.reads import ingest
 
     phases: dict[str, float] = {}
     for name, attr in (
@@ -91,7 +91,7 @@ def _time_phases() -> dict[str, float]:
         ("parse", "parse_to_spool"),
         ("load", "_load"),
     ):
-        real = getattr(services, attr)
+        real = getattr(ingest, attr)
 
         def timed(
             *args: object, _real: object = real, _name: str = name, **kwargs: object
@@ -104,7 +104,7 @@ def _time_phases() -> dict[str, float]:
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 phases[f"{_name}_peak_rss_mb"] = peak
 
-        setattr(services, attr, timed)
+        setattr(ingest, attr, timed)
     return phases
 
 
@@ -159,7 +159,7 @@ def _timed_runs(
 ) -> tuple[int, list[dict[str, Any]]]:
     path = work / f"cmep_{meters}x{days}.txt"
     t0 = time.perf_counter()
-    from meters.synthetic import write_cmep
+    from meters.reads.synthetic import write_cmep
 
     serials = [f"BM{m:07d}" for m in range(meters)]
     reads = write_cmep(path, serials, dt.date(2026, 1, 5), days)
@@ -168,8 +168,8 @@ def _timed_runs(
         f"({time.perf_counter() - t0:.1f} s)"
     )
     setup_django(url)
-    from meters import services
     from meters.models import IntervalDay
+    from meters.reads import ingest
 
     phases = _time_phases()
     rows_path = copy_rows(path)
@@ -179,7 +179,7 @@ def _timed_runs(
         ldc = register(f"bench-{int(time.time())}-{number}", meters)
         quiesce()
         with TreeMemory() as memory:
-            elapsed, accepted = _pipeline(services, ldc, path)
+            elapsed, accepted = _pipeline(ingest, ldc, path)
         assert accepted == reads, (accepted, reads)
         days_stored = IntervalDay.objects.filter(ldc=ldc).count()
         reads_per_s = accepted / elapsed
@@ -210,13 +210,13 @@ def _timed_runs(
     return reads, runs
 
 
-def _pipeline(services: Any, ldc: Any, path: Path) -> tuple[float, int]:
+def _pipeline(ingest: Any, ldc: Any, path: Path) -> tuple[float, int]:
     """Seconds to receive and ingest the file for ``ldc``, and the intervals it accepted."""
     from meters.models import ReadFile
 
     started = time.perf_counter()
     with path.open("rb") as stream:
-        read_file, _ = services.read_file_receive(
+        read_file, _ = ingest.read_file_receive(
             ldc=ldc,
             interface="cmep",
             upload=stream,
@@ -225,7 +225,7 @@ def _pipeline(services: Any, ldc: Any, path: Path) -> tuple[float, int]:
             via="bench",
             queue=False,
         )
-    read_file = services.read_file_ingest(read_file=read_file)
+    read_file = ingest.read_file_ingest(read_file=read_file)
     elapsed = time.perf_counter() - started
     assert read_file.status == ReadFile.Status.LOADED, read_file.error
     return elapsed, read_file.intervals_accepted

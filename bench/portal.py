@@ -112,7 +112,7 @@ def setup_django(url: str) -> None:
 
 def build(meters: int, days: int, customers: int, seed: int = 7) -> None:
     """The LDC, registry, customers and staff, then the reads by COPY."""
-    from ldc.models import LDC
+    from portal.tenancy import LDC
 
     t0 = time.perf_counter()
     ldc = LDC.objects.create(slug=SLUG, name="Bench Portal Hydro", status=LDC.Status.PRODUCTION)
@@ -170,9 +170,9 @@ def _customers(ldc: Any, meters: int, customers: int) -> None:
     from django.contrib.auth.hashers import make_password
 
     from customers.models import AccountLink, CustomerAccount
-    from ldc.models import Membership, Role
     from meters.models import ServiceDeliveryPoint
     from portal.models import User
+    from portal.tenancy import Membership, Role
 
     picks = np.linspace(0, meters - 1, min(customers, meters)).astype(int)
     sdp_pk = dict(ServiceDeliveryPoint.objects.filter(ldc=ldc).values_list("sdp_id", "pk"))
@@ -248,11 +248,11 @@ def copy_reads(ldc: Any, meters: int, days: int, seed: int) -> int:
     """Hourly days ending yesterday (UTC) for every meter, COPYed one month per statement."""
     from django.db import connection, transaction
 
-    from meters import store
-    from meters.localtime import day_number
     from meters.models import Meter
-    from meters.storage import IntervalFlag as F
-    from meters.synthetic import hourly_shape
+    from meters.reads import day_store
+    from meters.reads.day_arrays import IntervalFlag as F
+    from meters.reads.synthetic import hourly_shape
+    from portal.calendar.localtime import day_number
 
     rng = np.random.default_rng(seed)
     pks = np.array(sorted(Meter.objects.filter(ldc=ldc).values_list("pk", flat=True)), np.int64)
@@ -260,7 +260,7 @@ def copy_reads(ldc: Any, meters: int, days: int, seed: int) -> int:
     shape = np.roll(hourly_shape(rng, meters), 5, axis=1)
     last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     first = last - dt.timedelta(days=days - 1)
-    store.ensure_partitions(np.arange(day_number(first), day_number(last) + 1))
+    day_store.ensure_partitions(np.arange(day_number(first), day_number(last) + 1))
     good = np.uint8(F.RECEIVED | F.VALIDATED)
     columns = "ldc_id, meter_id, channel, day, interval_minutes, wh, flags, raw_wh, raw_quality, "
     columns += "version, updated_at"
@@ -288,8 +288,8 @@ def copy_reads(ldc: Any, meters: int, days: int, seed: int) -> int:
 
 
 def is_built(meters: int) -> bool:
-    from ldc.models import LDC
     from meters.models import Meter
+    from portal.tenancy import LDC
 
     ldc = LDC.objects.filter(slug=SLUG).first()
     return ldc is not None and Meter.objects.filter(ldc=ldc).count() == meters
@@ -306,8 +306,8 @@ def make_plan(customers: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from customers.models import AccountLink
-    from ldc.models import LDC, Membership
     from ldc.services import api_token_create
+    from portal.tenancy import LDC, Membership
 
     Session.objects.all().delete()
     ldc = LDC.objects.get(slug=SLUG)
@@ -340,7 +340,7 @@ def make_plan(customers: int) -> dict[str, Any]:
         session(m.user, True)
         for m in Membership.objects.filter(ldc=ldc).select_related("user").order_by("pk")
     ]
-    from ldc.models import ApiToken
+    from portal.tokens import ApiToken
 
     ApiToken.objects.filter(ldc=ldc).delete()
     _, key = api_token_create(ldc=ldc, name="bench", role="back_office", actor=None)
@@ -606,7 +606,7 @@ def run(args: argparse.Namespace, url: str) -> int:
     if not (args.reuse and is_built(args.meters)):
         if args.reuse:
             print("--reuse: no database of that size in --datadir, building it", flush=True)
-        from ldc.models import LDC
+        from portal.tenancy import LDC
 
         if LDC.objects.filter(slug=SLUG).exists():
             raise SystemExit(f"{args.datadir} holds another size: run without --reuse")

@@ -42,7 +42,7 @@ def run(meters: int, repeat: int, url: str) -> int:
     from django.db import connection
 
     from meters import read_success
-    from meters.localtime import day_number
+    from portal.calendar.localtime import day_number
 
     ldc = register(f"rs-{int(time.time())}", meters)
     week = [dt.date(2026, 1, 5) + dt.timedelta(days=i) for i in range(7)]

@@ -33,7 +33,7 @@ FIRST_DAY = dt.date(2026, 3, 2)
 
 def write_files(folder: Path, files: int, meters: int, days: int, groups: int) -> int:
     """``files`` CMEP files: file i holds meter group i % groups for its own days."""
-    from meters.synthetic import write_cmep
+    from meters.reads.synthetic import write_cmep
 
     per_group = meters // groups
     reads = 0
@@ -118,8 +118,8 @@ def run_once(
     from django.db import connection
 
     from meters.models import ReadFile
-    from meters.services import read_file_receive
-    from meters.tasks import ingest_read_file
+    from meters.reads.ingest import read_file_receive
+    from meters.reads.tasks import ingest_read_file
 
     with connection.cursor() as cursor:  # the same table size for each run
         cursor.execute("TRUNCATE meters_intervalday, meters_intervaldayversion")

@@ -42,9 +42,9 @@ def run(meters: int, days: int, chunk: int, workers: int, url: str) -> int:
 
     from django.utils import timezone
 
-    from meters.localtime import day_number
     from meters.models import Meter, VeeException
-    from meters.vee_service import vee_run_chunks
+    from meters.vee.service import vee_run_chunks
+    from portal.calendar.localtime import day_number
 
     ldc = register(f"vee-{int(time.time())}", meters)
     first = day_number(dt.date(2026, 1, 5))

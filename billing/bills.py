@@ -19,12 +19,12 @@ from billing.models import Plan
 from billing.periods import PERIOD_NAMES, period_codes
 from billing.prices import PriceSet, price_intervals, price_set_index
 from billing.quantities import QUANTITY_NAMES, Flat, Items, flatten
-from ldc.models import LDC
-from meters.localtime import local_days
 from meters.models import MeterInstallation, ServiceDeliveryPoint
-from meters.runs import sorted_unique
-from meters.selectors import local_range_utc
-from meters.storage import DAY_S, IntervalFlag
+from meters.reads.day_arrays import DAY_S, IntervalFlag
+from meters.reads.intervals import local_range_utc
+from meters.reads.runs import sorted_unique
+from portal.calendar.localtime import local_days
+from portal.tenancy import LDC
 
 HOUR_S = 3_600
 RATE_CLASSES = ("residential", "gs_lt_50", "unclassified")

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from billing.holidays import holiday_mask, weekend_mask
-from meters.localtime import local_days, utc_offsets
+from portal.calendar.holidays import holiday_mask, weekend_mask
+from portal.calendar.localtime import local_days, utc_offsets
 
 DAY_S = 86_400
 HOUR_S = 3_600

@@ -24,7 +24,7 @@ from billing.periods import (
     period_codes,
     tier_threshold_kwh,
 )
-from meters.localtime import local_days
+from portal.calendar.localtime import local_days
 
 _EPOCH = dt.date(1970, 1, 1)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from billing.periods import PERIOD_NAMES, period_codes
-from meters.runs import sorted_unique
-from meters.storage import DAY_S, IntervalFlag
+from meters.reads.day_arrays import DAY_S, IntervalFlag
+from meters.reads.runs import sorted_unique
 
 _F = IntervalFlag
 _GOOD = np.uint8(_F.VALIDATED | _F.EDITED)

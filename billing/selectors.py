@@ -24,12 +24,12 @@ from django.db.models import QuerySet
 from billing.models import OebPriceSet
 from billing.prices import PRICE_TABLE, PriceSet
 from billing.quantities import DayRows
-from ldc.models import LDC
-from meters.localtime import date_of
 from meters.models import IntervalDay, MeterInstallation, RegisterRead
-from meters.runs import sorted_unique
-from meters.storage import slots_per_day, unpack_rows
-from meters.store import GENERIC_PLAN, planner
+from meters.reads.day_arrays import slots_per_day, unpack_rows
+from meters.reads.day_store import GENERIC_PLAN, planner
+from meters.reads.runs import sorted_unique
+from portal.calendar.localtime import date_of
+from portal.tenancy import LDC
 
 IN_CHUNK = 5000  # meters per IN (...) list
 # A chunk of meters is read by pk range (then filtered here) when the range is at most this many

@@ -39,13 +39,13 @@ from billing.periods import months_of, tier_threshold_kwh
 from billing.prices import PRICE_NAMES, PRICE_TABLE
 from billing.quantities import Figures, Items, bounding_reads, figures_compute, periods_kwh_all
 from billing.rows import insert_rows
-from ldc.models import LDC
-from meters.localtime import day_number
 from meters.models import BillingCycle, ServiceDeliveryPoint
-from meters.selectors import local_range_utc
-from meters.storage import DAY_S
+from meters.reads.day_arrays import DAY_S
+from meters.reads.intervals import local_range_utc
 from portal.access import Actor
 from portal.audit import audit
+from portal.calendar.localtime import day_number
+from portal.tenancy import LDC
 
 CHUNK_METERS = 1000  # meters per read of stored days (and per transaction of a refresh)
 READERS = 2  # connections reading stored days and computing the next parts (PostgreSQL)

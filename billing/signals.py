@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from meters.storage import DAY_S
+from meters.reads.day_arrays import DAY_S
 
 
 def on_reads_changed(sender: Any, *, ldc: Any, meter_id: int, starts: Any, **kwargs: Any) -> None:
@@ -37,7 +37,7 @@ def on_vee_ran(
 
 
 def connect() -> None:
-    from meters.vee_service import reads_changed, vee_ran
+    from meters.signals import reads_changed, vee_ran
 
     reads_changed.connect(on_reads_changed, dispatch_uid="billing.on_reads_changed")
     vee_ran.connect(on_vee_ran, dispatch_uid="billing.on_vee_ran")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import transaction
 
-from meters import store
-from meters.tasks import TRANSIENT
+from meters.reads import day_store
 from portal.audit import audit_context
+from portal.queue import TRANSIENT
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=10)
@@ -23,14 +23,14 @@ def refresh_for_meters(  # type: ignore[no-untyped-def]
 ) -> int:
     """Recompute the billing quantities of meters over UTC days [first_day, last_day]."""
     from billing.services import billing_quantities_refresh
-    from ldc.models import LDC
+    from portal.tenancy import LDC
 
     try:
         ldc = LDC.objects.get(pk=ldc_id)
         # Under the meters' locks: two refreshes of the same quantities on two workers would
         # otherwise let the one that read older reads write last.
         with audit_context(via="task"), transaction.atomic():
-            store.lock_meters(ldc, meter_ids)
+            day_store.lock_meters(ldc, meter_ids)
             outcome = billing_quantities_refresh(
                 ldc=ldc,
                 meter_ids=[int(m) for m in meter_ids],
@@ -50,7 +50,7 @@ def refresh_requests(self, *, ldc_id: int, request_ids: list[int]) -> int:  # ty
     new version only when their figures change."""
     from billing.models import BillingQuantityRequest
     from billing.services import billing_quantities_refresh
-    from ldc.models import LDC
+    from portal.tenancy import LDC
 
     try:
         ldc = LDC.objects.get(pk=ldc_id)

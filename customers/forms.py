@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from customers.greenbutton import MAX_MONTHS
-from ldc.models import LDC
+from portal.tenancy import LDC
 
 
 class LinkAccountForm(forms.Form):

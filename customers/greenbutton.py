@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from meters.localtime import utc_offsets
-from meters.selectors import csv_lines, iso_utc, kwh_text
-from meters.storage import IntervalFlag
+from meters.reads.day_arrays import IntervalFlag
+from meters.reads.intervals import csv_lines, iso_utc, kwh_text
+from portal.calendar.localtime import utc_offsets
 
 DAY_S = 86_400
 BASE = "https://openmdmr.invalid/DataCustodian/espi/1_1/resource"

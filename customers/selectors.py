@@ -22,10 +22,10 @@ from billing.prices import PriceSet
 from customers.greenbutton import MeterDays
 from customers.models import AccountLink, CustomerInvitation
 from customers.usage import DayBlock
-from meters.localtime import date_of, day_number
 from meters.models import IntervalDay, MeterInstallation, ServiceDeliveryPoint
-from meters.selectors import local_range_utc
-from meters.storage import IntervalFlag, slots_per_day, unpack_rows
+from meters.reads.day_arrays import IntervalFlag, slots_per_day, unpack_rows
+from meters.reads.intervals import local_range_utc
+from portal.calendar.localtime import date_of, day_number
 
 DAY_S = 86_400
 PRICE_CACHE_S = 60  # coordinators' price edits show within a minute

@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import AccountLink, CustomerAccount, CustomerInvitation, new_bill_code
-from ldc.models import LDC
 from meters.models import ServiceDeliveryPoint
 from portal.access import Actor
 from portal.audit import audit
+from portal.tenancy import LDC
 
 
 def normalise_postal_code(value: str) -> str:

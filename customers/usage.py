@@ -19,8 +19,8 @@ import numpy as np
 
 from billing.periods import PERIOD_NAMES, local_clock, period_codes
 from billing.prices import PRICE_NAMES, PriceSet, price_intervals, price_matrix, price_set_index
-from meters.localtime import local_days
-from meters.storage import IntervalFlag
+from meters.reads.day_arrays import IntervalFlag
+from portal.calendar.localtime import local_days
 
 HOUR_S = 3_600
 DAY_S = 86_400

@@ -1,19 +1,18 @@
 from django.contrib import admin
 
 from ldc.models import (
-    LDC,
-    ApiToken,
     ChecklistItem,
     Course,
     EnrollmentGroup,
     Evidence,
     LdcStage,
-    Membership,
     TestDay,
     TrainingRegistration,
     TrainingSession,
 )
 from portal.admin_site import ReadOnlyScopedAdmin, SuperuserAdmin
+from portal.tenancy import LDC, Membership
+from portal.tokens import ApiToken
 
 
 @admin.register(LDC)

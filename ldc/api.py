@@ -10,10 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ldc.models import LDC
 from portal.access import actor_for_request
 from portal.api import LdcScopedMixin
 from portal.models import AuditEvent
+from portal.tenancy import LDC
 
 
 class LdcSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

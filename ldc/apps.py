@@ -7,3 +7,7 @@ class LdcConfig(AppConfig):
 
     def ready(self) -> None:
         from ldc import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from ldc.training import completed_required_course
+        from portal.access import training_check_install
+
+        training_check_install(completed_required_course)

@@ -11,8 +11,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from ldc.models import TOKEN_PREFIX, ApiToken
 from portal.middleware import client_address
+from portal.tokens import TOKEN_PREFIX, ApiToken
 
 
 class TokenUser(AnonymousUser):

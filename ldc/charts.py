@@ -15,6 +15,17 @@ STATUS_COLOURS = {
     "not_started": "#adb5bd",
 }
 LATE_COLOUR = "#dc3545"
+BLUE, GREEN, ORANGE, RED, GREY = "#0d6efd", "#198754", "#fd7e14", "#dc3545", "#6c757d"
+
+
+def figure_layout(title: str, height: int = 280, **extra: Any) -> dict[str, Any]:
+    return {
+        "title": {"text": title, "font": {"size": 14}},
+        "margin": {"t": 40, "r": 10, "b": 40, "l": 60},
+        "height": height,
+        "legend": {"orientation": "h", "y": -0.2},
+        **extra,
+    }
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -164,4 +175,63 @@ def group_progress_bars(groups: list[Any]) -> dict[str, Any]:
             "height": 260,
             "legend": {"orientation": "h"},
         },
+    }
+
+
+def daily_read_success(daily: list[dict[str, Any]], obligation_pct: float) -> dict[str, Any]:
+    """Read success per day against the obligation (red: below it)."""
+    days = [d["day"].isoformat() for d in daily]
+    pct = [d["pct"] for d in daily]
+    colours = [GREY if p is None else (GREEN if p >= obligation_pct else RED) for p in pct]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": "read success",
+                "x": days,
+                "y": [0 if p is None else p for p in pct],
+                "marker": {"color": colours},
+                "hovertemplate": "%{x}<br>%{y:.2f} %<extra></extra>",
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": f"obligation {obligation_pct} %",
+                "x": days,
+                "y": [obligation_pct] * len(days),
+                "line": {"color": RED, "dash": "dash"},
+                "hoverinfo": "skip",
+            },
+        ],
+        "layout": figure_layout(
+            "Daily read success",
+            yaxis={"range": [0, 100], "title": {"text": "%"}},
+            xaxis={"type": "category"},
+        ),
+    }
+
+
+def exceptions_by_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """VEE exceptions raised in the week, per rule (open and resolved)."""
+    rules = [r["rule"] for r in rows]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": "open",
+                "x": rules,
+                "y": [r["open"] for r in rows],
+                "marker": {"color": ORANGE},
+            },
+            {
+                "type": "bar",
+                "name": "resolved",
+                "x": rules,
+                "y": [r["total"] - r["open"] for r in rows],
+                "marker": {"color": GREY},
+            },
+        ],
+        "layout": figure_layout(
+            "VEE exceptions by rule", barmode="stack", xaxis={"type": "category"}
+        ),
     }

@@ -13,13 +13,14 @@ from billing.models import BillingQuantityRequest
 from billing.models import Status as BqStatus
 from ldc import charts
 from ldc.enrollment import enrollment_summary, group_progress, groups_with_counts
-from ldc.models import LDC, EnrollmentGroup
+from ldc.models import EnrollmentGroup
+from ldc.selectors import ldc_figures
 from ldc.stages import late_items, next_deadline, stage_timeline, stages_ensure
-from meters.ingest import OBLIGATION_PCT
 from meters.models import VeeException
 from meters.read_success import ldc_read_success, window
-from meters.selectors import data_quality
-from portal.selectors import ldc_figures
+from meters.reads.spool import OBLIGATION_PCT
+from meters.registry.selectors import data_quality
+from portal.tenancy import LDC
 
 DATA_QUALITY_LABELS = {
     "no_rate_class": "SDPs without a rate class",

@@ -16,10 +16,11 @@ from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from ldc.models import LDC, EnrollmentGroup, EnrollmentGroupSdp, Stage
+from ldc.models import EnrollmentGroup, EnrollmentGroupSdp
 from meters.models import ServiceDeliveryPoint
 from portal.access import Actor
 from portal.audit import audit
+from portal.tenancy import LDC, Stage
 
 BATCH = 2000
 MAX_UPLOAD_ROWS = 200_000

@@ -4,8 +4,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from ldc.enrollment import CHANNELS, STEP_LABELS
-from ldc.models import LDC, LDC_ROLES, ChecklistItem, Course, TestDay
+from ldc.models import ChecklistItem, Course, TestDay
 from meters.models import BillingCycle, CommodityRateClass, RateClass
+from portal.tenancy import LDC, LDC_ROLES
 
 User = get_user_model()
 

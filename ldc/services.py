@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ldc.models import LDC, LDC_ROLES, ApiToken, Membership, Role
 from portal.access import Actor
 from portal.audit import audit
+from portal.tenancy import LDC, LDC_ROLES, Membership, Role
+from portal.tokens import ApiToken
 
 User = get_user_model()
 

@@ -16,20 +16,12 @@ from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
 
-from billing.holidays import tou_holidays
-from ldc.models import (
-    LDC,
-    STAGE_ORDER,
-    ChecklistItem,
-    Evidence,
-    LdcStage,
-    Membership,
-    Stage,
-    TestDay,
-)
-from meters.services import sha256_of
+from ldc.models import ChecklistItem, Evidence, LdcStage, TestDay
+from meters.reads.ingest import sha256_of
 from portal.access import Actor
 from portal.audit import audit
+from portal.calendar.holidays import business_days
+from portal.tenancy import LDC, STAGE_ORDER, Membership, Stage
 
 # The stage's checklist as the SME's registration and enrollment process lists it.
 CHECKLISTS: dict[str, tuple[str, ...]] = {
@@ -96,17 +88,6 @@ def _require_own(actor: Actor, ldc_id: int) -> None:
     """LDC staff act on their own LDC only (coordinators on any)."""
     if not actor.is_coordinator and (actor.ldc is None or actor.ldc.pk != ldc_id):
         raise PermissionDenied("Not your LDC.")
-
-
-def business_days(start: dt.date, count: int) -> list[dt.date]:
-    """``count`` Ontario business days from ``start`` on (no weekend, no statutory holiday)."""
-    days: list[dt.date] = []
-    day = start
-    while len(days) < count:
-        if day.weekday() < 5 and day not in tou_holidays(day.year):
-            days.append(day)
-        day += dt.timedelta(days=1)
-    return days
 
 
 def test_dates(stage: str, start: dt.date) -> list[dt.date]:

@@ -13,9 +13,10 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from ldc.models import LDC, Course, Membership, TrainingRegistration, TrainingSession
+from ldc.models import Course, TrainingRegistration, TrainingSession
 from portal.access import Actor
 from portal.audit import audit
+from portal.tenancy import LDC, Membership
 
 
 def _require(actor: Actor, capability: str) -> None:
@@ -123,6 +124,14 @@ def training_attendance_record(
 
 # ---------------------------------------------------------------------------------------------
 # Selectors
+
+
+def completed_required_course(user: Any) -> bool:
+    """Whether the user completed a course required for write access (the training gate of
+    portal.access, installed by ldc.apps)."""
+    return TrainingRegistration.objects.filter(
+        user=user, completed_at__isnull=False, session__course__required_for_write=True
+    ).exists()
 
 
 def sessions_with_seats(*, upcoming: bool = True) -> QuerySet[TrainingSession]:

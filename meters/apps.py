@@ -7,8 +7,11 @@ class MetersConfig(AppConfig):
     name = "meters"
 
     def ready(self) -> None:
-        from meters import signals  # noqa: F401 - connects the receivers
-        from meters.vee_service import reads_changed, reads_stored, vee_ran
+        # The tasks register in every process: services queue them by name (portal.queue).
+        from meters.reads import tasks as _reads_tasks  # noqa: F401
+        from meters.registry import deletion  # noqa: F401 - connects its receiver
+        from meters.signals import reads_changed, reads_stored, vee_ran
+        from meters.vee import tasks as _vee_tasks  # noqa: F401
 
         for signal, why in ((reads_changed, "edit"), (reads_stored, "load"), (vee_ran, "vee")):
             signal.connect(_forget_read_success, dispatch_uid=f"meters.read_success.{why}")

@@ -34,11 +34,11 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from ldc.models import LDC
-from meters.ingest import OBLIGATION_PCT
-from meters.localtime import date_of, day_number, local_day_bounds, local_days
 from meters.models import IntervalDay, MeterInstallation
-from meters.storage import IntervalFlag, slots_per_day
+from meters.reads.day_arrays import IntervalFlag, slots_per_day
+from meters.reads.spool import OBLIGATION_PCT
+from portal.calendar.localtime import date_of, day_number, local_day_bounds, local_days
+from portal.tenancy import LDC
 
 WINDOW_DAYS = 7  # the obligation is watched over a week
 CACHE_S = 24 * 3600  # per LDC and day; dropped when that LDC's reads change

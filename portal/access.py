@@ -6,15 +6,15 @@ is written once, here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ldc.models import LDC, LDC_ROLES, Role, Stage
+from portal.tenancy import LDC, LDC_ROLES, Membership, Role, Stage
+from portal.tokens import ApiToken
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
-
-    from ldc.models import ApiToken
 
 ALL_LDC = frozenset(LDC_ROLES)
 CAPABILITIES: dict[str, frozenset[str]] = {
@@ -106,16 +106,23 @@ class Actor:
         return str(getattr(self.user, "email", "") or "system")
 
 
+# The GUI-training records are the ldc app's (ldc/training.py); it installs the check when Django
+# starts (ldc.apps), so that the foundation reads them without importing an app. Until then every
+# person counts as untrained: the gate fails closed.
+_training_check: list[Callable[[Any], bool]] = []
+
+
+def training_check_install(check: Callable[[Any], bool]) -> None:
+    """Install the function telling whether a user completed a course required for writes."""
+    _training_check[:] = [check]
+
+
 def write_trained(user: Any) -> bool:
-    """Whether the user completed a course required for write access; one query, then cached
+    """Whether the user completed a course required for write access; asked once, then cached
     on the user object (the page's actor and the navigation's share it within a request)."""
     cached = getattr(user, "_openmdmr_write_trained", None)
     if cached is None:
-        from ldc.models import TrainingRegistration
-
-        cached = TrainingRegistration.objects.filter(
-            user=user, completed_at__isnull=False, session__course__required_for_write=True
-        ).exists()
+        cached = bool(_training_check) and _training_check[0](user)
         user._openmdmr_write_trained = cached
     return bool(cached)
 
@@ -126,8 +133,6 @@ def actor_for_user(user: Any) -> Actor:
         return Actor(ldc=None, role=None, user=None)
     membership = getattr(user, "_openmdmr_membership", None)
     if membership is None:
-        from ldc.models import Membership
-
         membership = Membership.objects.select_related("ldc").filter(user=user).first() or False
         user._openmdmr_membership = membership
     if not membership:
@@ -138,8 +143,6 @@ def actor_for_user(user: Any) -> Actor:
 def actor_for_request(request: HttpRequest) -> Actor:
     """The actor of a page or API request; API tokens carry their own LDC and role."""
     token = getattr(request, "auth", None)
-    from ldc.models import ApiToken
-
     if isinstance(token, ApiToken):
         return Actor(ldc=token.ldc, role=token.role, user=None, token=token)
     return actor_for_user(getattr(request, "user", None))

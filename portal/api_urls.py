@@ -11,16 +11,14 @@ from billing.api import (
     SettlementView,
 )
 from ldc.api import AuditEventViewSet, LdcViewSet, MeView
-from meters.api import (
-    MeterViewSet,
+from ldc.sme.api import RolloutLdcsApiView
+from meters.reads.api import (
     ReadFileRejectionsView,
     ReadFileUploadView,
     ReadFileViewSet,
     ReadSuccessView,
-    RegistrySyncView,
-    SdpViewSet,
 )
-from portal.views import RolloutLdcsApiView
+from meters.registry.api import MeterViewSet, RegistrySyncView, SdpViewSet
 
 router = DefaultRouter()
 router.register("ldcs", LdcViewSet, basename="ldc")

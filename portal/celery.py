@@ -9,7 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("openmdmr")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+app.autodiscover_tasks()  # each app's tasks.py
+app.autodiscover_tasks(["meters.reads", "meters.vee", "ldc.sme"])  # subpackages' tasks.py
 
 # Beat entries of the portal itself, added to settings.CELERY_BEAT_SCHEDULE's.
 PORTAL_BEAT_SCHEDULE = {

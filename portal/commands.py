@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.core.management.base import CommandError
 
-from ldc.models import LDC
+from portal.tenancy import LDC
 
 
 def local_date(value: str) -> dt.date:

@@ -17,10 +17,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import AccountLink, CustomerAccount
-from ldc.models import LDC, Membership, Role
 from ldc.services import ldc_create
 from meters.models import ServiceDeliveryPoint
-from meters.registry import registry_sync
+from meters.registry.sync import registry_sync
+from portal.tenancy import LDC, Membership, Role
 
 User = get_user_model()
 
@@ -314,8 +314,8 @@ def seed_reads(*, days: int, log: Any = print) -> str:
     import numpy as np
 
     from meters.models import Meter, ReadFile
-    from meters.services import read_file_ingest, read_file_receive
-    from meters.synthetic import hourly_shape, write_cmep_day
+    from meters.reads.ingest import read_file_ingest, read_file_receive
+    from meters.reads.synthetic import hourly_shape, write_cmep_day
 
     first, last = seed_demo_dates(days)
     loaded = 0
@@ -349,7 +349,7 @@ def seed_reads(*, days: int, log: Any = print) -> str:
                     read_file = read_file_ingest(read_file=read_file)
                     loaded += read_file.intervals_accepted
         log(f"  {ldc.name}: {days} daily CMEP files for {len(serials)} meters")
-    from portal.rollout import seed_rollout_demo  # weekly snapshots history and a target
+    from ldc.sme.rollout import seed_rollout_demo  # weekly snapshots history and a target
 
     log(f"  {seed_rollout_demo()}")
     files = ReadFile.objects.filter(ldc__slug__in=READ_LDCS).count()

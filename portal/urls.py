@@ -4,13 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ldc.sme import rollout_views
 from portal import views
 
 sme_patterns = (
     [
-        path("ldcs/", views.SmeLdcListView.as_view(), name="ldc-list"),
-        path("ldcs/<slug:slug>/", views.SmeLdcDetailView.as_view(), name="ldc-detail"),
-        path("audit/", views.SmeAuditView.as_view(), name="audit"),
+        path("ldcs/", rollout_views.SmeLdcListView.as_view(), name="ldc-list"),
+        path("ldcs/<slug:slug>/", rollout_views.SmeLdcDetailView.as_view(), name="ldc-detail"),
+        path("audit/", rollout_views.SmeAuditView.as_view(), name="audit"),
     ],
     "sme",
 )
@@ -21,11 +22,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("ldc/", include("ldc.urls")),
     path("sme/", include(sme_patterns)),
-    path("sme/", include("ldc.sme_urls")),
-    path("rollout/", include("portal.rollout_urls")),
+    path("sme/", include("ldc.sme.urls")),
+    path("rollout/", include("ldc.sme.rollout_urls")),
     path("me/", include("customers.urls")),
     path("registry/", include("meters.urls")),
-    path("vee/", include("meters.vee_urls")),
+    path("vee/", include("meters.vee.urls")),
     path("billing/", include("billing.urls")),
     path("api/v1/", include("portal.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from ldc.models import LDC, Role
+from portal.tenancy import LDC, Role
 from portal.testing.services import MissingService, RedisServer, services_required
 from tests import factories
 
@@ -113,7 +113,7 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture
 def sample_ldc(db: Any) -> LDC:
     """An LDC with ../shared/samples/registry.csv loaded."""
-    from meters.registry import read_registry_csv, registry_sync
+    from meters.registry.sync import read_registry_csv, registry_sync
     from tests.meters.samples import SAMPLES
 
     ldc = factories.LdcFactory(slug="sample", name="Sample Hydro")

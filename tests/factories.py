@@ -10,9 +10,9 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 
 from customers.models import CustomerAccount
-from ldc.models import LDC, Membership
 from meters.models import Meter, MeterInstallation, ServiceDeliveryPoint
 from portal.models import User
+from portal.tenancy import LDC, Membership
 
 PASSWORD = "correct-horse-battery"  # noqa: S105
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"  # noqa: S105

@@ -18,7 +18,7 @@ from customers.services import (
 )
 from customers.views.sdp import SdpMixin
 from meters.models import ServiceDeliveryPoint
-from meters.selectors import local_range_utc
+from meters.reads.intervals import local_range_utc
 
 
 class DownloadView(SdpMixin, FormView):  # type: ignore[type-arg]

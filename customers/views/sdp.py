@@ -15,7 +15,7 @@ from customers import charts, selectors, usage
 from customers.forms import add_months
 from customers.usage import Hours
 from meters.models import ServiceDeliveryPoint
-from meters.selectors import local_range_utc
+from meters.reads.intervals import local_range_utc
 from portal.mixins import CustomerMixin
 
 

@@ -20,7 +20,7 @@ from customers import charts, selectors, usage
 from customers.forms import add_months
 from customers.usage import Hours
 from customers.views.sdp import SdpMixin
-from meters.selectors import local_range_utc
+from meters.reads.intervals import local_range_utc
 
 SCALES = ("day", "week", "month", "year")
 

@@ -19,12 +19,10 @@ from ldc.forms import (
     GroupStepForm,
     GroupUploadForm,
 )
-from ldc.models import (
-    EnrollmentGroup,
-    Stage,
-)
+from ldc.models import EnrollmentGroup
 from meters.models import ServiceDeliveryPoint
 from portal.mixins import LdcMixin, show_refusal
+from portal.tenancy import Stage
 
 
 class GroupListView(LdcMixin, TemplateView):

@@ -18,12 +18,10 @@ from ldc.forms import (
     MemberRoleForm,
     TokenCreateForm,
 )
-from ldc.models import (
-    ApiToken,
-    Membership,
-)
 from portal.mixins import LdcMixin, show_refusal
 from portal.models import AuditEvent
+from portal.tenancy import Membership
+from portal.tokens import ApiToken
 
 
 class MembersView(LdcMixin, View):

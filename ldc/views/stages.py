@@ -20,15 +20,9 @@ from ldc.forms import (
     EvidenceForm,
     TestDayForm,
 )
-from ldc.models import (
-    LDC,
-    STAGE_ORDER,
-    ChecklistItem,
-    Evidence,
-    LdcStage,
-    TestDay,
-)
+from ldc.models import ChecklistItem, Evidence, LdcStage, TestDay
 from portal.mixins import LdcMixin, show_refusal
+from portal.tenancy import LDC, STAGE_ORDER
 
 
 def stage_or_404(ldc: LDC, stage: str) -> LdcStage:

@@ -12,14 +12,10 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from ldc import training
-from ldc.models import (
-    Course,
-    Stage,
-    TrainingRegistration,
-    TrainingSession,
-)
+from ldc.models import Course, TrainingRegistration, TrainingSession
 from portal.access import write_trained
 from portal.mixins import LdcMixin, show_refusal
+from portal.tenancy import Stage
 
 
 class TrainingView(LdcMixin, TemplateView):

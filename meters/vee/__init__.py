@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from meters.storage import DayBlock
+from meters.reads.day_arrays import DayBlock
 from meters.vee.estimation import (
     EstimationContext,
     EstimationResult,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from meters.storage import DAY_S, DayBlock, IntervalFlag, day_key
+from meters.reads.day_arrays import DAY_S, DayBlock, IntervalFlag, day_key
 
 F = IntervalFlag
 # What an edit keeps of the old flags: that a file mentioned the interval, and a head-end outage.

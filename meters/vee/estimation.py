@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from meters.runs import sorted_unique
-from meters.storage import DayBlock
+from meters.reads.day_arrays import DayBlock
+from meters.reads.runs import sorted_unique
 from meters.vee.rules import (
     DAY_MASK,
     TORONTO,

@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from meters.interfaces.base import Quality
-from meters.localtime import local_day_bounds, utc_offsets
-from meters.storage import DAY_S, DayBlock, IntervalFlag, day_key
+from meters.reads.day_arrays import DAY_S, DayBlock, IntervalFlag, day_key
+from meters.reads.interfaces.base import Quality
+from portal.calendar.localtime import local_day_bounds, utc_offsets
 
 
 class F:

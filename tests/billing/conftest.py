@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from meters import services
 from meters.models import Meter
-from meters.vee_service import vee_run_days
+from meters.reads import ingest
+from meters.vee.service import vee_run_days
 from tests.meters.conftest import sample_file
 
 FIRST, LAST = 20519, 20521  # UTC days 2026-03-07 .. 2026-03-09: the sample's local 7th and 8th
 
 
 def load(ldc: Any, data: bytes, name: str = "reads.csv") -> None:
-    read_file, _ = services.read_file_receive(
+    read_file, _ = ingest.read_file_receive(
         ldc=ldc,
         interface="csv",
         upload=io.BytesIO(data),
@@ -25,7 +25,7 @@ def load(ldc: Any, data: bytes, name: str = "reads.csv") -> None:
         via="test",
         queue=False,
     )
-    assert services.read_file_ingest(read_file=read_file).status == "loaded"
+    assert ingest.read_file_ingest(read_file=read_file).status == "loaded"
 
 
 def run_vee(ldc: Any) -> None:

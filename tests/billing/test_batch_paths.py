@@ -23,9 +23,9 @@ from billing import selectors, services
 from billing.models import BillingQuantity, BillingQuantityRequest, Status
 from billing.periods import PERIOD_NAMES, period_codes
 from billing.quantities import DayRows, Items, figures_compute
-from meters import store
 from meters.models import BillingCycle, IntervalDay, ServiceDeliveryPoint
-from meters.storage import DAY_S, IntervalFlag
+from meters.reads import day_store
+from meters.reads.day_arrays import DAY_S, IntervalFlag
 from tests.factories import MeterFactory
 
 START, END = dt.date(2026, 3, 7), dt.date(2026, 3, 8)
@@ -343,7 +343,7 @@ def store_day(ldc: Any, meter: Any, day: int, minutes: int, seed: int) -> tuple[
     n = 1440 // minutes
     wh = rng.integers(0, 5000, n).astype("<i4")
     flags = rng.choice(np.array([32, 2, 36, 0, 96], np.uint8), n)
-    store.ensure_partitions(np.array([day]))
+    day_store.ensure_partitions(np.array([day]))
     IntervalDay.objects.create(
         ldc=ldc,
         meter=meter,

@@ -12,7 +12,7 @@ from billing.models import BillingQuantity, ReplacementNotice
 from billing.services import billing_quantity_request
 from ldc.services import api_token_create
 from meters.models import BillingCycle, Meter, MeterInstallation, ServiceDeliveryPoint
-from meters.vee_service import interval_edit
+from meters.vee.service import interval_edit
 from portal.access import actor_for_user
 from portal.models import AuditEvent
 

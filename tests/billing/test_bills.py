@@ -108,7 +108,7 @@ def test_coordinators_edit_prices_and_the_change_is_audited(client: Any, world: 
 
 
 def test_the_pages_request_show_and_release(client: Any, validated: Any, world: Any) -> None:
-    from ldc.models import Membership
+    from portal.tenancy import Membership
 
     user = world.user("north", "back_office")
     Membership.objects.filter(user=user).update(ldc=validated)

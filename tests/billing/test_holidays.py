@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from billing.holidays import easter_sunday, holiday_mask, tou_holidays, weekend_mask
+from portal.calendar.holidays import easter_sunday, holiday_mask, tou_holidays, weekend_mask
 
 D = dt.date
 EPOCH = D(1970, 1, 1)

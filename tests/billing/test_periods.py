@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from billing import periods
-from billing.holidays import tou_holidays
 from billing.periods import (
     PERIOD_NAMES,
     SEASON_NAMES,
@@ -21,6 +20,7 @@ from billing.periods import (
     tier_threshold_kwh,
     tiered_split,
 )
+from portal.calendar.holidays import tou_holidays
 
 TZ = ZoneInfo("America/Toronto")
 HOUR = 3600

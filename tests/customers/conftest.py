@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from meters import store
-from meters.interfaces.base import Quality
-from meters.localtime import day_number
-from meters.storage import FLAGS_OF_QUALITY, DayBlock, IntervalFlag, day_key
+from meters.reads import day_store
+from meters.reads.day_arrays import FLAGS_OF_QUALITY, DayBlock, IntervalFlag, day_key
+from meters.reads.interfaces.base import Quality
+from portal.calendar.localtime import day_number
 
 
 def store_hourly(
@@ -32,8 +32,8 @@ def store_hourly(
     start = day_number(first)
     keys = day_key(np.full(days, meter.pk), 1, np.arange(start, start + days))
     block = DayBlock(keys, 60, wh, flags, wh.copy(), quality, np.ones(days, np.int64))
-    store.ensure_partitions(block.day)
-    store.save_days(meter.ldc, block)
+    day_store.ensure_partitions(block.day)
+    day_store.save_days(meter.ldc, block)
     return block
 
 

@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from customers import greenbutton
 from customers.greenbutton import MeterDays
-from meters.interfaces import green_button
-from meters.interfaces.base import IntervalBatch, Quality
-from meters.storage import IntervalFlag
+from meters.reads.day_arrays import IntervalFlag
+from meters.reads.interfaces import green_button
+from meters.reads.interfaces.base import IntervalBatch, Quality
 from portal.models import AuditEvent
 
 TZ = ZoneInfo("America/Toronto")

@@ -13,7 +13,7 @@ from billing.bills import plan_compare
 from billing.prices import PRICE_TABLE
 from customers import insights, selectors, usage
 from customers.usage import Hours
-from meters.selectors import local_range_utc
+from meters.reads.intervals import local_range_utc
 
 TZ = ZoneInfo("America/Toronto")
 

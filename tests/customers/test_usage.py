@@ -11,7 +11,7 @@ import pytest
 from billing.prices import PRICE_TABLE
 from customers import usage
 from customers.usage import DayBlock, Hours
-from meters.storage import IntervalFlag
+from meters.reads.day_arrays import IntervalFlag
 
 TZ = ZoneInfo("America/Toronto")
 _F = IntervalFlag
@@ -54,7 +54,7 @@ def test_days_outside_the_range_are_left_out_and_two_meters_add_up() -> None:
 
 
 def test_local_day_of_a_spring_forward_has_23_hours() -> None:
-    from meters.selectors import local_range_utc
+    from meters.reads.intervals import local_range_utc
 
     first, after = local_range_utc(dt.date(2026, 3, 8), dt.date(2026, 3, 8), TZ)
     assert len(usage.hours_from_days([], first, after)) == 23
@@ -72,7 +72,7 @@ def test_winter_weekday_periods_and_costs() -> None:
 
 
 def local_day_bounds(day: dt.date) -> tuple[int, int]:
-    from meters.selectors import local_range_utc
+    from meters.reads.intervals import local_range_utc
 
     return local_range_utc(day, day, TZ)
 

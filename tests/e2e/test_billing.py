@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ldc.models import Membership
+from portal.tenancy import Membership
 from tests.billing.conftest import run_vee
 from tests.e2e.conftest import log_in, screenshot
 from tests.meters.conftest import sample_file

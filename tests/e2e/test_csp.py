@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from customers.models import AccountLink
-from ldc.models import Membership
 from meters.models import ServiceDeliveryPoint
+from portal.tenancy import Membership
 from tests.billing.conftest import run_vee
 from tests.e2e.conftest import log_in, screenshot
 from tests.factories import AccountFactory

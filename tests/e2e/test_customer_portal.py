@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from billing.holidays import tou_holidays
-from meters.interfaces import green_button
+from meters.reads.interfaces import green_button
+from portal.calendar.holidays import tou_holidays
 from tests.customers.conftest import store_hourly
 from tests.e2e.conftest import log_in, screenshot
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ldc.models import Membership
+from portal.tenancy import Membership
 from tests.e2e.conftest import log_in, screenshot
 from tests.meters.conftest import sample_file
 from tests.meters.samples import SAMPLES
@@ -55,5 +55,6 @@ def test_registry_sync_and_data_quality_pages(page: Any, world: Any) -> None:
     page.goto("/registry/sdps/")
     assert "SDP-1001" in page.content()
     page.click("main >> text=Data quality")
+    page.wait_for_url("**/registry/data-quality/")  # content() while navigating reads ''
     assert "Registry data quality" in page.content()
     screenshot(page, "data-quality")

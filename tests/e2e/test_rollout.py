@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ldc.models import LDC
+from ldc.sme.rollout import CSV_COLUMNS, rollout_snapshot_take
 from portal.models import RolloutTarget
-from portal.rollout import CSV_COLUMNS, rollout_snapshot_take
+from portal.tenancy import LDC
 from tests.e2e.conftest import log_in, screenshot
 from tests.portal.test_rollout import build_rollout_world, north_rate
 

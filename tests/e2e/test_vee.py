@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ldc.models import Membership
+from portal.tenancy import Membership
 from tests.e2e.conftest import log_in, screenshot
 from tests.meters.test_vee_service import frozen_day, load, run
 

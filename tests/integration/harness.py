@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 import redis
 from django.db import DatabaseError, connections
 
-from ldc.models import LDC
-from meters import services
 from meters.models import ReadFile
-from meters.registry import registry_sync
-from meters.synthetic import write_cmep
+from meters.reads import ingest
+from meters.reads.synthetic import write_cmep
+from meters.registry.sync import registry_sync
+from portal.tenancy import LDC
 from tests.factories import LdcFactory
 
 T = TypeVar("T")
@@ -81,7 +81,7 @@ def cmep(
 def deliver(ldc: LDC, path: Path, *, queue: bool = True) -> tuple[ReadFile, bool]:
     """Receive a file as the upload page does (its ingestion queued unless ``queue=False``)."""
     with path.open("rb") as stream:
-        return services.read_file_receive(
+        return ingest.read_file_receive(
             ldc=ldc,
             interface="cmep",
             upload=stream,

@@ -27,9 +27,6 @@ import numpy as np
 from django.db.models import Count, Max, Q
 
 from billing.models import BillingQuantity, BillingQuantityRequest
-from ldc.models import LDC
-from meters.ingest import parse_to_spool
-from meters.interfaces.base import IntervalBatch, Quality
 from meters.models import (
     IntervalDay,
     IntervalDayVersion,
@@ -38,7 +35,10 @@ from meters.models import (
     ReadRejection,
     RegisterRead,
 )
-from meters.storage import DAY_S, NEVER, IntervalFlag, unpack_rows
+from meters.reads.day_arrays import DAY_S, NEVER, IntervalFlag, unpack_rows
+from meters.reads.interfaces.base import IntervalBatch, Quality
+from meters.reads.spool import parse_to_spool
+from portal.tenancy import LDC
 
 FINISHED = (ReadFile.Status.LOADED, ReadFile.Status.REJECTED)
 
@@ -328,11 +328,11 @@ def rerun(ldc: LDC) -> None:
     """The same work again, in this process: every file delivered and ingested again, every
     billing quantity request refreshed."""
     from billing.services import billing_quantities_refresh
-    from meters import services
+    from meters.reads import ingest
 
     for rf in ReadFile.objects.for_ldc(ldc).order_by("pk"):
         with Path(rf.file.path).open("rb") as stream:
-            again, created = services.read_file_receive(
+            again, created = ingest.read_file_receive(
                 ldc=ldc,
                 interface=rf.interface,
                 upload=stream,
@@ -342,7 +342,7 @@ def rerun(ldc: LDC) -> None:
                 queue=False,
             )
         assert not created and again.pk == rf.pk, f"{rf} was not answered as a duplicate"
-        services.read_file_ingest(read_file=again)
+        ingest.read_file_ingest(read_file=again)
     requests = list(BillingQuantityRequest.objects.for_ldc(ldc).select_related("sdp"))
     if requests:
         billing_quantities_refresh(ldc=ldc, requests=requests, reason="re-run")

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from meters import services
 from meters.models import IntervalDay, ReadFile
+from meters.reads import ingest
 from tests.integration.conftest import wait_for
 from tests.meters.conftest import sample_file
 
@@ -18,7 +18,7 @@ def test_worker_ingests_a_delivered_file_through_redis(sample_ldc: Any, start_wo
     worker = start_worker()
     path = sample_file("cmep")
     with path.open("rb") as stream:
-        read_file, created = services.read_file_receive(
+        read_file, created = ingest.read_file_receive(
             ldc=sample_ldc, interface="cmep", upload=stream, name=path.name, actor=None, via="test"
         )
     assert created

@@ -25,7 +25,6 @@ from billing.services import (
     billing_quantity_release,
     billing_requests_ensure,
 )
-from meters import services
 from meters.models import (
     IntervalDay,
     IntervalDayVersion,
@@ -33,8 +32,9 @@ from meters.models import (
     ReadFile,
     ServiceDeliveryPoint,
 )
-from meters.storage import unpack_rows
-from meters.tasks import ingest_read_file
+from meters.reads import ingest
+from meters.reads.day_arrays import unpack_rows
+from meters.reads.tasks import ingest_read_file
 from tests.integration.harness import (
     FAST,
     FIRST_DAY,
@@ -64,7 +64,7 @@ def test_the_same_file_delivered_twice_at_once_is_loaded_once(
         data = path.read_bytes()
         barrier.wait()
         try:
-            read_file, created = services.read_file_receive(
+            read_file, created = ingest.read_file_receive(
                 ldc=ldc,
                 interface="cmep",
                 upload=io.BytesIO(data),

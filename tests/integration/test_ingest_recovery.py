@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from meters import services, store
 from meters.models import ReadFile, ReadFileBatch
+from meters.reads import day_store, ingest
 from tests.integration.harness import cmep, deliver, registered_ldc
 from tests.integration.invariants import assert_accounted, assert_not_doubled
 
@@ -28,8 +28,8 @@ def test_a_day_stored_meanwhile_makes_the_batch_read_again_not_fail(
     settings.OPENMDMR_VEE_AFTER_INGEST = False
     ldc = registered_ldc("race", 20)
     first, _ = deliver(ldc, cmep(ldc, tmp_path, "first.txt", range(20), 1), queue=False)
-    services.read_file_ingest(read_file=first)
-    real, blinded = store.fetch_days, []
+    ingest.read_file_ingest(read_file=first)
+    real, blinded = day_store.fetch_days, []
 
     def fetch_days_blind_once(ldc_: Any, keys: Any) -> dict[int, Any]:
         if not blinded:  # the first read misses the stored days, as a racing reader would
@@ -37,9 +37,9 @@ def test_a_day_stored_meanwhile_makes_the_batch_read_again_not_fail(
             return {}
         return real(ldc_, keys)
 
-    monkeypatch.setattr(store, "fetch_days", fetch_days_blind_once)
+    monkeypatch.setattr(day_store, "fetch_days", fetch_days_blind_once)
     corrected, _ = deliver(ldc, cmep(ldc, tmp_path, "again.txt", range(20), 1, seed=3), queue=False)
-    corrected = services.read_file_ingest(read_file=corrected)
+    corrected = ingest.read_file_ingest(read_file=corrected)
     assert blinded and corrected.status == ReadFile.Status.LOADED
     assert_accounted(ldc)
     assert_not_doubled(ldc)
@@ -56,11 +56,11 @@ def test_a_resumed_file_queues_again_the_vee_of_its_last_committed_batch(
     read_file, _ = deliver(ldc, cmep(ldc, tmp_path, "reads.txt", range(20), 4), queue=False)
     queued: list[tuple[list[int], int, int]] = []
     monkeypatch.setattr(
-        services,
+        ingest,
         "_queue_vee",
         lambda ldc, meters, first, last: queued.append((meters, first, last)),
     )
-    services.read_file_ingest(read_file=read_file)
+    ingest.read_file_ingest(read_file=read_file)
     batches = list(queued)
     assert len(batches) >= 3
     # A worker died just after committing batch 2 and queuing its VEE, which went down with it:
@@ -74,6 +74,6 @@ def test_a_resumed_file_queues_again_the_vee_of_its_last_committed_batch(
         status=ReadFile.Status.LOADING, batches_done=2, lease_until=None
     )
     queued.clear()
-    services.read_file_ingest(read_file=read_file)
+    ingest.read_file_ingest(read_file=read_file)
     assert queued[0] == batches[1], "the VEE of the last committed batch was not queued again"
     assert queued[1:] == batches[2:]

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from meters import services
 from meters.models import IntervalDay, ReadFile
-from meters.registry import registry_sync
-from meters.synthetic import write_cmep
+from meters.reads import ingest
+from meters.reads.synthetic import write_cmep
+from meters.registry.sync import registry_sync
 from tests.factories import LdcFactory
 from tests.integration.conftest import wait_for
 
@@ -60,7 +60,7 @@ def test_a_killed_worker_is_replaced_and_the_file_loads_once(
     total = write_cmep(path, [f"K-MTR-{i}" for i in range(meters)], dt.date(2026, 2, 2), days)
     first = start_worker("w1", **FAST_RECOVERY)
     with path.open("rb") as stream:
-        read_file, _ = services.read_file_receive(
+        read_file, _ = ingest.read_file_receive(
             ldc=ldc, interface="cmep", upload=stream, name=path.name, actor=None, via="test"
         )
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from ldc.models import LDC
 from portal.models import AuditEvent
+from portal.tenancy import LDC
 
 pytestmark = pytest.mark.django_db
 

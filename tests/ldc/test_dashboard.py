@@ -16,8 +16,8 @@ from ldc import enrollment, stages
 from ldc.dashboard import ldc_dashboard, read_success_by_day
 from ldc.enrollment import SdpFilter
 from meters.models import VeeException
-from meters.services import read_file_ingest, read_file_receive
-from meters.synthetic import hourly_shape, write_cmep_day
+from meters.reads.ingest import read_file_ingest, read_file_receive
+from meters.reads.synthetic import hourly_shape, write_cmep_day
 from portal.access import actor_for_user
 from tests import factories
 

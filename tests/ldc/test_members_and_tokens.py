@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from ldc.models import ApiToken, Membership
 from ldc.services import api_token_create
 from portal.access import actor_for_user
 from portal.models import AuditEvent
+from portal.tenancy import Membership
+from portal.tokens import ApiToken
 
 pytestmark = pytest.mark.django_db
 

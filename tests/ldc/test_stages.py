@@ -12,10 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ldc import stages
-from ldc.models import LDC, STAGE_ORDER, ChecklistItem, Evidence, LdcStage, Stage
+from ldc.models import ChecklistItem, Evidence, LdcStage
 from ldc.models import TestDay as SitQtDay
 from portal.access import actor_for_user
 from portal.models import AuditEvent
+from portal.tenancy import LDC, STAGE_ORDER, Stage
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from meters.interfaces import get_parser
-from meters.interfaces.base import IntervalBatch, ParsedBatch, Quality
+from meters.reads.interfaces import get_parser
+from meters.reads.interfaces.base import IntervalBatch, ParsedBatch, Quality
 
 SAMPLES = Path(
     os.environ.get(

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from meters import services
-from meters.interfaces import get_parser
-from meters.interfaces.base import Quality, ReadFileError
 from meters.models import IntervalDay, RegisterRead
+from meters.reads import ingest
+from meters.reads.interfaces import get_parser
+from meters.reads.interfaces.base import Quality, ReadFileError
 from tests.meters.conftest import INTERFACE_NAMES, sample_file
 
 TORONTO = ZoneInfo("America/Toronto")
@@ -211,7 +211,7 @@ def test_ingest_of_a_mutated_file_loads_it_or_stores_nothing(
     except ReadFileError:
         parses = False
     before = IntervalDay.objects.count(), RegisterRead.objects.count()
-    read_file, created = services.read_file_receive(
+    read_file, created = ingest.read_file_receive(
         ldc=sample_ldc,
         interface=interface,
         upload=io.BytesIO(content),
@@ -221,7 +221,7 @@ def test_ingest_of_a_mutated_file_loads_it_or_stores_nothing(
         queue=False,
     )
     assume(created)  # the same bytes twice: answered as a duplicate, nothing to check
-    read_file = services.read_file_ingest(read_file=read_file)
+    read_file = ingest.read_file_ingest(read_file=read_file)
     assert read_file.status == ("loaded" if parses else "rejected"), read_file.error
     if not parses:
         assert read_file.error.startswith(FILENAME)

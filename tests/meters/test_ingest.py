@@ -12,8 +12,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from meters import services
 from meters.models import IntervalDay, IntervalDayVersion, ReadFile, ReadRejection, RegisterRead
+from meters.reads import ingest as pipeline
 from portal.models import AuditEvent
 from tests.meters.conftest import INTERFACE_NAMES, bad_files, sample_file
 from tests.meters.samples import SAMPLES, expected_register_rows
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 def ingest(ldc: Any, interface: str, data: bytes, name: str = "reads.dat") -> ReadFile:
-    read_file, _ = services.read_file_receive(
+    read_file, _ = pipeline.read_file_receive(
         ldc=ldc,
         interface=interface,
         upload=io.BytesIO(data),
@@ -31,7 +31,7 @@ def ingest(ldc: Any, interface: str, data: bytes, name: str = "reads.dat") -> Re
         via="test",
         queue=False,
     )
-    return services.read_file_ingest(read_file=read_file)
+    return pipeline.read_file_ingest(read_file=read_file)
 
 
 def export(ldc: Any, *extra: str) -> str:
@@ -110,7 +110,7 @@ def test_duplicate_file_changes_nothing(sample_ldc: Any) -> None:
     data = sample_file("csv").read_bytes()
     first = ingest(sample_ldc, "csv", data)
     before = stored_state()
-    again, created = services.read_file_receive(
+    again, created = pipeline.read_file_receive(
         ldc=sample_ldc,
         interface="csv",
         upload=io.BytesIO(data),
@@ -124,7 +124,7 @@ def test_duplicate_file_changes_nothing(sample_ldc: Any) -> None:
 
 
 def receive(ldc: Any, upload: Any, name: str = "big.csv") -> tuple[ReadFile, bool]:
-    return services.read_file_receive(
+    return pipeline.read_file_receive(
         ldc=ldc, interface="csv", upload=upload, name=name, actor=None, via="test", queue=False
     )
 
@@ -240,7 +240,7 @@ def test_a_crash_mid_file_resumes_without_doubling(
 ) -> None:
     settings.OPENMDMR_INGEST_BATCH_READS = 20
     data = sample_file("cmep").read_bytes()
-    read_file, _ = services.read_file_receive(
+    read_file, _ = pipeline.read_file_receive(
         ldc=sample_ldc,
         interface="cmep",
         upload=io.BytesIO(data),
@@ -250,7 +250,7 @@ def test_a_crash_mid_file_resumes_without_doubling(
         queue=False,
     )
     calls = {"n": 0}
-    real_merge = services.merge_batch
+    real_merge = pipeline.merge_batch
 
     def crash_on_second(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
@@ -258,14 +258,14 @@ def test_a_crash_mid_file_resumes_without_doubling(
             raise KeyboardInterrupt("worker killed")
         return real_merge(*args, **kwargs)
 
-    monkeypatch.setattr(services, "merge_batch", crash_on_second)
+    monkeypatch.setattr(pipeline, "merge_batch", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
-        services.read_file_ingest(read_file=read_file)
+        pipeline.read_file_ingest(read_file=read_file)
     read_file.refresh_from_db()
     assert read_file.status == "loading" and read_file.batches_done == 1
     ReadFile.objects.filter(pk=read_file.pk).update(lease_until=None)  # the lease ran out
-    monkeypatch.setattr(services, "merge_batch", real_merge)
-    done = services.read_file_ingest(read_file=read_file)
+    monkeypatch.setattr(pipeline, "merge_batch", real_merge)
+    done = pipeline.read_file_ingest(read_file=read_file)
     assert done.status == "loaded" and done.attempts == 2
     assert done.intervals_accepted == 141 and done.intervals_rejected == 0
     assert export(sample_ldc, "--as-received") == (SAMPLES / "expected.csv").read_text()
@@ -276,10 +276,10 @@ def test_stalled_files_are_queued_again(sample_ldc: Any) -> None:
 
     from django.utils import timezone
 
-    from meters.tasks import resume_stalled_read_files
+    from meters.reads.tasks import resume_stalled_read_files
 
     data = sample_file("csv").read_bytes()
-    read_file, _ = services.read_file_receive(
+    read_file, _ = pipeline.read_file_receive(
         ldc=sample_ldc,
         interface="csv",
         upload=io.BytesIO(data),
@@ -320,44 +320,44 @@ class _FakeLibc:
 
 def test_loads_reuse_the_heap_and_give_it_back_when_the_last_one_ends(monkeypatch: Any) -> None:
     libc = _FakeLibc()
-    monkeypatch.setattr(services, "_glibc", lambda: libc)
-    reuse, back = services.MALLOC_REUSE_BYTES, services.MALLOC_RETURN_BYTES
-    with services._heap_reused():
+    monkeypatch.setattr(pipeline, "_glibc", lambda: libc)
+    reuse, back = pipeline.MALLOC_REUSE_BYTES, pipeline.MALLOC_RETURN_BYTES
+    with pipeline._heap_reused():
         assert libc.calls == [("mmap", reuse), ("trim", reuse)]
-        with services._heap_reused():  # a second file loading in the same process
+        with pipeline._heap_reused():  # a second file loading in the same process
             pass
         assert ("mmap", back) not in libc.calls  # the first one still loads
     assert libc.calls[-3:] == [("mmap", back), ("trim", 128 << 10), ("malloc_trim", 0)]
     libc.calls.clear()
-    with pytest.raises(RuntimeError), services._heap_reused():
+    with pytest.raises(RuntimeError), pipeline._heap_reused():
         raise RuntimeError  # a failed load gives the heap back too
     assert libc.calls[-1] == ("malloc_trim", 0)
 
 
 def test_batches_load_with_the_heap_reused(sample_ldc: Any, monkeypatch: Any) -> None:
     libc = _FakeLibc()
-    monkeypatch.setattr(services, "_glibc", lambda: libc)
+    monkeypatch.setattr(pipeline, "_glibc", lambda: libc)
     seen = []
-    real = services._load_number
+    real = pipeline._load_number
     monkeypatch.setattr(
-        services,
+        pipeline,
         "_load_number",
-        lambda *a: seen.append(services._LOADS["running"]) or real(*a),
+        lambda *a: seen.append(pipeline._LOADS["running"]) or real(*a),
     )
     ingest(sample_ldc, "cmep", sample_file("cmep").read_bytes())
     assert seen and all(running == 1 for running in seen)
-    assert services._LOADS["running"] == 0
+    assert pipeline._LOADS["running"] == 0
 
 
 def test_the_heap_is_given_back_after_each_file(sample_ldc: Any, monkeypatch: Any) -> None:
     trims = []
-    monkeypatch.setattr(services, "_trim_heap", lambda: trims.append(1))
+    monkeypatch.setattr(pipeline, "_trim_heap", lambda: trims.append(1))
     ingest(sample_ldc, "csv", sample_file("csv").read_bytes())
     with pytest.raises(ValueError):  # a load that fails gives it back too
-        monkeypatch.setattr(services, "_load", lambda *a: (_ for _ in ()).throw(ValueError()))
+        monkeypatch.setattr(pipeline, "_load", lambda *a: (_ for _ in ()).throw(ValueError()))
         ingest(sample_ldc, "cmep", sample_file("cmep").read_bytes())
     assert trims == [1, 1]
     monkeypatch.undo()
     if sys.platform == "linux":  # glibc here and on CI: the calls exist
-        assert services._glibc() is not None
-    services._trim_heap()
+        assert pipeline._glibc() is not None
+    pipeline._trim_heap()

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 
-from meters import services, store
-from meters.ingest import parse_to_spool
 from meters.models import IntervalDay, Meter, ReadFile
-from meters.spool import Serials
-from meters.storage import day_key
+from meters.reads import day_store, ingest
+from meters.reads.day_arrays import day_key
+from meters.reads.spool import Serials, parse_to_spool
 from tests.integration.harness import cmep, deliver, registered_ldc
 
 TZ = ZoneInfo("America/Toronto")
@@ -42,7 +41,7 @@ def media(tmp_path: Path, settings: Any) -> Path:
 def _ingested(ldc: Any, folder: Path, name: str, meters: int, days: int, **kw: Any) -> ReadFile:
     """A generated CMEP file of ``meters`` x ``days``, delivered and ingested."""
     read_file, _ = deliver(ldc, cmep(ldc, folder, name, range(meters), days, **kw), queue=False)
-    return services.read_file_ingest(read_file=read_file)
+    return ingest.read_file_ingest(read_file=read_file)
 
 
 @pytest.mark.django_db
@@ -145,11 +144,11 @@ def test_fetch_days_returns_exactly_the_stored_days_asked_for(media: Path) -> No
             stored[::2], day_key(np.array(unstored_meters), np.ones(2, np.int64), np.full(2, day))
         ]
     )
-    found = store.fetch_days(ldc, asked)
+    found = day_store.fetch_days(ldc, asked)
     assert list(found) == [60]
     assert np.array_equal(found[60].block.key, np.sort(stored[::2]))
     assert found[60].exists.all()
-    assert store.fetch_days(ldc, np.sort(asked[~np.isin(asked, stored)])) == {}
+    assert day_store.fetch_days(ldc, np.sort(asked[~np.isin(asked, stored)])) == {}
 
 
 @pytest.mark.postgres_only
@@ -202,7 +201,7 @@ def _batches(spool: Any) -> list[tuple[list[str], list[int], list[int], list[int
 def test_worker_processes_parse_to_the_same_spool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bom: bool
 ) -> None:
-    from meters import spool as spool_module
+    from meters.reads import spool as spool_module
 
     ldc = registered_ldc("workers", 30)
     path = cmep(ldc, tmp_path, "w.txt", range(30), 3, unknown=2)
@@ -227,8 +226,8 @@ def test_worker_processes_parse_to_the_same_spool(
 def test_worker_processes_report_the_first_bad_line_of_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from meters import spool as spool_module
-    from meters.interfaces.base import ReadFileError
+    from meters.reads import spool as spool_module
+    from meters.reads.interfaces.base import ReadFileError
 
     ldc = registered_ldc("badw", 30)
     path = cmep(ldc, tmp_path, "b.txt", range(30), 3)
@@ -257,13 +256,13 @@ def test_planner_settings_hold_inside_only() -> None:
 
     with transaction.atomic(), connection.cursor() as cursor:
         before = current()
-        with store.planner(cursor, {**store.NESTED_LOOP_ONLY, **store.GENERIC_PLAN}):
+        with day_store.planner(cursor, {**day_store.NESTED_LOOP_ONLY, **day_store.GENERIC_PLAN}):
             assert current() == ["off", "force_generic_plan"]
         assert current() == before
         with (
             pytest.raises(DataError),
             transaction.atomic(),  # rolled back: the settings with it
-            store.planner(cursor, store.NESTED_LOOP_ONLY),
+            day_store.planner(cursor, day_store.NESTED_LOOP_ONLY),
         ):
             cursor.execute("SELECT 1 / 0")
         assert current() == before
@@ -303,7 +302,7 @@ def test_a_files_meters_are_resolved_without_a_join_whatever_the_statistics() ->
     # nested loop over both lists took 3.5 s for 10,000 meters, growing with the square).
     from django.test.utils import CaptureQueriesContext
 
-    from meters.ingest import MeterResolver
+    from meters.reads.resolve import MeterResolver
 
     with connection.cursor() as cursor:  # statistics taken before the LDC had any meter
         cursor.execute("ANALYZE meters_meter")
@@ -332,13 +331,13 @@ def test_stored_meters_are_probed_one_by_one_even_in_an_empty_looking_partition(
     # once other loaders' rows had landed. It must stay one probe of the primary key per meter.
     # Nor may the (ldc, day) index serve a probe (it reads all the LDC's days of the range).
     days = [(dt.date(2031, month, 5) - dt.date(1970, 1, 1)).days for month in (3, 4)]
-    store.ensure_partitions(np.array(days))
+    day_store.ensure_partitions(np.array(days))
     with transaction.atomic(), connection.cursor() as cursor:
         for month in ("203103", "203104"):  # statistics of empty partitions
             cursor.execute(f"ANALYZE meters_intervalday_{month}")
-        with store.planner(cursor, store.NESTED_LOOP_ONLY):
+        with day_store.planner(cursor, day_store.NESTED_LOOP_ONLY):
             cursor.execute(
-                f"EXPLAIN (FORMAT JSON) {store._METERS_STORED}",
+                f"EXPLAIN (FORMAT JSON) {day_store._METERS_STORED}",
                 [[1] * 2000, list(range(2000)), dt.date(2031, 3, 1), dt.date(2031, 4, 20)],
             )
             (plan,) = cursor.fetchone()[0]
@@ -355,9 +354,9 @@ def test_stored_meters_are_probed_one_by_one_even_in_an_empty_looking_partition(
     with (
         transaction.atomic(),
         connection.cursor() as cursor,
-        store.planner(cursor, store.NESTED_LOOP_ONLY),
+        day_store.planner(cursor, day_store.NESTED_LOOP_ONLY),
     ):
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {store._KEYS_BOX}", params)
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {day_store._KEYS_BOX}", params)
         (plan,) = cursor.fetchone()[0]
     nodes = _plan_nodes(plan["Plan"])
     assert "Nested Loop" in nodes and not {"Sort", "Hash", "Materialize"} & set(nodes), nodes

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from meters.interfaces import _localtime, _textfile, get_parser
-from meters.interfaces import cmep as cmep_interface
-from meters.interfaces import csv as csv_interface
-from meters.interfaces._textfile import Batcher
-from meters.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError
+from meters.reads.interfaces import _localtime, _textfile, get_parser
+from meters.reads.interfaces import cmep as cmep_interface
+from meters.reads.interfaces import csv as csv_interface
+from meters.reads.interfaces._textfile import Batcher
+from meters.reads.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError
+from portal.calendar.localtime import local_to_utc
 from tests.meters.samples import (
     SAMPLES,
     TORONTO,
@@ -984,7 +985,7 @@ def test_csv_interval_minutes_must_be_a_whole_number() -> None:
 def test_local_to_utc_matches_zoneinfo(zone: str) -> None:
     tz = ZoneInfo(zone)
     naive = np.arange(utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"), 900)
-    resolved = _localtime.local_to_utc(naive, tz)
+    resolved = local_to_utc(naive, tz)
     for i in range(0, naive.size, 3):
         wall = datetime(1970, 1, 1) + timedelta(seconds=int(naive[i]))
         first = int(wall.replace(tzinfo=tz, fold=0).timestamp())

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meters.interfaces import get_parser
-from meters.interfaces._xml import CHUNK_BYTES, iso_to_epoch, parse_decimals
-from meters.interfaces.base import Channel, IntervalBatch, ParsedBatch, Quality, ReadFileError
+from meters.reads.interfaces import get_parser
+from meters.reads.interfaces._xml import CHUNK_BYTES, iso_to_epoch, parse_decimals
+from meters.reads.interfaces.base import Channel, IntervalBatch, ParsedBatch, Quality, ReadFileError
 from tests.meters.samples import (
     SAMPLES,
     TORONTO,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from meters.localtime import local_days, utc_offsets
+from portal.calendar.localtime import local_days, utc_offsets
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

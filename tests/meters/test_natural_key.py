@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import ProtectedError
 
-from meters import services
 from meters.models import IntervalDay, Meter, MeterInstallation
+from meters.reads import ingest
 from tests.integration.harness import cmep, deliver, registered_ldc
 
 
@@ -22,7 +22,7 @@ def _ingested(tmp_path: Path, settings: Any, name: str) -> Any:
     settings.OPENMDMR_VEE_AFTER_INGEST = False
     ldc = registered_ldc(name, 2)
     read_file, _ = deliver(ldc, cmep(ldc, tmp_path, f"{name}.txt", range(2), 2), queue=False)
-    services.read_file_ingest(read_file=read_file)
+    ingest.read_file_ingest(read_file=read_file)
     return ldc
 
 

@@ -101,7 +101,7 @@ def test_registry_sync_api_is_scoped_to_the_tokens_ldc(client: Any, world: Any) 
 def test_upload_page_loads_a_file_and_shows_its_report(
     client: Any, sample_ldc: Any, world: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from ldc.models import Membership
+    from portal.tenancy import Membership
 
     operator = world.user("north", "ami_operator")
     Membership.objects.filter(user=operator).update(ldc=sample_ldc)

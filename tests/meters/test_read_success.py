@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ldc.dashboard import ldc_dashboard
+from ldc.sme import rollout
 from meters import read_success
-from meters.localtime import day_number
+from meters.data_quality import weekly_quality
 from meters.models import IntervalDay
-from portal import rollout
+from portal.calendar.localtime import day_number
 from tests import factories
 from tests.ldc.test_dashboard import deliver_day
 from tests.meters.test_pages_and_api import token
@@ -65,7 +66,7 @@ def test_dashboard_and_sme_pages_show_the_same_read_success(world: Any) -> None:
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     deliver_day(world.north, ["NORTH-MTR-1", "NORTH-MTR-2"], yesterday, gap_rate=0.05)
     dashboard = ldc_dashboard(world.north)["read_success"]
-    week = rollout.weekly_quality(world.north)["daily"][-1]
+    week = weekly_quality(world.north)["daily"][-1]
     assert week["day"] == dashboard["day"] == yesterday
     assert 0 < dashboard["pct"] < 100.0
     assert (week["delivered"], week["expected"], week["pct"]) == (

@@ -1,9 +1,9 @@
-"""meters.runs gives exactly numpy's unique and stable argsort, with and without runs."""
+"""meters.reads.runs gives exactly numpy's unique and stable argsort, with and without runs."""
 
 import numpy as np
 import pytest
 
-from meters import runs
+from meters.reads import runs
 
 
 def _arrays() -> list[np.ndarray]:

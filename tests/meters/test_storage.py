@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meters.interfaces.base import Quality
-from meters.storage import NEVER, DayBlock, IntervalFlag, incoming_block, merge, merge_new
+from meters.reads.day_arrays import NEVER, DayBlock, IntervalFlag, incoming_block, merge, merge_new
+from meters.reads.interfaces.base import Quality
 
 DAY = 20_520  # 2026-03-07 as days since the epoch
 T0 = DAY * 86_400

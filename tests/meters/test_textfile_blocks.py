@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from meters.interfaces import _textfile
-from meters.interfaces._textfile import _BOM, raw_block_bounds, read_raw_blocks
-from meters.interfaces.base import ReadFileError
+from meters.reads.interfaces import _textfile
+from meters.reads.interfaces._textfile import _BOM, raw_block_bounds, read_raw_blocks
+from meters.reads.interfaces.base import ReadFileError
 
 CASES = {
     "empty": b"",

@@ -10,10 +10,10 @@ import pytest
 from django.db import connection
 
 from bench.common import register, store_days
-from meters import store
 from meters.models import IntervalDay, Meter, VeeException
-from meters.storage import DayBlock, IntervalFlag, day_key, pack_rows
-from meters.vee_service import vee_run_chunks, vee_run_days
+from meters.reads import day_store
+from meters.reads.day_arrays import DayBlock, IntervalFlag, day_key, pack_rows
+from meters.vee.service import vee_run_chunks, vee_run_days
 from tests.factories import LdcFactory, MeterFactory
 
 FIRST = 20519  # UTC day 2026-03-07
@@ -32,7 +32,7 @@ def _block(meters: list[int], days: list[int], minutes: int, seed: int) -> DayBl
     return block
 
 
-def _assert_same(a: store.VeeBlock, b: store.VeeBlock) -> None:
+def _assert_same(a: day_store.VeeBlock, b: day_store.VeeBlock) -> None:
     for name in ("key", "wh", "flags", "raw_wh", "raw_quality", "version"):
         x, y = getattr(a.block, name), getattr(b.block, name)
         assert x.dtype == y.dtype, name
@@ -51,39 +51,39 @@ def test_the_bulk_read_of_stored_days_is_the_row_by_row_read(monkeypatch: Any) -
     hourly = [MeterFactory(ldc=ldc).pk for _ in range(5)]
     quarter = [MeterFactory(ldc=ldc).pk for _ in range(2)]
     days = [FIRST - 1, FIRST, FIRST + 1, FIRST + 3]
-    store.ensure_partitions(np.array(days))
-    store.save_days(ldc, _block(hourly, days, 60, seed=1))
-    store.save_days(ldc, _block(quarter, days, 15, seed=2))
+    day_store.ensure_partitions(np.array(days))
+    day_store.save_days(ldc, _block(hourly, days, 60, seed=1))
+    day_store.save_days(ldc, _block(quarter, days, 15, seed=2))
     # VEE's columns on some days only: the others keep their empty arrays.
     done = _block(hourly[:2], days[:2], 60, seed=3)
     n = done.wh.shape[1]
     rules = np.arange(len(done) * n, dtype=np.uint32).reshape(len(done), n) << 3
     methods = (np.arange(len(done) * n) % 7).astype(np.uint8).reshape(len(done), n)
-    store.save_vee(ldc, store.VeeBlock(done, methods, rules, np.ones(len(done), bool)))
-    monkeypatch.setattr(store, "IN_CHUNK", 3)  # three chunks of meters
+    day_store.save_vee(ldc, day_store.VeeBlock(done, methods, rules, np.ones(len(done), bool)))
+    monkeypatch.setattr(day_store, "IN_CHUNK", 3)  # three chunks of meters
 
     meters = sorted(hourly + quarter + [10**9])  # and a meter with nothing stored
-    got = store.vee_stored(ldc, meters, FIRST - 1, FIRST + 1)
-    rows = store.box_rows(ldc, meters, FIRST - 1, FIRST + 1)
+    got = day_store.vee_stored(ldc, meters, FIRST - 1, FIRST + 1)
+    rows = day_store.box_rows(ldc, meters, FIRST - 1, FIRST + 1)
     assert sorted(got) == [15, 60]
     for minutes, bulk in got.items():
         mine = [r for r in rows if r[4] == minutes]
-        keys = np.sort(store._row_keys(mine))
-        _assert_same(bulk, store.vee_block(mine, keys, minutes))
+        keys = np.sort(day_store._row_keys(mine))
+        _assert_same(bulk, day_store.vee_block(mine, keys, minutes))
     assert got[60].rules.any() and got[60].methods.any()
     assert not got[15].rules.any() and len(got[15].block) == 2 * 3
-    assert store.vee_stored(ldc, [10**9], FIRST, FIRST) == {}
+    assert day_store.vee_stored(ldc, [10**9], FIRST, FIRST) == {}
 
 
 @pytest.mark.django_db
 def test_a_stored_day_that_is_not_whole_is_an_error() -> None:
     ldc = LdcFactory(slug="bulk-bad")
     meter = MeterFactory(ldc=ldc)
-    store.ensure_partitions(np.array([FIRST]))
-    store.save_days(ldc, _block([meter.pk], [FIRST], 60, seed=4))
+    day_store.ensure_partitions(np.array([FIRST]))
+    day_store.save_days(ldc, _block([meter.pk], [FIRST], 60, seed=4))
     IntervalDay.objects.filter(meter=meter).update(wh=b"\0" * 12)
     with pytest.raises(ValueError):  # never a block of misread values
-        store.vee_stored(ldc, [meter.pk], FIRST, FIRST)
+        day_store.vee_stored(ldc, [meter.pk], FIRST, FIRST)
 
 
 @pytest.mark.django_db
@@ -91,9 +91,9 @@ def test_save_vee_writes_vee_columns_of_stored_and_new_days() -> None:
     ldc = LdcFactory(slug="bulk-write")
     meters = [MeterFactory(ldc=ldc).pk for _ in range(3)]
     days = [FIRST, FIRST + 1]
-    store.ensure_partitions(np.array(days))
+    day_store.ensure_partitions(np.array(days))
     stored = _block(meters[:2], days, 60, seed=5)
-    store.save_days(ldc, stored)
+    day_store.save_days(ldc, stored)
     everything = _block(meters, days, 60, seed=6)  # 4 stored days and 2 new ones
     n = everything.wh.shape[1]
     methods = np.full((len(everything), n), 3, np.uint8)
@@ -102,11 +102,11 @@ def test_save_vee_writes_vee_columns_of_stored_and_new_days() -> None:
     for rows in (np.flatnonzero(exists), np.arange(len(everything))):  # all stored, then mixed
         block = everything.take(rows)
         methods[rows] += 1
-        vee = store.VeeBlock(block, methods[rows], rules[rows], exists[rows])
-        assert store.save_vee(ldc, vee) == len(rows)
-    rows = store.box_rows(ldc, meters, FIRST, FIRST + 1)
+        vee = day_store.VeeBlock(block, methods[rows], rules[rows], exists[rows])
+        assert day_store.save_vee(ldc, vee) == len(rows)
+    rows = day_store.box_rows(ldc, meters, FIRST, FIRST + 1)
     assert len(rows) == 6
-    at = np.searchsorted(everything.key, store._row_keys(rows))
+    at = np.searchsorted(everything.key, day_store._row_keys(rows))
     for row, i in zip(rows, at.tolist(), strict=True):
         assert bytes(row[5]) == pack_rows(everything.wh[i : i + 1], "<i4")[0]
         assert bytes(row[6]) == pack_rows(everything.flags[i : i + 1], "u1")[0]

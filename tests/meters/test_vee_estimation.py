@@ -8,8 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from meters.localtime import date_of
-from meters.storage import DAY_S, DayBlock, IntervalFlag
+from meters.reads.day_arrays import DAY_S, DayBlock, IntervalFlag
 from meters.vee import (
     EstimationContext,
     EstimationSettings,
@@ -22,6 +21,7 @@ from meters.vee import (
 )
 from meters.vee.editing import EditError, apply_edit
 from meters.vee.estimation import apportion
+from portal.calendar.localtime import date_of
 from tests.meters.test_vee_rules import MONDAY, TZ, day_of, join, load, make_block, set_missing
 
 F = IntervalFlag

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from ldc.models import Membership
 from meters.models import VeeException, VeeSettings
 from portal.models import AuditEvent
+from portal.tenancy import Membership
 from tests.meters.test_vee_service import current, frozen_day, load, run
 
 pytestmark = pytest.mark.django_db

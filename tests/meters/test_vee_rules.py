@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from meters.interfaces.base import Quality
-from meters.localtime import day_number
-from meters.storage import DAY_S, DayBlock, IntervalFlag, day_key, incoming_block, merge
+from meters.reads.day_arrays import DAY_S, DayBlock, IntervalFlag, day_key, incoming_block, merge
+from meters.reads.interfaces.base import Quality
 from meters.vee import ValidationSettings, rule_bit, validate, vee_settings
 from meters.vee.rules import (
     RegisterReads,
@@ -22,6 +21,7 @@ from meters.vee.rules import (
     off_grid_mask,
     to_block_mask,
 )
+from portal.calendar.localtime import day_number
 
 TZ = ZoneInfo("America/Toronto")
 F = IntervalFlag

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from meters import services
 from meters.models import IntervalDay, Meter, VeeException
-from meters.vee_service import exceptions_resolve, interval_edit, reads_changed, vee_run_days
+from meters.reads import ingest
+from meters.signals import reads_changed
+from meters.vee.service import exceptions_resolve, interval_edit, vee_run_days
 from portal.access import actor_for_user
 from portal.models import AuditEvent
 from tests.meters.conftest import sample_file
@@ -23,7 +24,7 @@ FIRST, LAST = 20519, 20521  # UTC days 2026-03-07 .. 2026-03-09
 
 
 def load(ldc: Any, data: bytes, name: str = "reads.csv") -> None:
-    read_file, _ = services.read_file_receive(
+    read_file, _ = ingest.read_file_receive(
         ldc=ldc,
         interface="csv",
         upload=io.BytesIO(data),
@@ -32,7 +33,7 @@ def load(ldc: Any, data: bytes, name: str = "reads.csv") -> None:
         via="test",
         queue=False,
     )
-    assert services.read_file_ingest(read_file=read_file).status == "loaded"
+    assert ingest.read_file_ingest(read_file=read_file).status == "loaded"
 
 
 def current(ldc: Any, meter: str) -> dict[str, tuple[str, str]]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from portal.rollout import rollout_snapshot_take, window
+from ldc.sme.rollout import rollout_snapshot_take, window
 from tests.portal.test_rollout import put_reads
 from tests.portal.test_url_walk import all_named_urls, build_url, north_secrets  # noqa: F401
 

@@ -15,16 +15,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ldc.models import LDC, Stage
+from ldc.sme import rollout
 from meters import read_success
-from meters.localtime import date_of, day_number, local_day_bounds
+from meters.data_quality import weekly_quality
 from meters.models import IntervalDay, Meter, ServiceDeliveryPoint, VeeException
-from meters.runs import sorted_unique
-from meters.storage import IntervalFlag
-from meters.store import ensure_partitions
-from portal import rollout
+from meters.reads.day_arrays import IntervalFlag
+from meters.reads.day_store import ensure_partitions
+from meters.reads.runs import sorted_unique
 from portal.access import actor_for_user
+from portal.calendar.localtime import date_of, day_number, local_day_bounds
 from portal.models import AuditEvent, RolloutSnapshot, RolloutTarget
+from portal.tenancy import LDC, Stage
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -290,8 +291,8 @@ def test_snapshot_is_idempotent_within_a_week(rollout_world: Any) -> None:
 
 
 def test_snapshot_command_and_task(rollout_world: Any) -> None:
+    from ldc.sme.tasks import rollout_snapshot_weekly
     from portal.celery import app
-    from portal.tasks import rollout_snapshot_weekly
 
     out = io.StringIO()
     call_command("rollout_snapshot", stdout=out)
@@ -323,7 +324,7 @@ def test_targets_keep_history_and_are_audited(world: Any) -> None:
 
 
 def test_weekly_quality_of_one_ldc(rollout_world: Any) -> None:
-    week = rollout.weekly_quality(rollout_world.north)
+    week = weekly_quality(rollout_world.north)
     assert [d["pct"] for d in week["daily"]].count(0.0) == 1
     days = rollout.window()
     assert week["success_pct"] == north_rate() and week["days_below"] == 1

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from ldc.models import LDC, LdcStage, Stage
+from ldc.models import LdcStage
+from ldc.sme.rollout import CSV_COLUMNS, rollout_snapshot_take
 from portal.models import AuditEvent, RolloutTarget
-from portal.rollout import CSV_COLUMNS, rollout_snapshot_take
+from portal.tenancy import LDC, Stage
 from tests.portal.test_rollout import build_rollout_world, north_rate
 
 pytestmark = pytest.mark.django_db

@@ -15,9 +15,9 @@ import pytest
 from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
 
-from ldc.models import Role
 from ldc.services import api_token_create
 from portal.access import actor_for_user
+from portal.tenancy import Role
 from tests.portal.test_url_walk import _state, all_named_urls, build_url, north_secrets
 
 pytestmark = pytest.mark.django_db

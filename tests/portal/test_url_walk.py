@@ -13,9 +13,10 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from ldc.models import ApiToken, Membership
 from meters.models import ReadFile
 from portal.models import AuditEvent
+from portal.tenancy import Membership
+from portal.tokens import ApiToken
 
 pytestmark = pytest.mark.django_db
 

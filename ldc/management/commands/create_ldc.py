@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ldc.models import LDC
 from ldc.services import ldc_create
 from portal.audit import audit_context
+from portal.tenancy import LDC
 
 
 class Command(BaseCommand):

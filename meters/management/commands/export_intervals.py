@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from meters import selectors
 from meters.models import Meter
+from meters.reads import intervals
 from portal.commands import ldc_by_slug, local_date
 
 
@@ -39,15 +39,15 @@ class Command(BaseCommand):
             if meter is None:
                 raise CommandError(f"no meter '{options['meter']}' at {ldc.slug}")
             meters = [meter.pk]
-        first, after = selectors.local_range_utc(
+        first, after = intervals.local_range_utc(
             options["start"], options["end"], ZoneInfo(ldc.time_zone)
         )
-        iv = selectors.intervals_between(ldc, first, after, meters=meters)
+        iv = intervals.intervals_between(ldc, first, after, meters=meters)
         if options["as_received"]:
-            header, columns = selectors.AS_RECEIVED_HEADER, selectors.as_received_columns(iv)
+            header, columns = intervals.AS_RECEIVED_HEADER, intervals.as_received_columns(iv)
         else:
-            header, columns = selectors.CURRENT_HEADER, selectors.current_columns(iv)
+            header, columns = intervals.CURRENT_HEADER, intervals.current_columns(iv)
         self.stdout.write(",".join(header))
-        lines = selectors.csv_lines(columns)
+        lines = intervals.csv_lines(columns)
         if len(lines):
             self.stdout.write("\n".join(lines.tolist()))

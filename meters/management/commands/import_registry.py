@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from meters.registry import RowError, read_registry_csv, registry_sync
+from meters.registry.sync import RowError, read_registry_csv, registry_sync
 from portal.audit import audit_context
 from portal.commands import ldc_by_slug
 

@@ -8,12 +8,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandParser
 
-from ldc.models import LDC
-from meters.interfaces import INTERFACES
 from meters.models import ReadFile
-from meters.services import read_file_ingest, read_file_receive
+from meters.reads.ingest import read_file_ingest, read_file_receive
+from meters.reads.interfaces import INTERFACES
 from portal.audit import audit_context
 from portal.commands import ldc_by_slug
+from portal.tenancy import LDC
 
 
 def summary(read_file: ReadFile) -> str:

@@ -1,0 +1,48 @@
+"""The meters app's models, one module per subject; Django finds them all through this package."""
+
+from meters.models.reads import (
+    IntervalDay,
+    IntervalDayVersion,
+    ReadFile,
+    ReadFileBatch,
+    ReadRejection,
+    RegisterRead,
+)
+from meters.models.registry import (
+    AmiHeadend,
+    BillingAgent,
+    BillingCycle,
+    CommodityRateClass,
+    EffectiveDated,
+    Meter,
+    MeterInstallation,
+    RateClass,
+    SdpBillingAgent,
+    SdpHeadend,
+    ServiceDeliveryPoint,
+    new_public_id,
+)
+from meters.models.vee import VeeException, VeeSettings
+
+__all__ = [
+    "AmiHeadend",
+    "BillingAgent",
+    "BillingCycle",
+    "CommodityRateClass",
+    "EffectiveDated",
+    "IntervalDay",
+    "IntervalDayVersion",
+    "Meter",
+    "MeterInstallation",
+    "RateClass",
+    "ReadFile",
+    "ReadFileBatch",
+    "ReadRejection",
+    "RegisterRead",
+    "SdpBillingAgent",
+    "SdpHeadend",
+    "ServiceDeliveryPoint",
+    "VeeException",
+    "VeeSettings",
+    "new_public_id",
+]
