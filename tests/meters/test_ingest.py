@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from meters.models import IntervalDay, IntervalDayVersion, ReadFile, ReadRejection, RegisterRead
+from meters.reads import heap
 from meters.reads import ingest as pipeline
 from portal.models import AuditEvent
 from tests.meters.conftest import INTERFACE_NAMES, bad_files, sample_file
@@ -320,38 +321,38 @@ class _FakeLibc:
 
 def test_loads_reuse_the_heap_and_give_it_back_when_the_last_one_ends(monkeypatch: Any) -> None:
     libc = _FakeLibc()
-    monkeypatch.setattr(pipeline, "_glibc", lambda: libc)
-    reuse, back = pipeline.MALLOC_REUSE_BYTES, pipeline.MALLOC_RETURN_BYTES
-    with pipeline._heap_reused():
+    monkeypatch.setattr(heap, "_glibc", lambda: libc)
+    reuse, back = heap.MALLOC_REUSE_BYTES, heap.MALLOC_RETURN_BYTES
+    with heap.reused():
         assert libc.calls == [("mmap", reuse), ("trim", reuse)]
-        with pipeline._heap_reused():  # a second file loading in the same process
+        with heap.reused():  # a second file loading in the same process
             pass
         assert ("mmap", back) not in libc.calls  # the first one still loads
     assert libc.calls[-3:] == [("mmap", back), ("trim", 128 << 10), ("malloc_trim", 0)]
     libc.calls.clear()
-    with pytest.raises(RuntimeError), pipeline._heap_reused():
+    with pytest.raises(RuntimeError), heap.reused():
         raise RuntimeError  # a failed load gives the heap back too
     assert libc.calls[-1] == ("malloc_trim", 0)
 
 
 def test_batches_load_with_the_heap_reused(sample_ldc: Any, monkeypatch: Any) -> None:
     libc = _FakeLibc()
-    monkeypatch.setattr(pipeline, "_glibc", lambda: libc)
+    monkeypatch.setattr(heap, "_glibc", lambda: libc)
     seen = []
     real = pipeline._load_number
     monkeypatch.setattr(
         pipeline,
         "_load_number",
-        lambda *a: seen.append(pipeline._LOADS["running"]) or real(*a),
+        lambda *a: seen.append(heap._LOADS["running"]) or real(*a),
     )
     ingest(sample_ldc, "cmep", sample_file("cmep").read_bytes())
     assert seen and all(running == 1 for running in seen)
-    assert pipeline._LOADS["running"] == 0
+    assert heap._LOADS["running"] == 0
 
 
 def test_the_heap_is_given_back_after_each_file(sample_ldc: Any, monkeypatch: Any) -> None:
     trims = []
-    monkeypatch.setattr(pipeline, "_trim_heap", lambda: trims.append(1))
+    monkeypatch.setattr(heap, "trim", lambda: trims.append(1))
     ingest(sample_ldc, "csv", sample_file("csv").read_bytes())
     with pytest.raises(ValueError):  # a load that fails gives it back too
         monkeypatch.setattr(pipeline, "_load", lambda *a: (_ for _ in ()).throw(ValueError()))
@@ -359,5 +360,5 @@ def test_the_heap_is_given_back_after_each_file(sample_ldc: Any, monkeypatch: An
     assert trims == [1, 1]
     monkeypatch.undo()
     if sys.platform == "linux":  # glibc here and on CI: the calls exist
-        assert pipeline._glibc() is not None
-    pipeline._trim_heap()
+        assert heap._glibc() is not None
+    heap.trim()
