@@ -1,6 +1,6 @@
 """Green Button "Download My Data": a customer's reads as ESPI Atom XML and as CSV, vectorised.
 
-The feed is what meters.interfaces.green_button reads (samples/README.md, section 3): one
+The feed is what meters.reads.interfaces.green_button reads (samples/README.md, section 3): one
 UsagePoint per meter (its serial is the last segment of the self link, as this project reads
 it), a MeterReading naming a ReadingType by a related link, and one IntervalBlock per stored UTC
 day, clipped to the range. Missing intervals are left out of their block (ESPI: a gap is

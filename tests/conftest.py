@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from django.conf import settings
 from portal.tenancy import LDC, Role
 from portal.testing.services import MissingService, RedisServer, services_required
 from tests import factories
+from tests.meters.samples import SAMPLE_SETS, SAMPLES, SampleSet
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -110,16 +112,32 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture
-def sample_ldc(db: Any) -> LDC:
-    """An LDC with ../shared/samples/registry.csv loaded."""
+def registry_ldc(registry: Path) -> LDC:
+    """The LDC "sample" with a registry file loaded (every row accepted)."""
     from meters.registry.sync import read_registry_csv, registry_sync
-    from tests.meters.samples import SAMPLES
 
     ldc = factories.LdcFactory(slug="sample", name="Sample Hydro")
-    with (SAMPLES / "registry.csv").open("rb") as stream:
+    with registry.open("rb") as stream:
         result = registry_sync(
             ldc=ldc, rows=read_registry_csv(stream), actor=None, source="registry.csv"
         )
     assert not result.errors
     return ldc
+
+
+@pytest.fixture
+def sample_ldc(db: Any) -> LDC:
+    """An LDC with tests/data/samples/registry.csv loaded."""
+    return registry_ldc(SAMPLES / "registry.csv")
+
+
+@pytest.fixture(scope="session", params=SAMPLE_SETS, ids=lambda s: s.name)
+def sample_set(request: pytest.FixtureRequest) -> SampleSet:
+    """Each sample set in turn: the generated one, and the shared one when present (cross-check)."""
+    return request.param
+
+
+@pytest.fixture
+def sample_set_ldc(db: Any, sample_set: SampleSet) -> LDC:
+    """An LDC with the sample set's own registry.csv loaded."""
+    return registry_ldc(sample_set.registry)

@@ -1,6 +1,6 @@
 """Registry sync: rows of the LDC's registry file (or API) upserted in bulk, errors per row.
 
-A row is one SDP-meter relationship (``../shared/samples/README.md``, "Registry"). A meter
+A row is one SDP-meter relationship (docs/registry.md, the columns and their rules). A meter
 exchange is a second row for the same SDP with the next ``effective_from``; closing the first
 row's ``effective_to`` is the only change ever made to an existing relationship.
 """

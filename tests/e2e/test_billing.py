@@ -10,6 +10,7 @@ from portal.tenancy import Membership
 from tests.billing.conftest import run_vee
 from tests.e2e.conftest import log_in, screenshot
 from tests.meters.conftest import sample_file
+from tests.meters.samples import GENERATED
 from tests.meters.test_vee_service import load
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -29,7 +30,10 @@ def test_billing_agent_requests_quantities(page: Any, world: Any, sample_ldc: An
     page.wait_for_selector("[data-figure=bq-figure] .main-svg")  # the chart is drawn
     screenshot(page, "billing-detail")
     body = page.locator("main").inner_text()
-    assert "complete" in body and "35.756" in body
+    total_wh = sum(
+        int(r[3].replace(".", "")) for r in GENERATED.expected_intervals() if r[0] == "MTR-1001"
+    )
+    assert "complete" in body and f"{total_wh // 1000}.{total_wh % 1000:03d}" in body
 
 
 def test_coordinator_reads_the_oeb_prices(page: Any, world: Any) -> None:

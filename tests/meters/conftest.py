@@ -1,19 +1,20 @@
-"""Helpers of ingestion tests: the sample and bad files of ../shared/samples."""
+"""Helpers of ingestion tests: the sample and bad files of the generated sample set.
+
+Tests that cross-check every sample set take the ``sample_set`` fixture (``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.meters.samples import SAMPLES
+from tests.meters.samples import GENERATED, INTERFACE_NAMES, SampleSet
 
-INTERFACE_NAMES = ["cmep", "mv90_hhf", "green_button", "iec61968_9", "multispeak", "csv"]
-
-
-def sample_file(interface: str) -> Path:
-    files = sorted(p for p in (SAMPLES / interface).iterdir() if p.is_file())
-    assert len(files) == 1, files
-    return files[0]
+__all__ = ["INTERFACE_NAMES", "bad_files", "sample_file"]
 
 
-def bad_files() -> list[tuple[str, Path]]:
-    return [(d.name, f) for d in sorted((SAMPLES / "bad").iterdir()) for f in sorted(d.iterdir())]
+def sample_file(interface: str, samples: SampleSet = GENERATED) -> Path:
+    return samples.file(interface)
+
+
+def bad_files(samples: SampleSet = GENERATED) -> list[tuple[str, Path]]:
+    return samples.bad_files()

@@ -24,10 +24,14 @@ from meters.reads import ingest
 from meters.reads.interfaces import get_parser
 from meters.reads.interfaces.base import Quality, ReadFileError
 from tests.meters.conftest import INTERFACE_NAMES, sample_file
+from tests.meters.samples import GENERATED, SampleSet
 
 TORONTO = ZoneInfo("America/Toronto")
 FILENAME = "fuzzed.dat"
 SAMPLES = {name: sample_file(name).read_bytes() for name in INTERFACE_NAMES}
+# The first reading of the generated set (MTR-1001, 2026-03-07T05:00Z), as each file writes it.
+FIRST_KWH = GENERATED.expected_intervals()[0][3]
+FIRST_WH = str(int(FIRST_KWH.replace(".", "")))
 # OPENMDMR_FUZZ_EXAMPLES=5000 for a deeper, randomised run; the default is fixed and fast.
 DEEP = int(os.environ.get("OPENMDMR_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(max_examples=DEEP or 200, deadline=None, derandomize=not DEEP, database=None)
@@ -173,8 +177,9 @@ _MUTATIONS = {
 
 
 @pytest.mark.parametrize("interface", INTERFACE_NAMES)
-def test_samples_still_parse(interface: str) -> None:
-    assert sum(len(b.intervals) for b in parse_all(interface, SAMPLES[interface])) == 141
+def test_samples_still_parse(interface: str, sample_set: SampleSet) -> None:
+    data = sample_set.file(interface).read_bytes()
+    assert sum(len(b.intervals) for b in parse_all(interface, data)) == 141
 
 
 @pytest.mark.parametrize("interface", INTERFACE_NAMES)
@@ -281,12 +286,16 @@ def test_iec_multiplier_beyond_metric_prefixes_is_refused() -> None:
 @pytest.mark.parametrize(
     ("interface", "old", "new"),
     [
-        ("cmep", b"R0,0.371,", b"R0,9999999999.9,"),
-        ("csv", b",0.371,A", b",99999999999999,A"),
-        ("iec61968_9", b"<value>0.371</value>", b"<value>1" + b"0" * 40 + b"</value>"),
-        ("multispeak", b"<ch>0.371,", b"<ch>99999999999,"),
+        ("cmep", f"R0,{FIRST_KWH},".encode(), b"R0,9999999999.9,"),
+        ("csv", f",{FIRST_KWH},A".encode(), b",99999999999999,A"),
+        (
+            "iec61968_9",
+            f"<value>{FIRST_KWH}</value>".encode(),
+            b"<value>1" + b"0" * 40 + b"</value>",
+        ),
+        ("multispeak", f"<ch>{FIRST_KWH},".encode(), b"<ch>99999999999,"),
         ("mv90_hhf", b"C,R0451001,1,KWH,0.001,1,", b"C,R0451001,1,KWH,0.001,9999999999999,"),
-        ("green_button", b"<value>371</value>", b"<value>99999999999999</value>"),
+        ("green_button", f"<value>{FIRST_WH}</value>".encode(), b"<value>99999999999999</value>"),
     ],
 )
 def test_energy_beyond_storage_is_refused_not_wrapped(

@@ -16,8 +16,8 @@ from meters.models import IntervalDay, IntervalDayVersion, ReadFile, ReadRejecti
 from meters.reads import heap
 from meters.reads import ingest as pipeline
 from portal.models import AuditEvent
-from tests.meters.conftest import INTERFACE_NAMES, bad_files, sample_file
-from tests.meters.samples import SAMPLES, expected_register_rows
+from tests.meters.conftest import INTERFACE_NAMES, sample_file
+from tests.meters.samples import GENERATED, SAMPLE_SETS, SampleSet
 
 pytestmark = pytest.mark.django_db
 
@@ -60,17 +60,19 @@ def stored_state() -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("interface", INTERFACE_NAMES)
-def test_sample_round_trips_to_expected_csv(sample_ldc: Any, interface: str) -> None:
-    path = sample_file(interface)
-    read_file = ingest(sample_ldc, interface, path.read_bytes(), path.name)
+def test_sample_round_trips_to_expected_csv(
+    sample_set_ldc: Any, sample_set: SampleSet, interface: str
+) -> None:
+    path = sample_set.file(interface)
+    read_file = ingest(sample_set_ldc, interface, path.read_bytes(), path.name)
     assert read_file.status == "loaded", read_file.error
     assert read_file.intervals_accepted == 141 and read_file.intervals_rejected == 0
-    assert export(sample_ldc, "--as-received") == (SAMPLES / "expected.csv").read_text()
+    assert export(sample_set_ldc, "--as-received") == sample_set.expected_text()
     registers = sorted(
         (r.meter.serial, r.read_at.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{r.wh / 1000:.3f}")
         for r in RegisterRead.objects.select_related("meter")
     )
-    assert registers == expected_register_rows(interface)
+    assert registers == sample_set.expected_registers(interface)
     report = read_file.report
     assert (
         report["read_success_pct"] == round(100 * 139 / 141, 2) == 98.58
@@ -80,16 +82,25 @@ def test_sample_round_trips_to_expected_csv(sample_ldc: Any, interface: str) -> 
     assert report["complete_meter_days"] == 5 and report["meters_with_complete_days"] == 2
 
 
-def test_all_six_formats_of_the_same_reads_store_one_copy(sample_ldc: Any) -> None:
+def test_all_six_formats_of_the_same_reads_store_one_copy(
+    sample_set_ldc: Any, sample_set: SampleSet
+) -> None:
     for interface in INTERFACE_NAMES:
-        path = sample_file(interface)
-        assert ingest(sample_ldc, interface, path.read_bytes(), path.name).status == "loaded"
+        path = sample_set.file(interface)
+        assert ingest(sample_set_ldc, interface, path.read_bytes(), path.name).status == "loaded"
     assert IntervalDay.objects.count() == 9  # 3 meters x 3 UTC days
     assert IntervalDayVersion.objects.count() == 0
-    assert export(sample_ldc, "--as-received") == (SAMPLES / "expected.csv").read_text()
+    assert export(sample_set_ldc, "--as-received") == sample_set.expected_text()
 
 
-@pytest.mark.parametrize(("interface", "path"), bad_files(), ids=lambda v: getattr(v, "name", v))
+BAD_FILES = [
+    pytest.param(interface, path, id=f"{samples.name}-{interface}-{path.name}")
+    for samples in SAMPLE_SETS
+    for interface, path in samples.bad_files()
+]
+
+
+@pytest.mark.parametrize(("interface", "path"), BAD_FILES)
 def test_malformed_file_is_rejected_whole_naming_the_fault(
     sample_ldc: Any, interface: str, path: Path
 ) -> None:
@@ -179,8 +190,11 @@ def test_same_reads_in_another_file_change_nothing(sample_ldc: Any) -> None:
 def test_corrected_actual_makes_a_new_version_and_keeps_the_old(sample_ldc: Any) -> None:
     data = sample_file("csv").read_bytes()
     ingest(sample_ldc, "csv", data)
+    first = GENERATED.expected_intervals()[0][3]  # MTR-1001, 2026-03-07T05:00Z
+    assert first != "0.400"
     corrected = data.replace(
-        b"MTR-1001,2026-03-07T01:00:00-05:00,0.371,A", b"MTR-1001,2026-03-07T01:00:00-05:00,0.400,A"
+        f"MTR-1001,2026-03-07T01:00:00-05:00,{first},A".encode(),
+        b"MTR-1001,2026-03-07T01:00:00-05:00,0.400,A",
     )
     assert corrected != data
     ingest(sample_ldc, "csv", corrected, "corrected.csv")
@@ -269,7 +283,7 @@ def test_a_crash_mid_file_resumes_without_doubling(
     done = pipeline.read_file_ingest(read_file=read_file)
     assert done.status == "loaded" and done.attempts == 2
     assert done.intervals_accepted == 141 and done.intervals_rejected == 0
-    assert export(sample_ldc, "--as-received") == (SAMPLES / "expected.csv").read_text()
+    assert export(sample_ldc, "--as-received") == GENERATED.expected_text()
 
 
 def test_stalled_files_are_queued_again(sample_ldc: Any) -> None:

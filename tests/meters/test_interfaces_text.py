@@ -20,10 +20,9 @@ from meters.reads.interfaces._textfile import Batcher
 from meters.reads.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError
 from portal.calendar.localtime import local_to_utc
 from tests.meters.samples import (
-    SAMPLES,
+    GENERATED,
     TORONTO,
-    expected_interval_rows,
-    expected_register_rows,
+    SampleSet,
     interval_rows,
     iso,
     parse_path,
@@ -34,9 +33,8 @@ TEXT_INTERFACES = ("cmep", "mv90_hhf", "csv")
 SAMPLE_RECORDS = {"cmep": 6, "mv90_hhf": 149, "csv": 141}
 
 
-def sample_file(interface: str) -> Path:
-    (path,) = sorted((SAMPLES / interface).iterdir())
-    return path
+def sample_file(interface: str, samples: SampleSet = GENERATED) -> Path:
+    return samples.file(interface)
 
 
 def parse_bytes(interface: str, data: bytes, **kwargs: object) -> list[ParsedBatch]:
@@ -59,32 +57,33 @@ def utc(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
 
 
-# The samples and the malformed files of the README
+# The samples and the malformed files of the README (each sample set: see tests/meters/samples.py)
 
 
 @pytest.mark.parametrize("interface", TEXT_INTERFACES)
-def test_sample_parses_to_expected_intervals(interface: str) -> None:
-    batches = parse_path(interface, sample_file(interface))
-    assert interval_rows(batches) == expected_interval_rows()
+def test_sample_parses_to_expected_intervals(interface: str, sample_set: SampleSet) -> None:
+    batches = parse_path(interface, sample_set.file(interface))
+    assert interval_rows(batches) == sample_set.expected_intervals()
     iv = intervals(batches)
     assert set(iv.channel.tolist()) == {1}
     assert sum(b.records for b in batches) == SAMPLE_RECORDS[interface]
 
 
 @pytest.mark.parametrize("interface", ("cmep", "mv90_hhf"))
-def test_sample_parses_to_expected_registers(interface: str) -> None:
-    batches = parse_path(interface, sample_file(interface))
-    assert register_rows(batches) == expected_register_rows(interface)
+def test_sample_parses_to_expected_registers(interface: str, sample_set: SampleSet) -> None:
+    batches = parse_path(interface, sample_set.file(interface))
+    assert register_rows(batches) == sample_set.expected_registers(interface)
 
 
-def test_csv_sample_has_no_registers() -> None:
-    assert register_rows(parse_path("csv", sample_file("csv"))) == []
+def test_csv_sample_has_no_registers(sample_set: SampleSet) -> None:
+    assert register_rows(parse_path("csv", sample_set.file("csv"))) == []
+    assert sample_set.expected_registers("csv") == []
 
 
 @pytest.mark.parametrize("interface", TEXT_INTERFACES)
-def test_small_batches_give_the_same_result(interface: str) -> None:
-    whole = parse_path(interface, sample_file(interface))
-    small = parse_path(interface, sample_file(interface), batch_reads=10)
+def test_small_batches_give_the_same_result(interface: str, sample_set: SampleSet) -> None:
+    whole = parse_path(interface, sample_set.file(interface))
+    small = parse_path(interface, sample_set.file(interface), batch_reads=10)
     assert all(len(b.intervals) <= 10 for b in small)
     assert len(small) > 10
     assert interval_rows(small) == interval_rows(whole)
@@ -96,50 +95,57 @@ def test_small_batches_give_the_same_result(interface: str) -> None:
 
 
 @pytest.mark.parametrize("interface", TEXT_INTERFACES)
-def test_sample_lines_point_at_the_source(interface: str) -> None:
-    iv = intervals(parse_path(interface, sample_file(interface)))
-    lines = sample_file(interface).read_text().splitlines()
+def test_sample_lines_point_at_the_source(interface: str, sample_set: SampleSet) -> None:
+    iv = intervals(parse_path(interface, sample_set.file(interface)))
+    lines = sample_set.file(interface).read_text().splitlines()
     for meter, line in zip(iv.meter.tolist(), iv.line.tolist(), strict=True):
         source = lines[line - 1]
         assert source.startswith("D,R045") if interface == "mv90_hhf" else meter in source
 
 
-BAD_FILES = {
+# file: (line at fault, words of the reason, field of that line the reason must quote or None)
+BAD_FILES: dict[str, dict[str, tuple[int, list[str], int | None]]] = {
     "cmep": {
-        "truncated.txt": (3, ["47 triplets", "155 fields", "60"]),
-        "count_mismatch.txt": (1, ["48 triplets", "fields"]),
-        "out_of_order.txt": (1, ["202603071000", "does not advance"]),
+        "truncated.txt": (3, ["47 triplets", "155 fields", "60"], None),
+        "count_mismatch.txt": (1, ["48 triplets", "fields"], None),
+        "out_of_order.txt": (1, ["202603071000", "does not advance"], None),
     },
     "mv90_hhf": {
-        "truncated_no_trailer.txt": (60, ["truncated", "trailer"]),
-        "non_numeric_pulses.txt": (21, ["187O", "pulse"]),
-        "wrong_field_count.txt": (3, ["field count", "5 fields"]),
+        "truncated_no_trailer.txt": (60, ["truncated", "trailer"], None),
+        "non_numeric_pulses.txt": (21, ["pulse"], 4),  # a pulse count ending in the letter O
+        "wrong_field_count.txt": (3, ["field count", "5 fields"], None),
     },
     "csv": {
-        "wrong_field_count.csv": (6, ["5 fields", "header has 4"]),
-        "non_numeric_kwh.csv": (8, ["0.36O", "kwh"]),
-        "out_of_order.csv": (12, ["not after the previous", "MTR-1001"]),
+        "wrong_field_count.csv": (6, ["5 fields", "header has 4"], None),
+        "non_numeric_kwh.csv": (8, ["kwh"], 2),  # a kWh value ending in the letter O
+        "out_of_order.csv": (12, ["not after the previous", "MTR-1001"], None),
     },
 }
 
 
 @pytest.mark.parametrize("interface", TEXT_INTERFACES)
-def test_every_bad_file_is_covered(interface: str) -> None:
-    names = {p.name for p in (SAMPLES / "bad" / interface).iterdir()}
-    assert names == set(BAD_FILES[interface])
+def test_every_bad_file_is_covered(interface: str, sample_set: SampleSet) -> None:
+    assert sample_set.bad_names(interface) == set(BAD_FILES[interface])
 
 
 @pytest.mark.parametrize(
     ("interface", "name"),
     [(interface, name) for interface, files in BAD_FILES.items() for name in files],
 )
-def test_bad_file_is_rejected_naming_file_and_line(interface: str, name: str) -> None:
-    line, words = BAD_FILES[interface][name]
+def test_bad_file_is_rejected_naming_file_and_line(
+    interface: str, name: str, sample_set: SampleSet
+) -> None:
+    line, words, field = BAD_FILES[interface][name]
+    path = sample_set.bad(interface, name)
     with pytest.raises(ReadFileError) as caught:
-        parse_path(interface, SAMPLES / "bad" / interface / name)
+        parse_path(interface, path)
     error = caught.value
     assert error.file == name and error.line == line
     assert str(error).startswith(f"{name}: line {line}: ")
+    if field is not None:
+        token = path.read_text().splitlines()[line - 1].split(",")[field]
+        assert token.endswith("O") and token[:-1].replace(".", "").isdigit(), token
+        words = [*words, f"'{token}'"]
     for word in words:
         assert word in error.reason
 
@@ -317,8 +323,8 @@ def test_cmep_register_records() -> None:
     ]
 
 
-def test_cmep_records_split_over_lines_in_any_order() -> None:
-    original = sample_file("cmep").read_text().splitlines()
+def test_cmep_records_split_over_lines_in_any_order(sample_set: SampleSet) -> None:
+    original = sample_set.file("cmep").read_text().splitlines()
     pieces = []
     for line in original:
         fields = line.split(",")
@@ -330,8 +336,8 @@ def test_cmep_records_split_over_lines_in_any_order() -> None:
             pieces.append(cmep_line(fields[7], part, units=units, interval=interval))  # type: ignore[arg-type]
     random.Random(7).shuffle(pieces)
     batches = parse_bytes("cmep", "\r\n".join(pieces).encode())
-    assert interval_rows(batches) == expected_interval_rows()
-    assert register_rows(batches) == expected_register_rows("cmep")
+    assert interval_rows(batches) == sample_set.expected_intervals()
+    assert register_rows(batches) == sample_set.expected_registers("cmep")
     assert sum(b.records for b in batches) == len(pieces)
 
 
@@ -407,9 +413,10 @@ def test_cmep_bad_stamp_is_rejected() -> None:
     assert "triplet 2" in error.reason and "20260307020" in error.reason
 
 
-def test_cmep_crlf_and_bom_are_accepted() -> None:
-    data = sample_file("cmep").read_bytes().replace(b"\n", b"\r\n")
-    assert interval_rows(parse_bytes("cmep", b"\xef\xbb\xbf" + data)) == expected_interval_rows()
+def test_cmep_crlf_and_bom_are_accepted(sample_set: SampleSet) -> None:
+    data = sample_set.file("cmep").read_bytes().replace(b"\n", b"\r\n")
+    rows = interval_rows(parse_bytes("cmep", b"\xef\xbb\xbf" + data))
+    assert rows == sample_set.expected_intervals()
 
 
 def test_cmep_invalid_utf8_names_the_line() -> None:
@@ -489,7 +496,7 @@ def cmep_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     """The block reader's triplets read by the C extension, then by numpy alone (its stand-in
     where the extension was not built): each must read as the per-line reader does."""
     if request.param == "compiled" and cmep_interface._compiled is None:
-        pytest.skip("the C extension meters.interfaces._cmepscan is not built")
+        pytest.skip("the C extension meters.reads.interfaces._cmepscan is not built")
     if request.param == "numpy":
         monkeypatch.setattr(cmep_interface, "_compiled", None)
     return request.param
@@ -589,7 +596,7 @@ def test_cmep_compiled_and_numpy_readers_read_every_field_alike(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if cmep_interface._compiled is None:
-        pytest.skip("the C extension meters.interfaces._cmepscan is not built")
+        pytest.skip("the C extension meters.reads.interfaces._cmepscan is not built")
     rng = random.Random(7)
     triplets = [
         (rng.choice(ODD_STAMPS), rng.choice(ODD_CODES), rng.choice(ODD_VALUES)) for _ in range(3000)
@@ -645,7 +652,7 @@ def test_cmep_compiled_and_numpy_readers_read_every_field_alike(
 
 def test_cmep_compiled_reader_refuses_bounds_that_do_not_fit() -> None:
     if cmep_interface._compiled is None:
-        pytest.skip("the C extension meters.interfaces._cmepscan is not built")
+        pytest.skip("the C extension meters.reads.interfaces._cmepscan is not built")
     buf = np.frombuffer(b"202601010000,R0,1\n", dtype=np.uint8)
     stop = np.array([12, 15, 17], dtype=np.int64)
     out = [np.empty(1, np.int64), *(np.empty(1, np.uint8),) * 2, np.empty(1), np.empty(1, np.uint8)]
@@ -853,9 +860,9 @@ def test_mv90_bad_header_records_are_rejected(old: bytes, new: bytes, line: int)
     assert reject("mv90_hhf", data).line == line
 
 
-def test_mv90_crlf_is_accepted() -> None:
-    data = sample_file("mv90_hhf").read_bytes().replace(b"\n", b"\r\n")
-    assert interval_rows(parse_bytes("mv90_hhf", data)) == expected_interval_rows()
+def test_mv90_crlf_is_accepted(sample_set: SampleSet) -> None:
+    data = sample_set.file("mv90_hhf").read_bytes().replace(b"\n", b"\r\n")
+    assert interval_rows(parse_bytes("mv90_hhf", data)) == sample_set.expected_intervals()
 
 
 # CSV
@@ -919,16 +926,17 @@ def test_csv_header_must_be_exact(header: str) -> None:
     assert reject("csv", f"{header}\nM1,2026-03-07T01:00:00Z,0.1,A\n".encode()).line == 1
 
 
-def test_csv_bom_crlf_and_quotes_give_the_same_rows() -> None:
-    data = sample_file("csv").read_bytes()
+def test_csv_bom_crlf_and_quotes_give_the_same_rows(sample_set: SampleSet) -> None:
+    data = sample_set.file("csv").read_bytes()
     crlf = b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n")
     quoted = data.replace(b"MTR-1002,", b'"MTR-1002",')
+    assert quoted != data
     for variant in (crlf, quoted):
-        assert interval_rows(parse_bytes("csv", variant)) == expected_interval_rows()
+        assert interval_rows(parse_bytes("csv", variant)) == sample_set.expected_intervals()
 
 
-def test_csv_fast_path_reads_the_sample() -> None:
-    lines = sample_file("csv").read_bytes().split(b"\n", 1)[1]
+def test_csv_fast_path_reads_the_sample(sample_set: SampleSet) -> None:
+    lines = sample_set.file("csv").read_bytes().split(b"\n", 1)[1]
     chunk = csv_interface._fast_chunk(lines, 2, 4)
     assert chunk is not None and len(chunk.lines) == 141
 

@@ -21,10 +21,10 @@ from meters.reads.interfaces import get_parser
 from meters.reads.interfaces._xml import CHUNK_BYTES, iso_to_epoch, parse_decimals
 from meters.reads.interfaces.base import Channel, IntervalBatch, ParsedBatch, Quality, ReadFileError
 from tests.meters.samples import (
-    SAMPLES,
+    GENERATED,
+    PUBLIC,
     TORONTO,
-    expected_interval_rows,
-    expected_register_rows,
+    SampleSet,
     interval_rows,
     parse_path,
     register_rows,
@@ -43,9 +43,8 @@ BULK_KWH = "0.0.0.1.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
 Row = tuple[str, int, int, int, int, int]  # meter, start, minutes, wh, quality, channel
 
 
-def sample_file(interface: str) -> Path:
-    (path,) = sorted((SAMPLES / interface).iterdir())
-    return path
+def sample_file(interface: str, samples: SampleSet = GENERATED) -> Path:
+    return samples.file(interface)
 
 
 def parse_bytes(interface: str, data: bytes, **kwargs: object) -> list[ParsedBatch]:
@@ -317,13 +316,13 @@ def generated(interface: str, meters: list[str], starts: list[int], wh: list[int
     return ms_doc([ms_profile()], blocks)
 
 
-# --- the samples and the malformed files of the README ------------------------------------------
+# --- the samples and the malformed files of the README (each sample set) -------------------------
 
 
 @pytest.mark.parametrize("interface", XML_INTERFACES)
-def test_sample_parses_to_expected_intervals(interface: str) -> None:
-    batches = parse_path(interface, sample_file(interface))
-    assert interval_rows(batches) == expected_interval_rows()
+def test_sample_parses_to_expected_intervals(interface: str, sample_set: SampleSet) -> None:
+    batches = parse_path(interface, sample_set.file(interface))
+    assert interval_rows(batches) == sample_set.expected_intervals()
     iv = intervals(batches)
     assert set(iv.channel.tolist()) == {Channel.DELIVERED}
     assert set(iv.minutes.tolist()) == {60}
@@ -331,22 +330,24 @@ def test_sample_parses_to_expected_intervals(interface: str) -> None:
     assert (iv.line > 0).all()
 
 
-def test_iec_sample_parses_to_expected_registers() -> None:
-    batches = parse_path("iec61968_9", sample_file("iec61968_9"))
-    assert register_rows(batches) == expected_register_rows("iec61968_9")
+def test_iec_sample_parses_to_expected_registers(sample_set: SampleSet) -> None:
+    batches = parse_path("iec61968_9", sample_set.file("iec61968_9"))
+    assert register_rows(batches) == sample_set.expected_registers("iec61968_9")
 
 
 @pytest.mark.parametrize("interface", ("green_button", "multispeak"))
-def test_samples_without_registers(interface: str) -> None:
-    assert register_rows(parse_path(interface, sample_file(interface))) == []
-    assert expected_register_rows(interface) == []
+def test_samples_without_registers(interface: str, sample_set: SampleSet) -> None:
+    assert register_rows(parse_path(interface, sample_set.file(interface))) == []
+    assert sample_set.expected_registers(interface) == []
 
 
 @pytest.mark.parametrize("interface", XML_INTERFACES)
 @pytest.mark.parametrize("size", [1, 7, 50])
-def test_small_batches_give_the_same_result(interface: str, size: int) -> None:
-    whole = parse_path(interface, sample_file(interface))
-    small = parse_path(interface, sample_file(interface), batch_reads=size)
+def test_small_batches_give_the_same_result(
+    interface: str, size: int, sample_set: SampleSet
+) -> None:
+    whole = parse_path(interface, sample_set.file(interface))
+    small = parse_path(interface, sample_set.file(interface), batch_reads=size)
     assert all(len(b.intervals) <= size for b in small)
     a, b = intervals(whole), intervals(small)
     for name in ("meter", "start", "minutes", "wh", "quality", "channel", "line"):
@@ -355,12 +356,12 @@ def test_small_batches_give_the_same_result(interface: str, size: int) -> None:
     assert register_rows(small) == register_rows(whole)
 
 
-def test_sample_lines_point_at_the_readings() -> None:
-    iv = intervals(parse_path("iec61968_9", sample_file("iec61968_9")))
-    text = sample_file("iec61968_9").read_text().splitlines()
+def test_sample_lines_point_at_the_readings(sample_set: SampleSet) -> None:
+    iv = intervals(parse_path("iec61968_9", sample_set.file("iec61968_9")))
+    text = sample_set.file("iec61968_9").read_text().splitlines()
     assert all(text[n - 1].strip() == "<IntervalReadings>" for n in iv.line.tolist())
-    iv = intervals(parse_path("green_button", sample_file("green_button")))
-    text = sample_file("green_button").read_text().splitlines()
+    iv = intervals(parse_path("green_button", sample_set.file("green_button")))
+    text = sample_set.file("green_button").read_text().splitlines()
     missing = iv.quality == Quality.MISSING
     assert all(text[n - 1].strip() == "<IntervalReading>" for n in iv.line[~missing].tolist())
     assert all("<IntervalBlock" in text[n - 1] for n in iv.line[missing].tolist())
@@ -396,16 +397,18 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("interface", XML_INTERFACES)
-def test_every_bad_file_is_covered(interface: str) -> None:
-    assert {p.name for p in (SAMPLES / "bad" / interface).iterdir()} == set(BAD_FILES[interface])
+def test_every_bad_file_is_covered(interface: str, sample_set: SampleSet) -> None:
+    assert sample_set.bad_names(interface) == set(BAD_FILES[interface])
 
 
 @pytest.mark.parametrize(
     ("interface", "name"), [(i, n) for i in XML_INTERFACES for n in sorted(BAD_FILES[i])]
 )
-def test_bad_file_is_rejected_naming_file_element_and_reason(interface: str, name: str) -> None:
+def test_bad_file_is_rejected_naming_file_element_and_reason(
+    interface: str, name: str, sample_set: SampleSet
+) -> None:
     reason, element = BAD_FILES[interface][name]
-    path = SAMPLES / "bad" / interface / name
+    path = sample_set.bad(interface, name)
     began = time.perf_counter()
     with pytest.raises(ReadFileError) as caught:
         parse_path(interface, path)
@@ -419,8 +422,8 @@ def test_bad_file_is_rejected_naming_file_element_and_reason(interface: str, nam
         assert element in str(error)
 
 
-def test_truncated_feed_names_line_and_column() -> None:
-    path = SAMPLES / "bad" / "green_button" / "truncated.xml"
+def test_truncated_feed_names_line_and_column(sample_set: SampleSet) -> None:
+    path = sample_set.bad("green_button", "truncated.xml")
     with pytest.raises(ReadFileError) as caught:
         parse_path("green_button", path)
     lines = path.read_text().splitlines()
@@ -431,9 +434,11 @@ def test_truncated_feed_names_line_and_column() -> None:
 
 @pytest.mark.parametrize("interface", XML_INTERFACES)
 @pytest.mark.parametrize("attack", ["billion_laughs.xml", "xxe_external_entity.xml"])
-def test_dtd_is_refused_before_anything_is_expanded(interface: str, attack: str) -> None:
+def test_dtd_is_refused_before_anything_is_expanded(
+    interface: str, attack: str, sample_set: SampleSet
+) -> None:
     with pytest.raises(ReadFileError) as caught:
-        parse_path(interface, SAMPLES / "bad" / interface / attack)
+        parse_path(interface, sample_set.bad(interface, attack))
     message = str(caught.value)
     assert "forbidden" in message and "DTD" in message
     assert "lol" not in message and "root:" not in message and "/bin/" not in message
@@ -507,10 +512,12 @@ def test_other_document_is_rejected_by_its_root(interface: str) -> None:
 
 
 @pytest.mark.parametrize("interface", XML_INTERFACES)
-def test_other_encodings_are_read_and_unknown_ones_rejected(interface: str) -> None:
-    text = sample_file(interface).read_text(encoding="utf-8")
+def test_other_encodings_are_read_and_unknown_ones_rejected(
+    interface: str, sample_set: SampleSet
+) -> None:
+    text = sample_set.file(interface).read_text(encoding="utf-8")
     utf16 = text.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
-    assert interval_rows(parse_bytes(interface, utf16)) == expected_interval_rows()
+    assert interval_rows(parse_bytes(interface, utf16)) == sample_set.expected_intervals()
     unknown = text.replace('encoding="UTF-8"', 'encoding="UTF-9"').encode()
     error = reject(interface, unknown)
     assert "encoding" in error.reason and error.line == 1
@@ -723,18 +730,18 @@ def test_elements_in_another_namespace_are_not_taken(interface: str) -> None:
         assert rows(parse_bytes(interface, data)) == []  # nothing ESPI in the feed any more
 
 
-def test_multispeak_version_4_1_namespace_is_read() -> None:
-    data = sample_file("multispeak").read_bytes()
+def test_multispeak_version_4_1_namespace_is_read(sample_set: SampleSet) -> None:
+    data = sample_set.file("multispeak").read_bytes()
     old = data.replace(NS_MULTISPEAK.encode(), b"http://www.multispeak.org/Version_4.1_Release")
-    assert interval_rows(parse_bytes("multispeak", old)) == expected_interval_rows()
+    assert interval_rows(parse_bytes("multispeak", old)) == sample_set.expected_intervals()
 
 
-def test_iec_bare_meter_readings_document_is_read() -> None:
-    text = sample_file("iec61968_9").read_text()
+def test_iec_bare_meter_readings_document_is_read(sample_set: SampleSet) -> None:
+    text = sample_set.file("iec61968_9").read_text()
     payload = text[text.index("<MeterReadings") : text.index("</Payload>")]
     batches = parse_bytes("iec61968_9", payload.encode())
-    assert interval_rows(batches) == expected_interval_rows()
-    assert register_rows(batches) == expected_register_rows("iec61968_9")
+    assert interval_rows(batches) == sample_set.expected_intervals()
+    assert register_rows(batches) == sample_set.expected_registers("iec61968_9")
 
 
 # --- Green Button specifics ----------------------------------------------------------------------
@@ -880,7 +887,7 @@ def test_green_button_readings_without_time_period_follow_each_other() -> None:
 
 
 def test_green_button_public_feeds_parse() -> None:
-    folder = SAMPLES / "public" / "green_button"
+    folder = PUBLIC / "green_button"
     for name, count in (
         ("openespi_test_usage_data_01.xml", 96),
         ("openespi_test_usage_data_1.xml", 480),

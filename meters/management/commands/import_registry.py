@@ -1,4 +1,4 @@
-"""Sync an LDC's registry file (format of ../shared/samples/registry.csv)."""
+"""Sync an LDC's registry file (the columns of tests/data/samples/registry.csv)."""
 
 from __future__ import annotations
 
