@@ -4,12 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-sqlite test-postgres lint format bench clean
+.PHONY: install lock run test test-sqlite test-postgres lint format bench clean
 
-$(STAMP): pyproject.toml setup.py meters/reads/interfaces/_cmepscan.c meters/reads/_cruns.c
+# Installs exactly what requirements.lock pins, each file checked against its hash; then the
+# project itself (editable, building its two optional C extensions). pyproject.toml keeps the
+# ranges; `make lock` pins them again.
+$(STAMP): requirements.lock pyproject.toml setup.py meters/reads/interfaces/_cmepscan.c meters/reads/_cruns.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,9 +35,18 @@ test-sqlite: install
 test-postgres: install
 	$(BIN)/python -m portal.testing.pgserver -- $(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
+## make lint: ruff (rules and format), then mypy with django-stubs on the services, selectors
+## and numpy maths (the files listed in pyproject.toml's [tool.mypy]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## make lock: pin every dependency of pyproject.toml's ranges, with hashes, in requirements.lock.
+lock:
+	test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet "pip-tools>=7.4,<8"
+	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 format: install
 	$(BIN)/ruff format .

@@ -73,7 +73,7 @@ def energy_charge(
         sums = np.bincount(period_codes(flat.start, plan, tz), kwh, len(names))
         by_name = dict(zip(names, np.round(sums, 3).tolist(), strict=True))
         by_name = {name: by_name[name] for name in QUANTITY_NAMES[plan]}
-    sets = price_set_index(local_days(flat.start, tz), table) if flat.start.size else []
+    sets: Any = price_set_index(local_days(flat.start, tz), table) if flat.start.size else []
     return {
         "plan": plan,
         "charge": round(float(dollars.sum()), 2),

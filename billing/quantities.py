@@ -219,7 +219,7 @@ def periods_kwh_all(figures: Figures, items: Items) -> list[dict[str, float]]:
                 out[i] = periods_kwh(figures, items, i)
             continue
         names = PERIOD_NAMES[plan]
-        columns = [names.index(name) for name in QUANTITY_NAMES[plan]]
+        columns = np.array([names.index(name) for name in QUANTITY_NAMES[plan]], np.intp)
         kwh = (figures.period_wh[np.ix_(at, columns)] / 1000).tolist()
         reported = QUANTITY_NAMES[plan]
         for i, values in zip(at.tolist(), kwh, strict=True):

@@ -196,7 +196,7 @@ def _by_length(
     if int(slots.sum()) * 4 != len(wh) or int(slots.sum()) != len(flags):
         raise ValueError("stored days came back misaligned")
     all_values, all_bits = np.frombuffer(wh, "<i4"), np.frombuffer(flags, "u1")
-    out = []
+    out: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = []
     for length in lengths:
         rows = np.flatnonzero(minutes == length)
         index = at[rows][:, None] + np.arange(slots_per_day(length))

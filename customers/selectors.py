@@ -164,7 +164,7 @@ def price_table() -> tuple[PriceSet, ...]:
     if table is None:
         table = billing_selectors.price_table()
         cache.set("customers:price_table", table, PRICE_CACHE_S)
-    return table  # type: ignore[no-any-return]
+    return table
 
 
 def invitations_for_ldc(ldc: Any) -> QuerySet[CustomerInvitation]:

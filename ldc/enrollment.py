@@ -74,7 +74,7 @@ def _require_production(ldc: LDC) -> None:
         )
 
 
-def held_sdp_ids(ldc: LDC) -> QuerySet[EnrollmentGroupSdp]:
+def held_sdp_ids(ldc: LDC) -> QuerySet[EnrollmentGroupSdp, Any]:
     """SDPs already in an active (or complete) group: a subquery, never materialised."""
     return EnrollmentGroupSdp.objects.for_ldc(ldc).filter(active=True).values("sdp_id")
 
@@ -87,7 +87,7 @@ def free_sdps(ldc: LDC, spec: SdpFilter | None = None) -> QuerySet[ServiceDelive
         .exclude(pk__in=held_sdp_ids(ldc))
     )
     if spec is None:
-        return sdps  # type: ignore[no-any-return]
+        return sdps
     if spec.rate_class:
         sdps = sdps.filter(rate_class=spec.rate_class)
     if spec.commodity_rate_class:
@@ -96,14 +96,14 @@ def free_sdps(ldc: LDC, spec: SdpFilter | None = None) -> QuerySet[ServiceDelive
         sdps = sdps.filter(postal_code__istartswith=spec.postal_prefix.strip())
     if spec.billing_cycle is not None:
         sdps = sdps.filter(billing_cycle=spec.billing_cycle)
-    return sdps  # type: ignore[no-any-return]
+    return sdps
 
 
 def _new_group(ldc: LDC, name: str, actor: Actor) -> EnrollmentGroup:
     # Lock the tenant row: two groups created at once must not take the same number.
     LDC.objects.select_for_update().filter(pk=ldc.pk).first()
     last = EnrollmentGroup.objects.for_ldc(ldc).aggregate(n=Max("number"))["n"] or 0
-    return EnrollmentGroup.objects.create(  # type: ignore[no-any-return]
+    return EnrollmentGroup.objects.create(
         ldc=ldc, number=last + 1, name=name.strip(), created_by=actor.user
     )
 
@@ -213,7 +213,7 @@ def group_create_from_upload(
 
 
 def _members(group: EnrollmentGroup) -> QuerySet[ServiceDeliveryPoint]:
-    return ServiceDeliveryPoint.objects.for_ldc(group.ldc_id).filter(  # type: ignore[no-any-return]
+    return ServiceDeliveryPoint.objects.for_ldc(group.ldc_id).filter(
         pk__in=EnrollmentGroupSdp.objects.filter(group=group).values("sdp_id")
     )
 
@@ -222,7 +222,7 @@ def _locked(group: EnrollmentGroup) -> EnrollmentGroup:
     group = EnrollmentGroup.objects.select_for_update().select_related("ldc").get(pk=group.pk)
     if group.status == EnrollmentGroup.Status.CANCELLED:
         raise ValidationError(f"{group} is cancelled.")
-    return group  # type: ignore[no-any-return]
+    return group
 
 
 def _record(group: EnrollmentGroup, step: str, actor: Actor, after: dict[str, Any]) -> None:
@@ -328,7 +328,7 @@ def groups_with_counts(ldc: LDC) -> QuerySet[EnrollmentGroup]:
     """The LDC's groups with SDP counts (in the group, enrolled, TOU-billed), in one query."""
     return (
         EnrollmentGroup.objects.for_ldc(ldc)
-        .annotate(  # type: ignore[no-any-return]
+        .annotate(
             sdp_count=Count("members"),
             enrolled_count=Count("members", filter=Q(members__sdp__enrolled_on__isnull=False)),
             tou_count=Count("members", filter=Q(members__sdp__tou_billing_from__isnull=False)),
@@ -339,7 +339,7 @@ def groups_with_counts(ldc: LDC) -> QuerySet[EnrollmentGroup]:
 
 def group_progress(group: EnrollmentGroup) -> dict[str, Any]:
     """The four steps of a group (done?, when) and the share done."""
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"key": "registered", "when": group.registered_at},
         {"key": "enrolled", "when": group.enrolled_at},
         {"key": "educated", "when": group.educated_on, "detail": group.education_channel},

@@ -13,7 +13,7 @@ from meters.models import Meter, ReadFile, ServiceDeliveryPoint
 from portal.tenancy import LDC, Membership
 
 
-def _count_of(model: Any, **filters: Any) -> Subquery:
+def _count_of(model: Any, **filters: Any) -> Coalesce:
     rows = (
         model.objects.filter(ldc=OuterRef("pk"), **filters)
         .order_by()

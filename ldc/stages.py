@@ -287,7 +287,7 @@ def _start_next(ldc_stage: LdcStage, now: dt.datetime) -> LdcStage | None:
         for day, date in zip(days, test_dates(following.stage, today), strict=False):
             day.day = date
         TestDay.objects.bulk_update(days, ["day"])
-    return following  # type: ignore[no-any-return]
+    return following
 
 
 @transaction.atomic

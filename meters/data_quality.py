@@ -28,7 +28,7 @@ def weekly_quality(ldc: LDC, end: dt.date | None = None) -> dict[str, Any]:
     days = window(end)
     per_day = ldc_read_success(ldc, days)
     rejected = _rejected_files(ldc, days)
-    daily = []
+    daily: list[dict[str, Any]] = []
     for day, files in zip(days, rejected, strict=True):
         counts = per_day[day]
         daily.append(

@@ -147,10 +147,10 @@ def installed_counts(
         f"d{i}": Count("meter_id", filter=_installed_on(day), distinct=True)
         for i, day in enumerate(days)
     }
-    rows = MeterInstallation.objects.all()
+    installed = MeterInstallation.objects.all()
     if ldc_ids is not None:
-        rows = rows.filter(ldc_id__in=list(ldc_ids))
-    rows = rows.order_by().values("ldc_id").annotate(**counts)
+        installed = installed.filter(ldc_id__in=list(ldc_ids))
+    rows = installed.order_by().values("ldc_id").annotate(**counts)
     return {row["ldc_id"]: [row[f"d{i}"] for i in range(len(days))] for row in rows}
 
 

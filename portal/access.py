@@ -131,11 +131,11 @@ def actor_for_user(user: Any) -> Actor:
     """The actor of a logged-in user (membership role) or a customer."""
     if user is None or not user.is_authenticated:
         return Actor(ldc=None, role=None, user=None)
-    membership = getattr(user, "_openmdmr_membership", None)
+    membership: Membership | bool | None = getattr(user, "_openmdmr_membership", None)
     if membership is None:
         membership = Membership.objects.select_related("ldc").filter(user=user).first() or False
         user._openmdmr_membership = membership
-    if not membership:
+    if not isinstance(membership, Membership):
         return Actor(ldc=None, role=None, user=user)
     return Actor(ldc=membership.ldc, role=membership.role, user=user)
 

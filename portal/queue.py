@@ -8,7 +8,7 @@ beat schedule keep working.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from celery import current_app
 from django.db import InterfaceError, OperationalError, connection
@@ -17,11 +17,12 @@ from kombu.exceptions import OperationalError as BrokerError
 # The database or the broker went away mid-task (a restart, a failover): try again later. The
 # work is idempotent, so a retry resumes from what was committed. Raw driver cursors (COPY)
 # raise the driver's own errors, not Django's wrappers.
+_DRIVER = cast(Any, connection).Database  # the DB-API module of the backend (psycopg, sqlite3)
 TRANSIENT: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
-    connection.Database.OperationalError,
-    connection.Database.InterfaceError,
+    _DRIVER.OperationalError,
+    _DRIVER.InterfaceError,
     BrokerError,
 )
 

@@ -18,6 +18,7 @@ import enum
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from meters.reads import runs
 from meters.reads.interfaces.base import Quality
@@ -52,7 +53,7 @@ def slots_per_day(minutes: int) -> int:
     return 1440 // minutes
 
 
-def day_key(meter: np.ndarray, channel: np.ndarray, day: np.ndarray) -> np.ndarray:
+def day_key(meter: npt.ArrayLike, channel: npt.ArrayLike, day: npt.ArrayLike) -> np.ndarray:
     """One int64 per meter-channel-day (meter pk < 2**40, channel < 8, day < 2**20)."""
     return (
         (np.asarray(meter, np.int64) << 23)

@@ -400,7 +400,7 @@ def _copy_stream(cursor: Any, sql: str, rows: np.ndarray) -> None:
     """Send a numpy-built binary COPY body (see _copy_rows)."""
     with cursor.cursor.copy(sql) as copy:
         copy.write(_COPY_SIGNATURE)
-        copy.write(memoryview(rows).cast("B"))
+        copy.write(memoryview(rows).cast("B"))  # type: ignore[arg-type]  # ndarray is a buffer
         copy.write(_COPY_TRAILER)
 
 
@@ -734,7 +734,7 @@ def _box_blocks(sql: str, params: list[Any]) -> list[tuple[int, VeeBlock]]:
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, binary=True)
-        count, *cols = cursor.fetchone()
+        count, *cols = cursor.fetchone() or (0,)
     if not count:
         return []
     meter = np.frombuffer(cols[0], ">i8").astype(np.int64)

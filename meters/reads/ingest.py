@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -67,7 +67,7 @@ class _HashedCopy(File):
     instead of copying it again."""
 
     def temporary_file_path(self) -> str:
-        return str(self.file.name)
+        return str(getattr(self.file, "name", ""))
 
 
 def _copy_hashed(stream: IO[bytes], limit: int) -> tuple[str, int, Path]:
@@ -365,7 +365,7 @@ def _load_number(
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
             return _load_batch(read_file, number, batch, resolver, tz, now)
-        except (IntegrityError, connection.Database.IntegrityError):
+        except (IntegrityError, cast(Any, connection).Database.IntegrityError):
             batches = ReadFileBatch.objects.for_ldc(read_file.ldc)
             if batches.filter(read_file=read_file, number=number).exists():
                 return Loaded()  # another worker loaded this batch meanwhile

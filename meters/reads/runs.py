@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 try:  # built by setup.py when a C compiler is there; else numpy gathers value by value
-    from meters.reads import _cruns as _compiled
+    from meters.reads import _cruns as _compiled  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - a machine without a C compiler
     _compiled = None
 

@@ -110,7 +110,7 @@ class Completeness:
 # in the part's serial table, and that serial's hash, which decides the load batch. A part is
 # one raw file per kind with its columns one after the other (hash first): a batch reads its
 # rows of each column as one contiguous slice, and every array it gets is contiguous.
-_COLUMNS = {
+_COLUMNS: dict[str, dict[str, np.dtype[Any]]] = {
     "i": {
         "hash": np.dtype("<u4"),
         "code": np.dtype("<i4"),
@@ -381,7 +381,7 @@ class Spool:
 
 def _read_into(handle: int, target: np.ndarray, offset: int) -> None:
     """Fill ``target`` (contiguous) with the file's bytes from ``offset``."""
-    view = memoryview(target).cast("B")
+    view = memoryview(target).cast("B")  # type: ignore[arg-type]  # ndarray is a buffer
     while view.nbytes:
         got = os.preadv(handle, [view], offset)
         if got <= 0:

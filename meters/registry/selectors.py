@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from meters.models import Meter
 from portal.tenancy import LDC
 
 
-def data_quality(ldc: LDC) -> dict[str, object]:
+def data_quality(ldc: LDC) -> dict[str, QuerySet[Any]]:
     """The registry's data-quality issues: what would stop an SDP from being billed right."""
     from meters.models import MeterInstallation, ServiceDeliveryPoint
     from meters.registry.sync import POSTAL_CODE

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.db import transaction
 
@@ -168,7 +168,7 @@ def read_registry_csv(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of a registry CSV as (file line number, dict); a bad header raises RowError."""
     text = (
-        io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        io.TextIOWrapper(cast(IO[bytes], stream), encoding="utf-8-sig", newline="")
         if isinstance(stream.read(0), bytes)
         else stream
     )

@@ -76,7 +76,7 @@ S = TypeVar("S")
 
 def settings_from_dict(cls: type[S], data: Mapping[str, Any]) -> S:
     """A settings dataclass from a plain dict (JSON from the database); other keys are ignored."""
-    defaults = cls()  # type: ignore[call-arg]
+    defaults = cls()
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in data:
@@ -299,7 +299,7 @@ class Facts:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.block.wh.shape  # type: ignore[return-value]
+        return self.block.wh.shape
 
     @cached_property
     def present(self) -> np.ndarray:

@@ -462,7 +462,7 @@ def interval_edit(
             vee.block.raw_quality,
             vee.block.version,
         ),
-        result.method,
+        result.method if result.method is not None else vee.methods,
         vee.rules,
         vee.exists,
     )
