@@ -4,7 +4,7 @@
 
 Stores N meters x D days of hourly reads (load shapes, 0.1 % gaps, a few spikes) straight into
 the interval table on PostgreSQL (DATABASE_URL, or a throwaway server started here), then times
-meters.vee_service.vee_run_chunks over all of them in chunks of meters, as the daily sweep does
+meters.vee.service.vee_run_chunks over all of them in chunks of meters, as the daily sweep does
 (--workers threads, each chunk its own transaction).
 The last line is JSON with intervals_per_s.
 """
