@@ -284,6 +284,15 @@ def group_set_tou_start(*, group: EnrollmentGroup, start: dt.date, actor: Actor)
     _require_production(group.ldc)
     if group.enrolled_at is None:
         raise ValidationError("Enroll the SDPs in the repository before setting TOU billing.")
+    enrolled_on = _members(group).aggregate(on=Max("enrolled_on"))["on"] or timezone.localdate(
+        group.enrolled_at
+    )
+    if start < enrolled_on:
+        # TOU billing uses the repository's billing quantities, so it starts once enrolled.
+        raise ValidationError(
+            f"TOU billing cannot start on {start:%Y-%m-%d}: the group was enrolled in the "
+            f"repository on {enrolled_on:%Y-%m-%d}."
+        )
     count = _members(group).update(tou_billing_from=start)
     group.tou_billing_start = start
     group.save(update_fields=["tou_billing_start"])

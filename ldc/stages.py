@@ -193,12 +193,37 @@ def current_stage(ldc: LDC) -> LdcStage | None:
     return next((r for r in rows if r.status != LdcStage.Status.SIGNED_OFF), None)
 
 
+# The BPV item that follows the training records rather than a click (ldc.training).
+STAFF_TRAINED = "Staff trained on the MDM/R GUI"
+
+
+def _untrained(ldc_id: int) -> list[str]:
+    """E-mails of the LDC's staff without the course required for write access."""
+    from ldc.training import staff_missing_required
+
+    return [m.user.email for m in staff_missing_required(LDC.objects.get(pk=ldc_id))]
+
+
+def _untrained_message(untrained: list[str]) -> str:
+    shown = ", ".join(untrained[:5]) + (
+        f" and {len(untrained) - 5} more" if len(untrained) > 5 else ""
+    )
+    return (
+        f"'{STAFF_TRAINED}' follows the training records: {len(untrained)} staff have not "
+        f"completed the required course ({shown})."
+    )
+
+
 def _missing(ldc_stage: LdcStage) -> list[str]:
     """What still stops a stage from being submitted, in words."""
     missing = [
         f"checklist item '{item.title}' is open"
         for item in ldc_stage.items.filter(status=ChecklistItem.Status.OPEN)
     ]
+    if ldc_stage.stage == Stage.BPV:
+        untrained = _untrained(ldc_stage.ldc_id)
+        if untrained:
+            missing.append(_untrained_message(untrained))
     days = ldc_stage.test_days.exclude(result=TestDay.Result.PASSED)
     missing += [f"test day {d.number} ({d.day}) is {d.get_result_display().lower()}" for d in days]
     return missing
@@ -390,6 +415,10 @@ def checklist_item_update(
     if status is not None:
         if status not in ChecklistItem.Status.values:
             raise ValidationError(f"'{status}' is not a checklist status.")
+        if status == ChecklistItem.Status.DONE and item.title == STAFF_TRAINED:
+            untrained = _untrained(item.ldc_id)
+            if untrained:
+                raise ValidationError(_untrained_message(untrained))
         item.done_at = timezone.now() if status == ChecklistItem.Status.DONE else None
         item.status = status
     if owner is not _UNSET:
@@ -459,6 +488,13 @@ def test_day_record(*, test_day: TestDay, result: str, note: str = "", actor: Ac
     _require_editable(test_day.ldc_stage)
     if result not in TestDay.Result.values:
         raise ValidationError(f"'{result}' is not a test result.")
+    today = timezone.localdate()
+    if result != TestDay.Result.NOT_RUN and test_day.day > today:
+        # A day's result is what happened on it (SIT/QT test scripts are run on the day).
+        raise ValidationError(
+            f"Test day {test_day.number} is on {test_day.day:%Y-%m-%d}; its result cannot be "
+            f"recorded before that day (today is {today:%Y-%m-%d})."
+        )
     before = test_day.result
     test_day.result = result
     test_day.note = note

@@ -105,6 +105,13 @@ def training_attendance_record(
     _require(actor, "training.manage")
     if completed and not attended:
         raise ValidationError("Only someone who attended can complete the course.")
+    starts_at = registration.session.starts_at
+    if (attended or completed) and timezone.now() < starts_at:
+        local = timezone.localtime(starts_at)
+        raise ValidationError(
+            f"The session starts {local:%Y-%m-%d %H:%M}; attendance and completion cannot be "
+            "recorded before it starts."
+        )
     before = {"attended": registration.attended, "completed": registration.completed_at is not None}
     registration.attended = attended
     if completed and registration.completed_at is None:

@@ -132,6 +132,25 @@ def test_steps_set_enrolled_on_and_tou_billing_then_complete(live: Any) -> None:
     assert {"enrollment_group.enrolled", "enrollment_group.tou_billing"} <= actions
 
 
+def test_tou_billing_cannot_start_before_the_groups_enrollment(live: Any) -> None:
+    group = enrollment.group_create_from_filter(
+        ldc=live.north, spec=SdpFilter(postal_prefix="K1A"), actor=admin(live)
+    )
+    enrollment.group_mark_registered(group=group, actor=admin(live))
+    enrollment.group_enroll(group=group, on=dt.date(2026, 12, 1), actor=admin(live))
+    with pytest.raises(ValidationError, match="enrolled in the repository on 2026-12-01"):
+        enrollment.group_set_tou_start(group=group, start=dt.date(2026, 11, 30), actor=admin(live))
+    group.refresh_from_db()
+    assert group.tou_billing_start is None
+    sdps = ServiceDeliveryPoint.objects.for_ldc(live.north)
+    assert not sdps.filter(tou_billing_from__isnull=False).exists()
+    # the enrollment day itself is allowed
+    group = enrollment.group_set_tou_start(
+        group=group, start=dt.date(2026, 12, 1), actor=admin(live)
+    )
+    assert group.tou_billing_start == dt.date(2026, 12, 1)
+
+
 def test_cancel_frees_the_sdps(live: Any) -> None:
     group = enrollment.group_create_from_filter(
         ldc=live.north, spec=SdpFilter(postal_prefix="K1A"), actor=admin(live)

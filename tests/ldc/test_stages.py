@@ -16,7 +16,8 @@ from ldc.models import ChecklistItem, Evidence, LdcStage
 from ldc.models import TestDay as SitQtDay
 from portal.access import actor_for_user
 from portal.models import AuditEvent
-from portal.tenancy import LDC, STAGE_ORDER, Stage
+from portal.tenancy import LDC, STAGE_ORDER, Membership, Stage
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,20 @@ def coordinator(world: Any) -> Any:
 
 
 def complete(ldc_stage: LdcStage, who: Any) -> None:
-    """Every item done and every test day passed, through the services."""
+    """Every item done and every test day passed, through the services.
+
+    The stage's test days are moved into the past first (a result is only recorded once its
+    day has come), and for BPV every staff member completes the required course (the item
+    'Staff trained' follows the training records).
+    """
+    days = list(ldc_stage.test_days.order_by("number"))
+    today = timezone.localdate()
+    for i, day in enumerate(days):
+        day.day = today - dt.timedelta(days=len(days) - i)
+        day.save(update_fields=["day"])
+    if ldc_stage.stage == Stage.BPV:
+        for m in Membership.objects.for_ldc(ldc_stage.ldc):
+            factories.complete_required_course(m.user, ldc_stage.ldc)
     for item in ldc_stage.items.all():
         stages.checklist_item_update(item=item, status="done", actor=who)
     for day in ldc_stage.test_days.all():
@@ -263,6 +277,9 @@ def test_test_day_is_recorded_through_the_page(client: Any, world: Any) -> None:
     world.north.save()
     client.force_login(world.user("north", "back_office"))
     client.get(reverse("ldc:stages"))
+    SitQtDay.objects.for_ldc(world.north).filter(ldc_stage__stage="qt", number=3).update(
+        day=timezone.localdate()
+    )
     url = reverse("ldc:test-day", args=["qt", 3])
     assert client.post(url, {"result": "passed", "note": "cycle 1"}).status_code == 302
     day = SitQtDay.objects.for_ldc(world.north).get(ldc_stage__stage="qt", number=3)
@@ -338,3 +355,64 @@ def test_ldc_staff_cannot_use_the_coordinator_pages(client: Any, world: Any) -> 
     )
     assert client.get(reverse("sme_onboarding:ldc-stages", args=["north"])).status_code == 403
     assert stage_of(world.north, Stage.PREPARATION).status == "submitted"
+
+
+# --- dates are real ---------------------------------------------------------------------------
+
+
+def test_a_test_days_result_cannot_be_recorded_before_that_day(world: Any) -> None:
+    world.north.stage = Stage.SIT
+    world.north.save()
+    stages.stages_ensure(ldc=world.north)
+    day = stage_of(world.north, Stage.SIT).test_days.get(number=1)
+    day.day = timezone.localdate() + dt.timedelta(days=1)
+    day.save(update_fields=["day"])
+    with pytest.raises(ValidationError, match="cannot be recorded before that day"):
+        stages.test_day_record(test_day=day, result="passed", actor=actor(world))
+    day.refresh_from_db()
+    assert day.result == "not_run" and day.recorded_at is None
+    # "not run" may be set at any time; on the day itself the result is taken
+    stages.test_day_record(test_day=day, result="not_run", actor=actor(world))
+    day.day = timezone.localdate()
+    day.save(update_fields=["day"])
+    assert stages.test_day_record(test_day=day, result="passed", actor=actor(world)).result == (
+        "passed"
+    )
+
+
+def test_a_future_test_day_is_refused_on_the_page_with_the_reason(client: Any, world: Any) -> None:
+    world.north.stage = Stage.QT
+    world.north.save()
+    client.force_login(world.user("north", "back_office"))
+    client.get(reverse("ldc:stages"))
+    day = SitQtDay.objects.for_ldc(world.north).get(ldc_stage__stage="qt", number=5)
+    day.day = timezone.localdate() + dt.timedelta(days=9)
+    day.save(update_fields=["day"])
+    page = client.post(
+        reverse("ldc:test-day", args=["qt", 5]), {"result": "passed"}, follow=True
+    ).content.decode()
+    assert "cannot be recorded before that day" in page
+    day.refresh_from_db()
+    assert day.result == "not_run"
+
+
+def test_staff_trained_follows_the_training_records(world: Any) -> None:
+    world.north.stage = Stage.BPV
+    world.north.save()
+    stages.stages_ensure(ldc=world.north)
+    row = stage_of(world.north, Stage.BPV)
+    item = row.items.get(title=stages.STAFF_TRAINED)
+    with pytest.raises(ValidationError, match="4 staff have not completed"):
+        stages.checklist_item_update(item=item, status="done", actor=actor(world))
+    item.refresh_from_db()
+    assert item.status == "open"
+    for m in Membership.objects.for_ldc(world.north):
+        factories.complete_required_course(m.user, world.north)
+    stages.checklist_item_update(item=item, status="done", actor=actor(world))
+    for other in row.items.exclude(pk=item.pk):
+        stages.checklist_item_update(item=other, status="done", actor=actor(world))
+    # a new member without the course: the done item no longer lets BPV be submitted
+    factories.staff_user(world.north, "back_office", "newcomer@north.test.example")
+    with pytest.raises(ValidationError) as err:
+        stages.stage_submit(ldc_stage=row, actor=actor(world))
+    assert "newcomer@north.test.example" in str(err.value)

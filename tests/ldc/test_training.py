@@ -73,6 +73,10 @@ def test_a_started_session_takes_no_registration(world: Any) -> None:
 def test_attendance_and_completion_by_coordinator(world: Any) -> None:
     session = factories.training_session()
     seat = training.training_register(session=session, actor=staff(world))
+    TrainingSession.objects.filter(pk=session.pk).update(
+        starts_at=timezone.now() - dt.timedelta(hours=2)
+    )
+    seat.refresh_from_db()
     coordinator = actor_for_user(world.coordinator)
     with pytest.raises(ValidationError, match="attended"):
         training.training_attendance_record(
@@ -87,6 +91,29 @@ def test_attendance_and_completion_by_coordinator(world: Any) -> None:
     )
     seat.refresh_from_db()
     assert seat.attended and seat.completed_at is not None
+
+
+def test_attendance_and_completion_not_before_the_session_starts(world: Any) -> None:
+    session = factories.training_session(starts_at=timezone.now() + dt.timedelta(days=9))
+    seat = training.training_register(session=session, actor=staff(world))
+    coordinator = actor_for_user(world.coordinator)
+    for attended, completed in ((True, False), (True, True)):
+        with pytest.raises(ValidationError, match="before it starts"):
+            training.training_attendance_record(
+                registration=seat, attended=attended, completed=completed, actor=coordinator
+            )
+    seat.refresh_from_db()
+    assert not seat.attended and seat.completed_at is None
+    # no write access was granted by the refused completion
+    assert not training.completed_required_course(seat.user)
+    TrainingSession.objects.filter(pk=session.pk).update(
+        starts_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    seat.refresh_from_db()
+    training.training_attendance_record(
+        registration=seat, attended=True, completed=True, actor=coordinator
+    )
+    assert training.completed_required_course(seat.user)
 
 
 def test_staff_missing_the_required_course(world: Any) -> None:
@@ -206,6 +233,14 @@ def test_coordinator_creates_sessions_and_records_completion(client: Any, world:
     page = client.get(reverse("sme_onboarding:session", args=[session.pk])).content.decode()
     assert "back_office@north.test.example" in page
     url = reverse("sme_onboarding:attendance", args=[seat.pk])
+    # before the session starts: refused, with the reason on the page
+    page = client.post(url, {"attended": "yes", "completed": "on"}, follow=True).content.decode()
+    assert "cannot be recorded before it starts" in page
+    seat.refresh_from_db()
+    assert seat.completed_at is None
+    TrainingSession.objects.filter(pk=session.pk).update(
+        starts_at=timezone.now() - dt.timedelta(hours=1)
+    )
     assert client.post(url, {"attended": "yes", "completed": "on"}).status_code == 302
     seat.refresh_from_db()
     assert seat.completed_at is not None
