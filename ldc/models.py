@@ -248,3 +248,74 @@ class TrainingRegistration(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.session}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The Smart Metering Charge (SMC): the OEB-approved charge per meter per month the SME (IESO)
+# levies on every LDC to recover the MDM/R's costs, billed on the IESO settlement statement
+# under charge type 9980 'Smart Metering Charge' (IESO news, 2023-09-14, "Smart Metering Charge
+# Rebate for 2022"). Services and the statement rule: ldc/charges.py.
+
+
+class SmcRate(models.Model):
+    """One OEB-approved SMC rate, valid on ``[effective_from, effective_to]`` (open while null)."""
+
+    effective_from = models.DateField(unique=True)
+    effective_to = models.DateField(null=True, blank=True)
+    rate = models.DecimalField(max_digits=6, decimal_places=4, help_text="$ per meter per month")
+    decision = models.CharField(max_length=40, blank=True, help_text="OEB case number")
+    source = models.TextField(
+        help_text="Where the rate and dates come from (and what is unverified)"
+    )
+
+    class Meta:
+        ordering = ["effective_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(effective_to__isnull=True)
+                | models.Q(effective_to__gte=models.F("effective_from")),
+                name="smc_rate_dates_in_order",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"${self.rate}/meter/month from {self.effective_from}"
+
+
+class SmcStatement(TenantModel):
+    """An LDC's Smart Metering Charge for one month (one row per LDC and month)."""
+
+    month = models.DateField(help_text="First day of the month")
+    meters = models.PositiveIntegerField()
+    rate = models.DecimalField(max_digits=6, decimal_places=4)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    charge_type = models.CharField(max_length=10, default="9980")
+    smc_rate = models.ForeignKey(SmcRate, on_delete=models.PROTECT, related_name="statements")
+    made_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-month", "ldc__slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["ldc", "month"], name="smc_statement_once_a_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"SMC {self.month:%Y-%m} {self.ldc_id}: {self.meters} x ${self.rate}"
+
+
+class SmcRebate(TenantModel):
+    """An LDC's share of the SME's operating surplus for a year, shared by meter count."""
+
+    year = models.PositiveSmallIntegerField()
+    surplus = models.DecimalField(max_digits=14, decimal_places=2, help_text="The whole surplus")
+    meters = models.PositiveIntegerField(help_text="The LDC's meters on the year's last day")
+    total_meters = models.PositiveIntegerField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    charge_type = models.CharField(max_length=10, default="9980")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-year", "ldc__slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["ldc", "year"], name="smc_rebate_once_a_year")
+        ]

@@ -19,6 +19,11 @@ PORTAL_BEAT_SCHEDULE = {
         "task": "portal.tasks.rollout_snapshot_weekly",
         "schedule": crontab(minute=0, hour=6, day_of_week=1),
     },
+    # Smart Metering Charge statements of the month just ended: the 1st, 07:00 UTC.
+    "smc-statements-monthly": {
+        "task": "portal.tasks.smc_statements_monthly",
+        "schedule": crontab(minute=0, hour=7, day_of_month=1),
+    },
 }
 
 
