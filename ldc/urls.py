@@ -1,6 +1,7 @@
 from django.urls import path
 
 from ldc import views
+from ldc.views.charges import ChargesView
 
 app_name = "ldc"
 urlpatterns = [
@@ -10,6 +11,7 @@ urlpatterns = [
     path("tokens/", views.TokensView.as_view(), name="tokens"),
     path("tokens/<str:key_id>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("audit/", views.AuditView.as_view(), name="audit"),
+    path("charges/", ChargesView.as_view(), name="charges"),
     # MDM/R registration and enrollment stages
     path("stages/", views.StagesView.as_view(), name="stages"),
     path("stages/<str:stage>/", views.StageDetailView.as_view(), name="stage-detail"),

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from ldc.sme import views as views
+from ldc.sme.charges_views import SmeChargesView
 
 app_name = "sme_onboarding"
 urlpatterns = [
@@ -30,6 +31,7 @@ urlpatterns = [
         views.SmeReturnView.as_view(),
         name="return",
     ),
+    path("charges/", SmeChargesView.as_view(), name="charges"),
     path("training/", views.SmeTrainingView.as_view(), name="training"),
     path("training/<int:session_id>/", views.SmeSessionView.as_view(), name="session"),
     path(

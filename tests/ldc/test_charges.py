@@ -118,3 +118,25 @@ def test_rebate_is_shared_by_meter_count_to_the_cent(world: Any) -> None:
         charges.rebate_record(year=2026, surplus=Decimal("5"), actor=coord)
     assert SmcRebate.objects.count() == 3
     assert {a.pk, b.pk, c.pk} == {r.ldc_id for r in rows}
+
+
+def test_pages_and_csv_show_each_their_own(client: Any, world: Any) -> None:
+    from django.urls import reverse
+
+    charges.statements_make(month=dt.date(2026, 11, 1))
+    client.force_login(world.user("north", "back_office"))
+    page = client.get(reverse("ldc:charges")).content.decode()
+    assert "Northwind Test Hydro" in page and "Southshore" not in page
+    body = client.get(reverse("ldc:charges") + "?format=csv").content.decode()
+    assert body.splitlines()[0] == "ldc,month,meters,rate,amount"
+    assert [line.split(",")[0] for line in body.splitlines()[1:]] == ["north"]
+    assert client.get(reverse("sme_onboarding:charges")).status_code == 403
+    client.force_login(world.coordinator)
+    body = client.get(reverse("sme_onboarding:charges") + "?format=csv").content.decode()
+    assert sorted(line.split(",")[0] for line in body.splitlines()[1:]) == ["north", "south"]
+    page = client.post(
+        reverse("sme_onboarding:charges"), {"year": "2026", "surplus": "abc"}, follow=True
+    ).content.decode()
+    assert "surplus: dollars" in page and not SmcRebate.objects.exists()
+    client.post(reverse("sme_onboarding:charges"), {"year": "2026", "surplus": "1000.00"})
+    assert sum(r.amount for r in SmcRebate.objects.all()) == Decimal("1000.00")
