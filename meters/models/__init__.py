@@ -22,9 +22,13 @@ from meters.models.registry import (
     ServiceDeliveryPoint,
     new_public_id,
 )
+from meters.models.seals import SamplingLot, SamplingPlanRow, SealPeriod
 from meters.models.vee import VeeException, VeeSettings
 
 __all__ = [
+    "SamplingLot",
+    "SamplingPlanRow",
+    "SealPeriod",
     "AmiHeadend",
     "BillingAgent",
     "BillingCycle",

@@ -114,6 +114,10 @@ class Meter(TenantModel):
         AmiHeadend, null=True, blank=True, on_delete=models.SET_NULL, related_name="meters"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Measurement Canada (#23): the approved type/model and the year of its verification seal
+    # (registry CSV columns ``meter_type``, ``seal_year``); seal expiry: meters/seals.py.
+    meter_type = models.CharField(max_length=100, blank=True)
+    seal_year = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["ldc", "serial"], name="one_meter_serial")]

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, Any, cast
 
 from django.db import transaction
+from django.utils import timezone
 
 from meters.models import (
     AmiHeadend,
@@ -46,6 +47,9 @@ COLUMNS = (
     "effective_from",
     "effective_to",
 )
+# Optional columns after the original ones (a file without them keeps loading); #23: the
+# Measurement Canada type/model and seal year of the meter.
+OPTIONAL_COLUMNS = ("meter_type", "seal_year")
 # Canada Post: no D F I O Q U anywhere, no W Z as the first letter.
 POSTAL_CODE = re.compile(r"^[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d$")
 
@@ -75,6 +79,8 @@ class RegistryRow:
     bidirectional: bool
     effective_from: dt.date
     effective_to: dt.date | None
+    meter_type: str = ""
+    seal_year: int | None = None
 
 
 @dataclass
@@ -145,7 +151,20 @@ def check_row(number: int, raw: dict[str, Any]) -> RegistryRow:
     )
     if end is not None and end < start:
         raise RowError("effective_to", "is before effective_from")
+    meter_type = raw.get("meter_type", "").strip()
+    if len(meter_type) > 100:
+        raise RowError("meter_type", "is longer than 100 characters")
+    seal_text = raw.get("seal_year", "").strip()
+    seal_year = None
+    if seal_text:
+        if not (seal_text.isdigit() and len(seal_text) == 4):
+            raise RowError("seal_year", f"'{seal_text}' is not a year (YYYY)")
+        seal_year = int(seal_text)
+        if not 1950 <= seal_year <= timezone.localdate().year + 1:
+            raise RowError("seal_year", f"{seal_year} is not a plausible seal year")
     return RegistryRow(
+        meter_type=meter_type,
+        seal_year=seal_year,
         row=number,
         sdp_id=_required(raw, "sdp_id"),
         meter_id=_required(raw, "meter_id"),
@@ -174,18 +193,28 @@ def read_registry_csv(
     )
     reader = csv.reader(text)  # type: ignore[arg-type]
     header = next(reader, None)
-    if header is None or tuple(h.strip() for h in header) != COLUMNS:
-        raise RowError("header", f"{name}: line 1: the header must be exactly: {','.join(COLUMNS)}")
+    names = tuple(h.strip() for h in header or ())
+    extra = names[len(COLUMNS) :]
+    if (
+        names[: len(COLUMNS)] != COLUMNS
+        or not set(extra) <= set(OPTIONAL_COLUMNS)
+        or len(set(extra)) != len(extra)
+    ):
+        raise RowError(
+            "header",
+            f"{name}: line 1: the header must be exactly: {','.join(COLUMNS)} "
+            f"(then optionally: {','.join(OPTIONAL_COLUMNS)})",
+        )
     for row in reader:
         if not row:
             continue
-        if len(row) != len(COLUMNS):
+        if len(row) != len(names):
             yield (
                 reader.line_num,
-                {"__error__": f"has {len(row)} fields, the header {len(COLUMNS)}"},
+                {"__error__": f"has {len(row)} fields, the header {len(names)}"},
             )
             continue
-        yield reader.line_num, dict(zip(COLUMNS, row, strict=True))
+        yield reader.line_num, dict(zip(names, row, strict=True))
 
 
 def _overlaps(a_from: dt.date, a_to: dt.date | None, b_from: dt.date, b_to: dt.date | None) -> bool:
@@ -225,6 +254,7 @@ class _Sync:
         self.meters = _pairs(Meter.objects.for_ldc(ldc), "serial", serials, "headend_id")
         self.sdp_values: dict[str, dict[str, Any]] = {}
         self.meter_headend: dict[str, str] = {}
+        self.meter_seal: dict[str, tuple[str, int | None]] = {}
         sdp_pks = [pk for pk, _ in self.sdps.values()]
         meter_pks = [pk for pk, _ in self.meters.values()]
         fields = ("pk", "sdp__sdp_id", "meter__serial", "effective_from", "effective_to")
@@ -283,6 +313,8 @@ class _Sync:
                 "bidirectional": row.bidirectional,
             }
         self.meter_headend[row.meter_id] = row.ami_headend
+        if row.meter_type or row.seal_year is not None:
+            self.meter_seal[row.meter_id] = (row.meter_type, row.seal_year)
         link = _Link(row.sdp_id, row.meter_id, row.effective_from, row.effective_to)
         self._put(link, self.by_sdp, self.by_meter)
         self._put(
@@ -358,6 +390,14 @@ class _Sync:
         self.result.meters_created = len(new)
         self.meters = _pairs(
             Meter.objects.for_ldc(self.ldc), "serial", set(self.meter_headend), "headend_id"
+        )
+        Meter.objects.bulk_update(
+            [
+                Meter(pk=self.meters[serial][0], meter_type=kind, seal_year=year)
+                for serial, (kind, year) in self.meter_seal.items()
+            ],
+            ["meter_type", "seal_year"],
+            batch_size=2000,
         )
 
     def _write_links(
