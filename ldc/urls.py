@@ -2,6 +2,7 @@ from django.urls import path
 
 from ldc import views
 from ldc.views.charges import ChargesView
+from ldc.views.seals import SealsView
 
 app_name = "ldc"
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("tokens/<str:key_id>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("audit/", views.AuditView.as_view(), name="audit"),
     path("charges/", ChargesView.as_view(), name="charges"),
+    path("seals/", SealsView.as_view(), name="seals"),
     # MDM/R registration and enrollment stages
     path("stages/", views.StagesView.as_view(), name="stages"),
     path("stages/<str:stage>/", views.StageDetailView.as_view(), name="stage-detail"),

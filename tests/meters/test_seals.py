@@ -106,3 +106,26 @@ def test_sampling_lot_pass_extends_the_seal_and_fail_schedules_removal(world: An
     actions = set(AuditEvent.objects.for_ldc(world.north).values_list("action", flat=True))
     assert {"sampling_lot.created", "sampling_lot.passed", "sampling_lot.failed"} <= actions
     assert SamplingLot.objects.for_ldc(world.south).count() == 0
+
+
+def test_seals_page_csv_and_lot_forms(client: Any, world: Any) -> None:
+    from django.urls import reverse
+
+    fleet(world.north, "REX2", 2010, 12)
+    fleet(world.south, "REX2", 2010, 3)
+    client.force_login(world.user("north", "ldc_admin"))
+    page = client.get(reverse("ldc:seals")).content.decode()
+    assert "Overdue: <strong>12</strong>" in page
+    body = client.get(reverse("ldc:seals") + "?format=csv").content.decode().splitlines()
+    assert body[0] == "meter_id,meter_type,seal_year,seal_expires,due,removal_by"
+    assert len(body) == 13 and all(",REX2,2010,2018,overdue," in line for line in body[1:])
+    page = client.post(
+        reverse("ldc:seals"), {"meter_type": "REX2", "seal_year": "x"}, follow=True
+    ).content.decode()
+    assert "Seal year: a year" in page
+    client.post(reverse("ldc:seals"), {"meter_type": "REX2", "seal_year": "2010"})
+    lot = SamplingLot.objects.for_ldc(world.north).get()
+    assert lot.lot_size == 12
+    client.post(reverse("ldc:seals"), {"lot": lot.pk, "nonconforming": "0"})
+    lot.refresh_from_db()
+    assert lot.result == "passed" and lot.seal_expires == 2022
