@@ -319,3 +319,102 @@ class SmcRebate(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["ldc", "year"], name="smc_rebate_once_a_year")
         ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The SME's onboarding records of an LDC (its registration and enrollment process names them
+# in Preparation: registration application, organisation contacts, delegated authority): the
+# application, the contacts by role, and organisations (billing agents, AMI service providers)
+# with their own staff that an LDC delegates to (services: ldc/organisations.py).
+
+
+class RegistrationApplication(TenantModel):
+    """The LDC's registration application to the SME (one per LDC)."""
+
+    legal_name = models.CharField(max_length=200)
+    oeb_licence = models.CharField("OEB licence number", max_length=40)
+    service_area = models.CharField(max_length=200, blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ldc"], name="one_registration_per_ldc")]
+
+    def __str__(self) -> str:
+        return f"Registration of {self.legal_name}"
+
+
+class OrganisationContact(TenantModel):
+    class Role(models.TextChoices):
+        PRIMARY = "primary", "Primary"
+        TECHNICAL = "technical", "Technical"
+        BILLING = "billing", "Billing"
+        PRIVACY = "privacy", "Privacy"
+
+    role = models.CharField(max_length=10, choices=Role.choices)
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["role", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["ldc", "role", "email"], name="one_contact_role_email")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} contact {self.name}"
+
+
+class Organisation(models.Model):
+    """A billing agent or AMI service provider: its own staff, acting for LDCs that delegate."""
+
+    class Kind(models.TextChoices):
+        BILLING_AGENT = "billing_agent", "Billing agent"
+        AMI_PROVIDER = "ami_provider", "AMI service provider"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    # The id the LDCs' registries give it (SDP billing_agent / ami_headend code).
+    code = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "code"], name="one_org_kind_code")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display().lower()})"
+
+
+class OrganisationStaff(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="staff")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_staff"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.organisation_id}"
+
+
+class Delegation(TenantModel):
+    """An LDC's delegated authority to an organisation: one scope, on local days [starts, ends]."""
+
+    class Scope(models.TextChoices):
+        SDPS_VIEW = "sdps.view", "See the SDPs it serves"
+        READS_UPLOAD = "reads.upload", "Deliver read files"
+        BILLING_QUANTITIES = "billing.request", "Request billing quantities"
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="delegations"
+    )
+    scope = models.CharField(max_length=30, choices=Scope.choices)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organisation_id", "scope", "starts_on"]
+
+    def __str__(self) -> str:
+        return f"{self.ldc_id} -> {self.organisation_id}: {self.scope} from {self.starts_on}"
