@@ -4,6 +4,7 @@ from django.urls import path
 
 from ldc.sme import views as views
 from ldc.sme.charges_views import SmeChargesView
+from ldc.sme.seals_views import SmeSealsView
 
 app_name = "sme_onboarding"
 urlpatterns = [
@@ -32,6 +33,7 @@ urlpatterns = [
         name="return",
     ),
     path("charges/", SmeChargesView.as_view(), name="charges"),
+    path("seals/", SmeSealsView.as_view(), name="seals"),
     path("training/", views.SmeTrainingView.as_view(), name="training"),
     path("training/<int:session_id>/", views.SmeSessionView.as_view(), name="session"),
     path(

@@ -129,3 +129,18 @@ def test_seals_page_csv_and_lot_forms(client: Any, world: Any) -> None:
     client.post(reverse("ldc:seals"), {"lot": lot.pk, "nonconforming": "0"})
     lot.refresh_from_db()
     assert lot.result == "passed" and lot.seal_expires == 2022
+
+
+def test_coordinators_see_counts_per_ldc(client: Any, world: Any) -> None:
+    from django.urls import reverse
+
+    fleet(world.north, "REX2", 2010, 12)
+    fleet(world.south, "REX2", 2019, 3)
+    client.force_login(world.user("north", "ldc_admin"))
+    assert client.get(reverse("sme_onboarding:seals")).status_code == 403
+    client.force_login(world.coordinator)
+    body = client.get(reverse("sme_onboarding:seals") + "?format=csv").content.decode()
+    lines = body.splitlines()
+    assert lines[0] == "ldc,sealed,overdue,this_year,next_year"
+    assert "north,12,12,0,0" in lines
+    assert any(line.startswith("south,3,") for line in lines)
