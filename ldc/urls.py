@@ -2,6 +2,7 @@ from django.urls import path
 
 from ldc import views
 from ldc.views.charges import ChargesView
+from ldc.views.organisations import AgentSdpsView, RecordsView
 from ldc.views.seals import SealsView
 
 app_name = "ldc"
@@ -14,6 +15,8 @@ urlpatterns = [
     path("audit/", views.AuditView.as_view(), name="audit"),
     path("charges/", ChargesView.as_view(), name="charges"),
     path("seals/", SealsView.as_view(), name="seals"),
+    path("records/", RecordsView.as_view(), name="records"),
+    path("agent/sdps/", AgentSdpsView.as_view(), name="agent-sdps"),
     # MDM/R registration and enrollment stages
     path("stages/", views.StagesView.as_view(), name="stages"),
     path("stages/<str:stage>/", views.StageDetailView.as_view(), name="stage-detail"),

@@ -147,3 +147,36 @@ def test_delegations_are_the_ldc_admins_with_real_dates(world: Any) -> None:
             actor=admin(world),
         )
     assert AuditEvent.objects.filter(action="delegation.granted").count() == 1
+
+
+def test_records_page_and_agent_page(client: Any, world: Any) -> None:
+    from django.urls import reverse
+
+    billco = Organisation.objects.create(kind="billing_agent", name="BillCo", code="BILLCO")
+    client.force_login(world.user("north", "ldc_admin"))
+    url = reverse("ldc:records")
+    page = client.post(
+        url, {"form": "contact", "role": "privacy", "name": "P", "email": "bad"}, follow=True
+    ).content.decode()
+    assert "is not an e-mail address" in page
+    client.post(url, {"form": "application", "legal_name": "Northwind Inc.", "oeb_licence": "ED-1"})
+    page = client.post(
+        url,
+        {
+            "form": "delegation",
+            "organisation": billco.pk,
+            "scope": "sdps.view",
+            "starts_on": "2026-01-01",
+        },
+        follow=True,
+    ).content.decode()
+    assert "Northwind Inc." in page and "The authority is delegated." in page
+    mine = served_by(world.north, "BILLCO", 2)
+    served_by(world.south, "BILLCO", 2)  # south did not delegate
+    clerk = factories.UserFactory(email="clerk@billco.example")
+    OrganisationStaff.objects.create(organisation=billco, user=clerk)
+    client.force_login(clerk)
+    page = client.get(reverse("ldc:agent-sdps")).content.decode()
+    assert all(s in page for s in mine) and "Southshore" not in page
+    client.force_login(world.user("north", "back_office"))
+    assert client.get(reverse("ldc:agent-sdps")).status_code == 403
