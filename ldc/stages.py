@@ -214,6 +214,21 @@ def _untrained_message(untrained: list[str]) -> str:
     )
 
 
+def _records_missing(ldc_id: int) -> list[str]:
+    """Preparation follows the SME's onboarding records (ldc/organisations.py, page
+    /ldc/records/): the registration application is on file and every contact role is named."""
+    from ldc.models import RegistrationApplication
+    from ldc.organisations import contacts_missing
+
+    missing = []
+    if not RegistrationApplication.objects.for_ldc(ldc_id).exists():
+        missing.append("the registration application is not on file (Onboarding records)")
+    roles = contacts_missing(LDC.objects.get(pk=ldc_id))
+    if roles:
+        missing.append(f"no {', '.join(roles)} contact is named (Onboarding records)")
+    return missing
+
+
 def _missing(ldc_stage: LdcStage) -> list[str]:
     """What still stops a stage from being submitted, in words."""
     missing = [
@@ -224,6 +239,8 @@ def _missing(ldc_stage: LdcStage) -> list[str]:
         untrained = _untrained(ldc_stage.ldc_id)
         if untrained:
             missing.append(_untrained_message(untrained))
+    if ldc_stage.stage == Stage.PREPARATION:
+        missing += _records_missing(ldc_stage.ldc_id)
     days = ldc_stage.test_days.exclude(result=TestDay.Result.PASSED)
     missing += [f"test day {d.number} ({d.day}) is {d.get_result_display().lower()}" for d in days]
     return missing

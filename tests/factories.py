@@ -133,3 +133,16 @@ def complete_required_course(user: User, ldc: LDC) -> object:
     return TrainingRegistration.objects.create(
         ldc=ldc, session=session, user=user, attended=True, completed_at=timezone.now()
     )
+
+
+def onboarding_records(ldc: LDC) -> None:
+    """The registration application and a contact of every role (Preparation needs them)."""
+    from ldc.models import OrganisationContact, RegistrationApplication
+
+    RegistrationApplication.objects.get_or_create(
+        ldc=ldc, defaults={"legal_name": f"{ldc.name} Inc.", "oeb_licence": "ED-2003-0001"}
+    )
+    for role in OrganisationContact.Role.values:
+        OrganisationContact.objects.get_or_create(
+            ldc=ldc, role=role, email=f"{role}@{ldc.slug}.example", defaults={"name": role}
+        )

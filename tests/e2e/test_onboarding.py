@@ -22,6 +22,7 @@ def test_admin_submits_coordinator_signs_off_dashboard_moves_on(
     evidence = tmp_path / "registration-application.pdf"
     evidence.write_bytes(b"%PDF-1.4 registration application of Northwind Test Hydro")
 
+    factories.onboarding_records(world.north)  # application and contacts (/ldc/records/)
     log_in(page, world.user("north", "ldc_admin").email, two_factor=True)
     page.wait_for_selector("[data-testid=dash-stage]")
     assert "Preparation" in page.locator("[data-testid=dash-stage]").inner_text()

@@ -110,6 +110,7 @@ def test_dashboard_follows_a_sign_off(client: Any, world: Any) -> None:
     prep = world.north and stages.current_stage(world.north)
     for item in prep.items.all():
         stages.checklist_item_update(item=item, status="done", actor=admin)
+    factories.onboarding_records(world.north)
     stages.stage_submit(ldc_stage=prep, actor=admin)
     stages.stage_sign_off(ldc_stage=prep, actor=actor_for_user(world.coordinator))
     client.force_login(world.user("north", "back_office"))

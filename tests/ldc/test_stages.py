@@ -45,6 +45,8 @@ def complete(ldc_stage: LdcStage, who: Any) -> None:
     if ldc_stage.stage == Stage.BPV:
         for m in Membership.objects.for_ldc(ldc_stage.ldc):
             factories.complete_required_course(m.user, ldc_stage.ldc)
+    if ldc_stage.stage == Stage.PREPARATION:
+        factories.onboarding_records(ldc_stage.ldc)
     for item in ldc_stage.items.all():
         stages.checklist_item_update(item=item, status="done", actor=who)
     for day in ldc_stage.test_days.all():
@@ -250,6 +252,7 @@ def test_admin_completes_and_submits_through_the_pages(
     client: Any, world: Any, settings: Any, tmp_path: Any
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
+    factories.onboarding_records(world.north)
     client.force_login(world.user("north", "ldc_admin"))
     client.get(reverse("ldc:stages"))
     prep = stage_of(world.north, Stage.PREPARATION)
@@ -416,3 +419,17 @@ def test_staff_trained_follows_the_training_records(world: Any) -> None:
     with pytest.raises(ValidationError) as err:
         stages.stage_submit(ldc_stage=row, actor=actor(world))
     assert "newcomer@north.test.example" in str(err.value)
+
+
+def test_preparation_follows_the_onboarding_records(world: Any) -> None:
+    stages.stages_ensure(ldc=world.north)
+    row = stage_of(world.north, Stage.PREPARATION)
+    for item in row.items.all():
+        stages.checklist_item_update(item=item, status="done", actor=actor(world))
+    with pytest.raises(ValidationError) as err:
+        stages.stage_submit(ldc_stage=row, actor=actor(world))
+    text = str(err.value)
+    assert "registration application is not on file" in text
+    assert "no primary, technical, billing, privacy contact is named" in text
+    factories.onboarding_records(world.north)
+    assert stages.stage_submit(ldc_stage=row, actor=actor(world)).status == "submitted"
