@@ -6,6 +6,9 @@ from ldc.models import (
     EnrollmentGroup,
     Evidence,
     LdcStage,
+    Organisation,
+    OrganisationStaff,
+    SmcRate,
     TestDay,
     TrainingRegistration,
     TrainingSession,
@@ -84,3 +87,23 @@ class CourseAdmin(SuperuserAdmin):
 @admin.register(TrainingSession)
 class TrainingSessionAdmin(SuperuserAdmin):
     list_display = ["course", "starts_at", "place", "online", "capacity"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(SuperuserAdmin):
+    """Billing agents and AMI service providers (#23); LDCs delegate to them on /ldc/records/."""
+
+    list_display = ["name", "kind", "code"]
+    list_filter = ["kind"]
+
+
+@admin.register(OrganisationStaff)
+class OrganisationStaffAdmin(SuperuserAdmin):
+    list_display = ["user", "organisation"]
+
+
+@admin.register(SmcRate)
+class SmcRateAdmin(SuperuserAdmin):
+    """OEB-approved Smart Metering Charge rates (data with source, ldc/charges.py)."""
+
+    list_display = ["effective_from", "effective_to", "rate", "decision"]
