@@ -23,6 +23,9 @@ _STAFF_NAV: list[tuple[str, str, str, str]] = [
     ("Stages", "ldc:stages", "signpost-split", "stages.view"),
     ("Enrollment groups", "ldc:groups", "collection", "enrollment.view"),
     ("Training", "ldc:training", "mortarboard", "training.register"),
+    ("Onboarding records", "ldc:records", "person-vcard", "stages.view"),
+    ("Smart Metering Charge", "ldc:charges", "cash-coin", "ldc.view"),
+    ("Meter seals", "ldc:seals", "patch-check", "registry.view"),
     ("Customer invitations", "customers:invitations", "envelope-paper", "customers.invite"),
     ("Members", "ldc:members", "people", "ldc.manage_members"),
     ("API tokens", "ldc:tokens", "key", "ldc.manage_tokens"),
@@ -35,6 +38,8 @@ _SME_NAV: list[tuple[str, str, str]] = [
     ("Data quality", "rollout:quality-index", "clipboard-data"),
     ("LDCs", "sme:ldc-list", "buildings"),
     ("Training sessions", "sme_onboarding:training", "mortarboard"),
+    ("Smart Metering Charge", "sme_onboarding:charges", "cash-coin"),
+    ("Meter seals", "sme_onboarding:seals", "patch-check"),
     ("OEB prices", "billing:prices", "currency-dollar"),
     ("Audit trail", "sme:audit", "journal-text"),
 ]
