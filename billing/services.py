@@ -168,16 +168,27 @@ def tier1_threshold_kwh(rate_class: str, start: dt.date, end: dt.date) -> float:
     return float((monthly / in_month.astype(np.int64)).sum())
 
 
-def _rate_classes(ldc: LDC, targets: list[Target]) -> dict[int, str]:
-    """SDP pk -> rate class, for the tiered targets (their tier-1 threshold depends on it)."""
-    ids = {t.request.sdp_id for t in targets if t.request.plan == Plan.TIERED}
+def _sdp_terms(ldc: LDC, targets: list[Target]) -> tuple[dict[int, str], dict[int, float]]:
+    """SDP pk -> rate class (tiered targets: their tier-1 threshold depends on it) and SDP pk
+    -> service multiplier (every target), in one query for the chunk."""
+    ids = {t.request.sdp_id for t in targets}
     if not ids:
-        return {}
+        return {}, {}
     rows = selectors.with_ids(ServiceDeliveryPoint.objects.for_ldc(ldc), "id", ids)
-    return dict(rows.values_list("pk", "rate_class"))
+    rate_class: dict[int, str] = {}
+    multiplier: dict[int, float] = {}
+    for pk, rate, factor in rows.values_list("pk", "rate_class", "service_multiplier"):
+        rate_class[pk] = rate
+        multiplier[pk] = float(factor)
+    return rate_class, multiplier
 
 
-def _items(targets: list[Target], tz: ZoneInfo, rate_class: dict[int, str]) -> Items:
+def _items(
+    targets: list[Target],
+    tz: ZoneInfo,
+    rate_class: dict[int, str],
+    multiplier: dict[int, float] | None = None,
+) -> Items:
     # A batch has few distinct periods: convert each once, not once per meter.
     span_of = {(t.start, t.end): (0, 0) for t in targets}
     for start, end in span_of:
@@ -196,6 +207,9 @@ def _items(targets: list[Target], tz: ZoneInfo, rate_class: dict[int, str]) -> I
                 for t in targets
             ]
         ),
+        multiplier=None
+        if multiplier is None
+        else np.array([multiplier.get(t.request.sdp_id, 1.0) for t in targets], np.float64),
     )
 
 
@@ -213,7 +227,7 @@ def quantities_compute(*, ldc: LDC, targets: list[Target]) -> list[dict[str, Any
 
 
 def _compute_chunk(ldc: LDC, targets: list[Target], tz: ZoneInfo) -> list[dict[str, Any]]:
-    items = _items(targets, tz, _rate_classes(ldc, targets))
+    items = _items(targets, tz, *_sdp_terms(ldc, targets))
     meters = sorted({t.meter_id for t in targets})
     first, after = int(items.first.min()), int(items.after.max())
     blocks = selectors.day_rows(
