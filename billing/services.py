@@ -12,13 +12,13 @@ import contextvars
 import datetime as dt
 import threading
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -346,11 +346,15 @@ def _billed_differ(released: BillingQuantity, figures: dict[str, Any]) -> bool:
     )
 
 
-def _latest(ldc: LDC, requests: list[BillingQuantityRequest]) -> dict[tuple[int, int], Any]:
+def _latest(
+    ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]
+) -> dict[tuple[int | None, int], Any]:
     rows = selectors.with_ids(
-        BillingQuantity.objects.for_ldc(ldc), "request", [r.pk for r in requests]
+        BillingQuantity.objects.for_ldc(ldc),
+        "request",
+        [r.pk for r in requests if r.pk is not None],
     ).select_related("meter")
-    latest: dict[tuple[int, int], BillingQuantity] = {}
+    latest: dict[tuple[int | None, int], BillingQuantity] = {}
     for row in rows.order_by("version"):
         latest[(row.request_id, row.meter_id)] = row
     return latest
@@ -358,7 +362,7 @@ def _latest(ldc: LDC, requests: list[BillingQuantityRequest]) -> dict[tuple[int,
 
 def _apply(
     ldc: LDC,
-    requests: list[BillingQuantityRequest],
+    requests: Sequence[BillingQuantityRequest | NewRequest],
     targets: list[Target],
     *,
     reason: str,
@@ -422,19 +426,22 @@ def _apply(
     replaced = []
     for at, old, target in successors:
         values = {k: v for k, v in new[at].items() if k != "request_id"}
-        successor = BillingQuantity(request=target.request, **values)  # values hold the pk
+        # Not fresh: every request here is a stored BillingQuantityRequest (NewRequest is only
+        # ever applied fresh, which returned above).
+        request = cast(BillingQuantityRequest, target.request)
+        successor = BillingQuantity(request=request, **values)  # values hold the pk
         successor._state.adding = False
         replaced.append((old, successor))
     outcome.created, outcome.updated = len(new), len(changed)
     outcome.notices = _replace(ldc, replaced, reason, now)
     outcome.replaced = len(replaced)
-    states: dict[int, set[str]] = {}
+    states: dict[int | None, set[str]] = {}
     for target, figures in zip(targets, computed, strict=True):
         row = latest.get((target.request.pk, target.meter_id))
         kept = row is not None and row.is_released and not _billed_differ(row, figures)
         status = Status.RELEASED if kept else figures["status"]
         states.setdefault(target.request.pk, set()).add(status)
-    _request_status(ldc, requests, now, states)
+    _request_status(ldc, cast(Sequence[BillingQuantityRequest], requests), now, states)
     return outcome
 
 
@@ -467,9 +474,9 @@ def _replace(
 
 def _request_status(
     ldc: LDC,
-    requests: list[BillingQuantityRequest],
+    requests: Sequence[BillingQuantityRequest],
     now: dt.datetime,
-    states: dict[int, set[str]] | None = None,
+    states: dict[int | None, set[str]] | None = None,
 ) -> None:
     """A request is pending while any current quantity is; released when all are."""
     if states is None:
@@ -490,10 +497,10 @@ def _request_status(
             request.status = status
 
 
-_NONE = frozenset({Status.PENDING})  # a request without quantities waits
+_NONE: frozenset[str] = frozenset({Status.PENDING})  # a request without quantities waits
 
 
-def _overall(states: set[str]) -> str:
+def _overall(states: Set[str]) -> str:
     if Status.PENDING in states:
         return Status.PENDING
     return Status.COMPLETE if Status.COMPLETE in states else Status.RELEASED
