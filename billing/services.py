@@ -170,16 +170,19 @@ def tier1_threshold_kwh(rate_class: str, start: dt.date, end: dt.date) -> float:
 
 def _sdp_terms(ldc: LDC, targets: list[Target]) -> tuple[dict[int, str], dict[int, float]]:
     """SDP pk -> rate class (tiered targets: their tier-1 threshold depends on it) and SDP pk
-    -> service multiplier (every target), in one query for the chunk."""
+    -> service multiplier where it is not 1 (every other target: 1)."""
     ids = {t.request.sdp_id for t in targets}
     if not ids:
         return {}, {}
-    rows = selectors.with_ids(ServiceDeliveryPoint.objects.for_ldc(ldc), "id", ids)
+    sdps = ServiceDeliveryPoint.objects.for_ldc(ldc)
+    tiered = {t.request.sdp_id for t in targets if t.request.plan == Plan.TIERED}
     rate_class: dict[int, str] = {}
-    multiplier: dict[int, float] = {}
-    for pk, rate, factor in rows.values_list("pk", "rate_class", "service_multiplier"):
-        rate_class[pk] = rate
-        multiplier[pk] = float(factor)
+    if tiered:
+        rows = selectors.with_ids(sdps, "id", tiered)
+        rate_class = dict(rows.values_list("pk", "rate_class"))
+    # Only the SDPs with a multiplier other than 1 come back: most have none (no row each).
+    scaled = selectors.with_ids(sdps, "id", ids).exclude(service_multiplier=1)
+    multiplier = {pk: float(x) for pk, x in scaled.values_list("pk", "service_multiplier")}
     return rate_class, multiplier
 
 
