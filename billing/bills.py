@@ -17,7 +17,7 @@ import numpy as np
 from billing import selectors
 from billing.models import Plan
 from billing.periods import PERIOD_NAMES, period_codes
-from billing.prices import PriceSet, price_intervals, price_set_index
+from billing.prices import PriceSet, price_intervals, price_set_index, stale_price_warning
 from billing.quantities import QUANTITY_NAMES, Flat, Items, flatten
 from meters.models import MeterInstallation, ServiceDeliveryPoint
 from meters.reads.day_arrays import DAY_S, IntervalFlag
@@ -124,6 +124,7 @@ def plan_compare(
         "cheapest": cheapest,
         "coverage": round(covered_s / asked_s, 4) if asked_s else 0.0,
         "estimated_share": round(int(estimated) / total, 6) if total > 0 else 0.0,
+        "price_warning": stale_price_warning(start, end, table),
     }
 
 
