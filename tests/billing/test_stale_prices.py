@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+import pytest
+
 from billing.prices import PRICE_TABLE, stale_price_warning
 
 D = dt.date
@@ -21,3 +23,31 @@ def test_a_date_past_the_newest_sets_term_warns_and_a_covered_one_does_not() -> 
     before = stale_price_warning(D(2025, 10, 1), D(2025, 11, 5), table)
     assert before is not None and before["code"] == "stale_prices"
     assert stale_price_warning(D(2026, 1, 1), D(2026, 1, 2), ())["code"] == "no_price_set"
+
+
+@pytest.mark.django_db
+def test_the_request_page_warns_of_stale_prices(
+    client: object, validated: object, world: object, monkeypatch: object
+) -> None:
+    from typing import Any
+
+    from django.urls import reverse
+
+    from billing import selectors
+    from portal.tenancy import Membership
+
+    c: Any = client
+    w: Any = world
+    newest = max(PRICE_TABLE, key=lambda s: s.effective)
+    old = (replace(newest, effective=D(2025, 5, 1)),)  # covers May 1..Oct 31 2025 only
+    monkeypatch.setattr(selectors, "price_table", lambda: old)  # type: ignore[attr-defined]
+    user = w.user("north", "back_office")
+    Membership.objects.filter(user=user).update(ldc=validated)
+    user._openmdmr_membership = None
+    c.force_login(user)
+    response = c.post(
+        reverse("billing:request"),
+        {"sdp_id": "SDP-1003", "start": "2026-03-07", "end": "2026-03-08", "plan": ""},
+    )
+    text = c.get(response["Location"]).content.decode()
+    assert 'data-code="stale_prices"' in text and "2025-11-01" in text
