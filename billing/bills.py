@@ -17,7 +17,7 @@ import numpy as np
 from billing import selectors
 from billing.models import Plan
 from billing.periods import PERIOD_NAMES, period_codes
-from billing.prices import PriceSet, price_intervals, price_set_index
+from billing.prices import PriceSet, price_intervals, price_set_index, stale_price_warning
 from billing.quantities import QUANTITY_NAMES, Flat, Items, flatten
 from meters.models import MeterInstallation, ServiceDeliveryPoint
 from meters.reads.day_arrays import DAY_S, IntervalFlag
@@ -55,7 +55,11 @@ def sdp_intervals(
     blocks = selectors.day_rows(
         ldc=ldc, meter_ids=meters, first_day=first // DAY_S, last_day=(after - 1) // DAY_S
     )
-    return flatten(blocks, items), after - first
+    flat = flatten(blocks, items)
+    multiplier = float(sdp.service_multiplier)
+    if multiplier != 1:  # billed kWh = metered kWh x the SDP's service multiplier (#19)
+        flat.wh = flat.wh * multiplier
+    return flat, after - first
 
 
 def energy_charge(
@@ -120,6 +124,7 @@ def plan_compare(
         "cheapest": cheapest,
         "coverage": round(covered_s / asked_s, 4) if asked_s else 0.0,
         "estimated_share": round(int(estimated) / total, 6) if total > 0 else 0.0,
+        "price_warning": stale_price_warning(start, end, table),
     }
 
 
@@ -134,12 +139,14 @@ def settlement_hourly(*, ldc: LDC, start: dt.date, end: dt.date, chunk: int = 50
     spans = _installed_spans(ldc, start, end)
     for lo in range(0, len(spans), chunk):
         part = spans[lo : lo + chunk]
-        items, meter_ids = _span_items([(m, f, t) for m, f, t, _ in part], tz)
+        items, meter_ids = _span_items([(m, f, t) for m, f, t, _, _ in part], tz)
         blocks = selectors.day_rows(
             ldc=ldc, meter_ids=meter_ids, first_day=first // DAY_S, last_day=(after - 1) // DAY_S
         )
         flat = flatten(blocks, items)
-        klass = np.array([c for *_, c in part], np.int64)[flat.item]
+        # Settlement energy is the delivery point's: metered Wh x the SDP's service multiplier.
+        flat.wh = flat.wh * np.array([x for *_, x in part], np.float64)[flat.item]
+        klass = np.array([c for *_, c, _ in part], np.int64)[flat.item]
         key = ((flat.start - first) // HOUR_S) * len(RATE_CLASSES) + klass
         size = hours * len(RATE_CLASSES)
         kwh += np.bincount(key, flat.wh / 1000.0, size).reshape(kwh.shape)
@@ -165,19 +172,32 @@ def _distinct_per_hour(key: np.ndarray, item: np.ndarray, size: int) -> np.ndarr
 
 def _installed_spans(
     ldc: LDC, start: dt.date, end: dt.date
-) -> list[tuple[int, dt.date, dt.date, int]]:
-    """(meter, first day, last day, rate class index) of every installation in start..end."""
+) -> list[tuple[int, dt.date, dt.date, int, float]]:
+    """(meter, first day, last day, rate class index, service multiplier) of every
+    installation in start..end."""
     rows = (
         MeterInstallation.objects.for_ldc(ldc)
         .filter(effective_from__lte=end)
         .exclude(effective_to__lt=start)
         .order_by("meter_id", "effective_from")
-        .values_list("meter_id", "effective_from", "effective_to", "sdp__rate_class")
+        .values_list(
+            "meter_id",
+            "effective_from",
+            "effective_to",
+            "sdp__rate_class",
+            "sdp__service_multiplier",
+        )
     )
     index = {name: i for i, name in enumerate(RATE_CLASSES)}
     return [
-        (meter, max(first, start), min(last or end, end), index.get(klass, len(RATE_CLASSES) - 1))
-        for meter, first, last, klass in rows
+        (
+            meter,
+            max(first, start),
+            min(last or end, end),
+            index.get(klass, len(RATE_CLASSES) - 1),
+            float(factor),
+        )
+        for meter, first, last, klass, factor in rows
     ]
 
 

@@ -246,3 +246,35 @@ def _tier1_share(totals: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     # A month with no net consumption pays tier 1 on whatever it has (never a negative tier 2).
     safe = np.where(totals > 0, totals, 1.0)
     return np.where(totals > 0, np.minimum(totals, threshold) / safe, 1.0)
+
+
+def _next_rpp_change(day: dt.date) -> dt.date:
+    """The first RPP price change after ``day``: the OEB sets RPP prices each May 1 and Nov 1
+    (OEB RPP Manual / Regulated Price Plan Price Report, semi-annual price setting)."""
+    if day < dt.date(day.year, 5, 1):
+        return dt.date(day.year, 5, 1)
+    if day < dt.date(day.year, 11, 1):
+        return dt.date(day.year, 11, 1)
+    return dt.date(day.year + 1, 5, 1)
+
+
+def stale_price_warning(
+    start: dt.date, end: dt.date, price_table: Sequence[PriceSet]
+) -> dict[str, str] | None:
+    """A warning when a priced date in start..end is not covered by any OEB price set: before
+    the first one, or on or after the RPP change following the newest (its term has ended)."""
+    if not price_table:
+        return {"code": "no_price_set", "message": "no OEB price set is loaded"}
+    first = min(s.effective for s in price_table)
+    newest = max(s.effective for s in price_table)
+    covered_until = _next_rpp_change(newest)  # exclusive
+    if start < first or end >= covered_until:
+        return {
+            "code": "stale_prices",
+            "message": (
+                f"no OEB price set covers every date of {start}..{end}: the sets cover "
+                f"{first}..{covered_until - dt.timedelta(days=1)}; load the RPP prices in "
+                f"effect from {covered_until if end >= covered_until else first}"
+            ),
+        }
+    return None

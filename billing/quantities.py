@@ -51,6 +51,12 @@ class Items:
     after: np.ndarray  # int64 UTC s
     plan: np.ndarray  # str
     tier1_kwh: np.ndarray  # float: the tier-1 threshold of the span (tiered items)
+    # The SDP's service multiplier (CT/PT ratio): billed kWh = metered kWh x multiplier.
+    multiplier: np.ndarray | None = None  # float (items,); None: 1 each
+
+    def __post_init__(self) -> None:
+        if self.multiplier is None:
+            self.multiplier = np.ones(self.meter.shape[0], np.float64)
 
     def __len__(self) -> int:
         return int(self.meter.shape[0])
@@ -116,7 +122,21 @@ def figures_compute(blocks: list[DayRows], items: Items, tz: object) -> Figures:
     for rows in blocks:
         if len(rows) and len(items):
             _add_block(out, rows, items, tz)
+    if items.multiplier is not None:
+        scale_by_multiplier(out, items.multiplier)
     return out
+
+
+def scale_by_multiplier(out: Figures, multiplier: np.ndarray) -> None:
+    """Metered Wh to billed Wh: each item's energies x its SDP's service multiplier (the
+    instrument-transformer ratio of the service; the MDM/R billing quantity is the energy at the
+    delivery point, O. Reg. 133/23 billing quantity data). Counts (intervals, seconds) stay."""
+    m = np.asarray(multiplier, np.float64)
+    if not m.size or bool((m == 1).all()):
+        return
+    out.period_wh = np.rint(out.period_wh * m[:, None]).astype(np.int64)
+    for name in ("total_wh", "estimated_wh", "edited_wh"):
+        setattr(out, name, np.rint(getattr(out, name) * m).astype(np.int64))
 
 
 def _add_block(out: Figures, rows: DayRows, items: Items, tz: object) -> None:

@@ -12,13 +12,13 @@ import contextvars
 import datetime as dt
 import threading
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -168,16 +168,30 @@ def tier1_threshold_kwh(rate_class: str, start: dt.date, end: dt.date) -> float:
     return float((monthly / in_month.astype(np.int64)).sum())
 
 
-def _rate_classes(ldc: LDC, targets: list[Target]) -> dict[int, str]:
-    """SDP pk -> rate class, for the tiered targets (their tier-1 threshold depends on it)."""
-    ids = {t.request.sdp_id for t in targets if t.request.plan == Plan.TIERED}
+def _sdp_terms(ldc: LDC, targets: list[Target]) -> tuple[dict[int, str], dict[int, float]]:
+    """SDP pk -> rate class (tiered targets: their tier-1 threshold depends on it) and SDP pk
+    -> service multiplier where it is not 1 (every other target: 1)."""
+    ids = {t.request.sdp_id for t in targets}
     if not ids:
-        return {}
-    rows = selectors.with_ids(ServiceDeliveryPoint.objects.for_ldc(ldc), "id", ids)
-    return dict(rows.values_list("pk", "rate_class"))
+        return {}, {}
+    sdps = ServiceDeliveryPoint.objects.for_ldc(ldc)
+    tiered = {t.request.sdp_id for t in targets if t.request.plan == Plan.TIERED}
+    rate_class: dict[int, str] = {}
+    if tiered:
+        rows = selectors.with_ids(sdps, "id", tiered)
+        rate_class = dict(rows.values_list("pk", "rate_class"))
+    # Only the SDPs with a multiplier other than 1 come back: most have none (no row each).
+    scaled = selectors.with_ids(sdps, "id", ids).exclude(service_multiplier=1)
+    multiplier = {pk: float(x) for pk, x in scaled.values_list("pk", "service_multiplier")}
+    return rate_class, multiplier
 
 
-def _items(targets: list[Target], tz: ZoneInfo, rate_class: dict[int, str]) -> Items:
+def _items(
+    targets: list[Target],
+    tz: ZoneInfo,
+    rate_class: dict[int, str],
+    multiplier: dict[int, float] | None = None,
+) -> Items:
     # A batch has few distinct periods: convert each once, not once per meter.
     span_of = {(t.start, t.end): (0, 0) for t in targets}
     for start, end in span_of:
@@ -196,6 +210,9 @@ def _items(targets: list[Target], tz: ZoneInfo, rate_class: dict[int, str]) -> I
                 for t in targets
             ]
         ),
+        multiplier=None
+        if multiplier is None
+        else np.array([multiplier.get(t.request.sdp_id, 1.0) for t in targets], np.float64),
     )
 
 
@@ -213,7 +230,7 @@ def quantities_compute(*, ldc: LDC, targets: list[Target]) -> list[dict[str, Any
 
 
 def _compute_chunk(ldc: LDC, targets: list[Target], tz: ZoneInfo) -> list[dict[str, Any]]:
-    items = _items(targets, tz, _rate_classes(ldc, targets))
+    items = _items(targets, tz, *_sdp_terms(ldc, targets))
     meters = sorted({t.meter_id for t in targets})
     first, after = int(items.first.min()), int(items.after.max())
     blocks = selectors.day_rows(
@@ -332,11 +349,15 @@ def _billed_differ(released: BillingQuantity, figures: dict[str, Any]) -> bool:
     )
 
 
-def _latest(ldc: LDC, requests: list[BillingQuantityRequest]) -> dict[tuple[int, int], Any]:
+def _latest(
+    ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]
+) -> dict[tuple[int | None, int], Any]:
     rows = selectors.with_ids(
-        BillingQuantity.objects.for_ldc(ldc), "request", [r.pk for r in requests]
+        BillingQuantity.objects.for_ldc(ldc),
+        "request",
+        [r.pk for r in requests if r.pk is not None],
     ).select_related("meter")
-    latest: dict[tuple[int, int], BillingQuantity] = {}
+    latest: dict[tuple[int | None, int], BillingQuantity] = {}
     for row in rows.order_by("version"):
         latest[(row.request_id, row.meter_id)] = row
     return latest
@@ -344,7 +365,7 @@ def _latest(ldc: LDC, requests: list[BillingQuantityRequest]) -> dict[tuple[int,
 
 def _apply(
     ldc: LDC,
-    requests: list[BillingQuantityRequest],
+    requests: Sequence[BillingQuantityRequest | NewRequest],
     targets: list[Target],
     *,
     reason: str,
@@ -408,19 +429,22 @@ def _apply(
     replaced = []
     for at, old, target in successors:
         values = {k: v for k, v in new[at].items() if k != "request_id"}
-        successor = BillingQuantity(request=target.request, **values)  # values hold the pk
+        # Not fresh: every request here is a stored BillingQuantityRequest (NewRequest is only
+        # ever applied fresh, which returned above).
+        request = cast(BillingQuantityRequest, target.request)
+        successor = BillingQuantity(request=request, **values)  # values hold the pk
         successor._state.adding = False
         replaced.append((old, successor))
     outcome.created, outcome.updated = len(new), len(changed)
     outcome.notices = _replace(ldc, replaced, reason, now)
     outcome.replaced = len(replaced)
-    states: dict[int, set[str]] = {}
+    states: dict[int | None, set[str]] = {}
     for target, figures in zip(targets, computed, strict=True):
         row = latest.get((target.request.pk, target.meter_id))
         kept = row is not None and row.is_released and not _billed_differ(row, figures)
         status = Status.RELEASED if kept else figures["status"]
         states.setdefault(target.request.pk, set()).add(status)
-    _request_status(ldc, requests, now, states)
+    _request_status(ldc, cast(Sequence[BillingQuantityRequest], requests), now, states)
     return outcome
 
 
@@ -453,9 +477,9 @@ def _replace(
 
 def _request_status(
     ldc: LDC,
-    requests: list[BillingQuantityRequest],
+    requests: Sequence[BillingQuantityRequest],
     now: dt.datetime,
-    states: dict[int, set[str]] | None = None,
+    states: dict[int | None, set[str]] | None = None,
 ) -> None:
     """A request is pending while any current quantity is; released when all are."""
     if states is None:
@@ -476,10 +500,10 @@ def _request_status(
             request.status = status
 
 
-_NONE = frozenset({Status.PENDING})  # a request without quantities waits
+_NONE: frozenset[str] = frozenset({Status.PENDING})  # a request without quantities waits
 
 
-def _overall(states: set[str]) -> str:
+def _overall(states: Set[str]) -> str:
     if Status.PENDING in states:
         return Status.PENDING
     return Status.COMPLETE if Status.COMPLETE in states else Status.RELEASED

@@ -1,0 +1,53 @@
+"""Issue #19 point 7: a warning when no OEB price set covers a priced date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from billing.prices import PRICE_TABLE, stale_price_warning
+
+D = dt.date
+
+
+def test_a_date_past_the_newest_sets_term_warns_and_a_covered_one_does_not() -> None:
+    newest = max(PRICE_TABLE, key=lambda s: s.effective)
+    # Prices from Nov 1 2025 cover to Apr 30 2026 (RPP prices change May 1 and Nov 1).
+    table = (replace(newest, effective=D(2025, 11, 1)),)
+    assert stale_price_warning(D(2026, 3, 1), D(2026, 4, 30), table) is None
+    warning = stale_price_warning(D(2026, 4, 20), D(2026, 5, 10), table)
+    assert warning is not None and warning["code"] == "stale_prices"
+    assert "2026-05-01" in warning["message"]
+    before = stale_price_warning(D(2025, 10, 1), D(2025, 11, 5), table)
+    assert before is not None and before["code"] == "stale_prices"
+    assert stale_price_warning(D(2026, 1, 1), D(2026, 1, 2), ())["code"] == "no_price_set"
+
+
+@pytest.mark.django_db
+def test_the_request_page_warns_of_stale_prices(
+    client: object, validated: object, world: object, monkeypatch: object
+) -> None:
+    from typing import Any
+
+    from django.urls import reverse
+
+    from billing import selectors
+    from portal.tenancy import Membership
+
+    c: Any = client
+    w: Any = world
+    newest = max(PRICE_TABLE, key=lambda s: s.effective)
+    old = (replace(newest, effective=D(2025, 5, 1)),)  # covers May 1..Oct 31 2025 only
+    monkeypatch.setattr(selectors, "price_table", lambda: old)  # type: ignore[attr-defined]
+    user = w.user("north", "back_office")
+    Membership.objects.filter(user=user).update(ldc=validated)
+    user._openmdmr_membership = None
+    c.force_login(user)
+    response = c.post(
+        reverse("billing:request"),
+        {"sdp_id": "SDP-1003", "start": "2026-03-07", "end": "2026-03-08", "plan": ""},
+    )
+    text = c.get(response["Location"]).content.decode()
+    assert 'data-code="stale_prices"' in text and "2025-11-01" in text
