@@ -1,9 +1,9 @@
 """The sample sets the read-file tests run on, and helpers to check a parser against one.
 
 - ``generated``: ``tests/data/samples``, written by ``tests/data/generate.py`` (always there).
-- ``shared``: ``$OPENMDMR_SAMPLES``, or else ``../shared/samples`` beside the repository, when
-  present: the same six layouts with other values, a cross-check that the tests hold for files
-  this project did not write.
+- ``shared``: ``$OPENMDMR_SAMPLES`` when it is set (opt-in; nothing outside the repository is
+  read otherwise): the same six layouts with other values, a cross-check that the tests hold for
+  files this project did not write.
 
 Each set brings its own ``expected.csv``, ``expected_registers.csv`` and ``registry.csv``; a test
 compares a set's files with that set's expected rows. ``SAMPLES`` (the generated folder) serves
@@ -88,7 +88,7 @@ class SampleSet:
 
 
 def shared_samples() -> Path | None:
-    """$OPENMDMR_SAMPLES (which must exist if set), else ../shared/samples if it is there."""
+    """$OPENMDMR_SAMPLES (which must exist if set); None when unset: a clone reads only itself."""
     configured = os.environ.get("OPENMDMR_SAMPLES")
     if configured:
         path = Path(configured)
@@ -98,8 +98,7 @@ def shared_samples() -> Path | None:
                 "(the layout of tests/data/samples) or unset it"
             )
         return path
-    beside = REPO.parent / "shared" / "samples"
-    return beside if (beside / "expected.csv").is_file() else None
+    return None
 
 
 GENERATED = SampleSet("generated", SAMPLES)
