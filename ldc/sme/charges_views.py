@@ -9,29 +9,16 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.generic import TemplateView
 
 from ldc import charges
-from ldc.views.charges import charges_context, charges_csv
+from ldc.views.charges import ChargesPage
 from portal.mixins import CoordinatorMixin
 
 
-class SmeChargesView(CoordinatorMixin, TemplateView):
+class SmeChargesView(CoordinatorMixin, ChargesPage):
     """Every LDC's Smart Metering Charge statements (``?format=csv``); record a rebate."""
 
-    template_name = "ldc/charges.html"
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.GET.get("format") == "csv":
-            return charges_csv(self.actor)
-        return super().get(request, *args, **kwargs)
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return {
-            **super().get_context_data(**kwargs),
-            **charges_context(self.actor),
-            "rebate_form": True,
-        }
+    extra_context = {"rebate_form": True}
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:

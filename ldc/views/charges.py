@@ -32,10 +32,11 @@ def charges_context(actor: Actor) -> dict[str, Any]:
     return {"statements": charges.statements_for(actor), "rebates": list(rebates)}
 
 
-class ChargesView(LdcMixin, TemplateView):
-    """The LDC's own Smart Metering Charge statements and rebates (``?format=csv``)."""
+class ChargesPage(TemplateView):
+    """The statements page of ``self.actor`` (``?format=csv``), scoped by charges_context."""
 
     template_name = "ldc/charges.html"
+    actor: Actor
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.GET.get("format") == "csv":
@@ -44,3 +45,7 @@ class ChargesView(LdcMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), **charges_context(self.actor)}
+
+
+class ChargesView(LdcMixin, ChargesPage):
+    """The LDC's own Smart Metering Charge statements and rebates (``?format=csv``)."""
