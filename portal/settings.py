@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "portal.middleware.SecurityHeadersMiddleware",
     "portal.middleware.SessionIdleTimeoutMiddleware",
     "portal.middleware.RequestContextMiddleware",
+    "portal.localtime.LocalTimeMiddleware",
     "portal.middleware.StaffTwoFactorMiddleware",
 ]
 
@@ -92,6 +93,9 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "portal.context_processors.navigation",
             ],
+            # The display policy's filters (moment, day, weekday, clock, count, changes) in
+            # every template without a {% load %}.
+            "builtins": ["portal.templatetags.display"],
         },
     },
 ]
@@ -233,6 +237,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 LANGUAGE_CODE = "en-ca"
+# One number and date style (portal/formats/en_CA/formats.py, over Django's en_CA).
+FORMAT_MODULE_PATH = ["portal.formats"]
 TIME_ZONE = "America/Toronto"
 USE_I18N = True
 USE_TZ = True
