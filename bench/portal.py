@@ -182,7 +182,7 @@ def _customers(ldc: Any, meters: int, customers: int) -> None:
     through = CustomerAccount.sdps.through
     through.objects.bulk_create(
         [
-            through(customeraccount_id=a.pk, servicedeliverypoint_id=sdp_pk[f"BS{m:07d}"])
+            through(account_id=a.pk, sdp_id=sdp_pk[f"BS{m:07d}"], move_in=dt.date(2000, 1, 1))
             for a, m in zip(accounts, picks, strict=True)
         ],
         batch_size=5000,

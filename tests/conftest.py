@@ -8,6 +8,7 @@ OPENMDMR_REQUIRE_SERVICES=1 (CI), which turns the skip into a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +82,7 @@ def _populate(ldc: LDC, world: World, tag: str) -> None:
     meter = factories.MeterFactory(ldc=ldc, serial=f"{tag.upper()}-MTR-1")
     factories.install(sdp, meter)
     account = factories.AccountFactory(ldc=ldc, account_number=f"{tag.upper()}-ACCT-1")
-    account.sdps.add(sdp)
+    account.sdps.add(sdp, through_defaults={"move_in": dt.date(2020, 1, 1)})
     world.objects.update({f"{tag}_sdp": sdp, f"{tag}_meter": meter, f"{tag}_account": account})
 
 
