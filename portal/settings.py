@@ -182,6 +182,10 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
+    # Linking a customer account (customers.views.accounts, issue 21): attempts per person and
+    # per client address, failures per account (a bill code is 32 random bits).
+    "customer_link": "10/h/user,30/h/ip",
+    "customer_link_failed": "5/h/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "OpenMDMR"
