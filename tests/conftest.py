@@ -47,6 +47,26 @@ def service_missing(exc: MissingService) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _force_login_passes_totp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``client.force_login`` stands for a finished sign-in: for a person with TOTP, one that
+    passed the code (portal.two_factor). The MFA tests sign in through the real pages."""
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        from portal import two_factor
+
+        if two_factor.has_totp(user):
+            session = self.session
+            session[two_factor.PASSED] = user.pk
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     """Each test starts with an empty cache: a database rolled back between tests reuses
     primary keys, and a figure cached under a reused key would leak into the next test."""
