@@ -321,7 +321,7 @@ def make_plan(customers: int) -> dict[str, Any]:
         methods = [{"method": "password", "at": now, "email": user.email}]
         if staff:  # as after allauth's TOTP step: the portal's two-factor flag is set
             methods.append({"method": "mfa", "at": now, "type": "totp"})
-            store["openmdmr_totp_ok"] = True
+            store["openmdmr_totp_ok"] = user.pk  # portal.two_factor.PASSED
         store["account_authentication_methods"] = methods
         store.create()
         return str(store.session_key)
