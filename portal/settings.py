@@ -186,6 +186,10 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
+    # Linking a customer account (customers.views.accounts, issue 21): attempts per person and
+    # per client address, failures per account (a bill code is 32 random bits).
+    "customer_link": "10/h/user,30/h/ip",
+    "customer_link_failed": "5/h/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "OpenMDMR"
@@ -277,6 +281,14 @@ SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+# The TLS proxies in front of the app (HTTPS=1: one). The client's address is the entry this
+# many from the right of X-Forwarded-For (each proxy appends the address it saw; the ones
+# before are whatever the client sent). allauth keys its login lockout by it
+# (docs.allauth.org, "Rate Limits": else every client shares the proxy's address), and
+# portal.middleware.client_address gives the same address to the audit trail and throttles.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(
+    os.environ.get("ALLAUTH_TRUSTED_PROXY_COUNT", "1" if HTTPS else "0")
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
