@@ -27,6 +27,7 @@ _STAFF_NAV: list[tuple[str, str, str, str]] = [
     ("Smart Metering Charge", "ldc:charges", "cash-coin", "ldc.view"),
     ("Meter seals", "ldc:seals", "patch-check", "registry.view"),
     ("Customer invitations", "customers:invitations", "envelope-paper", "customers.invite"),
+    ("Third parties", "connect:third-parties", "plug", "connect.manage"),
     ("Members", "ldc:members", "people", "ldc.manage_members"),
     ("API tokens", "ldc:tokens", "key", "ldc.manage_tokens"),
     ("Audit trail", "ldc:audit", "journal-text", "audit.view"),
@@ -46,6 +47,7 @@ _SME_NAV: list[tuple[str, str, str]] = [
 _CUSTOMER_NAV: list[tuple[str, str, str]] = [
     ("My accounts", "home", "house"),
     ("Link an account", "customers:link", "link-45deg"),
+    ("Connected apps", "connect:consents", "plug"),
     ("How prices work", "customers:learn", "mortarboard"),
 ]
 

@@ -1,0 +1,1 @@
+"""What Connect My Data does when meters announce new reads: queue notifications (see notify)."""
