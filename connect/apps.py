@@ -6,4 +6,6 @@ class ConnectConfig(AppConfig):
     verbose_name = "Green Button Connect My Data"
 
     def ready(self) -> None:
-        from connect import receivers, tasks  # noqa: F401  (signal receivers, task registry)
+        from connect import receivers, tasks  # noqa: F401  (tasks: registered in every process)
+
+        receivers.connect()

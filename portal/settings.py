@@ -147,6 +147,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Yesterday's VEE for every LDC, after the head-ends' night deliveries (11:00 UTC = 6-7 a.m.).
     "vee-daily-sweep": {"task": "meters.tasks.vee_daily_sweep_all", "schedule": 86400.0},
+    # Connect My Data: notifications whose next attempt is due (retries with growing waits).
+    "connect-retry-notifications": {
+        "task": "connect.tasks.retry_notifications",
+        "schedule": 300.0,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -258,6 +263,8 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 # Notifications of new data to third parties (ESPI BatchList POST): seconds per attempt.
 OPENMDMR_CONNECT_NOTIFY_TIMEOUT_S = int(os.environ.get("OPENMDMR_CONNECT_NOTIFY_TIMEOUT_S", 10))
+# This portal's public address: notifications name resources under it (no request to ask).
+OPENMDMR_PUBLIC_URL = os.environ.get("OPENMDMR_PUBLIC_URL", "http://127.0.0.1:8000")
 
 LANGUAGE_CODE = "en-ca"
 TIME_ZONE = "America/Toronto"
