@@ -17,7 +17,9 @@ class ConsentForm(AllowForm):
     """Which of their SDPs the customer shares, and for how long (ESPI authorizedPeriod)."""
 
     sdps = forms.MultipleChoiceField(
-        label="Service points to share", widget=forms.CheckboxSelectMultiple, required=False
+        label="Service points to share",
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        required=False,
     )
     months = forms.TypedChoiceField(
         label="For how long",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -15,7 +16,6 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
-from oauth2_provider.models import Application
 from oauth2_provider.views import AuthorizationView
 
 from connect import scopes, selectors, services
@@ -91,6 +91,16 @@ class ConsentAuthorizeView(AuthorizationView):
         today = timezone.now().astimezone(tz).date()
         return services.add_months(today, -HISTORY_MONTHS)
 
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        response = super().render_to_response(context, **kwargs)
+        party = self._party()
+        if party is not None:
+            # CSP form-action governs the redirect after this page's form too: allow the
+            # client's registered redirect origins (RFC 6749 s. 3.1.2), and only those.
+            origins = sorted({_origin(u) for u in party.application.redirect_uris.split()})
+            response._csp_update = {"form-action": origins}  # type: ignore[attr-defined]
+        return response  # type: ignore[no-any-return]
+
     def form_valid(self, form: ConsentForm) -> HttpResponse:
         party = self._party()
         if party is None:
@@ -159,5 +169,6 @@ class ConsentRevokeView(CustomerMixin, View):
         return redirect("connect:consents")
 
 
-def application_of(client_id: str) -> Application | None:
-    return Application.objects.filter(client_id=client_id).first()
+def _origin(uri: str) -> str:
+    split = urlsplit(uri)
+    return f"{split.scheme}://{split.netloc}"
