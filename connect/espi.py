@@ -17,19 +17,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.utils import timezone
 
-from billing.periods import PERIOD_NAMES
 from connect.models import Consent, ThirdParty
 from connect.scopes import allowed_for
 from connect.selectors import Reach
-from customers import greenbutton, selectors, usage
+from customers import greenbutton, selectors
 from customers.greenbutton import Entry
+from customers.summaries import usage_summary_entries
 from meters.models import IntervalDay
 from meters.reads.intervals import local_range_utc
 from portal.calendar.localtime import day_number, utc_offsets
@@ -208,63 +207,19 @@ def _scopes(party: ThirdParty) -> list[str]:
 
 
 def usage_summaries(reach: Reach, *, base: str, serial: str, now: dt.datetime) -> list[Entry]:
-    """ESPI UsageSummary per local calendar month of one UsagePoint: its kWh and the RPP
-    commodity cost of that use at the OEB prices in effect (customers.usage, billing's prices).
-
-    ESPI costs are in hundred-thousandths of the currency (124 = CAD); consumption in Wh.
-    """
-    tz = ZoneInfo(reach.consent.ldc.time_zone)
-    first, after = local_range_utc(reach.start, reach.end, tz)
-    stamp = greenbutton.atom_time(now)
+    """ESPI UsageSummary per local month of one UsagePoint inside the consent's reach."""
+    usage_point = greenbutton.usage_point_of(subscription_href(base, reach.consent), serial)
     out: list[Entry] = []
     for sdp in reach.sdps:
-        spans = [s for s in selectors.meter_spans(sdp, first, after) if s[1] == serial]
-        if not spans:
-            continue
-        rows = selectors.stored_rows(sdp.ldc_id, spans, first, after)
-        hours = usage.hours_from_days(selectors.day_blocks(rows, spans), first, after)
-        plan = usage.plan_of(sdp.commodity_rate_class)
-        cost = usage.hour_costs(hours, plan, tz, selectors.price_table(), sdp.rate_class)
-        months = range(usage.month_index(reach.start), usage.month_index(reach.end) + 1)
-        periods = len(PERIOD_NAMES[plan])
-        grouped = usage.by_month(
-            hours, usage.hour_codes(hours, plan, tz), cost, periods, tz, months
+        out += usage_summary_entries(
+            sdp,
+            reach.start,
+            reach.end,
+            serial=serial,
+            usage_point=usage_point,
+            base=base,
+            now=now,
         )
-        up = f"{subscription_href(base, reach.consent)}/UsagePoint/{quote(serial, safe='-_.~')}"
-        used = grouped.hours > 0  # months with data (none before move-in or the first read)
-        for key, kwh, dollars, estimated in zip(
-            grouped.keys[used],
-            grouped.total_kwh[used],
-            grouped.cost[used],
-            grouped.estimated_kwh[used],
-            strict=True,
-        ):
-            month = usage.month_start(int(key))
-            nxt = usage.month_start(int(key) + 1)
-            lo, hi = local_range_utc(month, nxt - dt.timedelta(days=1), tz)
-            quality = 8 if estimated > 0 else 14  # ESPI QualityOfReading: estimated / validated
-            content = (
-                '<UsageSummary xmlns="http://naesb.org/espi">'
-                f"<billingPeriod><duration>{hi - lo}</duration><start>{lo}</start>"
-                f"</billingPeriod><billLastPeriod>{round(float(dollars) * 100_000)}"
-                "</billLastPeriod><currency>124</currency><overallConsumptionLastPeriod>"
-                "<powerOfTenMultiplier>0</powerOfTenMultiplier><uom>72</uom>"
-                f"<value>{round(float(kwh) * 1000)}</value></overallConsumptionLastPeriod>"
-                f"<qualityOfReading>{quality}</qualityOfReading>"
-                f"<statusTimeStamp>{int(now.timestamp())}</statusTimeStamp>"
-                "<commodity>1</commodity></UsageSummary>"
-            )
-            out.append(
-                greenbutton._entry(
-                    "UsageSummary",
-                    f"{up}/UsageSummary/{month:%Y%m}",
-                    f"{up}/UsageSummary",
-                    content,
-                    stamp=stamp,
-                    base=base,
-                    title=f"{month:%B %Y}",
-                )
-            )
     return out
 
 

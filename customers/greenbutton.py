@@ -149,6 +149,13 @@ def _entry(
     return Entry(kind, self_href, xml)
 
 
+def summary_entry(
+    self_href: str, up_href: str, content: str, *, stamp: str, base: str, title: str
+) -> Entry:
+    """A UsageSummary entry (customers.summaries builds its content)."""
+    return _entry("UsageSummary", self_href, up_href, content, stamp=stamp, base=base, title=title)
+
+
 def _reading_type(minutes: int) -> str:
     return (
         '<ReadingType xmlns="http://naesb.org/espi">'
@@ -317,6 +324,14 @@ def atom_time(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def subscription_of(feed_key: str, base: str = BASE) -> str:
+    return f"{base}/Subscription/{quote(feed_key, safe='-_.~')}"
+
+
+def usage_point_of(subscription: str, serial: str) -> str:
+    return f"{subscription}/UsagePoint/{quote(serial, safe='-_.~')}"
+
+
 def espi_feed(
     meters: Sequence[MeterDays],
     *,
@@ -325,15 +340,18 @@ def espi_feed(
     feed_key: str,
     now: dt.datetime,
     base: str = BASE,
+    summaries: Sequence[Entry] = (),
 ) -> str:
-    """The Green Button ESPI Atom feed of the meters' intervals (Download My Data)."""
-    subscription = f"{base}/Subscription/{quote(feed_key, safe='-_.~')}"
+    """The Green Button ESPI Atom feed of the meters' intervals (Download My Data), with the
+    UsageSummary entries given."""
+    subscription = subscription_of(feed_key, base)
     stamp = atom_time(now)
     entries = [local_time_entry(tz, base=base, stamp=stamp, year=now.year)]
     for days in meters:
         entries += meter_entries(
             days, subscription=subscription, sdp_label=sdp_label, tz=tz, base=base, stamp=stamp
         )
+    entries += summaries
     return atom_feed(
         entries,
         feed_id=feed_key,

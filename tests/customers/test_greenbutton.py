@@ -168,3 +168,28 @@ def test_blocks_are_local_days_with_ontario_dst_rules() -> None:
     assert blocks["20260308"] == str(23 * 3600)
     start = re.search(r"IntervalBlock/20260308\".*?<start>(\d+)</start>", text)
     assert start and int(start.group(1)) == int(dt.datetime(2026, 3, 8, tzinfo=TZ).timestamp())
+
+
+@pytest.mark.django_db
+def test_download_carries_monthly_usage_summaries_with_cost_and_validates(
+    client: Any, world: Any, north_reads: Any
+) -> None:
+    import re
+
+    from tests.espi import assert_valid_espi
+
+    client.force_login(world.customer)
+    text = _download(client).content.decode()
+    assert_valid_espi(text)
+    summaries = re.findall(
+        r"UsageSummary/(\d{6})\".*?<billLastPeriod>(\d+)</billLastPeriod>.*?"
+        r"<uom>72</uom><value>(\d+)</value>",
+        text,
+    )
+    assert [m for m, _, _ in summaries] == [
+        f"{y}{m:02d}" for y, m in [(2025, k) for k in range(3, 13)] + [(2026, 1), (2026, 2)]
+    ]
+    parsed = _parse(text)
+    present = parsed.quality != Quality.MISSING
+    assert abs(sum(int(v) for _, _, v in summaries) - int(parsed.wh[present].sum())) <= 12
+    assert all(int(cost) > 0 for _, cost, _ in summaries)
