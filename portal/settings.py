@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "meters",
     "billing",
     "customers",
+    "oauth2_provider",
+    "connect",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +151,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Yesterday's VEE for every LDC, after the head-ends' night deliveries (11:00 UTC = 6-7 a.m.).
     "vee-daily-sweep": {"task": "meters.tasks.vee_daily_sweep_all", "schedule": 86400.0},
+    # Connect My Data: notifications whose next attempt is due (retries with growing waits).
+    "connect-retry-notifications": {
+        "task": "connect.tasks.retry_notifications",
+        "schedule": 300.0,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -239,6 +246,33 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
+
+# Green Button Connect My Data (connect/): django-oauth-toolkit as the authorisation server.
+# RFC 6749 code grant only, PKCE (RFC 7636) S256 required of every client (RFC 9700 s. 2.1.1),
+# short-lived codes and access tokens, refresh tokens rotated. The Application model is not swapped.
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 120,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 400 * 86400,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a replayed refresh token ends its family
+    "OAUTH2_VALIDATOR_CLASS": "connect.oauth.ConnectValidator",
+    "SCOPES_BACKEND_CLASS": "connect.scopes.EspiScopes",
+    # http only to this machine (loopback): the registration form refuses any other http URI.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # no "plain" PKCE
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # bearer tokens in the header only
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens kept hashed
+    "REQUEST_APPROVAL_PROMPT": "force",  # the customer sees the consent page every time
+}
+# The toolkit's own models, named (not swapped: swapping must precede its first migration).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+# Notifications of new data to third parties (ESPI BatchList POST): seconds per attempt.
+OPENMDMR_CONNECT_NOTIFY_TIMEOUT_S = int(os.environ.get("OPENMDMR_CONNECT_NOTIFY_TIMEOUT_S", 10))
+# This portal's public address: notifications name resources under it (no request to ask).
+OPENMDMR_PUBLIC_URL = os.environ.get("OPENMDMR_PUBLIC_URL", "http://127.0.0.1:8000")
 
 LANGUAGE_CODE = "en-ca"
 # One number and date style (portal/formats/en_CA/formats.py, over Django's en_CA).

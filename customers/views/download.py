@@ -17,6 +17,7 @@ from customers.forms import DownloadForm, add_months
 from customers.services import (
     usage_export_record,
 )
+from customers.summaries import usage_summary_entries
 from customers.views.sdp import SdpMixin
 from meters.models import ServiceDeliveryPoint
 from meters.reads.intervals import local_range_utc
@@ -71,6 +72,22 @@ def export(
         return greenbutton.csv_text(meters, tz), count
     label = f"{sdp.ldc.name} SDP {sdp.sdp_id}"
     key = f"{sdp.ldc.slug}-{sdp.sdp_id}"
-    return greenbutton.espi_feed(
-        meters, tz=tz, sdp_label=label, feed_key=key, now=timezone.now()
-    ), count
+    now = timezone.now()
+    subscription = greenbutton.subscription_of(key)
+    summaries = [  # the period's use and cost per month (NAESB REQ.21 UsageSummary)
+        entry
+        for serial in dict.fromkeys(m.serial for m in meters)
+        for entry in usage_summary_entries(
+            sdp,
+            start,
+            end,
+            serial=serial,
+            usage_point=greenbutton.usage_point_of(subscription, serial),
+            base=greenbutton.BASE,
+            now=now,
+        )
+    ]
+    feed = greenbutton.espi_feed(
+        meters, tz=tz, sdp_label=label, feed_key=key, now=now, summaries=summaries
+    )
+    return feed, count
