@@ -52,6 +52,9 @@ class Status(models.TextChoices):
     PENDING = "pending", "Pending"
     COMPLETE = "complete", "Complete"
     RELEASED = "released", "Released"
+    # A span the SME computes nothing for: the SDP is not TOU-billed there (not enrolled, or
+    # before its group's TOU billing start; meters.registry.enrollment).
+    REFUSED = "refused", "Refused"
 
 
 class BillingBatch(TenantModel):
@@ -124,7 +127,8 @@ class BillingQuantity(TenantModel):
 
     # Indexes, each for a query: pk; public_id (unique; its LIKE twin is dropped, as above);
     # (ldc, meter, start): the requests that changed reads touch (services._affected);
-    # one_bq_version: one row per version, and a request's quantities (_latest, pages, CSV);
+    # one_bq_version: one row per version of a meter's span (a span refused before the TOU
+    # billing start and the span from it are two), and a request's quantities (_latest, pages);
     # request: CASCADE when a request goes; meter: PROTECT when a meter goes; superseded_by
     # only where set (SET_NULL when a quantity goes asks for ids, never for null). No index on
     # ldc alone: the (ldc, ...) ones serve every query by LDC.
@@ -164,7 +168,7 @@ class BillingQuantity(TenantModel):
         verbose_name_plural = "billing quantities"
         constraints = [
             models.UniqueConstraint(
-                fields=["ldc", "request", "meter", "version"], name="one_bq_version"
+                fields=["ldc", "request", "meter", "start", "version"], name="one_bq_version"
             )
         ]
         indexes = [
@@ -191,7 +195,7 @@ class BillingQuantity(TenantModel):
             "total_kwh": self.total_kwh,
             "estimated_share": self.estimated_share,
             "quality": self.quality,
-            "complete": self.status != Status.PENDING,
+            "complete": self.status not in (Status.PENDING, Status.REFUSED),
         }
 
 

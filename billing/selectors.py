@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from billing.models import OebPriceSet
 from billing.prices import PRICE_TABLE, PriceSet
 from billing.quantities import DayRows
-from meters.models import IntervalDay, MeterInstallation, RegisterRead
+from meters.models import IntervalDay, MeterInstallation, RegisterRead, ServiceDeliveryPoint
 from meters.reads.day_arrays import slots_per_day, unpack_rows
 from meters.reads.day_store import GENERIC_PLAN, planner
 from meters.reads.runs import sorted_unique
@@ -272,3 +272,11 @@ def installations(
     for sdp, meter, first, last in rows:
         out.setdefault(sdp, []).append((meter, max(first, start), min(last or end, end)))
     return out
+
+
+def tou_billing_starts(*, ldc: LDC | int, sdp_ids: Iterable[int]) -> dict[int, dt.date]:
+    """SDP pk -> its TOU billing start, for the SDPs that have one (meters.registry.enrollment)."""
+    rows = with_ids(ServiceDeliveryPoint.objects.for_ldc(ldc), "id", sdp_ids).filter(
+        tou_billing_from__isnull=False
+    )
+    return dict(rows.values_list("pk", "tou_billing_from"))

@@ -42,6 +42,7 @@ from billing.rows import insert_rows
 from meters.models import BillingCycle, ServiceDeliveryPoint
 from meters.reads.day_arrays import DAY_S
 from meters.reads.intervals import local_range_utc
+from meters.registry.enrollment import split_at_enrollment
 from portal.access import Actor
 from portal.audit import audit
 from portal.calendar.localtime import day_number
@@ -73,12 +74,19 @@ class NewRequest:
 
 @dataclass
 class Target:
-    """One meter's part of one request."""
+    """One meter's part of one request (``not_enrolled``: a span before the SDP's TOU billing
+    start, refused rather than computed; ``tou_billing_from``: that start, if any)."""
 
     request: BillingQuantityRequest | NewRequest
     meter_id: int
     start: dt.date
     end: dt.date
+    not_enrolled: bool = False
+    tou_billing_from: dt.date | None = None
+
+    @property
+    def key(self) -> tuple[int | None, int, dt.date]:
+        return (self.request.pk, self.meter_id, self.start)
 
 
 @dataclass
@@ -141,20 +149,54 @@ def billing_quantity_request(
     return request
 
 
-def _targets(ldc: LDC, requests: list[BillingQuantityRequest]) -> list[Target]:
-    """Each request's meters from the installation history (effective dates are local)."""
+def _targets(ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]) -> list[Target]:
+    """Each request's meters from the installation history (effective dates are local), each
+    meter's span cut at the SDP's TOU billing start: the days before it are refused."""
     out: list[Target] = []
-    by_period: dict[tuple[dt.date, dt.date], list[BillingQuantityRequest]] = {}
+    by_period: dict[tuple[dt.date, dt.date], list[BillingQuantityRequest | NewRequest]] = {}
     for request in requests:
         by_period.setdefault((request.start, request.end), []).append(request)
+    starts = selectors.tou_billing_starts(ldc=ldc, sdp_ids={r.sdp_id for r in requests})
     for (start, end), group in by_period.items():
         installed = selectors.installations(
             ldc=ldc, sdp_ids=[r.sdp_id for r in group], start=start, end=end
         )
         for request in group:
+            tou_from = starts.get(request.sdp_id)
             for meter, first, last in installed.get(request.sdp_id, []):
-                out.append(Target(request, meter, first, last))
+                before, billed = split_at_enrollment(first, last, tou_from)
+                if before is not None:
+                    out.append(Target(request, meter, *before, True, tou_from))
+                if billed is not None:
+                    out.append(Target(request, meter, *billed, False, tou_from))
     return out
+
+
+def _refused(target: Target) -> dict[str, Any]:
+    """The figures of a span before the SDP's TOU billing start: nothing computed."""
+    start = target.tou_billing_from
+    message = (
+        f"not enrolled: TOU billing starts on {start.isoformat()}"
+        if start is not None
+        else "not enrolled: the SDP is in no enrollment group with a TOU billing start"
+    )
+    return {
+        "status": Status.REFUSED,
+        "pending_reasons": [
+            {
+                "code": "not_enrolled",
+                "tou_billing_from": start.isoformat() if start is not None else None,
+                "message": message,
+            }
+        ],
+        "periods_kwh": {},
+        "total_kwh": 0.0,
+        "estimated_share": 0.0,
+        "quality": "refused",
+        "register_reads": {"start": None, "end": None},
+        "intervals_expected": 0,
+        "intervals_valid": 0,
+    }
 
 
 @lru_cache(maxsize=1024)
@@ -220,7 +262,11 @@ def quantities_compute(*, ldc: LDC, targets: list[Target]) -> list[dict[str, Any
     """The figures of each target (fields of BillingQuantity), reading meters in chunks."""
     tz = ZoneInfo(ldc.time_zone)
     out: list[dict[str, Any]] = [{} for _ in targets]
-    order = sorted(range(len(targets)), key=lambda i: targets[i].meter_id)
+    for i, target in enumerate(targets):
+        if target.not_enrolled:
+            out[i] = _refused(target)
+    billed = [i for i, t in enumerate(targets) if not t.not_enrolled]
+    order = sorted(billed, key=lambda i: targets[i].meter_id)
     for lo in range(0, len(order), CHUNK_METERS):
         part = order[lo : lo + CHUNK_METERS]
         chunk = [targets[i] for i in part]
@@ -351,15 +397,15 @@ def _billed_differ(released: BillingQuantity, figures: dict[str, Any]) -> bool:
 
 def _latest(
     ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]
-) -> dict[tuple[int | None, int], Any]:
+) -> dict[tuple[int | None, int, dt.date], Any]:
     rows = selectors.with_ids(
         BillingQuantity.objects.for_ldc(ldc),
         "request",
         [r.pk for r in requests if r.pk is not None],
     ).select_related("meter")
-    latest: dict[tuple[int | None, int], BillingQuantity] = {}
+    latest: dict[tuple[int | None, int, dt.date], BillingQuantity] = {}
     for row in rows.order_by("version"):
-        latest[(row.request_id, row.meter_id)] = row
+        latest[(row.request_id, row.meter_id, row.start)] = row
     return latest
 
 
@@ -403,7 +449,7 @@ def _apply(
     changed: list[BillingQuantity] = []
     successors: list[tuple[int, BillingQuantity, Target]] = []  # (index in new, old, target)
     for target, figures in zip(targets, computed, strict=True):
-        row = latest.get((target.request.pk, target.meter_id))
+        row = latest.get(target.key)
         if row is None or (row.is_released and _billed_differ(row, figures)):
             if row is not None:
                 successors.append((len(new), row, target))
@@ -419,13 +465,16 @@ def _apply(
                     **figures,
                 }
             )
-        elif not row.is_released and _differs(row, figures):
+        elif not row.is_released and (_differs(row, figures) or row.end != target.end):
             for name, value in figures.items():
                 setattr(row, name, value)
-            row.computed_at = now
+            row.end, row.computed_at = target.end, now
             changed.append(row)
+    _drop_unreleased_gone(latest, {t.key for t in targets})
     insert_rows(BillingQuantity, new, pks=bool(successors))  # pks only for notices
-    BillingQuantity.objects.bulk_update(changed, [*_FIGURE_FIELDS, "computed_at"], batch_size=2000)
+    BillingQuantity.objects.bulk_update(
+        changed, [*_FIGURE_FIELDS, "end", "computed_at"], batch_size=2000
+    )
     replaced = []
     for at, old, target in successors:
         values = {k: v for k, v in new[at].items() if k != "request_id"}
@@ -440,12 +489,23 @@ def _apply(
     outcome.replaced = len(replaced)
     states: dict[int | None, set[str]] = {}
     for target, figures in zip(targets, computed, strict=True):
-        row = latest.get((target.request.pk, target.meter_id))
+        row = latest.get(target.key)
         kept = row is not None and row.is_released and not _billed_differ(row, figures)
         status = Status.RELEASED if kept else figures["status"]
         states.setdefault(target.request.pk, set()).add(status)
     _request_status(ldc, cast(Sequence[BillingQuantityRequest], requests), now, states)
     return outcome
+
+
+def _drop_unreleased_gone(
+    latest: dict[tuple[int | None, int, dt.date], BillingQuantity],
+    keys: set[tuple[int | None, int, dt.date]],
+) -> None:
+    """Quantities no target makes any more (a span moved: a meter exchange or a TOU billing
+    start changed), not yet released: nothing was billed by them, they go."""
+    gone = [row.pk for key, row in latest.items() if key not in keys and not row.is_released]
+    if gone:
+        BillingQuantity.objects.filter(pk__in=gone).delete()
 
 
 def _replace(
@@ -484,7 +544,7 @@ def _request_status(
     """A request is pending while any current quantity is; released when all are."""
     if states is None:
         states = {}
-        for (request_id, _), row in _latest(ldc, requests).items():
+        for (request_id, _, _), row in _latest(ldc, requests).items():
             states.setdefault(request_id, set()).add(row.status)
     moved: dict[str, list[BillingQuantityRequest]] = {}
     for request in requests:
@@ -504,6 +564,9 @@ _NONE: frozenset[str] = frozenset({Status.PENDING})  # a request without quantit
 
 
 def _overall(states: Set[str]) -> str:
+    """A request's status from its quantities': refused spans count only when all are."""
+    if states == {Status.REFUSED}:
+        return Status.REFUSED
     if Status.PENDING in states:
         return Status.PENDING
     return Status.COMPLETE if Status.COMPLETE in states else Status.RELEASED
@@ -640,10 +703,12 @@ def billing_request_release(
     *, request: BillingQuantityRequest, actor: Actor | None
 ) -> list[BillingQuantity]:
     """Release every current quantity of a request; all must be complete (or released)."""
-    current = list(_latest(request.ldc, [request]).values())
+    current = [q for q in _latest(request.ldc, [request]).values() if q.status != Status.REFUSED]
     pending = [q for q in current if q.status == Status.PENDING]
     if pending:
         raise BillingError("the request is still pending: " + _why(pending))
+    if not current:
+        raise BillingError("nothing to release: the SDP is not TOU-billed in this period")
     return [billing_quantity_release(quantity=q, actor=actor) for q in current]
 
 

@@ -58,6 +58,8 @@ def quantity_data(q: BillingQuantity, request: BillingQuantityRequest | None = N
         "estimated_share": q.estimated_share,
         "status": q.status,
         "pending_reasons": q.pending_reasons,
+        # A refused span (status "refused"): why, and from when the SDP is TOU-billed.
+        "refusal": (q.pending_reasons or [None])[0] if q.status == "refused" else None,
         "quality": q.quality,
         "register_reads": q.register_reads,
         "version": q.version,
@@ -102,10 +104,10 @@ def notice_data(notice: ReplacementNotice) -> dict:
 
 
 def latest_per_meter(rows: Iterable[BillingQuantity]) -> list[BillingQuantity]:
-    """The highest version of each (request, meter), in date order."""
-    latest: dict[tuple[int, int], BillingQuantity] = {}
+    """The highest version of each (request, meter, span start), in date order."""
+    latest: dict[tuple[int, int, Any], BillingQuantity] = {}
     for row in rows:
-        key = (row.request_id, row.meter_id)
+        key = (row.request_id, row.meter_id, row.start)
         if key not in latest or latest[key].version < row.version:
             latest[key] = row
     return sorted(latest.values(), key=lambda q: (q.request_id, q.start, q.meter_id))

@@ -8,6 +8,7 @@ OPENMDMR_REQUIRE_SERVICES=1 (CI), which turns the skip into a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 def registry_ldc(registry: Path) -> LDC:
     """The LDC "sample" with a registry file loaded (every row accepted)."""
+    from meters.models import ServiceDeliveryPoint
     from meters.registry.sync import read_registry_csv, registry_sync
 
     ldc = factories.LdcFactory(slug="sample", name="Sample Hydro")
@@ -122,6 +124,9 @@ def registry_ldc(registry: Path) -> LDC:
             ldc=ldc, rows=read_registry_csv(stream), actor=None, source="registry.csv"
         )
     assert not result.errors
+    # The sample SDPs are TOU-billed from before their reads (billing quantities are computed
+    # only from an SDP's TOU billing start: meters.registry.enrollment).
+    ServiceDeliveryPoint.objects.for_ldc(ldc).update(tou_billing_from=dt.date(2025, 1, 1))
     return ldc
 
 

@@ -30,6 +30,7 @@ from meters.models import (
     SdpHeadend,
     ServiceDeliveryPoint,
 )
+from meters.signals import tou_billing_declared
 from portal.access import Actor
 from portal.audit import audit
 from portal.tenancy import LDC
@@ -48,8 +49,9 @@ COLUMNS = (
     "effective_to",
 )
 # Optional columns after the original ones (a file without them keeps loading); #23: the
-# Measurement Canada type/model and seal year of the meter.
-OPTIONAL_COLUMNS = ("meter_type", "seal_year")
+# Measurement Canada type/model and seal year of the meter; #19: the date an SDP already
+# TOU-billed when its LDC came to OpenMDMR was first TOU-billed (meters.registry.enrollment).
+OPTIONAL_COLUMNS = ("meter_type", "seal_year", "tou_billing_from")
 # Canada Post: no D F I O Q U anywhere, no W Z as the first letter.
 POSTAL_CODE = re.compile(r"^[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d$")
 
@@ -81,6 +83,7 @@ class RegistryRow:
     effective_to: dt.date | None
     meter_type: str = ""
     seal_year: int | None = None
+    tou_billing_from: dt.date | None = None
 
 
 @dataclass
@@ -94,6 +97,7 @@ class RegistryResult:
     meters_created: int = 0
     installations_created: int = 0
     installations_closed: int = 0
+    tou_billing_set: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -162,7 +166,9 @@ def check_row(number: int, raw: dict[str, Any]) -> RegistryRow:
         seal_year = int(seal_text)
         if not 1950 <= seal_year <= timezone.localdate().year + 1:
             raise RowError("seal_year", f"{seal_year} is not a plausible seal year")
+    tou_text = raw.get("tou_billing_from", "").strip()
     return RegistryRow(
+        tou_billing_from=_date(tou_text, "tou_billing_from") if tou_text else None,
         meter_type=meter_type,
         seal_year=seal_year,
         row=number,
@@ -255,6 +261,7 @@ class _Sync:
         self.sdp_values: dict[str, dict[str, Any]] = {}
         self.meter_headend: dict[str, str] = {}
         self.meter_seal: dict[str, tuple[str, int | None]] = {}
+        self.sdp_tou: dict[str, dt.date] = {}
         sdp_pks = [pk for pk, _ in self.sdps.values()]
         meter_pks = [pk for pk, _ in self.meters.values()]
         fields = ("pk", "sdp__sdp_id", "meter__serial", "effective_from", "effective_to")
@@ -313,6 +320,8 @@ class _Sync:
                 "bidirectional": row.bidirectional,
             }
         self.meter_headend[row.meter_id] = row.ami_headend
+        if row.tou_billing_from is not None:
+            self.sdp_tou[row.sdp_id] = row.tou_billing_from
         if row.meter_type or row.seal_year is not None:
             self.meter_seal[row.meter_id] = (row.meter_type, row.seal_year)
         link = _Link(row.sdp_id, row.meter_id, row.effective_from, row.effective_to)
@@ -348,6 +357,7 @@ class _Sync:
         headends = self._codes(AmiHeadend, {x.other for x in headend_links})
         agents = self._codes(BillingAgent, {x.other for x in agent_links})
         self._write_sdps()
+        self._write_tou_billing()
         self._write_meters(headends)
         installs = [x for v in self.by_sdp.values() for x in v]
         meter_pks = {serial: pk for serial, (pk, _) in self.meters.items()}
@@ -377,6 +387,26 @@ class _Sync:
         ServiceDeliveryPoint.objects.bulk_update(changed, list(SDP_FIELDS), batch_size=2000)
         self.result.sdps_created, self.result.sdps_updated = len(new), len(changed)
         self.sdps = self._load_sdps(set(self.sdp_values))
+
+    def _write_tou_billing(self) -> None:
+        """Set the TOU billing start the file gives (only where it changes); the LDC app is
+        told, so that those SDPs are kept as an enrollment group of their own."""
+        pks = [self.sdps[sdp_id][0] for sdp_id in self.sdp_tou]
+        rows = ServiceDeliveryPoint.objects.for_ldc(self.ldc)
+        known = dict(_rows(rows, "pk", pks, ("pk", "tou_billing_from")))
+        by_date: dict[dt.date, list[int]] = {}
+        for sdp_id, day in self.sdp_tou.items():
+            pk = self.sdps[sdp_id][0]
+            if known.get(pk) != day:
+                by_date.setdefault(day, []).append(pk)
+        for day, day_pks in by_date.items():
+            for chunk in _chunks(day_pks):
+                rows.filter(pk__in=chunk).update(tou_billing_from=day)
+        self.result.tou_billing_set = sum(len(v) for v in by_date.values())
+        if by_date:
+            tou_billing_declared.send(
+                sender=ServiceDeliveryPoint, ldc=self.ldc, sdp_ids_by_date=by_date
+            )
 
     def _write_meters(self, headends: dict[str, Any]) -> None:
         new, changed = [], []
