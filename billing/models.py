@@ -142,6 +142,9 @@ class BillingQuantity(TenantModel):
     start = models.DateField(help_text="First local date of this meter in the period")
     end = models.DateField(help_text="Last local date of this meter in the period")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The SDP's terms this span was computed with (meters.registry.terms; #19).
+    plan = models.CharField(max_length=10, choices=Plan.choices, blank=True)
+    service_multiplier = models.FloatField(default=1)
     pending_reasons = models.JSONField(default=list, blank=True)
     periods_kwh = models.JSONField(default=dict)
     total_kwh = models.FloatField(default=0)

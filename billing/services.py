@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from itertools import islice
 from typing import Any, cast
@@ -43,6 +44,7 @@ from meters.models import BillingCycle, ServiceDeliveryPoint
 from meters.reads.day_arrays import DAY_S
 from meters.reads.intervals import local_range_utc
 from meters.registry.enrollment import split_at_enrollment
+from meters.registry.terms import Terms, sdps_in_cycle, spans, terms_by_sdp, terms_on
 from portal.access import Actor
 from portal.audit import audit
 from portal.calendar.localtime import day_number
@@ -83,6 +85,11 @@ class Target:
     end: dt.date
     not_enrolled: bool = False
     tou_billing_from: dt.date | None = None
+    # The SDP's terms in effect over the span (meters.registry.terms): a span is cut where
+    # they change, so that each quantity has one plan, multiplier and rate class.
+    plan: str = ""
+    multiplier: float = 1.0
+    rate_class: str = ""
 
     @property
     def key(self) -> tuple[int | None, int, dt.date]:
@@ -103,9 +110,23 @@ class RefreshOutcome:
 _PLANS = frozenset(Plan.values)
 
 
-def plan_of(sdp: ServiceDeliveryPoint, plan: str | None = None) -> str:
-    """The plan asked for, or the SDP's commodity rate class (TOU when it has none)."""
-    return _checked_plan(plan or sdp.commodity_rate_class)
+def plan_of(sdp: ServiceDeliveryPoint, plan: str | None = None, on: dt.date | None = None) -> str:
+    """The plan asked for, or the SDP's commodity rate class in effect on ``on`` (its first
+    day; TOU when it has none)."""
+    if plan or on is None:
+        return _checked_plan(plan or sdp.commodity_rate_class)
+    return _plans_on(sdp.ldc_id, [sdp.pk], on)[sdp.pk]
+
+
+def _plans_on(ldc: LDC | int, sdp_ids: list[int], on: dt.date) -> dict[int, str]:
+    """SDP pk -> its plan in effect on local date ``on`` (bulk)."""
+    rows = terms_by_sdp(ldc=ldc, sdp_ids=sdp_ids, last_day=on)
+    return {pk: _checked_plan(_term(rows.get(pk, []), on).commodity_rate_class) for pk in sdp_ids}
+
+
+def _term(rows: list[Terms], day: dt.date) -> Terms:
+    found = terms_on(rows, day) or (rows[0] if rows else None)
+    return found or Terms(day, "", "", Decimal(1), None, None)
 
 
 def _checked_plan(chosen: str | None) -> str:
@@ -138,7 +159,7 @@ def billing_quantity_request(
         sdp=sdp,
         start=start,
         end=end,
-        plan=plan_of(sdp, plan),
+        plan=plan_of(sdp, plan, on=start),
         defaults={"ldc": ldc, "requested_by": actor.label if actor else "system"},
     )
     targets = _targets(ldc, [request])
@@ -156,19 +177,31 @@ def _targets(ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]) 
     by_period: dict[tuple[dt.date, dt.date], list[BillingQuantityRequest | NewRequest]] = {}
     for request in requests:
         by_period.setdefault((request.start, request.end), []).append(request)
-    starts = selectors.tou_billing_starts(ldc=ldc, sdp_ids={r.sdp_id for r in requests})
+    sdp_ids = {r.sdp_id for r in requests}
+    starts = selectors.tou_billing_starts(ldc=ldc, sdp_ids=sdp_ids)
+    last = max((r.end for r in requests), default=None)
+    terms = terms_by_sdp(ldc=ldc, sdp_ids=sdp_ids, last_day=last)
     for (start, end), group in by_period.items():
         installed = selectors.installations(
             ldc=ldc, sdp_ids=[r.sdp_id for r in group], start=start, end=end
         )
         for request in group:
             tou_from = starts.get(request.sdp_id)
+            rows = terms.get(request.sdp_id, [])
+            # A request made for the SDP's own plan follows its terms day by day; one made for
+            # another plan (a comparison) keeps that plan throughout.
+            follows = request.plan == _checked_plan(_term(rows, start).commodity_rate_class)
             for meter, first, last in installed.get(request.sdp_id, []):
                 before, billed = split_at_enrollment(first, last, tou_from)
                 if before is not None:
-                    out.append(Target(request, meter, *before, True, tou_from))
-                if billed is not None:
-                    out.append(Target(request, meter, *billed, False, tou_from))
+                    out.append(Target(request, meter, *before, True, tou_from, request.plan))
+                if billed is None:
+                    continue
+                for a, b, t in spans(rows, *billed):
+                    t = t or _term(rows, a)
+                    plan = _checked_plan(t.commodity_rate_class) if follows else request.plan
+                    out.append(Target(request, meter, a, b, False, tou_from, plan))
+                    out[-1].multiplier, out[-1].rate_class = t.multiplier, t.rate_class
     return out
 
 
@@ -182,6 +215,8 @@ def _refused(target: Target) -> dict[str, Any]:
     )
     return {
         "status": Status.REFUSED,
+        "plan": target.plan or target.request.plan,
+        "service_multiplier": target.multiplier,
         "pending_reasons": [
             {
                 "code": "not_enrolled",
@@ -210,51 +245,27 @@ def tier1_threshold_kwh(rate_class: str, start: dt.date, end: dt.date) -> float:
     return float((monthly / in_month.astype(np.int64)).sum())
 
 
-def _sdp_terms(ldc: LDC, targets: list[Target]) -> tuple[dict[int, str], dict[int, float]]:
-    """SDP pk -> rate class (tiered targets: their tier-1 threshold depends on it) and SDP pk
-    -> service multiplier where it is not 1 (every other target: 1)."""
-    ids = {t.request.sdp_id for t in targets}
-    if not ids:
-        return {}, {}
-    sdps = ServiceDeliveryPoint.objects.for_ldc(ldc)
-    tiered = {t.request.sdp_id for t in targets if t.request.plan == Plan.TIERED}
-    rate_class: dict[int, str] = {}
-    if tiered:
-        rows = selectors.with_ids(sdps, "id", tiered)
-        rate_class = dict(rows.values_list("pk", "rate_class"))
-    # Only the SDPs with a multiplier other than 1 come back: most have none (no row each).
-    scaled = selectors.with_ids(sdps, "id", ids).exclude(service_multiplier=1)
-    multiplier = {pk: float(x) for pk, x in scaled.values_list("pk", "service_multiplier")}
-    return rate_class, multiplier
-
-
-def _items(
-    targets: list[Target],
-    tz: ZoneInfo,
-    rate_class: dict[int, str],
-    multiplier: dict[int, float] | None = None,
-) -> Items:
+def _items(targets: list[Target], tz: ZoneInfo) -> Items:
     # A batch has few distinct periods: convert each once, not once per meter.
     span_of = {(t.start, t.end): (0, 0) for t in targets}
     for start, end in span_of:
         span_of[(start, end)] = local_range_utc(start, end, tz)
-    spans = [span_of[(t.start, t.end)] for t in targets]
+    spans_utc = [span_of[(t.start, t.end)] for t in targets]
+    multiplier = np.array([t.multiplier for t in targets], np.float64)
     return Items(
         meter=np.array([t.meter_id for t in targets], np.int64),
-        first=np.array([s[0] for s in spans], np.int64),
-        after=np.array([s[1] for s in spans], np.int64),
-        plan=np.array([t.request.plan for t in targets], dtype="U8"),
+        first=np.array([s[0] for s in spans_utc], np.int64),
+        after=np.array([s[1] for s in spans_utc], np.int64),
+        plan=np.array([t.plan or t.request.plan for t in targets], dtype="U8"),
         tier1_kwh=np.array(
             [
-                tier1_threshold_kwh(rate_class[t.request.sdp_id], t.start, t.end)
-                if t.request.plan == Plan.TIERED
+                tier1_threshold_kwh(t.rate_class, t.start, t.end)
+                if (t.plan or t.request.plan) == Plan.TIERED
                 else 0.0
                 for t in targets
             ]
         ),
-        multiplier=None
-        if multiplier is None
-        else np.array([multiplier.get(t.request.sdp_id, 1.0) for t in targets], np.float64),
+        multiplier=multiplier,
     )
 
 
@@ -276,7 +287,7 @@ def quantities_compute(*, ldc: LDC, targets: list[Target]) -> list[dict[str, Any
 
 
 def _compute_chunk(ldc: LDC, targets: list[Target], tz: ZoneInfo) -> list[dict[str, Any]]:
-    items = _items(targets, tz, *_sdp_terms(ldc, targets))
+    items = _items(targets, tz)
     meters = sorted({t.meter_id for t in targets})
     first, after = int(items.first.min()), int(items.after.max())
     blocks = selectors.day_rows(
@@ -338,6 +349,10 @@ def _rows(
     expected = ((items.after - items.first) // 60 // figures.minutes).tolist()
     valid = figures.valid.tolist()
     periods = periods_kwh_all(figures, items)
+    plans = items.plan.tolist()
+    multipliers = (
+        items.multiplier if items.multiplier is not None else np.ones(len(items))
+    ).tolist()
     read_of: dict[int, dict[str, Any] | None] = {-1: None}
     for index in {*before.tolist(), *following.tolist()} - {-1}:
         read_of[index] = _read(reads, index)
@@ -352,6 +367,8 @@ def _rows(
         out.append(
             {
                 "status": Status.COMPLETE if ok else Status.PENDING,
+                "plan": plans[i],
+                "service_multiplier": multipliers[i],
                 "pending_reasons": [] if ok else _reasons(figures, items, i, missing[i]),
                 "periods_kwh": periods[i],
                 "total_kwh": total / 1000,
@@ -370,6 +387,8 @@ def _rows(
 
 _FIGURE_FIELDS = (
     "status",
+    "plan",
+    "service_multiplier",
     "pending_reasons",
     "periods_kwh",
     "total_kwh",
@@ -746,11 +765,10 @@ def billing_batch_request(
     """Request the quantities of every active SDP of a billing cycle for one period."""
     _check_period(start, end)
     # (pk, plan) pairs, not SDP instances: a batch builds no model instance per SDP.
+    # The SDPs whose terms on the period's last day name the cycle, with their plan on its first.
     sdps = [
         (pk, _checked_plan(commodity))
-        for pk, commodity in ServiceDeliveryPoint.objects.for_ldc(ldc)
-        .filter(billing_cycle=cycle, status="active")
-        .values_list("pk", "commodity_rate_class")
+        for pk, commodity in sdps_in_cycle(ldc=ldc, cycle_id=cycle.pk, start=start, end=end)
     ]
     with transaction.atomic():
         batch = BillingBatch.objects.create(
@@ -891,8 +909,14 @@ def billing_requests_ensure(
     """One request per SDP (its own plan) for the period, made where missing; no computing."""
     label = actor.label if actor else (batch.requested_by if batch else "system")
     by_pk = {sdp.pk: sdp for sdp in sdps}
+    plans = _plans_on(ldc, list(by_pk), start)  # each SDP's plan on the period's first day
     requests = _requests_ensure(
-        ldc, [(sdp.pk, plan_of(sdp)) for sdp in sdps], start, end, batch=batch, label=label
+        ldc,
+        [(sdp.pk, plan) for sdp in sdps for plan in [plans[sdp.pk]]],
+        start,
+        end,
+        batch=batch,
+        label=label,
     )
     for request in requests:
         request.sdp = by_pk[request.sdp_id]  # the SDP we hold: no join, no second instance
