@@ -63,16 +63,22 @@ def _day_numbers(dates: Sequence[dt.date]) -> np.ndarray:
 
 
 def day_rows(
-    *, ldc: LDC | int, meter_ids: Sequence[int], first_day: int, last_day: int
+    *,
+    ldc: LDC | int,
+    meter_ids: Sequence[int],
+    first_day: int,
+    last_day: int,
+    channel: int = 1,
 ) -> list[DayRows]:
-    """The delivered channel's stored days [first_day, last_day] (UTC) of the meters, by length."""
+    """One channel's stored days [first_day, last_day] (UTC) of the meters, by length (1:
+    delivered; 2: received, the energy a net-metered SDP conveys into the system)."""
     if connection.vendor == "postgresql":
-        return _day_rows_pg(ldc, meter_ids, first_day, last_day)
+        return _day_rows_pg(ldc, meter_ids, first_day, last_day, channel)
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(meter_ids), IN_CHUNK):
         days = IntervalDay.objects.for_ldc(ldc).filter(
             meter_id__in=list(meter_ids[i : i + IN_CHUNK]),
-            channel=1,
+            channel=channel,
             day__gte=date_of(first_day),
             day__lte=date_of(last_day),
         )
@@ -105,13 +111,13 @@ _PG_DAYS = """
            string_agg(wh, ''::bytea),
            string_agg(flags, ''::bytea)
       FROM {table}
-     WHERE ldc_id = %s AND channel = 1 AND day >= %s AND day <= %s AND {meters}
+     WHERE ldc_id = %s AND channel = %s AND day >= %s AND day <= %s AND {meters}
 """
 _MAX_METER = 1 << 39  # keys are meter << 24 | day in an int64
 
 
 def _day_rows_pg(
-    ldc: LDC | int, meter_ids: Sequence[int], first_day: int, last_day: int
+    ldc: LDC | int, meter_ids: Sequence[int], first_day: int, last_day: int, channel: int = 1
 ) -> list[DayRows]:
     """day_rows in one query per chunk: the server concatenates keys, values and flags."""
     ldc_id = ldc if isinstance(ldc, int) else ldc.pk
@@ -130,7 +136,7 @@ def _day_rows_pg(
             meters += " AND meter_id = ANY(%s::bigint[])"
             args.append(pg_array(chunk))
         sql = _PG_DAYS.format(table=table, meters=meters)
-        params = [ldc_id, date_of(first_day), date_of(last_day), *args]
+        params = [ldc_id, channel, date_of(first_day), date_of(last_day), *args]
         count, keys, lengths, wh, flags = _fetch_generic(sql, params)
         if not count:
             continue
