@@ -148,6 +148,11 @@ class BillingQuantity(TenantModel):
     pending_reasons = models.JSONField(default=list, blank=True)
     periods_kwh = models.JSONField(default=dict)
     total_kwh = models.FloatField(default=0)
+    # Net metering (#19; O. Reg. 393/07 s. 0.1 "billing quantity data" (b)): a bidirectional
+    # SDP's received channel (2) per price period and in total, and delivered minus received.
+    received_periods_kwh = models.JSONField(default=dict, blank=True)
+    received_total_kwh = models.FloatField(null=True, blank=True)
+    net_total_kwh = models.FloatField(null=True, blank=True)
     estimated_share = models.FloatField(default=0)
     quality = models.CharField(max_length=12, default="incomplete")
     register_reads = models.JSONField(default=dict, blank=True)
@@ -196,6 +201,8 @@ class BillingQuantity(TenantModel):
         return {
             "periods_kwh": self.periods_kwh,
             "total_kwh": self.total_kwh,
+            "received_total_kwh": self.received_total_kwh,
+            "net_total_kwh": self.net_total_kwh,
             "estimated_share": self.estimated_share,
             "quality": self.quality,
             "complete": self.status not in (Status.PENDING, Status.REFUSED),

@@ -280,9 +280,17 @@ def installations(
     return out
 
 
-def tou_billing_starts(*, ldc: LDC | int, sdp_ids: Iterable[int]) -> dict[int, dt.date]:
-    """SDP pk -> its TOU billing start, for the SDPs that have one (meters.registry.enrollment)."""
-    rows = with_ids(ServiceDeliveryPoint.objects.for_ldc(ldc), "id", sdp_ids).filter(
-        tou_billing_from__isnull=False
-    )
-    return dict(rows.values_list("pk", "tou_billing_from"))
+def enrollment_and_direction(
+    *, ldc: LDC | int, sdp_ids: Iterable[int]
+) -> tuple[dict[int, dt.date], set[int]]:
+    """(SDP pk -> its TOU billing start, where it has one (meters.registry.enrollment); the
+    SDPs that are bidirectional (net metering)), in one query."""
+    starts: dict[int, dt.date] = {}
+    both: set[int] = set()
+    rows = with_ids(ServiceDeliveryPoint.objects.for_ldc(ldc), "id", sdp_ids)
+    for pk, start, bidirectional in rows.values_list("pk", "tou_billing_from", "bidirectional"):
+        if start is not None:
+            starts[pk] = start
+        if bidirectional:
+            both.add(pk)
+    return starts, both

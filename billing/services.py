@@ -90,6 +90,7 @@ class Target:
     plan: str = ""
     multiplier: float = 1.0
     rate_class: str = ""
+    bidirectional: bool = False  # net metering: the received channel is billed too
 
     @property
     def key(self) -> tuple[int | None, int, dt.date]:
@@ -178,7 +179,7 @@ def _targets(ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]) 
     for request in requests:
         by_period.setdefault((request.start, request.end), []).append(request)
     sdp_ids = {r.sdp_id for r in requests}
-    starts = selectors.tou_billing_starts(ldc=ldc, sdp_ids=sdp_ids)
+    starts, bidirectional = selectors.enrollment_and_direction(ldc=ldc, sdp_ids=sdp_ids)
     last = max((r.end for r in requests), default=None)
     terms = terms_by_sdp(ldc=ldc, sdp_ids=sdp_ids, last_day=last)
     for (start, end), group in by_period.items():
@@ -202,6 +203,7 @@ def _targets(ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]) 
                     plan = _checked_plan(t.commodity_rate_class) if follows else request.plan
                     out.append(Target(request, meter, a, b, False, tou_from, plan))
                     out[-1].multiplier, out[-1].rate_class = t.multiplier, t.rate_class
+                    out[-1].bidirectional = request.sdp_id in bidirectional
     return out
 
 
@@ -226,6 +228,9 @@ def _refused(target: Target) -> dict[str, Any]:
         ],
         "periods_kwh": {},
         "total_kwh": 0.0,
+        "received_periods_kwh": {},
+        "received_total_kwh": None,
+        "net_total_kwh": None,
         "estimated_share": 0.0,
         "quality": "refused",
         "register_reads": {"start": None, "end": None},
@@ -301,7 +306,57 @@ def _compute_chunk(ldc: LDC, targets: list[Target], tz: ZoneInfo) -> list[dict[s
         after_s=after + REGISTER_WINDOW_S,
     )
     before, following = bounding_reads(reads[0], reads[1], items)
-    return _rows(items, figures, reads, before, following)
+    rows = _rows(items, figures, reads, before, following)
+    _add_received(ldc, targets, items, rows, tz)
+    return rows
+
+
+def _add_received(
+    ldc: LDC, targets: list[Target], items: Items, rows: list[dict[str, Any]], tz: ZoneInfo
+) -> None:
+    """Net metering: a bidirectional SDP's received channel (2) beside its delivered figures,
+    computed the same way (numpy over the chunk's stored days), and delivered minus received.
+    Billing quantity data covers the electricity conveyed into the distribution system too
+    (O. Reg. 393/07 s. 0.1 (b), as amended by O. Reg. 133/23). A received channel not complete
+    holds the quantity back like the delivered one."""
+    for row in rows:
+        row.update(received_periods_kwh={}, received_total_kwh=None, net_total_kwh=None)
+    two = np.flatnonzero(np.array([t.bidirectional for t in targets], bool))
+    if not two.size:
+        return
+    sub = Items(
+        meter=items.meter[two],
+        first=items.first[two],
+        after=items.after[two],
+        plan=items.plan[two],
+        tier1_kwh=items.tier1_kwh[two],
+        multiplier=None if items.multiplier is None else items.multiplier[two],
+    )
+    first, after = int(sub.first.min()), int(sub.after.max())
+    blocks = selectors.day_rows(
+        ldc=ldc,
+        meter_ids=sorted(set(sub.meter.tolist())),
+        first_day=first // DAY_S,
+        last_day=(after - 1) // DAY_S,
+        channel=2,
+    )
+    got = figures_compute(blocks, sub, tz)
+    complete = got.complete(sub).tolist()
+    missing = got.missing(sub).tolist()
+    periods = periods_kwh_all(got, sub)
+    for j, i in enumerate(two.tolist()):
+        row = rows[i]
+        received = int(got.total_wh[j])
+        row["received_periods_kwh"] = periods[j]
+        row["received_total_kwh"] = received / 1000
+        row["net_total_kwh"] = round(row["total_kwh"] - received / 1000, 3)
+        if not complete[j]:
+            reasons = [
+                {**r, "code": f"received_{r['code']}", "message": f"received: {r['message']}"}
+                for r in _reasons(got, sub, j, missing[j])
+            ]
+            row.update(status=Status.PENDING, quality="incomplete")
+            row["pending_reasons"] = [*row["pending_reasons"], *reasons]
 
 
 def _read(reads: tuple[np.ndarray, ...], index: int) -> dict[str, Any] | None:
@@ -392,6 +447,9 @@ _FIGURE_FIELDS = (
     "pending_reasons",
     "periods_kwh",
     "total_kwh",
+    "received_periods_kwh",
+    "received_total_kwh",
+    "net_total_kwh",
     "estimated_share",
     "quality",
     "register_reads",
@@ -409,6 +467,8 @@ def _billed_differ(released: BillingQuantity, figures: dict[str, Any]) -> bool:
     return (
         released.periods_kwh != figures["periods_kwh"]
         or released.total_kwh != figures["total_kwh"]
+        or released.received_total_kwh != figures["received_total_kwh"]
+        or released.received_periods_kwh != figures["received_periods_kwh"]
         or released.estimated_share != figures["estimated_share"]
         or figures["status"] == Status.PENDING
     )

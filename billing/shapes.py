@@ -35,6 +35,9 @@ CSV_HEADER = [
     "register_start_kwh",
     "register_end_kwh",
     "pending_reasons",
+    # Net metering (#19), after the original columns so that readers by position keep working.
+    "received_total_kwh",
+    "net_total_kwh",
 ]
 
 
@@ -56,6 +59,10 @@ def quantity_data(q: BillingQuantity, request: BillingQuantityRequest | None = N
         "end": str(q.end),
         "periods_kwh": q.periods_kwh,
         "total_kwh": q.total_kwh,
+        # Net metering (bidirectional SDPs; null otherwise): the received channel and the net.
+        "received_periods_kwh": q.received_periods_kwh,
+        "received_total_kwh": q.received_total_kwh,
+        "net_total_kwh": q.net_total_kwh,
         "estimated_share": q.estimated_share,
         "status": q.status,
         "pending_reasons": q.pending_reasons,
@@ -139,6 +146,8 @@ def quantities_csv(rows: Iterable[dict]) -> str:
                 _kwh((reads.get("start") or {}).get("kwh")),
                 _kwh((reads.get("end") or {}).get("kwh")),
                 "; ".join(r["message"] for r in row["pending_reasons"]),
+                _kwh(row.get("received_total_kwh")),
+                _kwh(row.get("net_total_kwh")),
             ]
         )
     return out.getvalue()
