@@ -158,6 +158,10 @@ class BillingQuantity(TenantModel):
     register_reads = models.JSONField(default=dict, blank=True)
     intervals_expected = models.PositiveIntegerField(default=0)
     intervals_valid = models.PositiveIntegerField(default=0)
+    # What produced the figures (#19): each channel's stored days as runs [first UTC day, last
+    # UTC day, version], the plan, multiplier and tier-1 threshold, the RPP calendar, the VEE
+    # settings and the price set; --reproduce recomputes from exactly these.
+    inputs = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
     released_at = models.DateTimeField(null=True, blank=True)
     released_by = models.CharField(max_length=200, blank=True)

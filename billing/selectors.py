@@ -85,7 +85,7 @@ def day_rows(
         rows += _one_per_day(days)
     if not rows:
         return []
-    meter, day, minutes, wh, flags = (list(c) for c in zip(*rows, strict=True))
+    meter, day, minutes, wh, flags, version = (list(c) for c in zip(*rows, strict=True))
     return [
         _block(
             np.array(meter, np.int64),
@@ -94,6 +94,7 @@ def day_rows(
             length,
             wh,
             flags,
+            np.array(version, np.int64),
         )
         for length in sorted(set(minutes))
     ]
@@ -109,7 +110,8 @@ _PG_DAYS = """
            string_agg(int8send((meter_id << 24) | (day - DATE '1970-01-01')), ''::bytea),
            string_agg(int2send(interval_minutes), ''::bytea),
            string_agg(wh, ''::bytea),
-           string_agg(flags, ''::bytea)
+           string_agg(flags, ''::bytea),
+           string_agg(int4send(version), ''::bytea)
       FROM {table}
      WHERE ldc_id = %s AND channel = %s AND day >= %s AND day <= %s AND {meters}
 """
@@ -137,7 +139,7 @@ def _day_rows_pg(
             args.append(pg_array(chunk))
         sql = _PG_DAYS.format(table=table, meters=meters)
         params = [ldc_id, channel, date_of(first_day), date_of(last_day), *args]
-        count, keys, lengths, wh, flags = _fetch_generic(sql, params)
+        count, keys, lengths, wh, flags, versions = _fetch_generic(sql, params)
         if not count:
             continue
         key = np.frombuffer(keys, ">i8").astype(np.int64)
@@ -145,17 +147,20 @@ def _day_rows_pg(
         if key.shape[0] != count or length.shape[0] != count:
             raise ValueError("stored days came back misaligned")
         meter, day = key >> 24, key & ((1 << 24) - 1)
+        version = np.frombuffer(versions, ">i4").astype(np.int64)
         for minutes, values, bits, rows in _by_length(length, wh, flags):
-            m, d = (meter, day) if rows is None else (meter[rows], day[rows])
+            m, d, v = (
+                (meter, day, version) if rows is None else (meter[rows], day[rows], version[rows])
+            )
             if by_range and high - low + 1 > len(chunk):  # the range holds meters not asked for
                 keep = np.isin(m, chunk)
-                m, d, values, bits = m[keep], d[keep], values[keep], bits[keep]
-            parts.setdefault(minutes, []).append((m, d, values, bits))
+                m, d, v, values, bits = m[keep], d[keep], v[keep], values[keep], bits[keep]
+            parts.setdefault(minutes, []).append((m, d, values, bits, v))
     out = []
     for minutes in sorted(parts):
-        meter, day, values, bits = (np.concatenate(c) for c in zip(*parts[minutes], strict=True))
+        meter, day, values, bits, v = (np.concatenate(c) for c in zip(*parts[minutes], strict=True))
         order = np.argsort((meter << 24) | day, kind="stable")  # by meter, then day
-        out.append(DayRows(meter[order], day[order], minutes, values[order], bits[order]))
+        out.append(DayRows(meter[order], day[order], minutes, values[order], bits[order], v[order]))
     return out
 
 
@@ -181,7 +186,7 @@ def _fetch_generic(sql: str, params: list[Any]) -> tuple[Any, ...]:
     ):
         cursor.execute(sql, params, binary=True)
         row = cursor.fetchone()
-    return tuple(row) if row is not None else (0, None, None, None, None)
+    return tuple(row) if row is not None else (0, None, None, None, None, None)
 
 
 def _by_length(
@@ -211,7 +216,7 @@ def _by_length(
 
 
 def _one_per_day(days: Any) -> list[tuple[Any, ...]]:
-    return list(days.values_list("meter_id", "day", "interval_minutes", "wh", "flags"))
+    return list(days.values_list("meter_id", "day", "interval_minutes", "wh", "flags", "version"))
 
 
 def _block(
@@ -221,6 +226,7 @@ def _block(
     length: int,
     wh: list[Any],
     flags: list[Any],
+    version: np.ndarray | None = None,
 ) -> DayRows:
     picked = np.flatnonzero(minutes == length)
     picked = picked[np.lexsort((day[picked], meter[picked]))]
@@ -232,6 +238,7 @@ def _block(
         minutes=length,
         wh=unpack_rows([wh[i] for i in at], "<i4", n),
         flags=unpack_rows([flags[i] for i in at], "u1", n),
+        version=None if version is None else version[picked],
     )
 
 

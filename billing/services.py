@@ -36,11 +36,18 @@ from billing.models import (
     ReplacementNotice,
     Status,
 )
-from billing.periods import months_of, tier_threshold_kwh
+from billing.periods import CALENDAR_ID, months_of, tier_threshold_kwh
 from billing.prices import PRICE_NAMES, PRICE_TABLE
-from billing.quantities import Figures, Items, bounding_reads, figures_compute, periods_kwh_all
+from billing.quantities import (
+    Figures,
+    Items,
+    bounding_reads,
+    day_versions,
+    figures_compute,
+    periods_kwh_all,
+)
 from billing.rows import insert_rows
-from meters.models import BillingCycle, ServiceDeliveryPoint
+from meters.models import BillingCycle, ServiceDeliveryPoint, VeeSettings
 from meters.reads.day_arrays import DAY_S
 from meters.reads.intervals import local_range_utc
 from meters.registry.enrollment import split_at_enrollment
@@ -236,6 +243,7 @@ def _refused(target: Target) -> dict[str, Any]:
         "register_reads": {"start": None, "end": None},
         "intervals_expected": 0,
         "intervals_valid": 0,
+        "inputs": {},
     }
 
 
@@ -283,15 +291,30 @@ def quantities_compute(*, ldc: LDC, targets: list[Target]) -> list[dict[str, Any
             out[i] = _refused(target)
     billed = [i for i, t in enumerate(targets) if not t.not_enrolled]
     order = sorted(billed, key=lambda i: targets[i].meter_id)
+    meta = _inputs_meta(ldc) if billed else {}
     for lo in range(0, len(order), CHUNK_METERS):
         part = order[lo : lo + CHUNK_METERS]
         chunk = [targets[i] for i in part]
-        for i, figures in zip(part, _compute_chunk(ldc, chunk, tz), strict=True):
+        for i, figures in zip(part, _compute_chunk(ldc, chunk, tz, meta), strict=True):
             out[i] = figures
     return out
 
 
-def _compute_chunk(ldc: LDC, targets: list[Target], tz: ZoneInfo) -> list[dict[str, Any]]:
+def _inputs_meta(ldc: LDC) -> dict[str, Any]:
+    """What every quantity of a computation records besides its days: the RPP calendar, the
+    LDC's VEE settings (as last saved) and the OEB price sets in force."""
+    saved = VeeSettings.objects.filter(ldc=ldc).values_list("updated_at", flat=True).first()
+    table = selectors.price_table()
+    return {
+        "calendar": CALENDAR_ID,
+        "vee_settings": saved.isoformat() if saved else "defaults",
+        "price_sets": [p.effective.isoformat() for p in table],
+    }
+
+
+def _compute_chunk(
+    ldc: LDC, targets: list[Target], tz: ZoneInfo, meta: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     items = _items(targets, tz)
     meters = sorted({t.meter_id for t in targets})
     first, after = int(items.first.min()), int(items.after.max())
@@ -307,6 +330,17 @@ def _compute_chunk(ldc: LDC, targets: list[Target], tz: ZoneInfo) -> list[dict[s
     )
     before, following = bounding_reads(reads[0], reads[1], items)
     rows = _rows(items, figures, reads, before, following)
+    versions = day_versions(blocks, items)
+    for i, (row, target) in enumerate(zip(rows, targets, strict=True)):
+        row["inputs"] = {
+            "days": {"1": versions[i]},
+            "plan": str(items.plan[i]),
+            "service_multiplier": target.multiplier,
+            "rate_class": target.rate_class,
+            "tier1_kwh": float(items.tier1_kwh[i]),
+            "bidirectional": target.bidirectional,
+            **(meta or {}),
+        }
     _add_received(ldc, targets, items, rows, tz)
     return rows
 
@@ -341,6 +375,7 @@ def _add_received(
         channel=2,
     )
     got = figures_compute(blocks, sub, tz)
+    received_versions = day_versions(blocks, sub)
     complete = got.complete(sub).tolist()
     missing = got.missing(sub).tolist()
     periods = periods_kwh_all(got, sub)
@@ -350,6 +385,8 @@ def _add_received(
         row["received_periods_kwh"] = periods[j]
         row["received_total_kwh"] = received / 1000
         row["net_total_kwh"] = round(row["total_kwh"] - received / 1000, 3)
+        if "inputs" in row:
+            row["inputs"]["days"]["2"] = received_versions[j]
         if not complete[j]:
             reasons = [
                 {**r, "code": f"received_{r['code']}", "message": f"received: {r['message']}"}
@@ -455,6 +492,7 @@ _FIGURE_FIELDS = (
     "register_reads",
     "intervals_expected",
     "intervals_valid",
+    "inputs",
 )
 
 
