@@ -124,7 +124,7 @@ def _day_rows_pg(
     """day_rows in one query per chunk: the server concatenates keys, values and flags."""
     ldc_id = ldc if isinstance(ldc, int) else ldc.pk
     wanted = sorted_unique(np.asarray(meter_ids, np.int64))
-    parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    parts: dict[int, list[tuple[np.ndarray, ...]]] = {}
     table = IntervalDay._meta.db_table
     for i in range(0, len(wanted), IN_CHUNK):
         chunk = wanted[i : i + IN_CHUNK]
