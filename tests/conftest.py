@@ -135,6 +135,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 def registry_ldc(registry: Path) -> LDC:
     """The LDC "sample" with a registry file loaded (every row accepted)."""
+    from meters.models import ServiceDeliveryPoint
     from meters.registry.sync import read_registry_csv, registry_sync
 
     ldc = factories.LdcFactory(slug="sample", name="Sample Hydro")
@@ -143,6 +144,9 @@ def registry_ldc(registry: Path) -> LDC:
             ldc=ldc, rows=read_registry_csv(stream), actor=None, source="registry.csv"
         )
     assert not result.errors
+    # The sample SDPs are TOU-billed from before their reads (billing quantities are computed
+    # only from an SDP's TOU billing start: meters.registry.enrollment).
+    ServiceDeliveryPoint.objects.for_ldc(ldc).update(tou_billing_from=dt.date(2025, 1, 1))
     return ldc
 
 

@@ -19,6 +19,7 @@ from meters.models.registry import (
     RateClass,
     SdpBillingAgent,
     SdpHeadend,
+    SdpTerms,
     ServiceDeliveryPoint,
     new_public_id,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RegisterRead",
     "SdpBillingAgent",
     "SdpHeadend",
+    "SdpTerms",
     "ServiceDeliveryPoint",
     "VeeException",
     "VeeSettings",

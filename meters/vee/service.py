@@ -169,10 +169,40 @@ def _run_minutes(
     # A day nothing arrived for and nothing could fill is not stored (the exception says why).
     changed &= stored.exists | (new.methods != 0).any(axis=1)
     rows_to_write = np.flatnonzero(changed)
+    # A re-estimation: a day VEE had finished (every interval validated or a person's) changes
+    # again; its version as it was is kept and it becomes the next (#19). Not a day's first
+    # pass, nor one a late actual just reopened (that made its own version on ingestion).
+    again = rows_to_write[stored.exists[rows_to_write] & _finished(stored, rows_to_write)]
+    _new_versions(ldc, stored, again)
     outcome.days += int(target.sum())
     outcome.written += day_store.save_vee(ldc, _take(new, rows_to_write))
+    if again.size:
+        day_store.bump_versions(ldc, stored.block.take(again))
     outcome.estimated += int((new.methods[target] != 0).sum() - (stored.methods[target] != 0).sum())
     _exceptions(ldc, block, result, target, now, outcome)
+
+
+def _finished(vee: day_store.VeeBlock, rows: np.ndarray) -> np.ndarray:
+    """Of the rows, the days whose every interval is missing, validated or edited."""
+    flags = vee.block.flags[rows]
+    done = np.uint8(IntervalFlag.VALIDATED | IntervalFlag.EDITED | IntervalFlag.MISSING)
+    return ((flags & done) != 0).all(axis=1)
+
+
+def _copy(vee: day_store.VeeBlock) -> day_store.VeeBlock:
+    rows = np.arange(len(vee.block))
+    return day_store.VeeBlock(
+        vee.block.take(rows), vee.methods.copy(), vee.rules.copy(), vee.exists.copy()
+    )
+
+
+def _new_versions(ldc: LDC, before: day_store.VeeBlock, rows: np.ndarray) -> None:
+    """Keep the stored days ``rows`` as they were (IntervalDayVersion) before a person's edit
+    or a re-estimation changes them: a billed quantity stays reproducible from stored data
+    (Measurement Canada: billed quantities from legally relevant data, kept)."""
+    rows = rows[before.exists[rows]]
+    if rows.size:
+        day_store.archive_versions(ldc, before.block.take(rows), None)
 
 
 def _differs(a: day_store.VeeBlock, b: day_store.VeeBlock) -> np.ndarray:
@@ -466,7 +496,9 @@ def interval_edit(
         vee.rules,
         vee.exists,
     )
+    _new_versions(ldc, vee, rows)  # the days as they were stay reproducible (#19)
     day_store.save_vee(ldc, _take(edited, rows))
+    day_store.bump_versions(ldc, vee.block.take(rows[vee.exists[rows]]))
     changed = int(result.changed.sum())
     audit(
         action="reads.edited",
@@ -514,11 +546,17 @@ def exceptions_resolve(
         )
         failing = (vee.rules & np.uint32(rule_bit(exception.rule))) != 0
         failing &= target[:, None]
+        previous = _copy(vee)
         if action == "estimate":
             _estimate_by(ldc, vee, failing, method or "E3")
         elif failing.any():
             _accept(vee, failing)
-        day_store.save_vee(ldc, _take(vee, np.flatnonzero(target)))
+        rows = np.flatnonzero(target)
+        if action == "estimate" or failing.any():  # the values or flags change: a new version
+            _new_versions(ldc, previous, rows)
+        day_store.save_vee(ldc, _take(vee, rows))
+        if action == "estimate" or failing.any():
+            day_store.bump_versions(ldc, vee.block.take(rows[vee.exists[rows]]))
         status = (
             VeeException.Status.ESTIMATED if action == "estimate" else VeeException.Status.ACCEPTED
         )
