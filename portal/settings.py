@@ -145,6 +145,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Yesterday's VEE for every LDC, after the head-ends' night deliveries (11:00 UTC = 6-7 a.m.).
     "vee-daily-sweep": {"task": "meters.tasks.vee_daily_sweep_all", "schedule": 86400.0},
+    # VEE runs that failed (issue 20): tried again until they pass; their files say so meanwhile.
+    "vee-failures-retry": {"task": "meters.tasks.vee_failures_retry_all", "schedule": 900.0},
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -23,7 +23,7 @@ from meters.models.registry import (
     new_public_id,
 )
 from meters.models.seals import SamplingLot, SamplingPlanRow, SealPeriod
-from meters.models.vee import VeeException, VeeSettings
+from meters.models.vee import VeeException, VeeFailure, VeeSettings
 
 __all__ = [
     "SamplingLot",
@@ -47,6 +47,7 @@ __all__ = [
     "SdpHeadend",
     "ServiceDeliveryPoint",
     "VeeException",
+    "VeeFailure",
     "VeeSettings",
     "new_public_id",
 ]

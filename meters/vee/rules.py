@@ -98,9 +98,14 @@ class ValidationSettings:
     estimate_rules: frozenset[str] = frozenset({"V01", "V02", "V07", "V09"})
     v02_allowed_minutes: tuple[int, ...] = (5, 15, 30, 60)
     v02_max_kw: float = 100.0  # our choice: above GS<50 kW peaks, far below a x1000 unit error
+    # Registry multiplier against the reads' own: equal within this share (V02).
+    v02_multiplier_tolerance: float = 0.001
     v04_future_tolerance_s: int = 0
     v05_tolerance_wh: int = 1000  # max(1 kWh, 1 %)
     v05_tolerance_fraction: float = 0.01
+    # Measurement Canada's universal solution: billed kWh reconcile to the register; when on,
+    # a span failing V05 goes to estimation, where E4 scales it to the register delta.
+    v05_scale_to_register: bool = False
     v06_high_ratio: float = 3.0  # above 300 %
     v06_low_ratio: float = 0.1  # below 10 %
     v06_min_history_days: int = 7  # our choice: an average of fewer days is not "usual"
@@ -108,6 +113,10 @@ class ValidationSettings:
     v07_min_peak_wh_per_hour: int = 1000  # our choice: no spikes on near-empty days
     v08_frozen_run: int = 3
     v08_zero_day_channels: tuple[int, ...] = (1,)  # a zero received (export) day is normal
+    v12_weeks: int = 3  # same weekdays of the last weeks (HISTORY_DAYS holds three)
+    v12_high_ratio: float = 3.0  # our choice: V06's limits, against the same weekdays only
+    v12_low_ratio: float = 0.1
+    v12_min_day_wh: int = 1000  # our choice: a near-empty SDP's days are not judged
     v14_max_estimated_days: int = 7
     v14_day_fraction: float = 0.0  # a day counts as estimated above this share of its intervals
     v16_success_target: float = 0.98
@@ -646,12 +655,14 @@ def v08_zero_frozen(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> 
 
 def _runs_of_equal(wh: np.ndarray, present: np.ndarray, run: int) -> np.ndarray:
     """(K, n) intervals inside runs of ``run`` or more equal non-zero values (within a row)."""
+    out = np.zeros(wh.shape, bool)
+    if run > wh.shape[1]:
+        return out  # a run longer than the row never fits in it
     same = present[:, 1:] & present[:, :-1] & (wh[:, 1:] == wh[:, :-1]) & (wh[:, 1:] != 0)
     # ``run`` equal reads are ``run - 1`` equal neighbours in a row; start i covers i..i+run-1.
     starts = same[:, : same.shape[1] - run + 2].copy()
     for j in range(1, run - 1):
         starts &= same[:, j : j + starts.shape[1]]
-    out = np.zeros(wh.shape, bool)
     for j in range(run):
         out[:, j : j + starts.shape[1]] |= starts
     return out
@@ -799,7 +810,7 @@ def validate(
             np.bitwise_or(bits, bit, out=bits, where=result.intervals)
             if rule_id in s.fail_rules:
                 failed |= result.intervals
-            if rule_id in s.estimate_rules:
+            if rule_id in s.estimate_rules or (rule_id == "V05" and s.v05_scale_to_register):
                 estimate |= result.intervals
     return _result(f, bits, day_bits, failed, estimate, results)
 

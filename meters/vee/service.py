@@ -18,8 +18,10 @@ from django.utils import timezone
 from meters.models import (
     Meter,
     MeterInstallation,
+    ReadFile,
     RegisterRead,
     VeeException,
+    VeeFailure,
     VeeSettings,
 )
 from meters.reads import day_store
@@ -31,6 +33,7 @@ from meters.vee import (
     EstimationContext,
     RegisterReads,
     ValidationContext,
+    VeeParameterError,
     rule_bit,
     run_vee,
     vee_settings,
@@ -40,6 +43,7 @@ from portal.access import Actor
 from portal.audit import audit
 from portal.calendar.holidays import holiday_days
 from portal.calendar.localtime import date_of, day_number, local_day_bounds
+from portal.queue import TRANSIENT
 from portal.tenancy import LDC
 
 HISTORY_DAYS = 22  # like days within 3 weeks (E3) and the meter's own average (V06)
@@ -69,8 +73,92 @@ class VeeOutcome:
 
 
 def settings_for(ldc: LDC) -> Any:
+    """The LDC's settings, checked again where they are read (a row saved before the checks, or
+    by hand, may hold anything): a bad one fails the run with the field's message."""
     row = VeeSettings.objects.for_ldc(ldc).first()
-    return vee_settings(row.params if row else {})
+    try:
+        return vee_settings(row.params if row else {})
+    except VeeParameterError as exc:
+        raise VeeParameterError(
+            {f"VEE settings of {ldc.slug}: {k}": v for k, v in exc.errors.items()}
+        ) from exc
+
+
+def vee_failure_record(
+    *,
+    ldc: LDC,
+    meter_ids: list[int],
+    first_day: int,
+    last_day: int,
+    error: str,
+    read_file_id: int | None = None,
+) -> VeeFailure:
+    """A VEE run raised: keep what it was for and why, and say so on its read file."""
+    failure = VeeFailure.objects.create(
+        ldc=ldc,
+        read_file_id=read_file_id,
+        meter_ids=sorted({int(m) for m in meter_ids}),
+        first_day=first_day,
+        last_day=last_day,
+        error=error[:2000],
+    )
+    if read_file_id is not None:
+        # A file already loaded says so now; one still loading says so when it finishes
+        # (meters.reads.ingest._finish looks for its open failures).
+        ReadFile.objects.filter(pk=read_file_id, status=ReadFile.Status.LOADED).update(
+            status=ReadFile.Status.VEE_FAILED, error=f"VEE failed: {error}"[:2000]
+        )
+    audit(
+        action="vee.failed",
+        actor=None,
+        ldc=ldc,
+        obj=failure,
+        after={"error": error[:500], "meters": len(failure.meter_ids)},
+    )
+    return failure
+
+
+def vee_failures_retry(*, ldc: LDC, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Run the LDC's failed VEE again; a file whose failures all passed is Loaded again.
+    Returns (passed, still failing)."""
+    passed = failing = 0
+    for failure in VeeFailure.objects.for_ldc(ldc).filter(resolved_at__isnull=True):
+        try:
+            vee_run_days(
+                ldc=ldc,
+                meter_ids=failure.meter_ids,
+                first_day=failure.first_day,
+                last_day=failure.last_day,
+                now=now,
+            )
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - kept as the failure's reason, tried again later
+            failing += 1
+            VeeFailure.objects.filter(pk=failure.pk).update(
+                error=_reason(exc)[:2000],
+                attempts=failure.attempts + 1,
+                last_tried_at=timezone.now(),
+            )
+            continue
+        passed += 1
+        VeeFailure.objects.filter(pk=failure.pk).update(
+            resolved_at=timezone.now(), last_tried_at=timezone.now()
+        )
+        if failure.read_file_id is not None and not (
+            VeeFailure.objects.for_ldc(ldc)
+            .filter(read_file_id=failure.read_file_id, resolved_at__isnull=True)
+            .exists()
+        ):
+            ReadFile.objects.filter(
+                pk=failure.read_file_id, status=ReadFile.Status.VEE_FAILED
+            ).update(status=ReadFile.Status.LOADED, error="")
+    return passed, failing
+
+
+def _reason(exc: BaseException) -> str:
+    """What a person reads: the exception's message with its type."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def vee_run_days(
