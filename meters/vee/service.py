@@ -84,6 +84,18 @@ def settings_for(ldc: LDC) -> Any:
         ) from exc
 
 
+@transaction.atomic
+def vee_settings_save(*, ldc: LDC, params: dict[str, Any], actor: Actor) -> VeeSettings:
+    """Store the LDC's overrides, checked first (VeeParameterError names each bad field)."""
+    vee_settings(params)
+    row, _ = VeeSettings.objects.get_or_create(ldc=ldc)
+    before = row.params
+    row.params, row.updated_by, row.updated_at = params, actor.user, timezone.now()
+    row.save(update_fields=["params", "updated_by", "updated_at"])
+    audit(action="vee.settings_changed", actor=actor, ldc=ldc, obj=row, before=before, after=params)
+    return row
+
+
 def vee_failure_record(
     *,
     ldc: LDC,
