@@ -167,6 +167,11 @@ PARAMETERS: dict[str, Param] = {
     "v08_zero_day_channels": Param(
         "channels", "V08 zero-day channels", "channel", help="Channels where a zero day is odd."
     ),
+    "v11_require_enrollment": Param(
+        "bool",
+        "V11 requires an enrollment date",
+        help="Reads of an SDP with no enrolled-on date fail V11 too.",
+    ),
     "v12_weeks": Param(
         "int",
         "V12 weeks of history",

@@ -39,6 +39,8 @@ from meters.vee import (
     vee_settings,
 )
 from meters.vee.editing import EditError, apply_edit
+from meters.vee.inputs import previous_actuals, prior_estimated_days, row_registry
+from meters.vee.rules import ValidationSettings
 from portal.access import Actor
 from portal.audit import audit
 from portal.calendar.holidays import holiday_days
@@ -234,9 +236,10 @@ def _run_minutes(
     block = stored.block
     registers = _registers(ldc, meters, first, last)
     years = (date_of(first - HISTORY_DAYS).year, date_of(last + 1).year)
-    validation = ValidationContext(now_s=int(now.timestamp()), tz=tz, registers=registers)
+    settings = settings_for(ldc)
+    validation = _validation_context(ldc, block, meters, registers, settings[0], now, tz)
     estimation = EstimationContext(tz=tz, holidays=holiday_days(*years), registers=registers)
-    result = run_vee(block, validation, estimation, settings_for(ldc))
+    result = run_vee(block, validation, estimation, settings)
     target = (block.day >= first) & (block.day <= last)
     flags = result.estimation.flags.astype(np.uint8)
     # An earlier estimate that still stands keeps its method; a new one brings its own.
@@ -273,6 +276,32 @@ def _run_minutes(
     outcome.written += day_store.save_vee(ldc, _take(new, rows_to_write))
     outcome.estimated += int((new.methods[target] != 0).sum() - (stored.methods[target] != 0).sum())
     _exceptions(ldc, block, result, target, now, outcome)
+
+
+def _validation_context(
+    ldc: LDC,
+    block: DayBlock,
+    meters: list[int],
+    registers: RegisterReads,
+    settings: ValidationSettings,
+    now: dt.datetime,
+    tz: ZoneInfo,
+) -> ValidationContext:
+    """Every rule with its input (issue 20): the registry of each row's day (V02 multiplier,
+    V11 enrollment, V16's count), the stored actuals re-sent ones replaced (V03), the estimated
+    days before the block (V14), the register reads (V05, V02)."""
+    registry = row_registry(ldc, block, meters, require_enrollment=settings.v11_require_enrollment)
+    replaced = previous_actuals(ldc, block)
+    return ValidationContext(
+        now_s=int(now.timestamp()),
+        tz=tz,
+        registers=registers,
+        registry_multiplier=registry.multiplier,
+        enrolled=registry.enrolled,
+        conflict=None if replaced is None else replaced[0],
+        previous_wh=None if replaced is None else replaced[1],
+        prior_estimated_days=prior_estimated_days(ldc, block, settings.v14_max_estimated_days + 1),
+    )
 
 
 def _differs(a: day_store.VeeBlock, b: day_store.VeeBlock) -> np.ndarray:
@@ -330,7 +359,9 @@ def _exceptions(
     for rule in set(RULE_TITLES) - LDC_NOTICES:
         fired = result.validation.fired(rule) & target
         if rule in AUTO_ESTIMATED:
-            fired &= unfilled
+            # Estimated: a person only where that failed, or (V02) where the interval length
+            # or the multiplier is wrong: a whole day that only a person can put right.
+            fired &= unfilled | _person_only(result.validation, rule)
         for row in np.flatnonzero(fired).tolist():
             key = (int(block.meter[row]), int(block.channel[row]), int(block.day[row]), rule)
             needs[key] = "; ".join(result.validation.explain(row))[:500]
@@ -366,6 +397,13 @@ def _exceptions(
     )
     outcome.exceptions_opened += len(new)
     outcome.exceptions_cleared += len(cleared)
+
+
+def _person_only(validation: Any, rule: str) -> np.ndarray | bool:
+    """(K,) days a rule fired on that need a person even when estimated."""
+    if rule == "V02" and "V02" in validation.rules:
+        return np.asarray(validation.rules["V02"].detail["length_or_multiplier"], bool)
+    return False
 
 
 def _before_first_read(block: DayBlock) -> np.ndarray:
