@@ -1,7 +1,9 @@
 """URL map: pages per app, the REST API under /api/v1/, allauth under /accounts/."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic.base import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ldc.sme import rollout_views
@@ -18,6 +20,8 @@ sme_patterns = (
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Browsers and bookmarks ask for /favicon.ico whatever the page's <link rel="icon"> says.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("ldc/", include("ldc.urls")),

@@ -275,8 +275,10 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         if outcome.vee is not None:
             _queue_vee(read_file.ldc, *outcome.vee, read_file_id=read_file.pk)
             _mark_vee_queued(read_file, number)
+            queued.add(number)
         day_store.STATISTICS.added(outcome.new_days)
 
+    queued: set[int] = set()
     todo = [n for n in range(spool.batches) if n not in loaded]
     with heap.reused():
         if _loaders() > 1 and len(todo) > 1:
@@ -284,6 +286,17 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         else:
             for number in todo:
                 committed(number, load(number))
+    # A batch committed meanwhile by another worker (whose lease ran out while it still worked,
+    # so that this one took the file over) that died before queuing the batch's VEE: nobody else
+    # will queue it, and the file is about to be finished. Queue it (VEE is idempotent).
+    late = (
+        ReadFileBatch.objects.for_ldc(read_file.ldc)
+        .filter(read_file=read_file, vee_queued=False)
+        .exclude(number__in=queued | loaded)
+        .values_list("number", flat=True)
+    )
+    for number in late:
+        _requeue_vee(read_file, number, spool.load(number), resolver)
 
 
 @dataclass
