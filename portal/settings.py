@@ -156,6 +156,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connect.tasks.retry_notifications",
         "schedule": 300.0,
     },
+    # VEE runs that failed (issue 20): tried again until they pass; their files say so meanwhile.
+    "vee-failures-retry": {"task": "meters.tasks.vee_failures_retry_all", "schedule": 900.0},
 }
 CELERY_TIMEZONE = "UTC"
 
