@@ -36,7 +36,7 @@ from django.utils import timezone
 from meters.models import ReadFile, ReadFileBatch, ReadRejection, RegisterRead, VeeFailure
 from meters.reads import day_store, heap, runs
 from meters.reads.day_arrays import incoming_block, merge, merge_new
-from meters.reads.interfaces import INTERFACES
+from meters.reads.interfaces import INTERFACES, keys_by_last_segment
 from meters.reads.interfaces.base import IntervalBatch, ReadFileError, RegisterBatch
 from meters.reads.resolve import MeterResolver, Reason, check_rules, group_rejections
 from meters.reads.spool import Spool, SpooledBatch, batch_figures, file_figures, parse_to_spool
@@ -244,7 +244,9 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         records=spool.records,
         intervals_total=spool.intervals,
     )
-    resolver = MeterResolver(read_file.ldc, spool.serials)
+    resolver = MeterResolver(
+        read_file.ldc, spool.serials, last_segment=keys_by_last_segment(read_file.interface)
+    )
     now = timezone.now()
     done = list(
         ReadFileBatch.objects.for_ldc(read_file.ldc)
