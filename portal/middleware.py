@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, resolve_url
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
-from portal import two_factor
+import portal.two_factor as two_factor
 from portal.access import actor_for_user
 from portal.audit import audit_context
 
