@@ -261,8 +261,14 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a replayed refresh token ends its family
     "OAUTH2_VALIDATOR_CLASS": "connect.oauth.ConnectValidator",
     "SCOPES_BACKEND_CLASS": "connect.scopes.EspiScopes",
-    # http only to this machine (loopback): the registration form refuses any other http URI.
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    # http only to this machine (loopback, RFC 8252) and never in production (HTTPS=1): the
+    # registration form refuses any other http URI.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if env_bool("HTTPS") else ["https", "http"],
+    # RFC 9700 (OAuth 2.0 Security BCP): no implicit or password grant (sections 2.1.2, 2.4),
+    # the RFC 9207 `iss` parameter in the authorisation response (section 4.4).
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # no "plain" PKCE
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # bearer tokens in the header only
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens kept hashed

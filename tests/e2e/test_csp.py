@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,7 +79,10 @@ def sample_world(world: Any, sample_ldc: Any) -> Any:
     load(sample_ldc, sample_file("csv").read_bytes())
     run_vee(sample_ldc)
     account = AccountFactory(ldc=sample_ldc, account_number="SAMPLE-ACCT-1")
-    account.sdps.add(ServiceDeliveryPoint.objects.for_ldc(sample_ldc).get(sdp_id="SDP-1001"))
+    account.sdps.add(
+        ServiceDeliveryPoint.objects.for_ldc(sample_ldc).get(sdp_id="SDP-1001"),
+        through_defaults={"move_in": dt.date(2020, 1, 1)},  # before the sample's reads
+    )
     AccountLink.objects.create(user=world.customer, account=account)
     return world
 

@@ -88,6 +88,15 @@ def kwarg_values(world: Any) -> dict[str, Any]:
         "session_id": world.objects["north_seat"].session_id,
         "registration_id": world.objects["north_seat"].pk,
         "token": world.objects["north_invite_token"],
+        # ESPI resources (connect/): ids of nothing here; tokens' reach is tested in tests/connect/.
+        "client_id": "no-such-client",
+        "authorization": "00000000-0000-4000-8000-000000000001",
+        "subscription": "00000000-0000-4000-8000-000000000002",
+        "usage_point": "1",
+        "meter_reading": "1",
+        "reading_type": "1",
+        "block": "1",
+        "ltp": "1",
     }
 
 
@@ -97,6 +106,10 @@ def build_url(name: str, args: list[str], world: Any) -> str:
     for arg in args:
         if arg == "object_id" and name.startswith("admin:"):
             kwargs[arg] = _admin_object_id(name, world)
+        elif arg == "public_id" and name.startswith("connect:"):
+            # Connect's third parties and consents are named by UUID; their cross-LDC refusals
+            # are tested in tests/connect/ (an id of nothing here: refused like any other).
+            kwargs[arg] = "00000000-0000-4000-8000-000000000000"
         elif arg in values:
             kwargs[arg] = values[arg]
         else:
