@@ -159,6 +159,45 @@ def _one_of(model: type[Model], column: str, values: list[Any], sql_type: str) -
         yield Q(**{f"{column}__in": values[i : i + 2000]})
 
 
+def duplicates(batch: IntervalBatch, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reads a file gives twice (same meter code, channel and interval start): which to keep,
+    and each read's Reason code after the rule.
+
+    Identical copies (same length, value and quality) count once: the later ones are dropped.
+    Copies that differ are all rejected records (DUPLICATE_CONFLICT): the file does not say
+    which is right, and nothing is overwritten silently. Reads the parser already rejected
+    take no part. A spooled batch holds every read of its meters, so this sees the whole file.
+    """
+    reason = batch.reasons()
+    keep = np.ones(len(batch), bool)
+    candidates = np.flatnonzero(reason == 0)
+    if len(candidates) < 2:
+        return keep, reason
+    order = candidates[
+        np.lexsort((batch.start[candidates], batch.channel[candidates], code[candidates]))
+    ]
+    same = (
+        (code[order][1:] == code[order][:-1])
+        & (batch.channel[order][1:] == batch.channel[order][:-1])
+        & (batch.start[order][1:] == batch.start[order][:-1])
+    )
+    if not same.any():
+        return keep, reason
+    differs = same & (
+        (batch.wh[order][1:] != batch.wh[order][:-1])
+        | (batch.quality[order][1:] != batch.quality[order][:-1])
+        | (batch.minutes[order][1:] != batch.minutes[order][:-1])
+    )
+    group = np.cumsum(np.r_[True, ~same]) - 1
+    conflict = np.zeros(int(group[-1]) + 1, bool)
+    conflict[group[1:][differs]] = True
+    in_conflict = conflict[group]
+    reason = reason.copy()
+    reason[order[in_conflict]] = Reason.CODE[Reason.DUPLICATE_CONFLICT]
+    keep[order[np.r_[False, same] & ~in_conflict]] = False
+    return keep, reason
+
+
 @dataclass
 class Checked:
     """A batch's intervals after the business rules: pks, and a reason code where rejected."""
