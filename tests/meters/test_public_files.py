@@ -132,3 +132,16 @@ def test_batch_feed_without_interval_length_delivered_and_received() -> None:
     assert rows == expected(f"{BATCH}.csv")
     assert [r[4] for r in rows].count("1") == 192 and [r[4] for r in rows].count("2") == 192
     assert read_file.intervals_rejected == 0
+
+
+def test_smartsynch_cmep_kwh_stored_kvarh_listed_with_its_unit_register_kept() -> None:
+    from meters.models import RegisterRead
+
+    ldc = ldc_with({"05550268": ""})
+    read_file = load(ldc, "cmep", "cmep", f"{CMEP}.don")
+    assert stored(ldc, {"05550268": "05550268"}) == expected(f"{CMEP}.csv")
+    assert rejected(read_file) == {"not_loaded_kvarh": 97}  # 96 KVARH intervals + KVARHREG
+    message = ReadRejection.objects.filter(read_file=read_file).first()
+    assert message is not None and "kvarh" in message.message
+    registers = list(RegisterRead.objects.values_list("channel", "wh"))
+    assert registers == [(1, 5897114)]  # the KWHREG read, 5,897.11432 kWh
