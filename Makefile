@@ -19,10 +19,12 @@ $(STAMP): requirements.lock pyproject.toml setup.py meters/reads/interfaces/_cme
 install: $(STAMP)
 
 ## make run: set up, load demo data on the embedded default (SQLite, eager Celery), serve.
+## DEBUG stays off: a 404 or 500 shows the portal's own page, never Django's debug page with
+## every URL pattern (WhiteNoise serves the static files either way).
 run: install
-	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## make test: the whole suite on SQLite, then the storage/task suite on a throwaway PostgreSQL.
 test: install

@@ -69,8 +69,11 @@ class RegistryRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
     bidirectional = serializers.CharField()
     effective_from = serializers.CharField()
     effective_to = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    # Optional, as in the registry CSV (docs/registry.md).
     meter_type = serializers.CharField(required=False, allow_blank=True)
     seal_year = serializers.CharField(required=False, allow_blank=True)
+    tou_billing_from = serializers.CharField(required=False, allow_blank=True)
+    billing_cycle = serializers.CharField(required=False, allow_blank=True)
     external_id = serializers.CharField(required=False, allow_blank=True)
 
 

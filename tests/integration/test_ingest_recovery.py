@@ -58,7 +58,7 @@ def test_a_resumed_file_queues_again_the_vee_of_its_last_committed_batch(
     monkeypatch.setattr(
         ingest,
         "_queue_vee",
-        lambda ldc, meters, first, last: queued.append((meters, first, last)),
+        lambda ldc, meters, first, last, **_: queued.append((meters, first, last)),
     )
     ingest.read_file_ingest(read_file=read_file)
     batches = list(queued)
@@ -77,3 +77,40 @@ def test_a_resumed_file_queues_again_the_vee_of_its_last_committed_batch(
     ingest.read_file_ingest(read_file=read_file)
     assert queued[0] == batches[1], "the VEE of the last committed batch was not queued again"
     assert queued[1:] == batches[2:]
+
+
+@pytest.mark.django_db
+def test_a_batch_another_worker_committed_but_never_queued_is_queued_before_the_file_ends(
+    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load a worker's lease runs out while it still works: another takes the file over,
+    and both load. The first commits batch 1 and is killed before queuing its VEE; the second
+    finds batch 1 loaded (its insert breaks one_load_per_batch) and goes on. Before the file is
+    finished the second queues batch 1's VEE, else its days wait for the daily sweep."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.OPENMDMR_INGEST_BATCH_READS = 500
+    settings.OPENMDMR_INGEST_LOADERS = 1
+    ldc = registered_ldc("takeover", 20)
+    read_file, _ = deliver(ldc, cmep(ldc, tmp_path, "reads.txt", range(20), 4), queue=False)
+    queued: list[tuple[list[int], int, int]] = []
+    monkeypatch.setattr(
+        ingest,
+        "_queue_vee",
+        lambda ldc, meters, first, last, **_: queued.append((meters, first, last)),
+    )
+    real_load_batch = ingest._load_batch
+
+    def other_worker_first(read_file: Any, number: int, *args: Any) -> Any:
+        if number == 1 and not ReadFileBatch.objects.filter(read_file=read_file, number=1):
+            real_load_batch(read_file, number, *args)  # committed; its worker dies: no VEE
+        return real_load_batch(read_file, number, *args)
+
+    monkeypatch.setattr(ingest, "_load_batch", other_worker_first)
+    done = ingest.read_file_ingest(read_file=read_file)
+    assert done.status == ReadFile.Status.LOADED
+    batches = ReadFileBatch.objects.filter(read_file=read_file).count()
+    assert batches >= 3
+    # One VEE per batch this worker loaded, and one for batch 1, queued last.
+    assert len(queued) == batches
+    meters_of_batch_1 = queued[-1][0]
+    assert meters_of_batch_1 and meters_of_batch_1 not in queued[:-1]
