@@ -62,3 +62,13 @@ def test_export_intervals_over_an_empty_range_prints_the_header_and_exits_0(
     assert export(sample_ldc, "--as-received").splitlines() == [
         "meter_id,interval_start_utc,interval_end_utc,kwh,flag"
     ]
+
+
+@pytest.mark.parametrize("interface", ["green_button", "iec61968_9", "multispeak"])
+def test_poison_xml_encoding_is_a_rejection_naming_the_file(
+    sample_ldc: Any, interface: str
+) -> None:
+    data = b'<?xml version="1.0" encoding="UTF-7"?>\n<feed xmlns="http://www.w3.org/2005/Atom"/>\n'
+    read_file = ingest(sample_ldc, interface, data, name="poison.xml")
+    assert read_file.status == "rejected"
+    assert read_file.error.startswith("poison.xml") and "encoding" in read_file.error
