@@ -38,7 +38,13 @@ from meters.reads import day_store, heap, runs
 from meters.reads.day_arrays import incoming_block, merge, merge_new
 from meters.reads.interfaces import INTERFACES, keys_by_last_segment
 from meters.reads.interfaces.base import IntervalBatch, ReadFileError, RegisterBatch
-from meters.reads.resolve import MeterResolver, Reason, check_rules, group_rejections
+from meters.reads.resolve import (
+    MeterResolver,
+    Reason,
+    check_rules,
+    duplicates,
+    group_rejections,
+)
 from meters.reads.spool import Spool, SpooledBatch, batch_figures, file_figures, parse_to_spool
 from portal.access import Actor
 from portal.audit import audit
@@ -265,7 +271,7 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
             _requeue_vee(read_file, number, spool.load(number), resolver)
 
     def load(number: int) -> Loaded:
-        batch = spool.load(number)
+        batch = _without_duplicates(spool.load(number))
         return _load_number(read_file, number, batch, resolver, tz, now)
 
     def committed(number: int, outcome: Loaded) -> None:
@@ -299,6 +305,14 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
     )
     for number in late:
         _requeue_vee(read_file, number, spool.load(number), resolver)
+
+
+def _without_duplicates(batch: SpooledBatch) -> SpooledBatch:
+    """A batch's reads with the duplicate rule applied (meters.reads.resolve.duplicates)."""
+    keep, reason = duplicates(batch.intervals, batch.interval_code)
+    if keep.all() and reason is batch.intervals.reason:
+        return batch
+    return batch.take(keep, reason)
 
 
 @dataclass

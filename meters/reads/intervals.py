@@ -157,6 +157,8 @@ def current_flag_names(flags: np.ndarray) -> np.ndarray:
 def kwh_text(wh: np.ndarray) -> np.ndarray:
     """'1.234' strings of watt-hours, three decimals, vectorised."""
     wh = np.asarray(wh, np.int64)
+    if not wh.size:  # np.strings.zfill of nothing raises (an empty range exports a header)
+        return np.empty(wh.shape, dtype=str)
     sign = np.where(wh < 0, "-", "")
     whole = (np.abs(wh) // 1000).astype(str)
     frac = np.strings.zfill((np.abs(wh) % 1000).astype(str), 3)

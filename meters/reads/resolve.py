@@ -20,7 +20,7 @@ from django.db.models.expressions import RawSQL
 
 from meters.models import Meter, MeterInstallation
 from meters.reads import runs
-from meters.reads.interfaces.base import IntervalBatch, Reason
+from meters.reads.interfaces.base import IntervalBatch, Quality, Reason
 from portal.calendar.localtime import day_number
 from portal.tenancy import LDC
 
@@ -157,6 +157,69 @@ def _one_of(model: type[Model], column: str, values: list[Any], sql_type: str) -
         return
     for i in range(0, len(values), 2000):
         yield Q(**{f"{column}__in": values[i : i + 2000]})
+
+
+def duplicates(batch: IntervalBatch, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reads a file gives twice (same meter code, channel and interval start): which to keep,
+    and each read's Reason code after the rule.
+
+    Identical copies (same length, value and quality) count once: the later ones are dropped.
+    A MISSING interval (a gap a format fills in, e.g. a Green Button block's step without a
+    reading) beside a valued one of the same key is dropped: the value is what the file says.
+    Copies that differ are all rejected records (DUPLICATE_CONFLICT): the file does not say
+    which is right, and nothing is overwritten silently. Reads the parser already rejected
+    take no part. A spooled batch holds every read of its meters, so this sees the whole file.
+    """
+    reason = batch.reasons()
+    keep = np.ones(len(batch), bool)
+    candidates = np.flatnonzero(reason == 0)
+    if len(candidates) < 2:
+        return keep, reason
+    missing = batch.quality == Quality.MISSING
+    # Sorted by key, a key's valued reads before its MISSING ones.
+    order = candidates[
+        np.lexsort(
+            (
+                missing[candidates],
+                batch.start[candidates],
+                batch.channel[candidates],
+                code[candidates],
+            )
+        )
+    ]
+    same = (
+        (code[order][1:] == code[order][:-1])
+        & (batch.channel[order][1:] == batch.channel[order][:-1])
+        & (batch.start[order][1:] == batch.start[order][:-1])
+    )
+    if not same.any():
+        return keep, reason
+    filler = np.r_[False, same & missing[order][1:] & ~missing[order][:-1]]
+    if filler.any():  # MISSING after a valued read of its key (valued reads sort first)
+        group = np.cumsum(np.r_[True, ~same]) - 1
+        valued = np.zeros(int(group[-1]) + 1, bool)
+        valued[group[~missing[order]]] = True
+        drop = missing[order] & valued[group]
+        keep[order[drop]] = False
+        order = order[~drop]
+        same = (
+            (code[order][1:] == code[order][:-1])
+            & (batch.channel[order][1:] == batch.channel[order][:-1])
+            & (batch.start[order][1:] == batch.start[order][:-1])
+        )
+    differs = same & (
+        (batch.wh[order][1:] != batch.wh[order][:-1])
+        | (batch.quality[order][1:] != batch.quality[order][:-1])
+        | (batch.minutes[order][1:] != batch.minutes[order][:-1])
+    )
+    group = np.cumsum(np.r_[True, ~same]) - 1
+    conflict = np.zeros(int(group[-1]) + 1, bool)
+    conflict[group[1:][differs]] = True
+    in_conflict = conflict[group]
+    reason = reason.copy()
+    reason[order[in_conflict]] = Reason.CODE[Reason.DUPLICATE_CONFLICT]
+    keep[order[np.r_[False, same] & ~in_conflict]] = False
+    return keep, reason
 
 
 @dataclass

@@ -151,6 +151,20 @@ class SpooledBatch:
     interval_code: np.ndarray
     register_code: np.ndarray
     _local_days: np.ndarray | None = None
+    duplicates: int = 0  # identical copies of reads the file gave twice, dropped (counted once)
+
+    def take(self, keep: np.ndarray, reason: np.ndarray) -> SpooledBatch:
+        """The intervals at mask ``keep``, with ``reason`` (per read, before) as their codes."""
+        intervals = self.intervals.take(keep)
+        intervals.reason = reason[keep]
+        dropped = int(len(keep) - np.count_nonzero(keep))
+        return SpooledBatch(
+            intervals,
+            self.registers,
+            self.interval_code[keep],
+            self.register_code,
+            duplicates=self.duplicates + dropped,
+        )
 
     def local_days(self, tz: ZoneInfo) -> np.ndarray:
         """Local date of each interval's start (once: the rules and the figures both need it)."""
@@ -500,6 +514,7 @@ ADDITIVE = (
     "intervals_with_value",
     "intervals_missing",
     "intervals_estimated",
+    "intervals_duplicate",
 )
 
 
@@ -508,7 +523,7 @@ def batch_figures(batch: SpooledBatch, tz: ZoneInfo) -> dict[str, int]:
     completeness = Completeness()
     completeness.add(batch.intervals, batch.interval_code, batch.local_days(tz))
     meters = int(batch.interval_code.max()) + 1 if len(batch.interval_code) else 0
-    report = completeness.report(tz, meters)
+    report = completeness.report(tz, meters) | {"intervals_duplicate": batch.duplicates}
     return {name: int(report[name]) for name in ADDITIVE}
 
 

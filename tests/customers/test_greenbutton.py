@@ -60,7 +60,8 @@ def test_feed_reads_back_to_the_same_intervals(minutes: int) -> None:
     parsed = _parse(text)
     order = np.argsort(parsed.start)
     start, wh, quality = _expected(days)
-    assert set(parsed.meter.tolist()) == {"MTR-9"}
+    # the UsagePoint key (#18), resolved by its last segment as the serial
+    assert {str(m).rsplit("/", 1)[-1] for m in parsed.meter.tolist()} == {"MTR-9"}
     assert (parsed.minutes == minutes).all()
     np.testing.assert_array_equal(parsed.start[order], start)
     np.testing.assert_array_equal(parsed.wh[order], wh)

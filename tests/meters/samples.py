@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from meters.reads.interfaces import get_parser
 from meters.reads.interfaces.base import IntervalBatch, ParsedBatch, Quality
 
@@ -117,9 +119,16 @@ def parse_path(interface: str, path: Path, **kwargs: object) -> list[ParsedBatch
         return list(get_parser(interface)(stream, filename=path.name, tz=TORONTO, **kwargs))
 
 
+def serials_of_keys(iv: IntervalBatch) -> IntervalBatch:
+    """Green Button names a meter by its UsagePoint key (``.../UsagePoint/MTR-1001``), resolved
+    by its last segment as the serial when unique: the serial here, as the samples list it."""
+    iv.meter = np.array([str(m).rsplit("/", 1)[-1] for m in iv.meter.tolist()], dtype=object)
+    return iv
+
+
 def interval_rows(batches: list[ParsedBatch]) -> list[IntervalRow]:
     """Rows in the shape of expected.csv, sorted by meter then start."""
-    iv = IntervalBatch.concat([b.intervals for b in batches])
+    iv = serials_of_keys(IntervalBatch.concat([b.intervals for b in batches]))
     rows = []
     for meter, start, minutes, wh, quality in zip(
         iv.meter, iv.start, iv.minutes, iv.wh, iv.quality, strict=True

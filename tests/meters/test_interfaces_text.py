@@ -17,7 +17,7 @@ from meters.reads.interfaces import _localtime, _textfile, get_parser
 from meters.reads.interfaces import cmep as cmep_interface
 from meters.reads.interfaces import csv as csv_interface
 from meters.reads.interfaces._textfile import Batcher
-from meters.reads.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError
+from meters.reads.interfaces.base import IntervalBatch, ParsedBatch, Quality, ReadFileError, Reason
 from portal.calendar.localtime import local_to_utc
 from tests.meters.samples import (
     GENERATED,
@@ -387,7 +387,7 @@ def test_cmep_non_numeric_value_is_rejected(value: str) -> None:
     ("change", "word"),
     [
         ({"record": "MEPMD02"}, "MEPMD02"),
-        ({"units": "KVARH"}, "units"),
+        ({"units": "FURLONG"}, "units"),
         ({"interval": "01000000"}, "interval"),
         ({"interval": "00000000"}, "interval"),
         ({"constant": "0"}, "constant"),
@@ -528,12 +528,9 @@ def test_cmep_block_reader_reads_as_the_line_reader(
         ("202601050300", "202602300300"),
         ("202601050300", "2026010503"),
         ("202601050000", ""),  # a blank first date/time
-        (",KWH,", ",KVARH,"),
         (",1,00000100,", ",0,00000100,"),
         (",00000100,", ",00000000,"),
         (",24,", ",23,"),
-        (",E,", ",W,"),
-        (",BM031,", ",,"),  # no meter ID
         ("MEPMD01", "MEPMD02"),
     ],
 )
@@ -549,6 +546,32 @@ def test_cmep_block_reader_reports_the_line_readers_fault(
         cmep_line_by_line(data)
     assert error.line == expected.value.line == 45
     assert error.reason == expected.value.reason
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (",KWH,", ",KVARH,", Reason.KVARH_NOT_LOADED),
+        (",KWH,", ",KW,", Reason.KW_NOT_LOADED),
+        (",E,", ",W,", Reason.NOT_ELECTRICITY),  # water
+        (",E,", ",G,", Reason.NOT_ELECTRICITY),  # gas
+        (",BM031,", ",,", Reason.NO_METER_ID),
+    ],
+)
+def test_cmep_record_of_another_unit_commodity_or_without_meter_is_a_rejected_record(
+    old: str, new: str, reason: str, cmep_reader: str
+) -> None:
+    # #18: a legal MEPMD01 record this reader does not load is listed (its line and reason),
+    # the rest of the file loads; block and line readers agree.
+    lines = cmep_mixed_lines()
+    lines[44] = lines[44].replace(old, new, 1)
+    data = "\n".join(lines).encode()
+    iv = intervals(parse_bytes("cmep", data))
+    assert columns(parse_bytes("cmep", data)) == columns(cmep_line_by_line(data))
+    rejected = iv.reasons() != 0
+    assert set(iv.line[rejected].tolist()) == {45}
+    assert set(iv.reasons()[rejected].tolist()) == {Reason.CODE[reason]}
+    assert (~rejected).sum() > 0
 
 
 def test_cmep_blank_first_stamp_is_not_filled_from_the_line_before() -> None:

@@ -19,7 +19,14 @@ import pytest
 
 from meters.reads.interfaces import get_parser
 from meters.reads.interfaces._xml import CHUNK_BYTES, iso_to_epoch, parse_decimals
-from meters.reads.interfaces.base import Channel, IntervalBatch, ParsedBatch, Quality, ReadFileError
+from meters.reads.interfaces.base import (
+    Channel,
+    IntervalBatch,
+    ParsedBatch,
+    Quality,
+    ReadFileError,
+    Reason,
+)
 from tests.meters.samples import (
     GENERATED,
     PUBLIC,
@@ -28,6 +35,7 @@ from tests.meters.samples import (
     interval_rows,
     parse_path,
     register_rows,
+    serials_of_keys,
 )
 
 XML_INTERFACES = ("green_button", "iec61968_9", "multispeak")
@@ -53,7 +61,7 @@ def parse_bytes(interface: str, data: bytes, **kwargs: object) -> list[ParsedBat
 
 
 def intervals(batches: list[ParsedBatch]) -> IntervalBatch:
-    return IntervalBatch.concat([b.intervals for b in batches])
+    return serials_of_keys(IntervalBatch.concat([b.intervals for b in batches]))
 
 
 def rows(batches: list[ParsedBatch]) -> list[Row]:
@@ -796,25 +804,37 @@ def test_green_button_block_without_reading_type_is_rejected() -> None:
 
 
 @pytest.mark.parametrize(
-    ("start", "why"),
+    "start",
     [
-        (FALL_BACK_START - 3600, "outside its IntervalBlock"),
-        (FALL_BACK_START + 2 * 3600, "outside its IntervalBlock"),
-        (FALL_BACK_START + 1800, "grid"),
-        (FALL_BACK_START, "duplicate start"),
+        FALL_BACK_START - 3600,  # before its block's interval
+        FALL_BACK_START + 2 * 3600,  # after it
+        FALL_BACK_START + 1800,  # off its grid (the off_grid rule lists it at ingestion)
+        FALL_BACK_START,  # a second reading at a start (the duplicate rule decides)
     ],
 )
-def test_green_button_reading_outside_its_block_is_rejected(start: int, why: str) -> None:
+def test_green_button_reading_is_placed_by_its_own_time_period(start: int) -> None:
+    # #18: ESPI places a reading by its timePeriod; a block's interval that does not cover it
+    # is no reason to refuse the file. The reading keeps its own start; the grid's own steps
+    # stay as they are.
     readings = [gb_reading(FALL_BACK_START, 1), gb_reading(start, 2)]
     entries = gb_hourly("X", FALL_BACK[:2], [1, 2])
     entries[3] = gb_block("X", 1, FALL_BACK_START, 7200, readings)
-    error = reject("green_button", gb_feed(entries))
-    assert why in error.reason
-    assert (
-        error.element
-        == f"UsagePoint[X]/MeterReading[1]/IntervalBlock[1]/IntervalReading[start={start}]"
-    )
-    assert error.line is not None and error.line > 1
+    iv = intervals(parse_bytes("green_button", gb_feed(entries)))
+    placed = sorted(zip(iv.start.tolist(), iv.wh.tolist(), iv.quality.tolist(), strict=True))
+    grid = [(FALL_BACK_START, 1, 0), (FALL_BACK_START + 3600, 0, int(Quality.MISSING))]
+    assert placed == sorted([*grid, (start, 2, 0)])
+    assert not iv.reasons().any()
+
+
+def test_green_button_reading_of_another_duration_is_a_rejected_record() -> None:
+    readings = [gb_reading(FALL_BACK_START, 1), gb_reading(FALL_BACK_START + 3600, 2, 7200)]
+    entries = gb_hourly("X", FALL_BACK[:2], [1, 2])
+    entries[3] = gb_block("X", 1, FALL_BACK_START, 7200, readings)
+    iv = intervals(parse_bytes("green_button", gb_feed(entries)))
+    rejected = iv.reasons() != 0
+    assert iv.start[rejected].tolist() == [FALL_BACK_START + 3600]
+    assert iv.reasons()[rejected].tolist() == [Reason.CODE[Reason.DURATION]]
+    assert (iv.line[rejected] > 1).all()
 
 
 @pytest.mark.parametrize(
@@ -852,20 +872,31 @@ def test_green_button_unknown_quality_code_is_rejected(code: str) -> None:
     )
 
 
+def test_green_button_reading_type_interval_length_not_in_minutes_is_rejected() -> None:
+    entries = gb_hourly("X", FALL_BACK[:1], [1])
+    entries[2] = gb_reading_type("RT1", seconds=90)
+    error = reject("green_button", gb_feed(entries))
+    assert "intervalLength" in error.reason and "ReadingType" in (error.element or "")
+
+
 @pytest.mark.parametrize(
-    ("change", "word"),
+    ("change", "reason"),
     [
-        ({"uom": 38}, "uom"),
-        ({"accumulation": 1}, "accumulationBehaviour"),
-        ({"flow": 4}, "flowDirection"),
-        ({"seconds": 90}, "intervalLength"),
+        ({"uom": 38}, Reason.KW_NOT_LOADED),
+        ({"uom": 73}, Reason.KVARH_NOT_LOADED),
+        ({"accumulation": 1}, Reason.NOT_INTERVAL_DATA),
+        ({"flow": 4}, Reason.FLOW_NOT_LOADED),
     ],
 )
-def test_green_button_unusable_reading_type_is_rejected(change: dict[str, int], word: str) -> None:
+def test_green_button_legal_reading_type_beyond_kwh_is_listed_not_a_rejected_file(
+    change: dict[str, int], reason: str
+) -> None:
+    # #18: a unit, accumulation or flow ESPI allows never rejects the file: its readings are
+    # rejected records with the reason (espi.xsd ReadingType; uom codes of IEC 61968-9).
     entries = gb_hourly("X", FALL_BACK[:1], [1])
     entries[2] = gb_reading_type("RT1", **change)
-    error = reject("green_button", gb_feed(entries))
-    assert word in error.reason and "ReadingType" in (error.element or "")
+    iv = intervals(parse_bytes("green_button", gb_feed(entries)))
+    assert iv.reasons().tolist() == [Reason.CODE[reason]]
 
 
 @pytest.mark.parametrize("value", ["1.5", "n/a", "1e3", ""])

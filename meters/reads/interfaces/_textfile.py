@@ -423,6 +423,7 @@ _INTERVAL_TYPES = {
     "quality": np.uint8,
     "channel": np.uint8,
     "line": np.int32,
+    "reason": np.uint8,  # a Reason code: a record the parser lists as not loaded (#18)
 }
 _REGISTER_FIELDS = ("meter", "read_at", "wh", "channel", "line")
 
@@ -457,7 +458,13 @@ class Batcher:
 
     def add_intervals(self, meter: str | np.ndarray, start: np.ndarray, **columns: object) -> None:
         """Queue intervals: ``minutes``, ``wh``, ``quality`` and ``line`` scalars or arrays."""
-        values = {**columns, "meter": meter, "start": start, "channel": int(Channel.DELIVERED)}
+        values = {
+            "reason": 0,
+            **columns,
+            "meter": meter,
+            "start": start,
+            "channel": int(Channel.DELIVERED),
+        }
         for name, parts in self._columns.items():
             parts.append(values[name])
         self._counts.append(int(start.shape[0]))
@@ -512,12 +519,7 @@ class Batcher:
         self._registers, self._records = [], 0
         step = max(self.size, 1)
         for offset in range(0, max(len(intervals), 1), step):
-            part = IntervalBatch(
-                **{
-                    name: getattr(intervals, name)[offset : offset + step]
-                    for name in _INTERVAL_TYPES
-                }
-            )
+            part = intervals.take(slice(offset, offset + step))
             yield ParsedBatch(part, registers, records)
             registers, records = RegisterBatch(), 0
 

@@ -105,6 +105,13 @@ class XmlReader:
         except (LookupError, UnicodeError) as exc:  # from the encoding the declaration names
             reason = f"unsupported character encoding: {exc}"
             raise ReadFileError(reason, file=self.filename, line=1, element="<?xml?>") from None
+        except ValueError as exc:
+            # pyexpat refuses a declared multi-byte encoding it cannot decode (UTF-7, ...) with
+            # a bare ValueError: a poison file, rejected naming it (#18), never a 500.
+            if "encoding" not in str(exc):
+                raise
+            reason = f"unsupported character encoding: {exc}"
+            raise ReadFileError(reason, file=self.filename, line=1, element="<?xml?>") from None
         yield
 
     def _make_parser(self) -> pyexpat.XMLParserType:

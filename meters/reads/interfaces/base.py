@@ -131,7 +131,14 @@ class Reason:
     DUPLICATE_CONFLICT = "duplicate_conflict"
     DURATION = "reading_duration"
     NOT_ELECTRICITY = "not_electricity"
-    UNIT_NOT_LOADED = "unit_not_loaded"
+    UNIT_NOT_LOADED = "not_loaded_unit"
+    KVARH_NOT_LOADED = "not_loaded_kvarh"
+    KVAH_NOT_LOADED = "not_loaded_kvah"
+    KW_NOT_LOADED = "not_loaded_kw"
+    KVAR_NOT_LOADED = "not_loaded_kvar"
+    KVA_NOT_LOADED = "not_loaded_kva"
+    NOT_INTERVAL_DATA = "not_interval_data"
+    FLOW_NOT_LOADED = "not_loaded_flow"
     REGISTER_DECREASE = "register_decrease"
     NO_METER_ID = "no_meter_id"
 
@@ -150,7 +157,19 @@ class Reason:
         ),
         DURATION: "reading's duration is not its channel's interval length",
         NOT_ELECTRICITY: "not electricity (gas, water, ...): not loaded",
-        UNIT_NOT_LOADED: "energy other than kWh (kvarh, kW, ...): listed, not loaded",
+        UNIT_NOT_LOADED: "a unit other than kWh: listed, not loaded",
+        KVARH_NOT_LOADED: "reactive energy (kvarh, IEC 61968-9 uom 73 VArh): listed, not loaded",
+        KVAH_NOT_LOADED: "apparent energy (kVAh, uom 71 VAh): listed, not loaded",
+        KW_NOT_LOADED: "demand (kW, uom 38 W): listed, not loaded",
+        KVAR_NOT_LOADED: "reactive power (kvar, uom 63 VAr): listed, not loaded",
+        KVA_NOT_LOADED: "apparent power (kVA, uom 61 VA): listed, not loaded",
+        NOT_INTERVAL_DATA: (
+            "readings are not interval (delta) energy (accumulationBehaviour other than 4):"
+            " listed, not loaded"
+        ),
+        FLOW_NOT_LOADED: (
+            "flow direction other than delivered (1) or received (19): listed, not loaded"
+        ),
         REGISTER_DECREASE: "cumulative register value goes down: no interval energy from it",
         NO_METER_ID: "record names no meter",
     }
@@ -169,6 +188,13 @@ class Reason:
         NOT_ELECTRICITY,
         UNIT_NOT_LOADED,
         REGISTER_DECREASE,
+        KVARH_NOT_LOADED,
+        KVAH_NOT_LOADED,
+        KW_NOT_LOADED,
+        KVAR_NOT_LOADED,
+        KVA_NOT_LOADED,
+        NOT_INTERVAL_DATA,
+        FLOW_NOT_LOADED,
         NO_METER_ID,
     )
     CODE = {name: code for code, name in enumerate(NAMES)}

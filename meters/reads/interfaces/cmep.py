@@ -45,6 +45,7 @@ from meters.reads.interfaces.base import (
     ParsedBatch,
     Quality,
     ReadFileError,
+    Reason,
     RegisterBatch,
     kwh_to_wh,
     out_of_range,
@@ -66,6 +67,19 @@ _UNITS = {
     "KWHREG": (1000.0, True),
     "WHREG": (1.0, True),
 }
+# Units MEPMD01 allows that are not delivered energy in kWh/Wh (CMEP, California PUC / UtiliSmart
+# "Common Metering Exchange Protocol", field 11 units of measure): their records are listed as
+# rejected records with the unit, never a reason to reject the file (#18).
+_OTHER_UNITS = {
+    **dict.fromkeys(("KVARH", "VARH", "KVARHREG", "VARHREG"), Reason.KVARH_NOT_LOADED),
+    **dict.fromkeys(("KVAH", "VAH", "KVAHREG", "VAHREG"), Reason.KVAH_NOT_LOADED),
+    **dict.fromkeys(("KW", "W", "KWREG", "KWDMD"), Reason.KW_NOT_LOADED),
+    **dict.fromkeys(("KVAR", "VAR"), Reason.KVAR_NOT_LOADED),
+    **dict.fromkeys(("KVA", "VA"), Reason.KVA_NOT_LOADED),
+    **dict.fromkeys(("PF", "V", "A", "VOLTS", "AMPS"), Reason.UNIT_NOT_LOADED),
+}
+# Field 10, commodity: E electricity; G gas, W water, S steam, ... are other commodities.
+_ELECTRICITY = "E"
 _LETTERS = {
     "R": Quality.ACTUAL,
     "A": Quality.ACTUAL,
@@ -91,6 +105,14 @@ _FLAG_BYTES[list(b"0123456789 ")] = True
 
 class _RecordError(ValueError):
     """A fault inside one record; the caller adds the file name and line."""
+
+
+class _NotLoaded(Exception):
+    """A well-formed record this reader lists as a rejected record: ``reason`` (a Reason)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -146,7 +168,11 @@ def _read_line(text: str, line: int, filename: str, tz: ZoneInfo, batcher: Batch
     """Read one record into ``batcher``; any fault becomes a ReadFileError naming the line."""
     try:
         fields = split_fields(text)
-        header = _header(fields)
+        try:
+            header = _header(fields)
+        except _NotLoaded as exc:
+            _list_not_loaded(fields, exc.reason, line, tz, batcher)
+            return
         triplets = _triplets(fields, header, tz)
     except (_RecordError, ValueError, IndexError, OverflowError) as exc:
         raise ReadFileError(str(exc), file=filename, line=line) from None
@@ -162,6 +188,26 @@ def _read_line(text: str, line: int, filename: str, tz: ZoneInfo, batcher: Batch
         wh=triplets.wh,
         quality=triplets.quality,
         line=line,
+    )
+
+
+def _list_not_loaded(
+    fields: list[str], reason: str, line: int, tz: ZoneInfo, batcher: Batcher
+) -> None:
+    """A record without a meter id, of another commodity or unit: its triplets (checked as any
+    record's) are queued as intervals carrying ``reason``, to be listed, never stored."""
+    interval = _interval_seconds(fields[12])
+    header = _Header(fields[7], 1000.0, interval == 0, interval, len(fields[14::3]))
+    triplets = _triplets(fields, header, tz)
+    batcher.count_records(1)
+    batcher.add_intervals(
+        header.meter,
+        triplets.ends - interval,
+        minutes=max(interval // 60, 1),
+        wh=np.zeros(len(triplets.ends), np.int64),
+        quality=triplets.quality,
+        line=line,
+        reason=Reason.CODE[reason],
     )
 
 
@@ -181,15 +227,21 @@ def _header(fields: list[str]) -> _Header:
     wanted = HEADER_FIELDS + 3 * count
     if len(fields) != wanted:
         raise _RecordError(f"declares {count} triplets ({wanted} fields), has {len(fields)} fields")
-    if not fields[7]:
-        raise _RecordError("meter ID (field 8) is empty")
     channel = _channel(*fields[9:13])
+    if not fields[7].strip():
+        raise _NotLoaded(Reason.NO_METER_ID)
     return _Header(fields[7], channel.scale, channel.register, channel.interval, count)
 
 
 def _channel(commodity: str, units: str, constant: str, interval: str) -> _Channel:
     """Fields 10 to 13, checked: what every triplet of the record is measured in."""
-    if commodity != "E":
+    if commodity != _ELECTRICITY and commodity.strip():
+        _interval_seconds(interval)
+        raise _NotLoaded(Reason.NOT_ELECTRICITY)
+    if units in _OTHER_UNITS:
+        _interval_seconds(interval)
+        raise _NotLoaded(_OTHER_UNITS[units])
+    if commodity != _ELECTRICITY:
         raise _RecordError(f"commodity {commodity[:20]!r} (field 10) is not E (electricity)")
     if units not in _UNITS:
         raise _RecordError(f"units {units[:20]!r} (field 11) are not one of KWH, WH, KWHREG, WHREG")
@@ -728,8 +780,8 @@ def _read_channel(text: bytes) -> tuple[_Channel, int] | None:
     try:
         commodity, units, constant, interval, count = text.decode("utf-8").split(",")
         return _channel(commodity, units, constant, interval), _whole(count, "count")
-    except (ValueError, OverflowError):  # _RecordError and UnicodeDecodeError among them
-        return None
+    except (ValueError, OverflowError, _NotLoaded):  # _RecordError, UnicodeDecodeError among them
+        return None  # the per-line reader decides (and lists a record it does not load)
 
 
 def _fast_ends(

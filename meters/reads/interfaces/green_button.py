@@ -5,6 +5,22 @@ Resources are Atom entries tied together by links: an IntervalBlock's self link 
 so the meter ID (the last segment of the UsagePoint self link) follows from the MeterReading
 link. The MeterReading names its ReadingType by a ``related`` link or embeds it (ESPI 4.0).
 
+Links are resolved as Atom says (RFC 4287 section 2 with xml:base, RFC 3986 section 5.2): relative
+to the entry (``ReadingType/07``), absolute, with or without a leading slash; a resource is then
+named by its path from the ``RetailCustomer``/``User`` segment on (or from the first ESPI resource
+segment), so ``/ReadingType/07`` and ``https://host/espi/1_1/resource/ReadingType/07`` are one.
+A UsagePoint's key (the meter as this file names it) is its self link so named
+(``User/9b6c7063/UsagePoint/01``); meters.reads.resolve resolves it by external_id, else by its
+last segment as the serial when that is unique in the file (KEYS_BY_LAST_SEGMENT).
+
+What ESPI allows but is not delivered/received Wh (espi.xsd ReadingType: commodity other than
+electricity, uom other than 72 Wh, accumulationBehaviour other than 4 deltaData, flowDirection
+other than 1 forward / 19 reverse) and a UsagePoint whose ServiceCategory kind is not 0
+(electricity) are listed as rejected records with the reason, never a rejected file. A reading
+whose duration is not its channel's interval length is a rejected record (the rest loads); a
+reading is placed by its own timePeriod, also outside its block's interval. intervalLength is
+optional (minOccurs 0): without it the channel's interval is its readings' usual duration.
+
 Entries may come in any order. Only the small resources (MeterReading and ReadingType fields)
 are kept for the whole file. The readings' texts are collected as they come and converted, all
 blocks at once, after each chunk of the file; a block is emitted as soon as its ReadingType is
@@ -19,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import BinaryIO, NoReturn, cast
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -46,7 +63,11 @@ from meters.reads.interfaces.base import (
     ParsedBatch,
     Quality,
     ReadFileError,
+    Reason,
 )
+
+# Green Button names meters by UsagePoint keys whose last segment may be the serial.
+KEYS_BY_LAST_SEGMENT = True
 
 # Sanity bounds: an intervalLength of at most a day, a block of at most a year (366 days), and
 # instants within the years local times are read in (1900-2199).
@@ -74,13 +95,43 @@ DURATION = qname(NS_ESPI, "duration")
 VALUE = qname(NS_ESPI, "value")
 READING_TYPE_FIELDS = (
     "accumulationBehaviour",
+    "commodity",
     "flowDirection",
     "intervalLength",
     "powerOfTenMultiplier",
     "uom",
 )
 
+SERVICE_CATEGORY = qname(NS_ESPI, "ServiceCategory")
+KIND = qname(NS_ESPI, "kind")
+XML_BASE = qname("http://www.w3.org/XML/1998/namespace", "base")
+# The base of a document with no xml:base (RFC 3986 5.1.4: the application's default): any
+# hierarchical URI; only the resolved path is kept.
+DOCUMENT_BASE = "https://feed.invalid/"
+# Where a resource's name starts in a link's path: the customer's resources, then the ESPI
+# resources not under a customer (espi.xsd / the ESPI REST paths .../resource/<Resource>/...).
+CUSTOMER_ROOTS = ("RetailCustomer", "User")
+RESOURCE_ROOTS = (
+    "ReadingType",
+    "LocalTimeParameters",
+    "Subscription",
+    "UsagePoint",
+    "ApplicationInformation",
+    "Authorization",
+)
+
+# espi.xsd UnitSymbolKind, CommodityKind and ServiceKind (NAESB REQ.21; IEC 61968-9 codes).
 UOM_WH = 72
+UOM_REASON = {
+    73: "not_loaded_kvarh",  # VArh, reactive energy
+    71: "not_loaded_kvah",  # VAh, apparent energy
+    38: "not_loaded_kw",  # W, demand
+    63: "not_loaded_kvar",  # VAr
+    61: "not_loaded_kva",  # VA
+}
+NOT_ELECTRIC_UOM = {42, 119, 128, 169}  # m3, therm, US gallon, ft3 (gas, water)
+ELECTRIC_COMMODITIES = {0, 1, 2}  # not applicable, electricity secondary / primary metered
+ELECTRIC_SERVICE = 0  # ServiceCategory kind 0 electricity (1 gas, 2 water, ...)
 _SIGNED_INTEGER = re.compile(r"-?[0-9]+")
 ACCUMULATION_DELTA = 4
 FLOW_CHANNEL = {1: Channel.DELIVERED, 19: Channel.RECEIVED}
@@ -91,6 +142,18 @@ QUALITY_CODES = {
     **dict.fromkeys((7, 8, 9, 11, 12, 15), Quality.ESTIMATED),
     **dict.fromkeys((10, 13, 16, 18), Quality.SUSPECT),
 }
+
+
+def resolve_link(href: str, base: str) -> str:
+    """An Atom link resolved against ``base`` (RFC 3986 5.2) and named by its resource path
+    (see the module docstring): ``User/9b6c7063/UsagePoint/01``, ``ReadingType/07``."""
+    url = urljoin(base, href.strip())
+    segments = [s for s in urlsplit(url).path.split("/") if s]
+    for roots in (CUSTOMER_ROOTS, RESOURCE_ROOTS):
+        at = next((i for i, segment in enumerate(segments) if segment in roots), None)
+        if at is not None:
+            return "/".join(segments[at:])
+    return url.rstrip("/")
 
 
 def resource_label(href: str) -> str:
@@ -113,38 +176,48 @@ def parent_resource(href: str, kind: str) -> str | None:
 class ReadingType:
     """The ReadingType fields a parser needs."""
 
-    seconds: int  # intervalLength
+    seconds: int | None  # intervalLength (optional: then the readings' usual duration)
     power_of_ten: int
     channel: Channel
+    reject: str | None = None  # a Reason name: the readings are listed, not loaded
 
 
 def reading_type(fields: dict[str, str]) -> ReadingType:
-    """Validate raw ReadingType fields; ValueError with the reason if they cannot be loaded."""
+    """Validate raw ReadingType fields; ValueError with the reason if they cannot be read.
+
+    Every field of espi.xsd's ReadingType is optional (minOccurs 0) but uom: without
+    accumulationBehaviour the readings are taken as interval data (4, what an IntervalBlock
+    holds), without flowDirection as delivered (1), without powerOfTenMultiplier as 10^0.
+    """
     codes: dict[str, int] = {}
     for name in READING_TYPE_FIELDS:
-        text = fields.get(name, "0" if name == "powerOfTenMultiplier" else None)
+        text = fields.get(name)
         if text is None:
-            raise ValueError(f"ReadingType has no {name}")
+            continue
         if not _SIGNED_INTEGER.fullmatch(text):
             raise ValueError(f"ReadingType {name} {shown(text)} is not an integer")
         codes[name] = int(text)
-    if codes["uom"] != UOM_WH:
-        raise ValueError(f"ReadingType uom {codes['uom']} is not 72 (Wh)")
-    if codes["accumulationBehaviour"] != ACCUMULATION_DELTA:
-        raise ValueError(
-            f"ReadingType accumulationBehaviour {codes['accumulationBehaviour']} is not 4 (delta)"
-        )
-    if codes["flowDirection"] not in FLOW_CHANNEL:
-        raise ValueError(f"ReadingType flowDirection {codes['flowDirection']} is not 1 or 19")
-    seconds = codes["intervalLength"]
-    if seconds <= 0 or seconds % 60 or seconds > MAX_INTERVAL_SECONDS:
+    if "uom" not in codes:
+        raise ValueError("ReadingType has no uom")
+    seconds = codes.get("intervalLength")
+    if seconds is not None and (seconds <= 0 or seconds % 60 or seconds > MAX_INTERVAL_SECONDS):
         raise ValueError(
             f"ReadingType intervalLength {seconds} is not a whole number of minutes up to a day"
         )
-    if abs(codes["powerOfTenMultiplier"]) > MAX_POWER_OF_TEN:
-        power = codes["powerOfTenMultiplier"]
+    power = codes.get("powerOfTenMultiplier", 0)
+    if abs(power) > MAX_POWER_OF_TEN:
         raise ValueError(f"ReadingType powerOfTenMultiplier {power} is not a metric prefix")
-    return ReadingType(seconds, codes["powerOfTenMultiplier"], FLOW_CHANNEL[codes["flowDirection"]])
+    uom, flow = codes["uom"], codes.get("flowDirection", 1)
+    reject = None
+    if codes.get("commodity", 0) not in ELECTRIC_COMMODITIES or uom in NOT_ELECTRIC_UOM:
+        reject = Reason.NOT_ELECTRICITY
+    elif uom != UOM_WH:
+        reject = UOM_REASON.get(uom, Reason.UNIT_NOT_LOADED)
+    elif codes.get("accumulationBehaviour", ACCUMULATION_DELTA) != ACCUMULATION_DELTA:
+        reject = Reason.NOT_INTERVAL_DATA
+    elif flow not in FLOW_CHANNEL:
+        reject = Reason.FLOW_NOT_LOADED
+    return ReadingType(seconds, power, FLOW_CHANNEL.get(flow, Channel.DELIVERED), reject)
 
 
 def quality_of_codes(codes: list[str]) -> Quality:
@@ -230,6 +303,7 @@ class _Entry:
     reading_type: dict[str, str] | None = None  # a ReadingType entry's, or one embedded
     spans: list[_Span] = field(default_factory=list)
     complete: bool = False
+    service_kind: str | None = None  # a UsagePoint's ServiceCategory/kind
 
     def link(self, rel: str) -> str | None:
         """The first link with relation ``rel``."""
@@ -277,10 +351,15 @@ class _Parser:
         self.meter_readings: dict[str, str | None] = {}
         self.validated: dict[str, ReadingType] = {}  # MeterReading link -> its ReadingType
         self.pending: dict[str, list[tuple[_Span, Columns]]] = {}  # by MeterReading link
+        self.feed_base = DOCUMENT_BASE
+        self.entry_base = DOCUMENT_BASE
+        self.service_kinds: dict[str, str] = {}  # UsagePoint link -> ServiceCategory kind
         self._register_handlers()
 
     def _register_handlers(self) -> None:
         on_start, on_end = self.reader.on_start, self.reader.on_end
+        on_start(FEED, self._start_feed)
+        on_end(KIND, self._end_kind)
         on_start(ENTRY, self._start_entry)
         on_end(ENTRY, self._end_entry)
         on_start(LINK, self._start_link)
@@ -306,14 +385,24 @@ class _Parser:
 
     # --- entries ---------------------------------------------------------------------------
 
-    def _start_entry(self, _attributes: dict[str, str]) -> None:
+    def _start_feed(self, attributes: dict[str, str]) -> None:
+        if XML_BASE in attributes:  # RFC 4287 2 / XML Base: the feed's links resolve against it
+            self.feed_base = urljoin(DOCUMENT_BASE, attributes[XML_BASE].strip())
+
+    def _start_entry(self, attributes: dict[str, str]) -> None:
         self.entries += 1
         self.entry = _Entry(self.entries, self.reader.line())
+        base = attributes.get(XML_BASE)
+        self.entry_base = urljoin(self.feed_base, base.strip()) if base else self.feed_base
 
     def _start_link(self, attributes: dict[str, str]) -> None:
         if self.entry is not None and self.stack and self.stack[-1] == ENTRY:
-            href = attributes.get("href", "").strip().rstrip("/")
+            href = resolve_link(attributes.get("href", ""), self.entry_base)
             self.entry.links.append((attributes.get("rel", "alternate"), href))
+
+    def _end_kind(self, text: str) -> None:
+        if self.entry is not None and self.stack and self.stack[-1] == SERVICE_CATEGORY:
+            self.entry.service_kind = text.strip()
 
     def _start_resource(self, kind: str, _attributes: dict[str, str]) -> None:
         if self.entry is not None and self.stack[-1] == CONTENT:
@@ -323,6 +412,8 @@ class _Parser:
         entry, self.entry = self.entry, None
         if entry is None:
             return
+        if entry.kind == "UsagePoint" and entry.service_kind is not None:
+            self.service_kinds[self._self_link(entry)] = entry.service_kind
         if entry.kind == "ReadingType":
             self._add_reading_type(entry)
         elif entry.kind == "MeterReading":
@@ -365,7 +456,9 @@ class _Parser:
             self.reading_types[href] = (entry.reading_type, where, entry.line)
             self.meter_readings[href] = href
         else:
-            related = (h for rel, h in entry.links if rel == "related" and "/ReadingType/" in h)
+            related = (
+                h for rel, h in entry.links if rel == "related" and "ReadingType" in h.split("/")
+            )
             self.meter_readings[href] = next(related, None)
         if href in self.pending:
             self._flush_pending(href)
@@ -437,7 +530,8 @@ class _Parser:
             raise self._error(reason, entry.label(), entry.line)
         for number, span in enumerate(entry.spans, start=1):
             span.label = entry.label() + (f"#{number}" if len(entry.spans) > 1 else "")
-            span.meter_reading, span.meter = meter_reading, usage_point.rsplit("/", 1)[-1]
+            # The UsagePoint's key: its link from RetailCustomer/ or User/ on (resolve_link).
+            span.meter_reading, span.meter = meter_reading, usage_point
 
     # --- conversion, once per chunk, of every block whose entry has closed -----------------
 
@@ -554,72 +648,120 @@ class _Parser:
         return first, duration // step
 
     def _emit(self, spans: list[_Span], columns: Columns) -> None:
-        """Intervals of blocks laid end to end in ``columns``: a full grid per block."""
-        starts, no_start, _, _, values, quality, lines = columns
-        kinds = [self.validated[span.meter_reading] for span in spans]
-        firsts, steps, sizes = self._grids(spans, kinds)
+        """Intervals of blocks laid end to end in ``columns``: a full grid per block (a step
+        without a reading is a MISSING interval), and each reading the grid cannot hold (outside
+        its block's interval, off its grid, a second one at a start, or rejected with a reason)
+        as an interval of its own at its own timePeriod start."""
+        starts, no_start, durations, no_duration, values, quality, lines = columns
         lengths = span_lengths([(span.begin, span.end) for span in spans])
+        kinds = [self._with_step(span, spans, lengths, durations, no_duration) for span in spans]
+        rejected = [self._rejection(span, kind) for span, kind in zip(spans, kinds, strict=True)]
+        firsts, steps, sizes = self._grids(spans, kinds, rejected)
         if no_start.any():
             starts = _implicit_starts(spans, starts, no_start, firsts, steps)
-        at = self._grid_positions(spans, columns, starts, firsts, steps, sizes)
-        total = int(sizes.sum())
+        step = np.repeat(steps, lengths)
+        reason = np.repeat(np.array(rejected, np.uint8), lengths)
+        reason[(reason == 0) & ~no_duration & (durations != step)] = Reason.CODE[Reason.DURATION]
+        offsets = starts - np.repeat(firsts, lengths)
+        at = np.repeat(np.cumsum(sizes) - sizes, lengths) + offsets // step
+        inside = np.flatnonzero(
+            (reason == 0)
+            & (offsets >= 0)
+            & (offsets < step * np.repeat(sizes, lengths))
+            & (offsets % step == 0)
+        )
+        _, first = np.unique(at[inside], return_index=True)  # a second reading at a start: own
+        in_grid = np.zeros(len(starts), bool)
+        in_grid[inside[first]] = True
+        extra = ~in_grid
+        far = extra & ((starts < EARLIEST) | (starts > LATEST))
+        if far.any():
+            index = int(np.flatnonzero(far)[0])
+            reason_text = (
+                f"reading outside its IntervalBlock, at a start out of range ({starts[index]})"
+            )
+            self._reading_error(spans, starts.tolist(), lines, index, reason_text)
         powers = np.repeat([kind.power_of_ten for kind in kinds], lengths)
         try:
             wh = scaled_wh_each(values, powers)
         except EnergyRangeError as exc:
             self._reading_error(spans, starts.tolist(), lines, exc.index, str(exc), "/value")
-        batch = interval_batch(
-            np.repeat(np.array([span.meter for span in spans], dtype=object), sizes),
+        meters = np.array([span.meter for span in spans], dtype=object)
+        channels = np.array([int(kind.channel) for kind in kinds], np.uint8)
+        total = int(sizes.sum())
+        where = at[in_grid]
+        grid = interval_batch(
+            np.repeat(meters, sizes),
             np.repeat(firsts, sizes) + position_in_span(sizes) * np.repeat(steps, sizes),
             np.repeat(steps // 60, sizes),
-            _scatter(at, wh, np.zeros(total, np.int64)),
-            _scatter(at, quality, np.full(total, Quality.MISSING, np.uint8)),
-            np.repeat([int(kind.channel) for kind in kinds], sizes),
-            _scatter(at, lines, np.repeat([span.line for span in spans], sizes)),
+            _scatter(where, wh[in_grid], np.zeros(total, np.int64)),
+            _scatter(where, quality[in_grid], np.full(total, Quality.MISSING, np.uint8)),
+            np.repeat(channels, sizes),
+            _scatter(where, lines[in_grid], np.repeat([span.line for span in spans], sizes)),
         )
-        self.builder.add(batch, _scatter(at, True, np.zeros(total, bool)))
+        self.builder.add(grid, _scatter(where, True, np.zeros(total, bool)))
+        if extra.any():
+            own = interval_batch(
+                np.repeat(meters, lengths)[extra],
+                starts[extra],
+                (step // 60)[extra],
+                wh[extra],
+                quality[extra],
+                np.repeat(channels, lengths)[extra],
+                lines[extra],
+            )
+            own.reason = reason[extra]
+            self.builder.add(own)
 
-    def _grids(self, spans: list[_Span], kinds: list[ReadingType]) -> tuple[np.ndarray, ...]:
-        """Per block: its first interval start, intervalLength and number of intervals."""
-        grids = [
-            (*self._interval(s, k.seconds), k.seconds) for s, k in zip(spans, kinds, strict=True)
-        ]
+    def _with_step(
+        self,
+        span: _Span,
+        spans: list[_Span],
+        lengths: np.ndarray,
+        durations: np.ndarray,
+        no_duration: np.ndarray,
+    ) -> ReadingType:
+        """The span's ReadingType with its interval length: intervalLength, or (optional in
+        espi.xsd) the usual duration of its MeterReading's readings, fixed at first sight."""
+        kind = self.validated[span.meter_reading]
+        if kind.seconds is not None:
+            return kind
+        mine = np.repeat([s.meter_reading == span.meter_reading for s in spans], lengths)
+        seen = durations[mine & ~no_duration]
+        seen = seen[(seen > 0) & (seen % 60 == 0) & (seen <= MAX_INTERVAL_SECONDS)]
+        if not len(seen):
+            if kind.reject is None:
+                reason = "ReadingType has no intervalLength and its readings no usable duration"
+                raise self._error(reason, span.label, span.line)
+            seconds = 3600  # listed as rejected records only: any length places them
+        else:
+            values, counts = np.unique(seen, return_counts=True)
+            seconds = int(values[np.argmax(counts)])
+        kind = replace(kind, seconds=seconds)
+        self.validated[span.meter_reading] = kind
+        return kind
+
+    def _rejection(self, span: _Span, kind: ReadingType) -> int:
+        """The Reason code of every reading of the span (0: loaded)."""
+        service = self.service_kinds.get(span.meter)
+        if service is not None and service != str(ELECTRIC_SERVICE):
+            return Reason.CODE[Reason.NOT_ELECTRICITY]  # UsagePoint ServiceCategory gas, water
+        return Reason.CODE[kind.reject] if kind.reject else 0
+
+    def _grids(
+        self, spans: list[_Span], kinds: list[ReadingType], rejected: list[int]
+    ) -> tuple[np.ndarray, ...]:
+        """Per block: its first interval start, interval length and number of intervals (no
+        grid for a block whose readings are all rejected)."""
+        grids = []
+        for span, kind, reason in zip(spans, kinds, rejected, strict=True):
+            seconds = int(kind.seconds or 3600)
+            first, size = self._interval(span, seconds) if not reason else (0, 0)
+            grids.append((first, size, seconds))
         firsts, sizes, steps = (
             np.array(column, dtype=np.int64) for column in zip(*grids, strict=True)
         )
         return firsts, steps, sizes
-
-    def _grid_positions(
-        self,
-        spans: list[_Span],
-        columns: Columns,
-        starts: np.ndarray,
-        firsts: np.ndarray,
-        steps: np.ndarray,
-        sizes: np.ndarray,
-    ) -> np.ndarray:
-        """Position of each reading in the grids laid end to end; an error if it has none."""
-        _, _, durations, no_duration, _, _, lines = columns
-        lengths = span_lengths([(span.begin, span.end) for span in spans])
-        step = np.repeat(steps, lengths)
-        offsets = starts - np.repeat(firsts, lengths)
-        at = np.repeat(np.cumsum(sizes) - sizes, lengths) + offsets // step
-        outside = (offsets < 0) | (offsets >= step * np.repeat(sizes, lengths))
-        # Counted inside the grids only: a start far outside is an error, not an array size.
-        inside = at[~outside]
-        repeated = np.zeros(at.size, dtype=bool)
-        repeated[~outside] = np.bincount(inside, minlength=int(sizes.sum()))[inside] > 1
-        problems = (
-            (outside, "outside its IntervalBlock"),
-            (offsets % step != 0, "off the intervalLength grid of its IntervalBlock"),
-            (~no_duration & (durations != step), "with a duration other than intervalLength"),
-            (repeated, "with a duplicate start in its IntervalBlock"),
-        )
-        for bad, what in problems:
-            if bad.any():
-                index = int(np.flatnonzero(bad)[0])
-                self._reading_error(spans, starts.tolist(), lines, index, f"reading {what}")
-        return at
 
 
 def _scatter(at: np.ndarray, values: np.ndarray | bool, into: np.ndarray) -> np.ndarray:
