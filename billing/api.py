@@ -221,7 +221,7 @@ class ReplacementNoticeViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type
 
     def get_queryset(self) -> Any:
         rows = ReplacementNotice.objects.for_ldc(self.ldc).select_related(
-            "request__sdp", "replaces", "quantity__meter"
+            "request__sdp", "replaces__meter", "quantity__meter"
         )
         if self.request.query_params.get("open") in ("1", "true", "yes"):
             rows = rows.filter(acknowledged_at__isnull=True)
