@@ -2,8 +2,11 @@
 
 The feed is what meters.reads.interfaces.green_button reads (samples/README.md, section 3): one
 UsagePoint per meter (its serial is the last segment of the self link, as this project reads
-it), a MeterReading naming a ReadingType by a related link, and one IntervalBlock per stored UTC
-day, clipped to the range. Missing intervals are left out of their block (ESPI: a gap is
+it), a MeterReading naming a ReadingType by a related link, and one IntervalBlock per local day
+(NAESB REQ.21: a block per day of the customer's own calendar, 23 or 25 hours across DST),
+clipped to the range. Every feed validates against NAESB's espi.xsd and the Green Button
+Alliance's atom.xsd (tests/data/espi/). Connect My Data (connect/) builds its resources from
+the same entries. Missing intervals are left out of their block (ESPI: a gap is
 missing); estimated and edited values carry ReadingQuality 8 and 7, suspect ones 10. Every
 reading's text is built by numpy string operations over whole arrays; nothing here loops over
 intervals in Python or touches the ORM.
@@ -55,8 +58,9 @@ class Flat:
     missing: np.ndarray  # bool
 
 
-def flatten(days: MeterDays) -> Flat:
-    """Every slot of the meter's days inside its span, with its ESPI quality."""
+def flatten(days: MeterDays, tz: ZoneInfo | None = None) -> Flat:
+    """Every slot of the meter's days inside its span, with its ESPI quality; ``block`` numbers
+    the local day of each slot (the day in ``tz``; the stored UTC day when no zone is given)."""
     k, n = days.wh.shape
     step = days.minutes * 60
     start = days.day[:, None] * DAY_S + np.arange(n, dtype=np.int64) * step
@@ -66,9 +70,14 @@ def flatten(days: MeterDays) -> Flat:
     quality[(flags & np.uint8(_F.SUSPECT)) != 0] = 10
     quality[(flags & np.uint8(_F.ESTIMATED)) != 0] = 8
     quality[(flags & np.uint8(_F.EDITED)) != 0] = 7
+    starts = start[inside]
+    if tz is None:
+        block = np.broadcast_to(days.day[:, None], (k, n))[inside]
+    else:
+        block = (starts + utc_offsets(starts, tz)) // DAY_S
     return Flat(
-        block=np.broadcast_to(np.arange(k)[:, None], (k, n))[inside],
-        start=start[inside],
+        block=np.asarray(block, np.int64),
+        start=starts,
         wh=days.wh[inside].astype(np.int64),
         quality=quality,
         missing=(flags & np.uint8(_F.MISSING)) != 0,
@@ -102,16 +111,49 @@ def readings_xml(flat: Flat, step_s: int) -> np.ndarray:
     )
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One Atom entry of a feed: its ESPI kind, its self link, its XML."""
+
+    kind: str
+    href: str
+    xml: str
+
+
+def _link(rel: str, href: str, kind: str) -> str:
+    # The Green Button Alliance's atom.xsd requires a type on every link: "espi-entry/<Kind>"
+    # for one resource, "espi-feed/<Kind>" for a collection (GBA technical note "Atom elements").
+    form = "feed" if rel == "up" or kind.endswith("*") else "entry"
+    return f'<link rel="{rel}" href="{href}" type="espi-{form}/{kind.rstrip("*")}"/>'
+
+
 def _entry(
-    self_href: str, up_href: str, content: str, title: str = "", related: Sequence[str] = ()
-) -> str:
-    links = [f'<link rel="self" href="{self_href}"/>', f'<link rel="up" href="{up_href}"/>']
-    links += [f'<link rel="related" href="{href}"/>' for href in related]
-    return (
-        f"<entry><id>urn:openmdmr:{escape(self_href.removeprefix(BASE))}</id>"
-        f"{''.join(links)}<title>{escape(title)}</title>"
-        f"<content>{content}</content></entry>\n"
+    kind: str,
+    self_href: str,
+    up_href: str,
+    content: str,
+    *,
+    stamp: str,
+    base: str,
+    title: str = "",
+    related: Sequence[tuple[str, str]] = (),
+) -> Entry:
+    """An Atom entry; ``related`` holds (href, kind) pairs, a kind ending in * being a feed."""
+    links = [_link("self", self_href, kind), _link("up", up_href, kind)]
+    links += [_link("related", href, target) for href, target in related]
+    xml = (
+        f"<entry><id>urn:openmdmr:{escape(self_href.removeprefix(base))}</id>"
+        f"{''.join(links)}<published>{stamp}</published><title>{escape(title)}</title>"
+        f"<content>{content}</content><updated>{stamp}</updated></entry>\n"
     )
+    return Entry(kind, self_href, xml)
+
+
+def summary_entry(
+    self_href: str, up_href: str, content: str, *, stamp: str, base: str, title: str
+) -> Entry:
+    """A UsageSummary entry (customers.summaries builds its content)."""
+    return _entry("UsageSummary", self_href, up_href, content, stamp=stamp, base=base, title=title)
 
 
 def _reading_type(minutes: int) -> str:
@@ -125,114 +167,198 @@ def _reading_type(minutes: int) -> str:
     )
 
 
-def _local_time_parameters(tz: ZoneInfo, year: int) -> str:
+def local_time_parameters(tz: ZoneInfo, year: int) -> str:
+    """ESPI LocalTimeParameters of a zone: standard offset, DST offset and rules.
+
+    The rules are ESPI's DstRuleType (4-byte hex: seconds, hours, day of week, day of month,
+    month, rule type): 360E2000 starts DST on the second Sunday of March at 02:00 and B40E2000
+    ends it on the first Sunday of November at 02:00, Ontario's rules (Time Act, R.S.O. 1990,
+    c. T.9, as in the US Energy Policy Act of 2005); schema order dstEndRule, dstOffset,
+    dstStartRule, tzOffset. A zone without DST has neither rule.
+    """
     january = dt.datetime(year, 1, 15, tzinfo=tz).utcoffset() or dt.timedelta()
     july = dt.datetime(year, 7, 15, tzinfo=tz).utcoffset() or dt.timedelta()
     dst = int((july - january).total_seconds())
-    rules = "<dstEndRule>B40E2000</dstEndRule><dstStartRule>360E2000</dstStartRule>" if dst else ""
+    end = "<dstEndRule>B40E2000</dstEndRule>" if dst else ""
+    start = "<dstStartRule>360E2000</dstStartRule>" if dst else ""
     return (
         '<LocalTimeParameters xmlns="http://naesb.org/espi">'
-        f"{rules}<dstOffset>{dst}</dstOffset>"
+        f"{end}<dstOffset>{dst}</dstOffset>{start}"
         f"<tzOffset>{int(january.total_seconds())}</tzOffset></LocalTimeParameters>"
     )
 
 
-def _meter_xml(days: MeterDays, subscription: str, sdp_label: str) -> list[str]:
-    """The UsagePoint, MeterReading, ReadingType and IntervalBlock entries of one meter."""
+def local_time_entry(tz: ZoneInfo, *, base: str, stamp: str, year: int) -> Entry:
+    return _entry(
+        "LocalTimeParameters",
+        f"{base}/LocalTimeParameters/1",
+        f"{base}/LocalTimeParameters",
+        local_time_parameters(tz, year),
+        stamp=stamp,
+        base=base,
+        title=str(tz),
+    )
+
+
+def meter_entries(
+    days: MeterDays,
+    *,
+    subscription: str,
+    sdp_label: str,
+    tz: ZoneInfo,
+    base: str,
+    stamp: str,
+    blocks_of: np.ndarray | None = None,
+) -> list[Entry]:
+    """The UsagePoint, MeterReading, ReadingType and IntervalBlock entries of one meter;
+    ``blocks_of`` keeps only the blocks of those local day numbers."""
     serial = quote(days.serial, safe="-_.~")
     usage_point = f"{subscription}/UsagePoint/{serial}"
-    reading = f"{usage_point}/MeterReading/1"
-    reading_type = f"{BASE}/ReadingType/{serial}-{days.minutes}"
+    reading = f"{usage_point}/MeterReading/{days.minutes}"
+    reading_type = f"{base}/ReadingType/{serial}-{days.minutes}"
+    common = {"stamp": stamp, "base": base}
     head = [
         _entry(
+            "UsagePoint",
             usage_point,
             f"{subscription}/UsagePoint",
             '<UsagePoint xmlns="http://naesb.org/espi"><ServiceCategory><kind>0</kind>'
             "</ServiceCategory></UsagePoint>",
             title=f"{days.serial} at {sdp_label}",
-            related=(f"{usage_point}/MeterReading", f"{BASE}/LocalTimeParameters/1"),
+            related=(
+                (f"{usage_point}/MeterReading", "MeterReading*"),
+                (f"{base}/LocalTimeParameters/1", "LocalTimeParameters"),
+            ),
+            **common,
         ),
         _entry(
+            "MeterReading",
             reading,
             f"{usage_point}/MeterReading",
             '<MeterReading xmlns="http://naesb.org/espi"/>',
             title=f"{days.minutes} Minute Electricity Consumption",
-            related=(f"{reading}/IntervalBlock", reading_type),
+            related=((f"{reading}/IntervalBlock", "IntervalBlock*"), (reading_type, "ReadingType")),
+            **common,
         ),
         _entry(
+            "ReadingType",
             reading_type,
-            f"{BASE}/ReadingType",
+            f"{base}/ReadingType",
             _reading_type(days.minutes),
             title="Energy Delivered (Wh)",
+            **common,
         ),
     ]
-    flat = flatten(days)
+    flat = flatten(days, tz)
+    if blocks_of is not None:
+        keep = np.isin(flat.block, blocks_of)
+        flat = Flat(
+            *(getattr(flat, f)[keep] for f in ("block", "start", "wh", "quality", "missing"))
+        )
     if not flat.start.size:
         return head
-    return head + _blocks_xml(flat, days, reading)
+    return head + _blocks(flat, days, reading, stamp)
 
 
-def _blocks_xml(flat: Flat, days: MeterDays, reading: str) -> list[str]:
-    """One IntervalBlock entry per stored day with slots in the span, readings interleaved."""
+def _blocks(flat: Flat, days: MeterDays, reading: str, stamp: str) -> list[Entry]:
+    """One IntervalBlock entry per local day with slots in the span, readings interleaved; a
+    block's id is its local date (YYYYMMDD), the same in every feed."""
     step = days.minutes * 60
     used, first_at = np.unique(flat.block, return_index=True)
     last_at = np.r_[first_at[1:], flat.block.size] - 1
     block_start = flat.start[first_at]
     block_duration = flat.start[last_at] + step - block_start
-    numbers = np.arange(1, used.size + 1)
+    ids = np.strings.replace(np.datetime_as_string(used.astype("datetime64[D]")), "-", "")
+    hrefs = _join(f"{reading}/IntervalBlock/", ids)
     heads = _join(
         "<entry><id>urn:openmdmr:IntervalBlock/",
-        numbers.astype(str),
+        f"{quote(days.serial, safe='-_.~')}-{days.minutes}-",
+        ids,
         '</id><link rel="self" href="',
-        f"{reading}/IntervalBlock/",
-        numbers.astype(str),
-        '"/><link rel="up" href="',
+        hrefs,
+        '" type="espi-entry/IntervalBlock"/><link rel="up" href="',
         f"{reading}/IntervalBlock",
-        '"/><title/><content><IntervalBlock xmlns="http://naesb.org/espi"><interval><duration>',
+        f'" type="espi-feed/IntervalBlock"/><published>{stamp}</published><title/><content>'
+        '<IntervalBlock xmlns="http://naesb.org/espi"><interval><duration>',
         block_duration.astype(str),
         "</duration><start>",
         block_start.astype(str),
         "</start></interval>\n",
     )
+    tail = f"</IntervalBlock></content><updated>{stamp}</updated></entry>\n"
     readings = readings_xml(flat, step)
     per_block = np.bincount(np.searchsorted(used, flat.block[~flat.missing]), minlength=used.size)
-    # Lay out head, readings, tail of each block: head j sits after 2j pieces and the
-    # readings of blocks before it.
-    offsets = np.cumsum(per_block) - per_block
-    head_at = offsets + 2 * np.arange(used.size)
-    out = np.empty(readings.size + 2 * used.size, dtype=object)
-    out[head_at] = heads
-    out[head_at + per_block + 1] = "</IntervalBlock></content></entry>\n"
-    mask = np.ones(out.size, bool)
-    mask[head_at] = False
-    mask[head_at + per_block + 1] = False
-    out[mask] = readings
-    return out.tolist()
+    ends = np.cumsum(per_block)
+    pieces = readings.tolist()
+    # One join per block (a local day), never a Python step per interval.
+    return [
+        Entry("IntervalBlock", str(hrefs[j]), str(heads[j]) + "".join(pieces[a:b]) + tail)
+        for j, (a, b) in enumerate(zip(ends - per_block, ends, strict=True))
+    ]
 
 
-def espi_feed(
-    meters: Sequence[MeterDays], *, tz: ZoneInfo, sdp_label: str, feed_key: str, now: dt.datetime
+def atom_feed(
+    entries: Sequence[Entry], *, feed_id: str, title: str, self_href: str, now: dt.datetime
 ) -> str:
-    """The Green Button ESPI Atom feed of the meters' intervals."""
-    subscription = f"{BASE}/Subscription/{quote(feed_key, safe='-_.~')}"
-    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An Atom feed of entries (RFC 4287), as ESPI serves collections."""
+    stamp = atom_time(now)
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         '<feed xmlns="http://www.w3.org/2005/Atom">\n',
-        f"<id>urn:openmdmr:{escape(feed_key)}</id><title>Green Button Usage Feed: "
-        f"{escape(sdp_label)}</title><updated>{stamp}</updated>\n",
-        f'<link rel="self" href="{subscription}"/>\n',
-        _entry(
-            f"{BASE}/LocalTimeParameters/1",
-            f"{BASE}/LocalTimeParameters",
-            _local_time_parameters(tz, now.year),
-            title=str(tz),
-        ),
+        f"<id>urn:openmdmr:{escape(feed_id)}</id><title>{escape(title)}</title>"
+        f"<updated>{stamp}</updated>\n",
+        f'<link rel="self" href="{self_href}" type="espi-feed/Subscription"/>\n',
     ]
-    for days in meters:
-        parts += _meter_xml(days, subscription, sdp_label)
+    parts += [entry.xml for entry in entries]
     parts.append("</feed>\n")
     return "".join(parts)
+
+
+def atom_entry(entry: Entry) -> str:
+    """One entry as a document of its own (an ESPI single-resource answer)."""
+    xml = entry.xml.replace("<entry>", '<entry xmlns="http://www.w3.org/2005/Atom">', 1)
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{xml}'
+
+
+def atom_time(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def subscription_of(feed_key: str, base: str = BASE) -> str:
+    return f"{base}/Subscription/{quote(feed_key, safe='-_.~')}"
+
+
+def usage_point_of(subscription: str, serial: str) -> str:
+    return f"{subscription}/UsagePoint/{quote(serial, safe='-_.~')}"
+
+
+def espi_feed(
+    meters: Sequence[MeterDays],
+    *,
+    tz: ZoneInfo,
+    sdp_label: str,
+    feed_key: str,
+    now: dt.datetime,
+    base: str = BASE,
+    summaries: Sequence[Entry] = (),
+) -> str:
+    """The Green Button ESPI Atom feed of the meters' intervals (Download My Data), with the
+    UsageSummary entries given."""
+    subscription = subscription_of(feed_key, base)
+    stamp = atom_time(now)
+    entries = [local_time_entry(tz, base=base, stamp=stamp, year=now.year)]
+    for days in meters:
+        entries += meter_entries(
+            days, subscription=subscription, sdp_label=sdp_label, tz=tz, base=base, stamp=stamp
+        )
+    entries += summaries
+    return atom_feed(
+        entries,
+        feed_id=feed_key,
+        title=f"Green Button Usage Feed: {sdp_label}",
+        self_href=subscription,
+        now=now,
+    )
 
 
 def csv_text(meters: Sequence[MeterDays], tz: ZoneInfo) -> str:

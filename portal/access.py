@@ -28,6 +28,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "reads.upload": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.AMI_OPERATOR}),
     "reads.edit": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE}),
     "customers.invite": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE}),
+    # Green Button Connect My Data: register and suspend third parties, see their audit (#22)
+    "connect.manage": frozenset({Role.LDC_ADMIN}),
     "billing.view": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.BILLING_AGENT}),
     "billing.request": frozenset({Role.LDC_ADMIN, Role.BACK_OFFICE, Role.BILLING_AGENT}),
     "sme.view": frozenset({Role.SME_COORDINATOR}),

@@ -56,6 +56,7 @@ _STAFF_NAV: list[tuple[str, str, list[tuple[str, str, str, str]]]] = [
         "gear",
         [
             ("Customer invitations", "customers:invitations", "envelope-paper", "customers.invite"),
+            ("Third parties", "connect:third-parties", "plug", "connect.manage"),
             ("Members", "ldc:members", "people", "ldc.manage_members"),
             ("API tokens", "ldc:tokens", "key", "ldc.manage_tokens"),
             ("Audit trail", "ldc:audit", "journal-text", "audit.view"),
@@ -95,6 +96,7 @@ _SME_NAV: list[tuple[str, str, list[tuple[str, str, str]]]] = [
 _CUSTOMER_NAV: list[tuple[str, str, list[tuple[str, str, str]]]] = [
     ("My accounts", "house", [("My accounts", "home", "house")]),
     ("Link an account", "link-45deg", [("Link an account", "customers:link", "link-45deg")]),
+    ("Connected apps", "plug", [("Connected apps", "connect:consents", "plug")]),
     ("How prices work", "mortarboard", [("How prices work", "customers:learn", "mortarboard")]),
 ]
 

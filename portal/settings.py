@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "meters",
     "billing",
     "customers",
+    "oauth2_provider",
+    "connect",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +74,7 @@ MIDDLEWARE = [
     "portal.middleware.SecurityHeadersMiddleware",
     "portal.middleware.SessionIdleTimeoutMiddleware",
     "portal.middleware.RequestContextMiddleware",
+    "portal.localtime.LocalTimeMiddleware",
     "portal.middleware.StaffTwoFactorMiddleware",
 ]
 
@@ -92,6 +95,9 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "portal.context_processors.navigation",
             ],
+            # The display policy's filters (moment, day, weekday, clock, count, changes) in
+            # every template without a {% load %}.
+            "builtins": ["portal.templatetags.display"],
         },
     },
 ]
@@ -145,6 +151,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Yesterday's VEE for every LDC, after the head-ends' night deliveries (11:00 UTC = 6-7 a.m.).
     "vee-daily-sweep": {"task": "meters.tasks.vee_daily_sweep_all", "schedule": 86400.0},
+    # Connect My Data: notifications whose next attempt is due (retries with growing waits).
+    "connect-retry-notifications": {
+        "task": "connect.tasks.retry_notifications",
+        "schedule": 300.0,
+    },
+    # VEE runs that failed (issue 20): tried again until they pass; their files say so meanwhile.
+    "vee-failures-retry": {"task": "meters.tasks.vee_failures_retry_all", "schedule": 900.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -182,6 +195,10 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
+    # Linking a customer account (customers.views.accounts, issue 21): attempts per person and
+    # per client address, failures per account (a bill code is 32 random bits).
+    "customer_link": "10/h/user,30/h/ip",
+    "customer_link_failed": "5/h/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "OpenMDMR"
@@ -232,7 +249,36 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
 
+# Green Button Connect My Data (connect/): django-oauth-toolkit as the authorisation server.
+# RFC 6749 code grant only, PKCE (RFC 7636) S256 required of every client (RFC 9700 s. 2.1.1),
+# short-lived codes and access tokens, refresh tokens rotated. The Application model is not swapped.
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 120,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 400 * 86400,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a replayed refresh token ends its family
+    "OAUTH2_VALIDATOR_CLASS": "connect.oauth.ConnectValidator",
+    "SCOPES_BACKEND_CLASS": "connect.scopes.EspiScopes",
+    # http only to this machine (loopback): the registration form refuses any other http URI.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # no "plain" PKCE
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # bearer tokens in the header only
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens kept hashed
+    "REQUEST_APPROVAL_PROMPT": "force",  # the customer sees the consent page every time
+}
+# The toolkit's own models, named (not swapped: swapping must precede its first migration).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+# Notifications of new data to third parties (ESPI BatchList POST): seconds per attempt.
+OPENMDMR_CONNECT_NOTIFY_TIMEOUT_S = int(os.environ.get("OPENMDMR_CONNECT_NOTIFY_TIMEOUT_S", 10))
+# This portal's public address: notifications name resources under it (no request to ask).
+OPENMDMR_PUBLIC_URL = os.environ.get("OPENMDMR_PUBLIC_URL", "http://127.0.0.1:8000")
+
 LANGUAGE_CODE = "en-ca"
+# One number and date style (portal/formats/en_CA/formats.py, over Django's en_CA).
+FORMAT_MODULE_PATH = ["portal.formats"]
 TIME_ZONE = "America/Toronto"
 USE_I18N = True
 USE_TZ = True
@@ -271,6 +317,14 @@ SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+# The TLS proxies in front of the app (HTTPS=1: one). The client's address is the entry this
+# many from the right of X-Forwarded-For (each proxy appends the address it saw; the ones
+# before are whatever the client sent). allauth keys its login lockout by it
+# (docs.allauth.org, "Rate Limits": else every client shares the proxy's address), and
+# portal.middleware.client_address gives the same address to the audit trail and throttles.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(
+    os.environ.get("ALLAUTH_TRUSTED_PROXY_COUNT", "1" if HTTPS else "0")
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

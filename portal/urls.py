@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic.base import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from connect.urls import oauth_patterns
 from ldc.sme import rollout_views
 from portal import views
 
@@ -29,6 +30,9 @@ urlpatterns = [
     path("sme/", include("ldc.sme.urls")),
     path("rollout/", include("ldc.sme.rollout_urls")),
     path("me/", include("customers.urls")),
+    path("connect/", include("connect.urls")),
+    path("oauth/", include(oauth_patterns)),
+    path("espi/1_1/resource/", include("connect.espi_urls")),
     path("registry/", include("meters.urls")),
     path("vee/", include("meters.vee.urls")),
     path("billing/", include("billing.urls")),

@@ -2,7 +2,8 @@
 only downward, and no modules import each other (DESIGN.md, "Layout").
 
 Bottom to top: the foundation (portal's modules but the wiring), meters, billing, the LDC's pages
-(ldc) beside the customers' (customers), the coordinators' pages (ldc.sme). The wiring (settings,
+(ldc) beside the customers' (customers), the coordinators' pages (ldc.sme) beside Connect My Data
+(connect). The wiring (settings,
 URL confs, the Celery app, the home page, the demo seeding) sits on top and may import anything;
 nothing imports it. Imports inside functions count like any other.
 """
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("portal", "meters", "billing", "ldc", "customers")
+APPS = ("portal", "meters", "billing", "ldc", "customers", "connect")
 WIRING = (
     "portal",  # the package itself: it starts the Celery app
     "portal.settings",
@@ -38,6 +39,9 @@ LAYERS = {
     "customers": (3, "customers"),
     "ldc.sme": (4, "coordinators"),
     "ldc.management.commands.rollout_snapshot": (4, "coordinators"),
+    # Green Button Connect My Data: over customers (their links, the ESPI writer) and holding the
+    # LDC administrator's third-party pages, which neither customers nor ldc could hold.
+    "connect": (4, "connect"),
 }
 
 

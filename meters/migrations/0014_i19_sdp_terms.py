@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('ldc', '0007_i23_onboarding_records'),
-        ('meters', '0011_i23_seal_data'),
+        ('meters', '0012_i18_external_id'),
     ]
 
     operations = [

@@ -24,7 +24,7 @@ from meters.models.registry import (
     new_public_id,
 )
 from meters.models.seals import SamplingLot, SamplingPlanRow, SealPeriod
-from meters.models.vee import VeeException, VeeSettings
+from meters.models.vee import VeeException, VeeFailure, VeeSettings
 
 __all__ = [
     "SamplingLot",
@@ -49,6 +49,7 @@ __all__ = [
     "SdpTerms",
     "ServiceDeliveryPoint",
     "VeeException",
+    "VeeFailure",
     "VeeSettings",
     "new_public_id",
 ]

@@ -118,9 +118,20 @@ class Meter(TenantModel):
     # (registry CSV columns ``meter_type``, ``seal_year``); seal expiry: meters/seals.py.
     meter_type = models.CharField(max_length=100, blank=True)
     seal_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The id a data source uses for the meter when it is not the serial (#18): a Green Button
+    # UsagePoint key (``User/9b6c7063/UsagePoint/01``), an IEC 61968-9 Meter mRID. A read
+    # resolves by serial or by external_id (meters.reads.resolve); unique in the LDC when set.
+    external_id = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["ldc", "serial"], name="one_meter_serial")]
+        constraints = [
+            models.UniqueConstraint(fields=["ldc", "serial"], name="one_meter_serial"),
+            models.UniqueConstraint(
+                fields=["ldc", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="one_meter_external_id",
+            ),
+        ]
         ordering = ["serial"]
 
     def __str__(self) -> str:

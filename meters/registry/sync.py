@@ -54,7 +54,9 @@ COLUMNS = (
 # Measurement Canada type/model and seal year of the meter; #19: the date an SDP already
 # TOU-billed when its LDC came to OpenMDMR was first TOU-billed (meters.registry.enrollment).
 # #19: the billing cycle (its code) from the row's effective_from (meters.registry.terms).
-OPTIONAL_COLUMNS = ("meter_type", "seal_year", "tou_billing_from", "billing_cycle")
+# #18: the id a data source uses for the meter (a Green Button UsagePoint key, an IEC 61968-9
+# mRID), unique in the LDC.
+OPTIONAL_COLUMNS = ("meter_type", "seal_year", "tou_billing_from", "billing_cycle", "external_id")
 # Canada Post: no D F I O Q U anywhere, no W Z as the first letter.
 POSTAL_CODE = re.compile(r"^[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d$")
 
@@ -88,6 +90,7 @@ class RegistryRow:
     seal_year: int | None = None
     tou_billing_from: dt.date | None = None
     billing_cycle: str = ""
+    external_id: str = ""
 
 
 @dataclass
@@ -172,10 +175,14 @@ def check_row(number: int, raw: dict[str, Any]) -> RegistryRow:
         seal_year = int(seal_text)
         if not 1950 <= seal_year <= timezone.localdate().year + 1:
             raise RowError("seal_year", f"{seal_year} is not a plausible seal year")
+    external_id = raw.get("external_id", "").strip()
+    if len(external_id) > 200:
+        raise RowError("external_id", "is longer than 200 characters")
     tou_text = raw.get("tou_billing_from", "").strip()
     return RegistryRow(
         tou_billing_from=_date(tou_text, "tou_billing_from") if tou_text else None,
         billing_cycle=raw.get("billing_cycle", "").strip(),
+        external_id=external_id,
         meter_type=meter_type,
         seal_year=seal_year,
         row=number,
@@ -274,6 +281,16 @@ class _Sync:
         self.terms: dict[tuple[str, dt.date], dict[str, Any]] = {}
         self.changed: dict[int, dt.date] = {}  # SDP pk -> first date its registry data changed
         self.cycles = dict(BillingCycle.objects.for_ldc(ldc).values_list("code", "pk"))
+        # external_id -> the serial holding it (stored, then as planned by this file's rows)
+        self.external_holder = dict(
+            _rows(
+                Meter.objects.for_ldc(ldc),
+                "external_id",
+                [r.external_id for r in rows if r.external_id],
+                ("external_id", "serial"),
+            )
+        )
+        self.meter_external: dict[str, str] = {}
         sdp_pks = [pk for pk, _ in self.sdps.values()]
         meter_pks = [pk for pk, _ in self.meters.values()]
         fields = ("pk", "sdp__sdp_id", "meter__serial", "effective_from", "effective_to")
@@ -334,6 +351,9 @@ class _Sync:
         conflict = None if terms_only else self._conflict(row)
         if conflict:
             raise RowError("effective_from", f"overlapping relationship: {conflict}")
+        holder = self.external_holder.get(row.external_id, row.meter_id)
+        if row.external_id and holder != row.meter_id:
+            raise RowError("external_id", f"'{row.external_id}' is already meter {holder}'s")
         if row.billing_cycle and row.billing_cycle not in self.cycles:
             raise RowError(
                 "billing_cycle",
@@ -365,6 +385,12 @@ class _Sync:
             self.sdp_tou[row.sdp_id] = row.tou_billing_from
         if row.meter_type or row.seal_year is not None:
             self.meter_seal[row.meter_id] = (row.meter_type, row.seal_year)
+        if row.external_id:
+            old = self.meter_external.get(row.meter_id)
+            if old is not None and old != row.external_id:
+                self.external_holder.pop(old, None)  # a later row of the meter names another
+            self.meter_external[row.meter_id] = row.external_id
+            self.external_holder[row.external_id] = row.meter_id
         link = _Link(row.sdp_id, row.meter_id, row.effective_from, row.effective_to)
         self._put(link, self.by_sdp, self.by_meter)
         self._put(
@@ -502,6 +528,16 @@ class _Sync:
                 for serial, (kind, year) in self.meter_seal.items()
             ],
             ["meter_type", "seal_year"],
+            batch_size=2000,
+        )
+        # A meter's external_id (an empty cell leaves the stored one as it is; plan() refused an
+        # id another meter holds, so the unique constraint holds here).
+        Meter.objects.bulk_update(
+            [
+                Meter(pk=self.meters[serial][0], external_id=external)
+                for serial, external in self.meter_external.items()
+            ],
+            ["external_id"],
             batch_size=2000,
         )
 

@@ -136,3 +136,60 @@ def test_another_customer_cannot_download(client: Any, world: Any) -> None:
     client.force_login(world.customer_south)
     assert _download(client).status_code == 404
     assert not AuditEvent.objects.filter(action="usage.exported").exists()
+
+
+@pytest.mark.parametrize("minutes", [60, 15])
+def test_download_feed_validates_against_the_espi_schema(minutes: int) -> None:
+    from tests.espi import assert_valid_espi
+
+    days = _days(minutes)
+    text = greenbutton.espi_feed(
+        [days], tz=TZ, sdp_label="SDP-1", feed_key="north-SDP-1", now=dt.datetime.now(dt.UTC)
+    )
+    assert_valid_espi(text)
+
+
+def test_blocks_are_local_days_with_ontario_dst_rules() -> None:
+    """2026-03-08 (DST starts) is one block of 23 hours; the rules are Ontario's."""
+    import re
+
+    days = _days(60, days=3)
+    days = MeterDays(days.serial, 60, days.day, days.wh, days.flags, 0, 2**40)
+    text = greenbutton.espi_feed(
+        [days], tz=TZ, sdp_label="SDP-1", feed_key="k", now=dt.datetime(2026, 3, 10, tzinfo=dt.UTC)
+    )
+    assert (
+        "<dstEndRule>B40E2000</dstEndRule><dstOffset>3600</dstOffset>"
+        "<dstStartRule>360E2000</dstStartRule><tzOffset>-18000</tzOffset>" in text
+    )
+    blocks = dict(
+        re.findall(r"IntervalBlock/(\d{8})\" type=\"espi-entry[^<]*.*?<duration>(\d+)<", text)
+    )
+    assert blocks["20260308"] == str(23 * 3600)
+    start = re.search(r"IntervalBlock/20260308\".*?<start>(\d+)</start>", text)
+    assert start and int(start.group(1)) == int(dt.datetime(2026, 3, 8, tzinfo=TZ).timestamp())
+
+
+@pytest.mark.django_db
+def test_download_carries_monthly_usage_summaries_with_cost_and_validates(
+    client: Any, world: Any, north_reads: Any
+) -> None:
+    import re
+
+    from tests.espi import assert_valid_espi
+
+    client.force_login(world.customer)
+    text = _download(client).content.decode()
+    assert_valid_espi(text)
+    summaries = re.findall(
+        r"UsageSummary/(\d{6})\".*?<billLastPeriod>(\d+)</billLastPeriod>.*?"
+        r"<uom>72</uom><value>(\d+)</value>",
+        text,
+    )
+    assert [m for m, _, _ in summaries] == [
+        f"{y}{m:02d}" for y, m in [(2025, k) for k in range(3, 13)] + [(2026, 1), (2026, 2)]
+    ]
+    parsed = _parse(text)
+    present = parsed.quality != Quality.MISSING
+    assert abs(sum(int(v) for _, _, v in summaries) - int(parsed.wh[present].sum())) <= 12
+    assert all(int(cost) > 0 for _, cost, _ in summaries)
