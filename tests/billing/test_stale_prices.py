@@ -51,3 +51,47 @@ def test_the_request_page_warns_of_stale_prices(
     )
     text = c.get(response["Location"]).content.decode()
     assert 'data-code="stale_prices"' in text and "2025-11-01" in text
+
+
+@pytest.mark.django_db
+def test_the_quantity_api_body_and_the_settlement_csv_warn(
+    client: object, validated: object
+) -> None:
+    from typing import Any
+
+    from django.urls import reverse
+
+    from ldc.services import api_token_create
+
+    c: Any = client
+    _, key = api_token_create(ldc=validated, name="CIS", role="billing_agent", actor=None)
+    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
+    newest = max(s.effective for s in PRICE_TABLE)
+    later = D(newest.year + 2, 6, 1)  # long past the newest set's term
+    covered = c.post(
+        reverse("api:billing-request-list"),
+        {"sdp_id": "SDP-1001", "start": "2026-03-07", "end": "2026-03-08"},
+        content_type="application/json",
+        **auth,
+    ).json()
+    assert covered["price_warning"] is None
+    stale = c.post(
+        reverse("api:billing-request-list"),
+        {"sdp_id": "SDP-1001", "start": str(later), "end": str(later + dt.timedelta(days=1))},
+        content_type="application/json",
+        **auth,
+    ).json()
+    assert stale["price_warning"]["code"] == "stale_prices"
+    listed = c.get(reverse("api:billing-request-list"), **auth).json()["results"]
+    assert {r["price_warning"] is None for r in listed} == {True, False}
+    ok = c.get(
+        reverse("api:billing-settlement"), {"start": "2026-03-07", "end": "2026-03-08"}, **auth
+    )
+    assert "X-Price-Warning" not in ok and "price_warning" not in ok.content.decode()
+    csv = c.get(
+        reverse("api:billing-settlement"),
+        {"start": str(later), "end": str(later + dt.timedelta(days=1))},
+        **auth,
+    )
+    assert csv["X-Price-Warning"].startswith("stale_prices: ")
+    assert csv.content.decode().splitlines()[-1].startswith("# price_warning,stale_prices,")
