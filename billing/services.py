@@ -82,7 +82,7 @@ class NewRequest:
     status: str = Status.PENDING
 
 
-@dataclass
+@dataclass(slots=True)
 class Target:
     """One meter's part of one request (``not_enrolled``: a span before the SDP's TOU billing
     start, refused rather than computed; ``tou_billing_from``: that start, if any)."""
@@ -187,9 +187,9 @@ def _targets(ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]) 
     for request in requests:
         by_period.setdefault((request.start, request.end), []).append(request)
     sdp_ids = {r.sdp_id for r in requests}
-    starts, bidirectional = selectors.enrollment_and_direction(ldc=ldc, sdp_ids=sdp_ids)
+    starts, bidirectional, own = selectors.enrollment_and_direction(ldc=ldc, sdp_ids=sdp_ids)
     last = max((r.end for r in requests), default=None)
-    terms = terms_by_sdp(ldc=ldc, sdp_ids=sdp_ids, last_day=last)
+    terms = terms_by_sdp(ldc=ldc, sdp_ids=sdp_ids, last_day=last, own=own)
     for (start, end), group in by_period.items():
         installed = selectors.installations(
             ldc=ldc, sdp_ids=[r.sdp_id for r in group], start=start, end=end

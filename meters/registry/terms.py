@@ -54,10 +54,15 @@ class Terms:
 
 
 def terms_by_sdp(
-    *, ldc: Any, sdp_ids: Iterable[int], last_day: dt.date | None = None
+    *,
+    ldc: Any,
+    sdp_ids: Iterable[int],
+    last_day: dt.date | None = None,
+    own: dict[int, Terms] | None = None,
 ) -> dict[int, list[Terms]]:
     """SDP pk -> its terms in date order (rows from on or before ``last_day``), for every SDP
-    asked for; one query per 5,000 SDPs, and one more for the SDPs that have no row."""
+    asked for; one query per 5,000 SDPs, and one more for the SDPs that have no row (unless
+    the caller read their own columns already: ``own``, as own_terms gives them)."""
     ids = sorted(set(sdp_ids))
     out: dict[int, list[Terms]] = {}
     rows = SdpTerms.objects.for_ldc(ldc)
@@ -69,6 +74,9 @@ def terms_by_sdp(
         for sdp_id, *values in found.values_list("sdp_id", "effective_from", *FIELDS):
             out.setdefault(sdp_id, []).append(Terms(*values))
     lacking = [pk for pk in ids if pk not in out]
+    if own is not None:
+        out.update({pk: [own[pk]] for pk in lacking if pk in own})
+        return out
     sdps = ServiceDeliveryPoint.objects.for_ldc(ldc)
     for lo in range(0, len(lacking), IN_CHUNK):
         chunk = _with_ids(sdps, "id", lacking[lo : lo + IN_CHUNK])
@@ -87,6 +95,11 @@ def _with_ids(rows: Any, column: str, ids: list[int]) -> Any:
     table = rows.model._meta.db_table
     where = f'"{table}"."{column}" = ANY(%s::bigint[])'
     return rows.extra(where=[where], params=["{" + ",".join(map(str, ids)) + "}"])  # noqa: S610
+
+
+def own_terms(rate_class: str, commodity: str, multiplier: Decimal, cycle_id: int | None) -> Terms:
+    """The terms of an SDP without terms rows: its own columns, on every day."""
+    return Terms(FAR_PAST, rate_class, commodity, multiplier, cycle_id, None)
 
 
 def terms_on(rows: list[Terms], day: dt.date) -> Terms | None:
