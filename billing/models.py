@@ -29,6 +29,8 @@ class OebPriceSet(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A correction is a new version; the one before is kept (OebPriceSetVersion; #19).
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name = "OEB price set"
@@ -46,6 +48,27 @@ class OebPriceSet(models.Model):
             source=self.source,
             unverified=tuple(self.unverified or ()),
         )
+
+
+class OebPriceSetVersion(models.Model):
+    """A superseded version of an OEB price set, kept when a coordinator corrected it."""
+
+    price_set = models.ForeignKey(OebPriceSet, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    cents_per_kwh = models.JSONField()
+    source = models.CharField(max_length=300)
+    unverified = models.JSONField(default=list, blank=True)
+    saved_at = models.DateTimeField(help_text="When this version was saved")
+    superseded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["price_set", "version"], name="one_price_set_version")
+        ]
+        ordering = ["price_set_id", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.price_set} v{self.version}"
 
 
 class Status(models.TextChoices):

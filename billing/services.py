@@ -33,6 +33,7 @@ from billing.models import (
     BillingQuantity,
     BillingQuantityRequest,
     OebPriceSet,
+    OebPriceSetVersion,
     Plan,
     ReplacementNotice,
     Status,
@@ -1189,8 +1190,18 @@ def price_set_save(
     if not source.strip():
         raise BillingError("name the source of the prices (the OEB report or release)")
     _check_prices(cents_per_kwh)
-    row = OebPriceSet.objects.filter(effective=effective).first()
+    row = OebPriceSet.objects.select_for_update().filter(effective=effective).first()
     before = {"cents_per_kwh": row.cents_per_kwh, "source": row.source} if row else None
+    if row is not None:  # versioned, never overwritten: the set as it was is kept
+        OebPriceSetVersion.objects.create(
+            price_set=row,
+            version=row.version,
+            cents_per_kwh=row.cents_per_kwh,
+            source=row.source,
+            unverified=row.unverified,
+            saved_at=row.updated_at,
+        )
+        row.version += 1
     row = row or OebPriceSet(effective=effective)
     row.cents_per_kwh = cents_per_kwh
     row.source = source
@@ -1204,6 +1215,11 @@ def price_set_save(
         ldc=None,
         obj=row,
         before=before,
-        after={"cents_per_kwh": cents_per_kwh, "source": source, "effective": str(effective)},
+        after={
+            "cents_per_kwh": cents_per_kwh,
+            "source": source,
+            "effective": str(effective),
+            "version": row.version,
+        },
     )
     return row

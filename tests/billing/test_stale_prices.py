@@ -95,3 +95,29 @@ def test_the_quantity_api_body_and_the_settlement_csv_warn(
     )
     assert csv["X-Price-Warning"].startswith("stale_prices: ")
     assert csv.content.decode().splitlines()[-1].startswith("# price_warning,stale_prices,")
+
+
+@pytest.mark.django_db
+def test_a_corrected_price_set_is_a_new_version_and_the_old_one_is_kept(world: object) -> None:
+    from typing import Any
+
+    from billing.models import OebPriceSet, OebPriceSetVersion
+    from billing.services import price_set_save
+    from portal.access import actor_for_user
+
+    w: Any = world
+    actor = actor_for_user(w.coordinator)
+    prices: dict[str, Any] = {
+        "tou": {"off_peak": 9, "mid_peak": 15, "on_peak": 20},
+        "ulo": {"ultra_low_overnight": 4, "weekend_off_peak": 9, "mid_peak": 15, "on_peak": 39},
+        "tiered": {"tier1": 12, "tier2": 14},
+    }
+    day = D(2031, 5, 1)
+    price_set_save(effective=day, cents_per_kwh=prices, source="OEB (test) v1", actor=actor)
+    corrected = {**prices, "tou": {"off_peak": 9.1, "mid_peak": 15, "on_peak": 20}}
+    row = price_set_save(
+        effective=day, cents_per_kwh=corrected, source="OEB (test) v2", actor=actor
+    )
+    assert row.version == 2 and row.cents_per_kwh["tou"]["off_peak"] == 9.1
+    (kept,) = OebPriceSetVersion.objects.filter(price_set=OebPriceSet.objects.get(effective=day))
+    assert kept.version == 1 and kept.cents_per_kwh == prices and kept.source == "OEB (test) v1"
