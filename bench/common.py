@@ -55,6 +55,7 @@ def register(ldc_slug: str, meters: int) -> object:
                 rate_class="residential",
                 commodity_rate_class="tou",
                 postal_code="M5V 2T6",
+                tou_billing_from=dt.date(2020, 1, 1),  # TOU-billed: quantities computed (#19)
             )
             for m in range(meters)
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Prefetch
@@ -15,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import bills, services
+from billing import bills, selectors, services
 from billing.models import (
     BillingBatch,
     BillingQuantity,
@@ -24,6 +25,7 @@ from billing.models import (
     ReplacementNotice,
     Status,
 )
+from billing.prices import PriceSet, stale_price_warning
 from billing.provenance import billing_quantity_explain
 from billing.shapes import latest_per_meter, notice_data, quantities_csv, request_data
 from meters.models import BillingCycle, ServiceDeliveryPoint
@@ -55,8 +57,15 @@ def _with_quantities(rows: Any) -> Any:
     return rows.select_related("sdp").prefetch_related(Prefetch("quantities", quantities))
 
 
-def _request_body(request: BillingQuantityRequest) -> dict[str, Any]:
-    return request_data(request, latest_per_meter(request.quantities.all()))
+def _request_body(
+    request: BillingQuantityRequest, table: Sequence[PriceSet] | None = None
+) -> dict[str, Any]:
+    """A request in the API's shape, with ``price_warning`` when no OEB price set covers a
+    date of its period (the RPP changes on May 1 and November 1; #19)."""
+    body = request_data(request, latest_per_meter(request.quantities.all()))
+    table = selectors.price_table() if table is None else table
+    body["price_warning"] = stale_price_warning(request.start, request.end, table)
+    return body
 
 
 class BillingRequestViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
@@ -78,7 +87,8 @@ class BillingRequestViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type: i
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([_request_body(r) for r in page])
+        table = selectors.price_table()
+        return self.get_paginated_response([_request_body(r, table) for r in page])
 
     def retrieve(self, request: Request, public_id: str) -> Response:
         row = self.get_object()
@@ -151,7 +161,10 @@ class BillingBatchViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type: ign
 
     def _body(self, batch: BillingBatch) -> dict[str, Any]:
         rows = _with_quantities(BillingQuantityRequest.objects.for_ldc(self.ldc))
-        requests = [_request_body(r) for r in rows.filter(batch=batch).order_by("sdp__sdp_id")]
+        table = selectors.price_table()
+        requests = [
+            _request_body(r, table) for r in rows.filter(batch=batch).order_by("sdp__sdp_id")
+        ]
         counts = {s: sum(r["status"] == s for r in requests) for s in Status.values}
         return {
             "batch_id": batch.public_id,
@@ -221,7 +234,7 @@ class ReplacementNoticeViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type
 
     def get_queryset(self) -> Any:
         rows = ReplacementNotice.objects.for_ldc(self.ldc).select_related(
-            "request__sdp", "replaces", "quantity__meter"
+            "request__sdp", "replaces__meter", "quantity__meter"
         )
         if self.request.query_params.get("open") in ("1", "true", "yes"):
             rows = rows.filter(acknowledged_at__isnull=True)
@@ -286,11 +299,6 @@ class SettlementView(LdcScopedMixin, APIView):
         responses={(200, "text/csv"): str},
     )
     def get(self, request: Request) -> HttpResponse:
-        from zoneinfo import ZoneInfo
 
         start, end = _dates(request)
-        result = bills.settlement_hourly(ldc=self.ldc, start=start, end=end)
-        lines = bills.settlement_csv_lines(result, ZoneInfo(self.ldc.time_zone))
-        response = HttpResponse("\n".join(lines) + "\n", content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="settlement-{start}-{end}.csv"'
-        return response
+        return bills.settlement_response(ldc=self.ldc, start=start, end=end)

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from django.http import HttpResponse
 
 from billing import selectors
 from billing.models import Plan
@@ -215,6 +216,23 @@ def _installed_spans(
             klass = index.get(t.rate_class if t else "", len(RATE_CLASSES) - 1)
             out.append((meter, a, b, klass, t.multiplier if t else 1.0))
     return out
+
+
+def settlement_response(*, ldc: LDC, start: dt.date, end: dt.date) -> HttpResponse:
+    """The settlement CSV as a download. When no OEB price set covers a date of the period, the
+    response says so: header ``X-Price-Warning`` (code: message) and a last line
+    ``# price_warning,<code>,<message>`` after the rows (readers of the rows by header stop at
+    it; the RPP changes on May 1 and November 1)."""
+    tz = ZoneInfo(ldc.time_zone)
+    lines = settlement_csv_lines(settlement_hourly(ldc=ldc, start=start, end=end), tz)
+    warning = stale_price_warning(start, end, selectors.price_table())
+    if warning:
+        lines.append(f'# price_warning,{warning["code"]},"{warning["message"]}"')
+    response = HttpResponse("\n".join(lines) + "\n", content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="settlement-{start}-{end}.csv"'
+    if warning:
+        response["X-Price-Warning"] = f"{warning['code']}: {warning['message']}"
+    return response
 
 
 def settlement_csv_lines(result: dict, tz: ZoneInfo) -> list[str]:

@@ -29,6 +29,8 @@ class OebPriceSet(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A correction is a new version; the one before is kept (OebPriceSetVersion; #19).
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name = "OEB price set"
@@ -46,6 +48,27 @@ class OebPriceSet(models.Model):
             source=self.source,
             unverified=tuple(self.unverified or ()),
         )
+
+
+class OebPriceSetVersion(models.Model):
+    """A superseded version of an OEB price set, kept when a coordinator corrected it."""
+
+    price_set = models.ForeignKey(OebPriceSet, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    cents_per_kwh = models.JSONField()
+    source = models.CharField(max_length=300)
+    unverified = models.JSONField(default=list, blank=True)
+    saved_at = models.DateTimeField(help_text="When this version was saved")
+    superseded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["price_set", "version"], name="one_price_set_version")
+        ]
+        ordering = ["price_set_id", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.price_set} v{self.version}"
 
 
 class Status(models.TextChoices):
@@ -175,6 +198,9 @@ class BillingQuantity(TenantModel):
         db_index=False,  # see bq_superseded_by: nearly every row is null
     )
     stale_since = models.DateTimeField(null=True, blank=True)
+    # Set when the quantity no longer applies (a back-dated registry change took its meter or
+    # span away): its figures stay as they were, a ``cancel`` notice tells the billing system.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "billing quantities"
@@ -214,14 +240,22 @@ class BillingQuantity(TenantModel):
 
 
 class ReplacementNotice(TenantModel):
-    """A released quantity was replaced by a new version: the billing system polls these."""
+    """A released quantity was replaced by a new version (kind ``replace``) or no longer
+    applies (kind ``cancel``, no successor): the billing system polls these."""
+
+    class Kind(models.TextChoices):
+        REPLACE = "replace", "Replace"
+        CANCEL = "cancel", "Cancel"
 
     public_id = models.CharField(max_length=16, default=new_public_id, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REPLACE)
     request = models.ForeignKey(
         BillingQuantityRequest, on_delete=models.CASCADE, related_name="notices"
     )
     replaces = models.ForeignKey(BillingQuantity, on_delete=models.CASCADE, related_name="+")
-    quantity = models.ForeignKey(BillingQuantity, on_delete=models.CASCADE, related_name="+")
+    quantity = models.ForeignKey(
+        BillingQuantity, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     reason = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -231,4 +265,6 @@ class ReplacementNotice(TenantModel):
         indexes = [models.Index(fields=["ldc", "acknowledged_at"])]
 
     def __str__(self) -> str:
+        if self.quantity is None:
+            return f"{self.replaces} cancelled"
         return f"{self.replaces} -> v{self.quantity.version}"

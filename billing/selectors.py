@@ -28,6 +28,7 @@ from meters.models import IntervalDay, MeterInstallation, RegisterRead, ServiceD
 from meters.reads.day_arrays import slots_per_day, unpack_rows
 from meters.reads.day_store import GENERIC_PLAN, planner
 from meters.reads.runs import sorted_unique
+from meters.registry.terms import Terms, own_terms
 from portal.calendar.localtime import date_of
 from portal.tenancy import LDC
 
@@ -289,15 +290,26 @@ def installations(
 
 def enrollment_and_direction(
     *, ldc: LDC | int, sdp_ids: Iterable[int]
-) -> tuple[dict[int, dt.date], set[int]]:
+) -> tuple[dict[int, dt.date], set[int], dict[int, Terms]]:
     """(SDP pk -> its TOU billing start, where it has one (meters.registry.enrollment); the
-    SDPs that are bidirectional (net metering)), in one query."""
+    SDPs that are bidirectional (net metering); SDP pk -> its own columns as terms, for SDPs
+    without terms rows), in one query."""
     starts: dict[int, dt.date] = {}
     both: set[int] = set()
+    own: dict[int, Terms] = {}
     rows = with_ids(ServiceDeliveryPoint.objects.for_ldc(ldc), "id", sdp_ids)
-    for pk, start, bidirectional in rows.values_list("pk", "tou_billing_from", "bidirectional"):
+    for pk, start, bidirectional, rate, commodity, multiplier, cycle in rows.values_list(
+        "pk",
+        "tou_billing_from",
+        "bidirectional",
+        "rate_class",
+        "commodity_rate_class",
+        "service_multiplier",
+        "billing_cycle_id",
+    ):
         if start is not None:
             starts[pk] = start
         if bidirectional:
             both.add(pk)
-    return starts, both
+        own[pk] = own_terms(rate, commodity, multiplier, cycle)
+    return starts, both, own

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import hashlib
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Sequence, Set
@@ -32,6 +33,7 @@ from billing.models import (
     BillingQuantity,
     BillingQuantityRequest,
     OebPriceSet,
+    OebPriceSetVersion,
     Plan,
     ReplacementNotice,
     Status,
@@ -81,7 +83,7 @@ class NewRequest:
     status: str = Status.PENDING
 
 
-@dataclass
+@dataclass(slots=True)
 class Target:
     """One meter's part of one request (``not_enrolled``: a span before the SDP's TOU billing
     start, refused rather than computed; ``tou_billing_from``: that start, if any)."""
@@ -186,9 +188,9 @@ def _targets(ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]) 
     for request in requests:
         by_period.setdefault((request.start, request.end), []).append(request)
     sdp_ids = {r.sdp_id for r in requests}
-    starts, bidirectional = selectors.enrollment_and_direction(ldc=ldc, sdp_ids=sdp_ids)
+    starts, bidirectional, own = selectors.enrollment_and_direction(ldc=ldc, sdp_ids=sdp_ids)
     last = max((r.end for r in requests), default=None)
-    terms = terms_by_sdp(ldc=ldc, sdp_ids=sdp_ids, last_day=last)
+    terms = terms_by_sdp(ldc=ldc, sdp_ids=sdp_ids, last_day=last, own=own)
     for (start, end), group in by_period.items():
         installed = selectors.installations(
             ldc=ldc, sdp_ids=[r.sdp_id for r in group], start=start, end=end
@@ -305,10 +307,13 @@ def _inputs_meta(ldc: LDC) -> dict[str, Any]:
     LDC's VEE settings (as last saved) and the OEB price sets in force."""
     saved = VeeSettings.objects.filter(ldc=ldc).values_list("updated_at", flat=True).first()
     table = selectors.price_table()
+    prices = repr([(p.effective, sorted(p.cents_per_kwh.items())) for p in table])
     return {
         "calendar": CALENDAR_ID,
         "vee_settings": saved.isoformat() if saved else "defaults",
-        "price_sets": [p.effective.isoformat() for p in table],
+        # The newest set's date and a digest of every set (one short string per quantity).
+        "price_sets": f"{table[-1].effective.isoformat() if table else '-'}#"
+        + hashlib.sha256(prices.encode()).hexdigest()[:12],
     }
 
 
@@ -526,6 +531,21 @@ def _latest(
     return latest
 
 
+def _new_row(
+    ldc: LDC, target: Target, figures: dict[str, Any], version: int, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "ldc_id": ldc.pk,
+        "request_id": target.request.pk,
+        "meter_id": target.meter_id,
+        "version": version,
+        "start": target.start,
+        "end": target.end,
+        "computed_at": now,
+        **figures,
+    }
+
+
 def _apply(
     ldc: LDC,
     requests: Sequence[BillingQuantityRequest | NewRequest],
@@ -567,6 +587,9 @@ def _apply(
     successors: list[tuple[int, BillingQuantity, Target]] = []  # (index in new, old, target)
     for target, figures in zip(targets, computed, strict=True):
         row = latest.get(target.key)
+        if row is not None and row.cancelled_at is not None:  # it applies again: a new version
+            new.append(_new_row(ldc, target, figures, row.version + 1, now))
+            continue
         if row is None or (row.is_released and _billed_differ(row, figures)):
             if row is not None:
                 successors.append((len(new), row, target))
@@ -587,7 +610,7 @@ def _apply(
                 setattr(row, name, value)
             row.end, row.computed_at = target.end, now
             changed.append(row)
-    _drop_unreleased_gone(latest, {t.key for t in targets})
+    cancelled = _drop_unreleased_gone(latest, {t.key for t in targets}, now)
     insert_rows(BillingQuantity, new, pks=bool(successors))  # pks only for notices
     BillingQuantity.objects.bulk_update(
         changed, [*_FIGURE_FIELDS, "end", "computed_at"], batch_size=2000
@@ -602,12 +625,17 @@ def _apply(
         successor._state.adding = False
         replaced.append((old, successor))
     outcome.created, outcome.updated = len(new), len(changed)
-    outcome.notices = _replace(ldc, replaced, reason, now)
+    outcome.notices = _replace(ldc, replaced, reason, now) + _cancel(ldc, cancelled, reason)
     outcome.replaced = len(replaced)
     states: dict[int | None, set[str]] = {}
     for target, figures in zip(targets, computed, strict=True):
         row = latest.get(target.key)
-        kept = row is not None and row.is_released and not _billed_differ(row, figures)
+        kept = (
+            row is not None
+            and row.cancelled_at is None
+            and row.is_released
+            and not _billed_differ(row, figures)
+        )
         status = Status.RELEASED if kept else figures["status"]
         states.setdefault(target.request.pk, set()).add(status)
     _request_status(ldc, cast(Sequence[BillingQuantityRequest], requests), now, states)
@@ -617,12 +645,47 @@ def _apply(
 def _drop_unreleased_gone(
     latest: dict[tuple[int | None, int, dt.date], BillingQuantity],
     keys: set[tuple[int | None, int, dt.date]],
-) -> None:
-    """Quantities no target makes any more (a span moved: a meter exchange or a TOU billing
-    start changed), not yet released: nothing was billed by them, they go."""
-    gone = [row.pk for key, row in latest.items() if key not in keys and not row.is_released]
-    if gone:
-        BillingQuantity.objects.filter(pk__in=gone).delete()
+    now: dt.datetime,
+) -> list[BillingQuantity]:
+    """Quantities no target makes any more (a span moved or went: a back-dated meter exchange,
+    a relationship removed, a TOU billing start or terms changed). Not yet released: nothing was
+    billed by them, they go. Released: they stay as released, marked cancelled (returned, for
+    their ``cancel`` notices)."""
+    gone = [row for key, row in latest.items() if key not in keys and row.cancelled_at is None]
+    unreleased = [row.pk for row in gone if not row.is_released]
+    if unreleased:
+        BillingQuantity.objects.filter(pk__in=unreleased).delete()
+    cancelled = [row for row in gone if row.is_released]
+    if cancelled:
+        BillingQuantity.objects.filter(pk__in=[r.pk for r in cancelled]).update(
+            cancelled_at=now, stale_since=now
+        )
+    return cancelled
+
+
+def _cancel(ldc: LDC, rows: list[BillingQuantity], reason: str) -> list[ReplacementNotice]:
+    """A ``cancel`` notice per released quantity that no longer applies; audited."""
+    notices = []
+    for row in rows:
+        notices.append(
+            ReplacementNotice(
+                ldc=ldc,
+                kind=ReplacementNotice.Kind.CANCEL,
+                request_id=row.request_id,
+                replaces=row,
+                quantity=None,
+                reason=reason,
+            )
+        )
+        audit(
+            action="billing_quantity.cancelled",
+            actor=None,
+            ldc=ldc,
+            obj=row,
+            before={"version": row.version, **row.figures()},
+            after={"reason": reason},
+        )
+    return ReplacementNotice.objects.bulk_create(notices)
 
 
 def _replace(
@@ -662,7 +725,8 @@ def _request_status(
     if states is None:
         states = {}
         for (request_id, _, _), row in _latest(ldc, requests).items():
-            states.setdefault(request_id, set()).add(row.status)
+            if row.cancelled_at is None:
+                states.setdefault(request_id, set()).add(row.status)
     moved: dict[str, list[BillingQuantityRequest]] = {}
     for request in requests:
         status = _overall(states.get(request.pk, _NONE))
@@ -820,7 +884,11 @@ def billing_request_release(
     *, request: BillingQuantityRequest, actor: Actor | None
 ) -> list[BillingQuantity]:
     """Release every current quantity of a request; all must be complete (or released)."""
-    current = [q for q in _latest(request.ldc, [request]).values() if q.status != Status.REFUSED]
+    current = [
+        q
+        for q in _latest(request.ldc, [request]).values()
+        if q.status != Status.REFUSED and q.cancelled_at is None
+    ]
     pending = [q for q in current if q.status == Status.PENDING]
     if pending:
         raise BillingError("the request is still pending: " + _why(pending))
@@ -836,8 +904,8 @@ def _why(pending: list[BillingQuantity]) -> str:
 def current_quantities(ldc: LDC, requests: list[BillingQuantityRequest]) -> list[BillingQuantity]:
     """The latest version of each meter of the requests, in request then date order."""
     latest = _latest(ldc, requests)
-    rows = sorted(latest.values(), key=lambda q: (q.request_id, q.start, q.meter_id))
-    return rows
+    rows = [q for q in latest.values() if q.cancelled_at is None]  # cancelled: no longer apply
+    return sorted(rows, key=lambda q: (q.request_id, q.start, q.meter_id))
 
 
 def billing_cycle_period(*, cycle: BillingCycle, month: dt.date) -> tuple[dt.date, dt.date]:
@@ -1122,8 +1190,18 @@ def price_set_save(
     if not source.strip():
         raise BillingError("name the source of the prices (the OEB report or release)")
     _check_prices(cents_per_kwh)
-    row = OebPriceSet.objects.filter(effective=effective).first()
+    row = OebPriceSet.objects.select_for_update().filter(effective=effective).first()
     before = {"cents_per_kwh": row.cents_per_kwh, "source": row.source} if row else None
+    if row is not None:  # versioned, never overwritten: the set as it was is kept
+        OebPriceSetVersion.objects.create(
+            price_set=row,
+            version=row.version,
+            cents_per_kwh=row.cents_per_kwh,
+            source=row.source,
+            unverified=row.unverified,
+            saved_at=row.updated_at,
+        )
+        row.version += 1
     row = row or OebPriceSet(effective=effective)
     row.cents_per_kwh = cents_per_kwh
     row.source = source
@@ -1137,6 +1215,11 @@ def price_set_save(
         ldc=None,
         obj=row,
         before=before,
-        after={"cents_per_kwh": cents_per_kwh, "source": source, "effective": str(effective)},
+        after={
+            "cents_per_kwh": cents_per_kwh,
+            "source": source,
+            "effective": str(effective),
+            "version": row.version,
+        },
     )
     return row

@@ -96,15 +96,17 @@ def request_data(request: BillingQuantityRequest, current: Iterable[BillingQuant
 
 def notice_data(notice: ReplacementNotice) -> dict:
     """A replacement notice: which released version a new one replaces, and why."""
+    successor = notice.quantity  # None for a cancel: nothing replaces it
     return {
         "notice_id": notice.public_id,
+        "kind": notice.kind,
         "request_id": notice.request.public_id,
         "sdp_id": notice.request.sdp.sdp_id,
-        "meter_id": notice.quantity.meter.serial,
+        "meter_id": (successor or notice.replaces).meter.serial,
         "replaces_quantity_id": notice.replaces.public_id,
         "replaces_version": notice.replaces.version,
-        "quantity_id": notice.quantity.public_id,
-        "version": notice.quantity.version,
+        "quantity_id": successor.public_id if successor else None,
+        "version": successor.version if successor else None,
         "reason": notice.reason,
         "created_at": _iso(notice.created_at),
         "acknowledged_at": _iso(notice.acknowledged_at),
@@ -115,6 +117,8 @@ def latest_per_meter(rows: Iterable[BillingQuantity]) -> list[BillingQuantity]:
     """The highest version of each (request, meter, span start), in date order."""
     latest: dict[tuple[int, int, Any], BillingQuantity] = {}
     for row in rows:
+        if row.cancelled_at is not None:
+            continue  # no longer applies (a cancel notice said so)
         key = (row.request_id, row.meter_id, row.start)
         if key not in latest or latest[key].version < row.version:
             latest[key] = row

@@ -36,8 +36,34 @@ def on_vee_ran(
     )
 
 
+def on_registry_changed(
+    sender: Any, *, ldc: Any, sdp_ids_from: dict[int, Any], reason: str = "", **kwargs: Any
+) -> None:
+    """A registry change (a meter exchange, a removed relationship, the SDP's terms, its TOU
+    billing start) reaches back into requested periods: recompute them now, so that a released
+    quantity gets its new version and notice (or a cancel notice) at once, as an edit does."""
+    from billing.models import BillingQuantityRequest
+    from billing.selectors import with_ids
+    from billing.services import billing_quantities_refresh
+
+    if not sdp_ids_from:
+        return
+    since = min(sdp_ids_from.values())
+    rows = with_ids(BillingQuantityRequest.objects.for_ldc(ldc), "sdp", sdp_ids_from)
+    requests = [
+        r
+        for r in rows.filter(end__gte=since).select_related("sdp").order_by("pk")
+        if r.end >= sdp_ids_from[r.sdp_id]
+    ]
+    if requests:
+        billing_quantities_refresh(
+            ldc=ldc, requests=requests, reason=f"registry changed ({reason})"[:200]
+        )
+
+
 def connect() -> None:
-    from meters.signals import reads_changed, vee_ran
+    from meters.signals import reads_changed, registry_changed, vee_ran
 
     reads_changed.connect(on_reads_changed, dispatch_uid="billing.on_reads_changed")
+    registry_changed.connect(on_registry_changed, dispatch_uid="billing.on_registry_changed")
     vee_ran.connect(on_vee_ran, dispatch_uid="billing.on_vee_ran")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.db.models import QuerySet
@@ -244,11 +243,7 @@ class SettlementCsvView(LdcMixin, View):
             return HttpResponse("start and end are dates YYYY-MM-DD\n", status=400)
         if end < start or (end - start).days > 62:
             return HttpResponse("end before start, or over 62 days\n", status=400)
-        result = bills.settlement_hourly(ldc=self.ldc, start=start, end=end)
-        lines = bills.settlement_csv_lines(result, ZoneInfo(self.ldc.time_zone))
-        response = HttpResponse("\n".join(lines) + "\n", content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="settlement-{start}-{end}.csv"'
-        return response
+        return bills.settlement_response(ldc=self.ldc, start=start, end=end)
 
 
 class PriceListView(CoordinatorMixin, ListView):  # type: ignore[type-arg]

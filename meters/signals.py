@@ -15,3 +15,8 @@ vee_ran = Signal()
 # ``tou_billing_from`` (ldc, sdp_ids_by_date: {date: [SDP pk]}, actor): the SDPs were TOU-billed
 # before the LDC came to OpenMDMR; the LDC app keeps them as an enrollment group of their own.
 tou_billing_declared = Signal()
+# Sent after a registry change commits (ldc, sdp_ids_from: {SDP pk: first local date it
+# changes}, reason): a meter installed or removed, the SDP's terms or its TOU billing start
+# changed from that date. Billing recomputes the requests it reaches into at once (a released
+# quantity gets its new version and a notice, or a cancel notice).
+registry_changed = Signal()

@@ -32,7 +32,7 @@ from meters.models import (
     ServiceDeliveryPoint,
 )
 from meters.registry.terms import terms_record
-from meters.signals import tou_billing_declared
+from meters.signals import registry_changed, tou_billing_declared
 from portal.access import Actor
 from portal.audit import audit
 from portal.tenancy import LDC
@@ -279,6 +279,7 @@ class _Sync:
         self.meter_seal: dict[str, tuple[str, int | None]] = {}
         self.sdp_tou: dict[str, dt.date] = {}
         self.terms: dict[tuple[str, dt.date], dict[str, Any]] = {}
+        self.changed: dict[int, dt.date] = {}  # SDP pk -> first date its registry data changed
         self.cycles = dict(BillingCycle.objects.for_ldc(ldc).values_list("code", "pk"))
         # external_id -> the serial holding it (stored, then as planned by this file's rows)
         self.external_holder = dict(
@@ -431,6 +432,9 @@ class _Sync:
         meter_pks = {serial: pk for serial, (pk, _) in self.meters.items()}
         created, closed = self._write_links(MeterInstallation, installs, "meter", meter_pks)
         self.result.installations_created, self.result.installations_closed = created, closed
+        for link in installs:  # a meter installed, or a relationship closed (removed)
+            if link.obj is None or link.dirty:
+                self._changed(self.sdps[link.sdp][0], link.start)
         self._write_links(
             SdpHeadend, headend_links, "headend", {c: h.pk for c, h in headends.items()}
         )
@@ -456,6 +460,11 @@ class _Sync:
         self.result.sdps_created, self.result.sdps_updated = len(new), len(changed)
         self.sdps = self._load_sdps(set(self.sdp_values))
 
+    def _changed(self, sdp_pk: int, day: dt.date) -> None:
+        """Note that the SDP's registry data changes from ``day`` (for billing, after commit)."""
+        if sdp_pk not in self.changed or day < self.changed[sdp_pk]:
+            self.changed[sdp_pk] = day
+
     def _write_terms(self, agent_pks: dict[str, int]) -> None:
         """Each row's terms from its effective_from (a change is a new row); the SDP's billing
         cycle follows its newest row that names one."""
@@ -467,8 +476,10 @@ class _Sync:
             wanted[(pk, day)] = {**given, "billing_agent_id": agent_pks[values["_agent"]]}
             if "billing_cycle_id" in given and day >= cycle_of.get(pk, (dt.date.min, 0))[0]:
                 cycle_of[pk] = (day, given["billing_cycle_id"])
-        created, corrected = terms_record(ldc=self.ldc, wanted=wanted, source=self.source)
+        created, corrected, keys = terms_record(ldc=self.ldc, wanted=wanted, source=self.source)
         self.result.terms_created, self.result.terms_corrected = created, corrected
+        for pk, day in keys:
+            self._changed(pk, day)
         rows = ServiceDeliveryPoint.objects.for_ldc(self.ldc)
         for cycle in {c for _, c in cycle_of.values()}:
             pks = [pk for pk, (_, c) in cycle_of.items() if c == cycle]
@@ -489,6 +500,9 @@ class _Sync:
         for day, day_pks in by_date.items():
             for chunk in _chunks(day_pks):
                 rows.filter(pk__in=chunk).update(tou_billing_from=day)
+            for pk in day_pks:  # from the earlier of the old start and the new
+                old = known.get(pk)
+                self._changed(pk, min(day, old) if old else day)
         self.result.tou_billing_set = sum(len(v) for v in by_date.values())
         if by_date:
             tou_billing_declared.send(
@@ -604,6 +618,13 @@ def registry_sync(
         except RowError as exc:
             result.errors.append({"row": row.row, "field": exc.field, "message": exc.message})
     sync.flush()
+    if sync.changed:
+        changed = dict(sync.changed)
+        transaction.on_commit(
+            lambda: registry_changed.send(
+                sender=ServiceDeliveryPoint, ldc=ldc, sdp_ids_from=changed, reason=source
+            )
+        )
     result.errors.sort(key=lambda e: e["row"])
     audit(
         action="registry.synced",

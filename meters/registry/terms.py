@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from meters.models import BillingCycle, CommodityRateClass, SdpTerms, ServiceDeliveryPoint
+from meters.signals import registry_changed
 from portal.access import Actor
 from portal.audit import audit
 
@@ -53,28 +54,52 @@ class Terms:
 
 
 def terms_by_sdp(
-    *, ldc: Any, sdp_ids: Iterable[int], last_day: dt.date | None = None
+    *,
+    ldc: Any,
+    sdp_ids: Iterable[int],
+    last_day: dt.date | None = None,
+    own: dict[int, Terms] | None = None,
 ) -> dict[int, list[Terms]]:
     """SDP pk -> its terms in date order (rows from on or before ``last_day``), for every SDP
-    asked for; one query per 5,000 SDPs, and one more for the SDPs that have no row."""
+    asked for; one query per 5,000 SDPs, and one more for the SDPs that have no row (unless
+    the caller read their own columns already: ``own``, as own_terms gives them)."""
     ids = sorted(set(sdp_ids))
     out: dict[int, list[Terms]] = {}
     rows = SdpTerms.objects.for_ldc(ldc)
     if last_day is not None:
         rows = rows.filter(effective_from__lte=last_day)
     for lo in range(0, len(ids), IN_CHUNK):
-        found = rows.filter(sdp_id__in=ids[lo : lo + IN_CHUNK]).order_by("sdp_id", "effective_from")
+        found = _with_ids(rows, "sdp_id", ids[lo : lo + IN_CHUNK])
+        found = found.order_by("sdp_id", "effective_from")
         for sdp_id, *values in found.values_list("sdp_id", "effective_from", *FIELDS):
             out.setdefault(sdp_id, []).append(Terms(*values))
     lacking = [pk for pk in ids if pk not in out]
+    if own is not None:
+        out.update({pk: [own[pk]] for pk in lacking if pk in own})
+        return out
     sdps = ServiceDeliveryPoint.objects.for_ldc(ldc)
     for lo in range(0, len(lacking), IN_CHUNK):
-        chunk = lacking[lo : lo + IN_CHUNK]
-        for pk, rate, commodity, multiplier, cycle in sdps.filter(pk__in=chunk).values_list(
+        chunk = _with_ids(sdps, "id", lacking[lo : lo + IN_CHUNK])
+        for pk, rate, commodity, multiplier, cycle in chunk.values_list(
             "pk", "rate_class", "commodity_rate_class", "service_multiplier", "billing_cycle_id"
         ):
             out[pk] = [Terms(FAR_PAST, rate, commodity, multiplier, cycle, None)]
     return out
+
+
+def _with_ids(rows: Any, column: str, ids: list[int]) -> Any:
+    """``rows`` whose ``column`` is one of ``ids``: on PostgreSQL one array parameter, not a
+    placeholder per id (as billing.selectors.with_ids)."""
+    if connection.vendor != "postgresql":
+        return rows.filter(**{f"{column}__in": ids})
+    table = rows.model._meta.db_table
+    where = f'"{table}"."{column}" = ANY(%s::bigint[])'
+    return rows.extra(where=[where], params=["{" + ",".join(map(str, ids)) + "}"])  # noqa: S610
+
+
+def own_terms(rate_class: str, commodity: str, multiplier: Decimal, cycle_id: int | None) -> Terms:
+    """The terms of an SDP without terms rows: its own columns, on every day."""
+    return Terms(FAR_PAST, rate_class, commodity, multiplier, cycle_id, None)
 
 
 def terms_on(rows: list[Terms], day: dt.date) -> Terms | None:
@@ -156,6 +181,11 @@ def sdp_plan_choose(
         effective_from=start,
         defaults={**after.values(), "commodity_rate_class": plan, "source": "plan choice"},
     )
+    transaction.on_commit(
+        lambda: registry_changed.send(
+            sender=SdpTerms, ldc=sdp.ldc, sdp_ids_from={sdp.pk: start}, reason="plan chosen"
+        )
+    )
     audit(
         action="sdp.plan_chosen",
         actor=actor,
@@ -173,10 +203,11 @@ def sdp_plan_choose(
 
 def terms_record(
     *, ldc: Any, wanted: dict[tuple[int, dt.date], dict[str, Any]], source: str
-) -> tuple[int, int]:
+) -> tuple[int, int, list[tuple[int, dt.date]]]:
     """Record the terms a registry sync gives, (SDP pk, effective_from) -> values: a new row
     where the terms in effect that day differ, a corrected row where one starts that day and
-    differs; (created, corrected). Bulk: one read per 5,000 SDPs, one write per kind."""
+    differs; (created, corrected, the (SDP pk, date) of each). Bulk: one read per 5,000 SDPs,
+    one write per kind."""
     stored = _stored_rows(ldc, {pk for pk, _ in wanted})
     have: dict[int, list[Terms]] = {}
     for (pk, _), row in sorted(stored.items()):
@@ -203,7 +234,8 @@ def terms_record(
         have[pk].sort(key=lambda t: t.effective_from)
     SdpTerms.objects.bulk_create(new, batch_size=2000)
     SdpTerms.objects.bulk_update(fixed, [*FIELDS, "source"], batch_size=2000)
-    return len(new), len(fixed)
+    keys = [(r.sdp_id, r.effective_from) for r in [*new, *fixed]]
+    return len(new), len(fixed), keys
 
 
 def _terms(row: SdpTerms) -> Terms:
