@@ -402,6 +402,7 @@ def _load_batch(
     with transaction.atomic():
         counts = merge_batch(read_file, batch, resolver, tz, now)
         vee, touched = counts.pop("vee"), counts.pop("touched")
+        stored = counts.pop("stored")
         ReadFileBatch.objects.create(
             ldc=read_file.ldc,
             read_file=read_file,
@@ -409,7 +410,7 @@ def _load_batch(
             intervals_accepted=counts["accepted"],
             intervals_rejected=counts["rejected"],
             vee_queued=vee is None,
-            figures=batch_figures(batch, tz),
+            figures=batch_figures(batch, tz, stored),
         )  # a second load of the batch breaks one_load_per_batch: rolled back
         ReadFile.objects.filter(pk=read_file.pk).update(
             batches_done=F("batches_done") + 1,
@@ -464,6 +465,7 @@ def merge_batch(
         "touched": touched,
         "vee": touched if settings.OPENMDMR_VEE_AFTER_INGEST else None,
         "new_days": new_days,
+        "stored": ok,  # the reads stored: only they count as delivered (batch_figures)
     }
 
 
