@@ -9,6 +9,8 @@ onto rows with numpy; none per row.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -67,15 +69,15 @@ def row_registry(
     )
     if not rows or not k:
         return out
-    meter = np.array([r[0] for r in rows], np.int64)
-    start = np.array([day_number(r[1]) for r in rows], np.int64)
-    end = np.array([day_number(r[2]) if r[2] else FAR for r in rows], np.int64)
-    active = np.array([r[3] == "active" for r in rows])
-    enrolled_from = np.array(
-        [day_number(r[4]) if r[4] else (FAR if require_enrollment else 0) for r in rows], np.int64
-    )
-    mult = np.array([float(r[5]) for r in rows])
-    klass = np.array([RATE_CLASSES.index(r[6]) if r[6] in RATE_CLASSES else 0 for r in rows])
+    cols = list(zip(*rows, strict=True))
+    meter = np.array(cols[0], np.int64)
+    start = _days(cols[1])
+    end = _days([d or date_of(FAR) for d in cols[2]])
+    active = np.array(cols[3]) == "active"
+    never = date_of(FAR if require_enrollment else 0)
+    enrolled_from = _days([d or never for d in cols[4]])
+    mult = np.array(cols[5], np.float64)
+    klass = np.array([RATE_CLASSES.index(c) if c in RATE_CLASSES else 0 for c in cols[6]])
     # Installations of one meter never overlap: the one that starts last on or before the day.
     order = np.lexsort((start, meter))
     meter, start, end = meter[order], start[order], end[order]
@@ -97,6 +99,11 @@ def row_registry(
     out.from_s = np.where(ok, first_s, np.iinfo(np.int64).max)
     out.to_s = np.where(ok, last_s, 0)
     return out
+
+
+def _days(dates: Sequence[dt.date]) -> np.ndarray:
+    """Day numbers of dates, in one numpy conversion (no Python step per date)."""
+    return np.array(dates, "datetime64[D]").astype(np.int64)
 
 
 def _local_midnights(days: np.ndarray, tz: ZoneInfo) -> np.ndarray:
