@@ -158,6 +158,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # VEE runs that failed (issue 20): tried again until they pass; their files say so meanwhile.
     "vee-failures-retry": {"task": "meters.tasks.vee_failures_retry_all", "schedule": 900.0},
+    # Class load profiles for E5 from the last four weeks' validated reads, before the sweep.
+    "class-profiles": {"task": "meters.tasks.class_profiles_all", "schedule": 86400.0},
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -24,9 +24,10 @@ from meters.models.registry import (
     new_public_id,
 )
 from meters.models.seals import SamplingLot, SamplingPlanRow, SealPeriod
-from meters.models.vee import VeeException, VeeFailure, VeeSettings
+from meters.models.vee import ClassProfile, VeeException, VeeFailure, VeeSettings
 
 __all__ = [
+    "ClassProfile",
     "SamplingLot",
     "SamplingPlanRow",
     "SealPeriod",

@@ -92,3 +92,32 @@ class VeeFailure(TenantModel):
 
     def __str__(self) -> str:
         return f"VEE failure {self.pk}: {self.error[:60]}"
+
+
+class ClassProfile(TenantModel):
+    """A rate class's load profile (E5): the average validated meter's Wh per local hour of one
+    day type, computed from the LDC's reads on ``computed_on`` (kept with their date)."""
+
+    class DayType(models.TextChoices):
+        WEEKDAY = "weekday", "Weekday"
+        WEEKEND = "weekend", "Weekend"
+        HOLIDAY = "holiday", "Holiday"
+
+    rate_class = models.CharField(max_length=20)
+    day_type = models.CharField(max_length=8, choices=DayType.choices)
+    computed_on = models.DateField()
+    first_day = models.DateField(help_text="first local day of the reads it averages")
+    last_day = models.DateField(help_text="last local day of the reads it averages")
+    wh_per_hour = models.JSONField(help_text="24 values: Wh per local hour 0-23")
+    meter_days = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ldc", "rate_class", "day_type", "computed_on"], name="one_class_profile"
+            )
+        ]
+        ordering = ["-computed_on", "rate_class", "day_type"]
+
+    def __str__(self) -> str:
+        return f"{self.rate_class} {self.day_type} {self.computed_on}"

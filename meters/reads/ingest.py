@@ -418,6 +418,7 @@ def _load_batch(
     with transaction.atomic():
         counts = merge_batch(read_file, batch, resolver, tz, now)
         vee, touched = counts.pop("vee"), counts.pop("touched")
+        stored = counts.pop("stored")
         ReadFileBatch.objects.create(
             ldc=read_file.ldc,
             read_file=read_file,
@@ -425,7 +426,7 @@ def _load_batch(
             intervals_accepted=counts["accepted"],
             intervals_rejected=counts["rejected"],
             vee_queued=vee is None,
-            figures=batch_figures(batch, tz),
+            figures=batch_figures(batch, tz, stored),
         )  # a second load of the batch breaks one_load_per_batch: rolled back
         ReadFile.objects.filter(pk=read_file.pk).update(
             batches_done=F("batches_done") + 1,
@@ -480,6 +481,7 @@ def merge_batch(
         "touched": touched,
         "vee": touched if settings.OPENMDMR_VEE_AFTER_INGEST else None,
         "new_days": new_days,
+        "stored": ok,  # the reads stored: only they count as delivered (batch_figures)
     }
 
 
@@ -608,8 +610,8 @@ def _save_registers(
 ) -> int:
     if not len(rg):
         return 0
+    known = _register_rules(read_file, rg, code, resolver)
     pk = resolver.meter_ids(code)
-    known = pk >= 0
     RegisterRead.objects.bulk_create(
         [
             RegisterRead(
@@ -630,6 +632,54 @@ def _save_registers(
         update_fields=["wh"],
     )
     return int(known.sum())
+
+
+# Register reads follow the intervals' business rules (issue 20): a read of a meter the LDC does
+# not have, not linked to an SDP at that instant, or in the future is a rejected record, listed.
+REGISTER_REASONS = {
+    "register_unknown_meter": "register read: " + Reason.TEXT[Reason.UNKNOWN_METER],
+    "register_not_linked": "register read: " + Reason.TEXT[Reason.NOT_LINKED],
+    "register_future": "register read: read in the future",
+}
+
+
+def _register_rules(
+    read_file: ReadFile, rg: RegisterBatch, code: np.ndarray, resolver: MeterResolver
+) -> np.ndarray:
+    """Which register reads may be stored; the others are saved as ReadRejection rows."""
+    from portal.calendar.localtime import local_days
+
+    pk = resolver.meter_ids(code)
+    tz = ZoneInfo(read_file.ldc.time_zone)
+    at = np.asarray(rg.read_at, np.int64)
+    # A read at local midnight closes one day and opens the next: linked on either is linked.
+    linked = resolver.linked(pk, local_days(at, tz)) | resolver.linked(pk, local_days(at - 1, tz))
+    why = np.full(len(rg), "", dtype=object)
+    why[at > int(timezone.now().timestamp())] = "register_future"
+    why[(pk >= 0) & ~linked] = "register_not_linked"
+    why[pk < 0] = "register_unknown_meter"
+    bad = np.flatnonzero(why != "")
+    groups: dict[tuple[str, str, int], list[int]] = {}
+    for i in bad.tolist():  # rejected register reads: few, one Python step each
+        groups.setdefault((str(why[i]), str(rg.meter[i]), int(rg.line[i])), []).append(int(at[i]))
+    ReadRejection.objects.bulk_create(
+        [
+            ReadRejection(
+                ldc=read_file.ldc,
+                read_file=read_file,
+                reason=reason,
+                meter_serial=meter[:60],
+                line=line,
+                intervals=len(times),
+                first_start=dt.datetime.fromtimestamp(min(times), dt.UTC),
+                last_start=dt.datetime.fromtimestamp(max(times), dt.UTC),
+                message=REGISTER_REASONS[reason],
+            )
+            for (reason, meter, line), times in groups.items()
+        ],
+        batch_size=2000,
+    )
+    return why == ""
 
 
 def _finish(read_file: ReadFile) -> ReadFile:

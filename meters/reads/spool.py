@@ -52,16 +52,26 @@ class Completeness:
 
     keys: list[np.ndarray] = field(default_factory=list)
     counts: list[np.ndarray] = field(default_factory=list)
+    actual: list[np.ndarray] = field(default_factory=list)  # stored actual reads per key
     missing: int = 0
     estimated: int = 0
     intervals: int = 0
 
-    def add(self, batch: IntervalBatch, code: np.ndarray, local_day: np.ndarray) -> None:
-        """Count the batch's intervals per meter (its spool code), local day and length; a read
-        the parser or the duplicate rule rejected is not counted (read success <= 100 %)."""
+    def add(
+        self,
+        batch: IntervalBatch,
+        code: np.ndarray,
+        local_day: np.ndarray,
+        stored: np.ndarray | None = None,
+    ) -> None:
+        """Count the batch's intervals per meter (its spool code), local day and length;
+        ``stored`` marks the reads the business rules accepted (default: all): only those
+        count as delivered (issue 20: rejected records are not delivered); a read the parser
+        or the duplicate rule rejected is not counted at all (issue 18: read success <= 100 %)."""
         if batch.reason is not None and batch.reason.any():
             keep = batch.reason == 0
             batch, code, local_day = batch.take(keep), code[keep], local_day[keep]
+            stored = None if stored is None else stored[keep]
         if not len(batch):
             return
         self.intervals += len(batch)
@@ -72,15 +82,23 @@ class Completeness:
         valued = np.bincount(
             position, weights=batch.quality != Quality.MISSING, minlength=len(keys)
         )
+        actual = (batch.quality != Quality.MISSING) & (batch.quality != Quality.ESTIMATED)
+        if stored is not None:
+            actual &= stored
         self.keys.append(keys)
         self.counts.append(valued.astype(np.int64))
+        self.actual.append(
+            np.bincount(position, weights=actual, minlength=len(keys)).astype(np.int64)
+        )
         if len(self.keys) > 16:
             self.compact()
 
     def compact(self) -> None:
         keys, position = np.unique(np.concatenate(self.keys), return_inverse=True)
         counts = np.bincount(position, weights=np.concatenate(self.counts), minlength=len(keys))
+        actual = np.bincount(position, weights=np.concatenate(self.actual), minlength=len(keys))
         self.keys, self.counts = [keys], [counts.astype(np.int64)]
+        self.actual = [actual.astype(np.int64)]
 
     def report(self, tz: ZoneInfo, meters: int) -> dict[str, Any]:
         """The data-collection figures; ``meters`` is the number of spool codes."""
@@ -88,6 +106,7 @@ class Completeness:
             self.compact()
         keys = self.keys[0] if self.keys else np.empty(0, np.int64)
         counts = self.counts[0] if self.counts else np.empty(0, np.int64)
+        actual = self.actual[0] if self.actual else np.empty(0, np.int64)
         meter, day, minutes = keys >> 32, (keys >> 12) & 0xFFFFF, keys & 0xFFF
         # Expected intervals of each local day (23 or 25 hours on DST days), once per day.
         days, position = np.unique(day, return_inverse=True)
@@ -107,6 +126,9 @@ class Completeness:
             "intervals_with_value": self.intervals - self.missing,
             "intervals_missing": self.missing,
             "intervals_estimated": self.estimated,
+            # Stored actual reads, at most the meter-day's expected count (a read sent twice
+            # is one read): a file's read success is never above 100 %.
+            "intervals_delivered": int(np.minimum(actual, expected).sum()),
         }
 
 
@@ -515,13 +537,17 @@ ADDITIVE = (
     "intervals_missing",
     "intervals_estimated",
     "intervals_duplicate",
+    "intervals_delivered",
 )
 
 
-def batch_figures(batch: SpooledBatch, tz: ZoneInfo) -> dict[str, int]:
-    """The data-collection figures of one load batch (all its reads, before business rules)."""
+def batch_figures(
+    batch: SpooledBatch, tz: ZoneInfo, stored: np.ndarray | None = None
+) -> dict[str, int]:
+    """The data-collection figures of one load batch: all its reads (expected, received) and,
+    of those the business rules accepted (``stored``), the actual reads delivered."""
     completeness = Completeness()
-    completeness.add(batch.intervals, batch.interval_code, batch.local_days(tz))
+    completeness.add(batch.intervals, batch.interval_code, batch.local_days(tz), stored)
     meters = int(batch.interval_code.max()) + 1 if len(batch.interval_code) else 0
     report = completeness.report(tz, meters) | {"intervals_duplicate": batch.duplicates}
     return {name: int(report[name]) for name in ADDITIVE}
@@ -530,10 +556,15 @@ def batch_figures(batch: SpooledBatch, tz: ZoneInfo) -> dict[str, int]:
 def file_figures(batches: list[dict[str, int]]) -> dict[str, Any]:
     """A file's data-collection figures from its batches' (see batch_figures). Its read success
     counts actual reads as meters.read_success does: intervals with a value that the head-end
-    did not estimate, against the intervals expected of its meter-days."""
+    did not estimate and that were stored (a rejected record is not delivered), against the
+    intervals expected of its meter-days; never above 100 %."""
     total = {name: sum(int(b.get(name, 0)) for b in batches) for name in ADDITIVE}
     expected = total["intervals_expected"]
-    actual = total["intervals_with_value"] - total["intervals_estimated"]
+    if all("intervals_delivered" in b for b in batches):
+        actual = total["intervals_delivered"]
+    else:  # figures of batches loaded before issue 20 (no stored count): as they were
+        actual = total["intervals_with_value"] - total["intervals_estimated"]
+    actual = min(actual, expected)
     pct = round(100.0 * actual / expected, 2) if expected else 0.0
     return total | {
         "read_success_pct": pct,

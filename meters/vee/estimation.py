@@ -96,10 +96,13 @@ class EstimationContext:
     # Local day numbers treated like weekends (billing.holidays.holiday_days(first, last)).
     holidays: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     registers: RegisterReads | None = None  # E4
-    profile: np.ndarray | None = None  # E5: Wh per local hour (24) or interval (n); (m,) or (K, m)
+    # E5: Wh per local hour (24) or interval (n); (m,), (K, m) or (K, 2, m) (the row's first
+    # and second local day, see meters.vee.profiles.row_profiles)
+    profile: np.ndarray | None = None
     avg_daily_wh: np.ndarray | None = None  # (K,) E6; None: from the block's history days
     has_history: np.ndarray | None = None  # (K,) E5 only where False; None: from the block
     final: np.ndarray | None = None  # (K, n) final estimates: never replaced by an estimate
+    installed: np.ndarray | None = None  # (K, n) intervals the meter was installed at an SDP
 
 
 @dataclass
@@ -146,6 +149,8 @@ def estimate(
     """Fill the target intervals (e.g. ValidationResult.estimate) by E2, E3, E4, E5, E6 in order."""
     ctx, s = context or EstimationContext(), settings or EstimationSettings()
     target = np.asarray(target, bool) & ((block.flags & F.EDITED) == 0)
+    if ctx.installed is not None:
+        target &= np.asarray(ctx.installed, bool)  # no estimate before or after an installation
     if ctx.final is not None:
         target &= ~np.asarray(ctx.final, bool)  # E8: a final estimate stays
     anchors = ((block.flags & NOT_ANCHOR) == 0) & ~target
@@ -160,8 +165,10 @@ def estimate(
         scaled = e4_register(block, target, work.values, ctx.registers, profile)
         work.put(scaled, Method.REGISTER)
     if "E5" in s.methods and ctx.profile is not None:
+        # A meter channel without history (no like day, no average: a new meter): the rate
+        # class's profile, scaled to the meter's own level where its day shows one.
         pos = np.flatnonzero(work.todo & ~_has_history(block, target, ctx)[:, None])
-        value = profile(pos)
+        value = profile(pos) * _profile_scale(block, anchors, profile)[pos // block.wh.shape[1]]
         work.put((pos[np.isfinite(value)], value[np.isfinite(value)]), Method.PROFILE)
     if "E6" in s.methods:
         work.put(e6_average(block, work.todo, ctx), Method.AVERAGE)
@@ -360,10 +367,33 @@ def profile_at(
     def at(pos: np.ndarray) -> np.ndarray:
         slot = grid.wall_at(pos)
         slot = slot * minutes // 60 if hourly else slot
-        value = p[slot] if p.ndim == 1 else p[pos // grid.n, slot]
+        row = pos // grid.n
+        if p.ndim == 3:  # (K, 2, m): the row's first and second local day (their day types)
+            part = (pos % grid.n >= grid.split[row]).astype(np.int64)
+            value = p[row, part, slot]
+        else:
+            value = p[slot] if p.ndim == 1 else p[row, slot]
         return value * (minutes / 60.0 if hourly else 1.0)
 
     return at
+
+
+def _profile_scale(
+    block: DayBlock, anchors: np.ndarray, profile: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """(K,) each row's actuals over the profile at the same intervals (a big house is not the
+    class average), within [0.2, 5]; 1 where the row has fewer than 3 actuals to go by."""
+    k, n = block.wh.shape
+    pos = np.flatnonzero(anchors)
+    row = pos // n
+    expect = profile(pos)
+    ok = np.isfinite(expect)
+    got = np.bincount(row[ok], block.wh.ravel()[pos[ok]], k)
+    base = np.bincount(row[ok], expect[ok], k)
+    count = np.bincount(row[ok], minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where((count >= 3) & (base > 0), got / base, 1.0)
+    return np.clip(scale, 0.2, 5.0)
 
 
 def _has_history(block: DayBlock, target: np.ndarray, ctx: EstimationContext) -> np.ndarray:

@@ -9,14 +9,17 @@ onto rows with numpy; none per row.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from meters.models import IntervalDay, IntervalDayVersion, MeterInstallation
-from meters.reads.day_arrays import DayBlock, IntervalFlag, day_key, unpack_rows
+from meters.reads.day_arrays import DAY_S, DayBlock, IntervalFlag, day_key, unpack_rows
 from meters.vee.rules import conflicts
-from portal.calendar.localtime import date_of, day_number
+from portal.calendar.localtime import date_of, day_number, local_day_bounds
 from portal.tenancy import LDC
 
 RATE_CLASSES = ("", "residential", "gs_lt_50")  # index 0: no class (no SDP that day)
@@ -31,6 +34,14 @@ class RowRegistry:
     enrolled: np.ndarray  # bool: linked to an active SDP enrolled by that day (V11)
     multiplier: np.ndarray  # float: the SDP's service multiplier (1 where not linked)
     rate_class: np.ndarray  # int index into RATE_CLASSES
+    from_s: np.ndarray  # int64 UTC start of the installation's first local day (0: none)
+    to_s: np.ndarray  # int64 UTC end of its last local day (far future while open)
+
+    def installed(self, block: DayBlock) -> np.ndarray:
+        """(K, n) intervals inside the row's installation (estimation fills only those)."""
+        n = block.wh.shape[1]
+        starts = block.day[:, None] * DAY_S + np.arange(n, dtype=np.int64) * block.minutes * 60
+        return (starts >= self.from_s[:, None]) & (starts < self.to_s[:, None])
 
 
 def row_registry(
@@ -39,7 +50,10 @@ def row_registry(
     """Each row's installation that day (installation days are local; a UTC row is taken on its
     own date, which holds 19 or 20 of its 24 local hours in America/Toronto)."""
     k = len(block)
-    out = RowRegistry(np.zeros(k, bool), np.zeros(k, bool), np.ones(k), np.zeros(k, np.int64))
+    big = np.full(k, np.iinfo(np.int64).max)
+    out = RowRegistry(
+        np.zeros(k, bool), np.zeros(k, bool), np.ones(k), np.zeros(k, np.int64), big, big * 0
+    )
     rows = list(
         MeterInstallation.objects.for_ldc(ldc)
         .filter(meter_id__in=meters)
@@ -55,15 +69,15 @@ def row_registry(
     )
     if not rows or not k:
         return out
-    meter = np.array([r[0] for r in rows], np.int64)
-    start = np.array([day_number(r[1]) for r in rows], np.int64)
-    end = np.array([day_number(r[2]) if r[2] else FAR for r in rows], np.int64)
-    active = np.array([r[3] == "active" for r in rows])
-    enrolled_from = np.array(
-        [day_number(r[4]) if r[4] else (FAR if require_enrollment else 0) for r in rows], np.int64
-    )
-    mult = np.array([float(r[5]) for r in rows])
-    klass = np.array([RATE_CLASSES.index(r[6]) if r[6] in RATE_CLASSES else 0 for r in rows])
+    cols = list(zip(*rows, strict=True))
+    meter = np.array(cols[0], np.int64)
+    start = _days(cols[1])
+    end = _days([d or date_of(FAR) for d in cols[2]])
+    active = np.array(cols[3]) == "active"
+    never = date_of(FAR if require_enrollment else 0)
+    enrolled_from = _days([d or never for d in cols[4]])
+    mult = np.array(cols[5], np.float64)
+    klass = np.array([RATE_CLASSES.index(c) if c in RATE_CLASSES else 0 for c in cols[6]])
     # Installations of one meter never overlap: the one that starts last on or before the day.
     order = np.lexsort((start, meter))
     meter, start, end = meter[order], start[order], end[order]
@@ -78,7 +92,25 @@ def row_registry(
     out.enrolled = ok & active[pick] & (block.day >= enrolled_from[pick])
     out.multiplier = np.where(ok, mult[pick], 1.0)
     out.rate_class = np.where(ok, klass[pick], 0)
+    # Local midnights of the installation's bounds, per row (one zone lookup per distinct day).
+    tz = ZoneInfo(ldc.time_zone)
+    first_s = _local_midnights(start[at], tz)
+    last_s = np.where(end[at] >= FAR, np.iinfo(np.int64).max, _local_midnights(end[at] + 1, tz))
+    out.from_s = np.where(ok, first_s, np.iinfo(np.int64).max)
+    out.to_s = np.where(ok, last_s, 0)
     return out
+
+
+def _days(dates: Sequence[dt.date]) -> np.ndarray:
+    """Day numbers of dates, in one numpy conversion (no Python step per date)."""
+    return np.array(dates, "datetime64[D]").astype(np.int64)
+
+
+def _local_midnights(days: np.ndarray, tz: ZoneInfo) -> np.ndarray:
+    """UTC epoch s of the local midnight starting each local day number."""
+    unique, inverse = np.unique(np.minimum(days, FAR - 1), return_inverse=True)
+    starts = np.array([local_day_bounds(tz, int(d))[0] for d in unique], np.int64)
+    return starts[inverse]
 
 
 def previous_actuals(ldc: LDC, block: DayBlock) -> tuple[np.ndarray, np.ndarray] | None:

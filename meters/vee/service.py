@@ -39,7 +39,8 @@ from meters.vee import (
     vee_settings,
 )
 from meters.vee.editing import EditError, apply_edit
-from meters.vee.inputs import previous_actuals, prior_estimated_days, row_registry
+from meters.vee.inputs import RowRegistry, previous_actuals, prior_estimated_days, row_registry
+from meters.vee.profiles import profile_table, row_profiles
 from meters.vee.rules import ValidationSettings
 from portal.access import Actor
 from portal.audit import audit
@@ -237,8 +238,20 @@ def _run_minutes(
     registers = _registers(ldc, meters, first, last)
     years = (date_of(first - HISTORY_DAYS).year, date_of(last + 1).year)
     settings = settings_for(ldc)
-    validation = _validation_context(ldc, block, meters, registers, settings[0], now, tz)
-    estimation = EstimationContext(tz=tz, holidays=holiday_days(*years), registers=registers)
+    registry = row_registry(
+        ldc, block, meters, require_enrollment=settings[0].v11_require_enrollment
+    )
+    validation = _validation_context(ldc, block, registry, registers, settings[0], now, tz)
+    profiles = profile_table(ldc)  # E5: the newest class profiles, per row and local day
+    if profiles is not None:
+        profiles = row_profiles(profiles, block, registry.rate_class, tz)
+    estimation = EstimationContext(
+        tz=tz,
+        holidays=holiday_days(*years),
+        registers=registers,
+        profile=profiles,
+        installed=registry.installed(block),
+    )
     result = run_vee(block, validation, estimation, settings)
     target = (block.day >= first) & (block.day <= last)
     flags = result.estimation.flags.astype(np.uint8)
@@ -311,7 +324,7 @@ def _new_versions(ldc: LDC, before: day_store.VeeBlock, rows: np.ndarray) -> Non
 def _validation_context(
     ldc: LDC,
     block: DayBlock,
-    meters: list[int],
+    registry: RowRegistry,
     registers: RegisterReads,
     settings: ValidationSettings,
     now: dt.datetime,
@@ -320,7 +333,6 @@ def _validation_context(
     """Every rule with its input (issue 20): the registry of each row's day (V02 multiplier,
     V11 enrollment, V16's count), the stored actuals re-sent ones replaced (V03), the estimated
     days before the block (V14), the register reads (V05, V02)."""
-    registry = row_registry(ldc, block, meters, require_enrollment=settings.v11_require_enrollment)
     replaced = previous_actuals(ldc, block)
     return ValidationContext(
         now_s=int(now.timestamp()),

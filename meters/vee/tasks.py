@@ -104,3 +104,15 @@ def vee_daily_sweep_all() -> int:
         except Exception:  # noqa: BLE001 - logged; the next sweep and the queue show it
             logger.exception("daily VEE sweep failed for LDC %s", ldc.pk)
     return days
+
+
+@shared_task(name="meters.tasks.class_profiles_all")
+def class_profiles_all() -> int:
+    """Today's class load profiles (E5) for every LDC that sends reads (daily, by beat)."""
+    from meters.vee.profiles import class_profiles_compute
+    from portal.tenancy import LDC
+
+    made = 0
+    for ldc in LDC.objects.exclude(status=LDC.Status.INACTIVE):
+        made += len(class_profiles_compute(ldc=ldc))
+    return made

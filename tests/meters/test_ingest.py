@@ -17,7 +17,7 @@ from meters.reads import heap
 from meters.reads import ingest as pipeline
 from portal.models import AuditEvent
 from tests.meters.conftest import INTERFACE_NAMES, sample_file
-from tests.meters.samples import GENERATED, SAMPLE_SETS, SampleSet
+from tests.meters.samples import GENERATED, SAMPLE_SETS, SAMPLES, SampleSet
 
 pytestmark = pytest.mark.django_db
 
@@ -376,3 +376,36 @@ def test_the_heap_is_given_back_after_each_file(sample_ldc: Any, monkeypatch: An
     if sys.platform == "linux":  # glibc here and on CI: the calls exist
         assert heap._glibc() is not None
     heap.trim()
+
+
+def test_register_reads_follow_the_interval_business_rules(tmp_path: Any) -> None:
+    """Issue 20: a register read of a meter the LDC does not have, or not linked to an SDP at
+    that instant, is a rejected record (listed), never stored."""
+    from tests.conftest import registry_ldc
+
+    registry = (SAMPLES / "registry.csv").read_text()
+    # MTR-1002 leaves its SDP after 2026-03-07; MTR-1001 is not this LDC's meter.
+    row = "MTR-1002,residential,ulo,M4E 1G7,1,HESA,BILLCO,false,2025-01-01,"
+    registry = registry.replace(row, row + "2026-03-07")
+    registry = registry.replace("MTR-1001", "MTR-9001")
+    (tmp_path / "registry.csv").write_text(registry)
+    ldc = registry_ldc(tmp_path / "registry.csv")
+    path = sample_file("cmep")
+    read_file = ingest(ldc, "cmep", path.read_bytes(), path.name)
+    stored = sorted(
+        (r.meter.serial, r.read_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for r in RegisterRead.objects.filter(ldc=ldc).select_related("meter")
+    )
+    assert ("MTR-1002", "2026-03-07T05:00:00Z") in stored  # linked on 2026-03-07
+    assert all(serial != "MTR-1001" for serial, _ in stored)
+    assert ("MTR-1002", "2026-03-09T04:00:00Z") not in stored
+    rejected = {
+        (r.reason, r.meter_serial)
+        for r in ReadRejection.objects.filter(read_file=read_file, reason__startswith="register")
+    }
+    assert rejected == {
+        ("register_unknown_meter", "MTR-1001"),
+        ("register_not_linked", "MTR-1002"),
+    }
+    assert read_file.registers_accepted == len(stored)
+    assert read_file.report["rejected_by_reason"]["register_not_linked"] == 1

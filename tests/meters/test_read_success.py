@@ -4,6 +4,7 @@ pages, local days cut at local midnight (DST days of 23 and 25 hours), kept unti
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,12 @@ from ldc.sme import rollout
 from meters import read_success
 from meters.data_quality import weekly_quality
 from meters.models import IntervalDay
+from meters.read_success import ldc_read_success
+from meters.reads import ingest
 from portal.calendar.localtime import day_number
 from tests import factories
 from tests.ldc.test_dashboard import deliver_day
+from tests.meters.conftest import sample_file
 from tests.meters.test_pages_and_api import token
 from tests.portal.test_rollout import hours, put_reads
 
@@ -172,3 +176,34 @@ def test_coordinators_and_customers_get_no_ldc_read_success_from_the_api(
     for user in (world.coordinator, world.customer):
         client.force_login(user)
         assert client.get(reverse("api:read-success")).status_code == 403
+
+
+def test_a_files_read_success_counts_only_what_was_stored_the_issues_figures(
+    tmp_path: Any, settings: Any
+) -> None:
+    """Issue 20: a file whose two meters are not this LDC's (their reads rejected) showed 98.58 %
+    "meets obligation" while its LDC's day was 31.88 %. Rejected records are not delivered."""
+    from tests.conftest import registry_ldc
+    from tests.meters.samples import SAMPLES
+
+    settings.OPENMDMR_VEE_AFTER_INGEST = False
+    registry = (SAMPLES / "registry.csv").read_text()
+    registry = registry.replace("MTR-1001", "MTR-9001").replace("MTR-1002", "MTR-9002")
+    (tmp_path / "registry.csv").write_text(registry)
+    ldc = registry_ldc(tmp_path / "registry.csv")
+    read_file, _ = ingest.read_file_receive(
+        ldc=ldc,
+        interface="csv",
+        upload=io.BytesIO(sample_file("csv").read_bytes()),
+        name="reads.csv",
+        actor=None,
+        via="test",
+        queue=False,
+    )
+    report = ingest.read_file_ingest(read_file=read_file).report
+    day = ldc_read_success(ldc, [dt.date(2026, 3, 8)])[dt.date(2026, 3, 8)]
+    assert day.pct == round(100 * 22 / 69, 2) == 31.88  # 3 meters installed, one delivered
+    assert report["intervals_expected"] == 141 and report["intervals_rejected"] == 94
+    # Before: (139 with a value) / 141 = 98.58 %, "meets obligation". Now: MTR-1003's 46 actuals.
+    assert report["read_success_pct"] == round(100 * 46 / 141, 2) == 32.62
+    assert report["meets_obligation"] is False
