@@ -182,7 +182,7 @@ def _customers(ldc: Any, meters: int, customers: int) -> None:
     through = CustomerAccount.sdps.through
     through.objects.bulk_create(
         [
-            through(customeraccount_id=a.pk, servicedeliverypoint_id=sdp_pk[f"BS{m:07d}"])
+            through(account_id=a.pk, sdp_id=sdp_pk[f"BS{m:07d}"], move_in=dt.date(2000, 1, 1))
             for a, m in zip(accounts, picks, strict=True)
         ],
         batch_size=5000,
@@ -321,7 +321,7 @@ def make_plan(customers: int) -> dict[str, Any]:
         methods = [{"method": "password", "at": now, "email": user.email}]
         if staff:  # as after allauth's TOTP step: the portal's two-factor flag is set
             methods.append({"method": "mfa", "at": now, "type": "totp"})
-            store["openmdmr_totp_ok"] = True
+            store["openmdmr_totp_ok"] = user.pk  # portal.two_factor.PASSED
         store["account_authentication_methods"] = methods
         store.create()
         return str(store.session_key)

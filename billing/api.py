@@ -24,6 +24,7 @@ from billing.models import (
     ReplacementNotice,
     Status,
 )
+from billing.provenance import billing_quantity_explain
 from billing.shapes import latest_per_meter, notice_data, quantities_csv, request_data
 from meters.models import BillingCycle, ServiceDeliveryPoint
 from portal.api import DomainError, LdcScopedMixin
@@ -122,6 +123,20 @@ class BillingRequestViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type: i
         except services.BillingError as exc:
             raise _domain(exc) from exc
         return Response(_request_body(self.get_queryset().get(pk=row.pk)))
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def explain(self, request: Request, public_id: str) -> Response:
+        """Per current quantity, the intervals of each price period with value, flags,
+        estimation method and day version (billing.provenance; #19)."""
+        row = self.get_object()
+        quantities = services.current_quantities(self.ldc, [row])
+        return Response(
+            {
+                "request_id": row.public_id,
+                "quantities": [billing_quantity_explain(quantity=q) for q in quantities],
+            }
+        )
 
 
 class BillingBatchViewSet(LdcScopedMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]

@@ -23,6 +23,8 @@ from meters.models import MeterInstallation, ServiceDeliveryPoint
 from meters.reads.day_arrays import DAY_S, IntervalFlag
 from meters.reads.intervals import local_range_utc
 from meters.reads.runs import sorted_unique
+from meters.registry.terms import spans as terms_spans
+from meters.registry.terms import terms_by_sdp
 from portal.calendar.localtime import local_days
 from portal.tenancy import LDC
 
@@ -56,9 +58,15 @@ def sdp_intervals(
         ldc=ldc, meter_ids=meters, first_day=first // DAY_S, last_day=(after - 1) // DAY_S
     )
     flat = flatten(blocks, items)
-    multiplier = float(sdp.service_multiplier)
-    if multiplier != 1:  # billed kWh = metered kWh x the SDP's service multiplier (#19)
-        flat.wh = flat.wh * multiplier
+    # Billed kWh = metered kWh x the SDP's service multiplier in effect that day (#19).
+    rows = terms_by_sdp(ldc=ldc, sdp_ids=[sdp.pk], last_day=end).get(sdp.pk, [])
+    factor = np.ones(flat.wh.shape[0])
+    for a, b, t in terms_spans(rows, start, end):
+        if t is not None and t.multiplier != 1:
+            lo, hi = local_range_utc(a, b, tz)
+            factor[(flat.start >= lo) & (flat.start < hi)] = t.multiplier
+    if (factor != 1).any():
+        flat.wh = flat.wh * factor
     return flat, after - first
 
 
@@ -135,6 +143,7 @@ def settlement_hourly(*, ldc: LDC, start: dt.date, end: dt.date, chunk: int = 50
     hours = (after - first) // HOUR_S
     kwh = np.zeros((hours, len(RATE_CLASSES)))
     estimated = np.zeros_like(kwh)
+    received = np.zeros_like(kwh)  # channel 2: energy conveyed into the system (net metering)
     meters = np.zeros((hours, len(RATE_CLASSES)), np.int64)
     spans = _installed_spans(ldc, start, end)
     for lo in range(0, len(spans), chunk):
@@ -153,11 +162,27 @@ def settlement_hourly(*, ldc: LDC, start: dt.date, end: dt.date, chunk: int = 50
         est = (flat.flags & np.uint8(IntervalFlag.ESTIMATED)) != 0
         estimated += np.bincount(key[est], flat.wh[est] / 1000.0, size).reshape(kwh.shape)
         meters += _distinct_per_hour(key, flat.item, size).reshape(kwh.shape)
+        # O. Reg. 393/07 s. 0.1 "billing quantity data" (b), as O. Reg. 133/23 made it: the
+        # electricity conveyed into the distribution system is billed and settled too.
+        back = selectors.day_rows(
+            ldc=ldc,
+            meter_ids=meter_ids,
+            first_day=first // DAY_S,
+            last_day=(after - 1) // DAY_S,
+            channel=2,
+        )
+        if back:
+            out = flatten(back, items)
+            out.wh = out.wh * np.array([x for *_, x in part], np.float64)[out.item]
+            klass = np.array([c for *_, c, _ in part], np.int64)[out.item]
+            key = ((out.start - first) // HOUR_S) * len(RATE_CLASSES) + klass
+            received += np.bincount(key, out.wh / 1000.0, size).reshape(kwh.shape)
     return {
         "hour_start": first + np.arange(hours, dtype=np.int64) * HOUR_S,
         "rate_classes": RATE_CLASSES,
         "kwh": np.round(kwh, 3),
         "estimated_kwh": np.round(estimated, 3),
+        "received_kwh": np.round(received, 3),
         "meters": meters,
     }
 
@@ -174,36 +199,27 @@ def _installed_spans(
     ldc: LDC, start: dt.date, end: dt.date
 ) -> list[tuple[int, dt.date, dt.date, int, float]]:
     """(meter, first day, last day, rate class index, service multiplier) of every
-    installation in start..end."""
-    rows = (
+    installation in start..end, cut where the SDP's terms change (meters.registry.terms)."""
+    rows = list(
         MeterInstallation.objects.for_ldc(ldc)
         .filter(effective_from__lte=end)
         .exclude(effective_to__lt=start)
         .order_by("meter_id", "effective_from")
-        .values_list(
-            "meter_id",
-            "effective_from",
-            "effective_to",
-            "sdp__rate_class",
-            "sdp__service_multiplier",
-        )
+        .values_list("meter_id", "sdp_id", "effective_from", "effective_to")
     )
+    terms = terms_by_sdp(ldc=ldc, sdp_ids={sdp for _, sdp, _, _ in rows}, last_day=end)
     index = {name: i for i, name in enumerate(RATE_CLASSES)}
-    return [
-        (
-            meter,
-            max(first, start),
-            min(last or end, end),
-            index.get(klass, len(RATE_CLASSES) - 1),
-            float(factor),
-        )
-        for meter, first, last, klass, factor in rows
-    ]
+    out = []
+    for meter, sdp, first, last in rows:
+        for a, b, t in terms_spans(terms.get(sdp, []), max(first, start), min(last or end, end)):
+            klass = index.get(t.rate_class if t else "", len(RATE_CLASSES) - 1)
+            out.append((meter, a, b, klass, t.multiplier if t else 1.0))
+    return out
 
 
 def settlement_csv_lines(result: dict, tz: ZoneInfo) -> list[str]:
     """CSV rows: hour start (UTC and local), rate class, kWh, estimated kWh, meters."""
-    lines = ["hour_start_utc,hour_start_local,rate_class,kwh,estimated_kwh,meters"]
+    lines = ["hour_start_utc,hour_start_local,rate_class,kwh,estimated_kwh,meters,received_kwh"]
     for h, start in enumerate(result["hour_start"].tolist()):
         utc = dt.datetime.fromtimestamp(start, dt.UTC)
         local = utc.astimezone(tz).isoformat()
@@ -212,6 +228,7 @@ def settlement_csv_lines(result: dict, tz: ZoneInfo) -> list[str]:
                 continue
             lines.append(
                 f"{utc:%Y-%m-%dT%H:%M:%SZ},{local},{name},{result['kwh'][h, c]:.3f},"
-                f"{result['estimated_kwh'][h, c]:.3f},{result['meters'][h, c]}"
+                f"{result['estimated_kwh'][h, c]:.3f},{result['meters'][h, c]},"
+                f"{result['received_kwh'][h, c]:.3f}"
             )
     return lines

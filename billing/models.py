@@ -52,6 +52,9 @@ class Status(models.TextChoices):
     PENDING = "pending", "Pending"
     COMPLETE = "complete", "Complete"
     RELEASED = "released", "Released"
+    # A span the SME computes nothing for: the SDP is not TOU-billed there (not enrolled, or
+    # before its group's TOU billing start; meters.registry.enrollment).
+    REFUSED = "refused", "Refused"
 
 
 class BillingBatch(TenantModel):
@@ -124,7 +127,8 @@ class BillingQuantity(TenantModel):
 
     # Indexes, each for a query: pk; public_id (unique; its LIKE twin is dropped, as above);
     # (ldc, meter, start): the requests that changed reads touch (services._affected);
-    # one_bq_version: one row per version, and a request's quantities (_latest, pages, CSV);
+    # one_bq_version: one row per version of a meter's span (a span refused before the TOU
+    # billing start and the span from it are two), and a request's quantities (_latest, pages);
     # request: CASCADE when a request goes; meter: PROTECT when a meter goes; superseded_by
     # only where set (SET_NULL when a quantity goes asks for ids, never for null). No index on
     # ldc alone: the (ldc, ...) ones serve every query by LDC.
@@ -138,14 +142,26 @@ class BillingQuantity(TenantModel):
     start = models.DateField(help_text="First local date of this meter in the period")
     end = models.DateField(help_text="Last local date of this meter in the period")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The SDP's terms this span was computed with (meters.registry.terms; #19).
+    plan = models.CharField(max_length=10, choices=Plan.choices, blank=True)
+    service_multiplier = models.FloatField(default=1)
     pending_reasons = models.JSONField(default=list, blank=True)
     periods_kwh = models.JSONField(default=dict)
     total_kwh = models.FloatField(default=0)
+    # Net metering (#19; O. Reg. 393/07 s. 0.1 "billing quantity data" (b)): a bidirectional
+    # SDP's received channel (2) per price period and in total, and delivered minus received.
+    received_periods_kwh = models.JSONField(default=dict, blank=True)
+    received_total_kwh = models.FloatField(null=True, blank=True)
+    net_total_kwh = models.FloatField(null=True, blank=True)
     estimated_share = models.FloatField(default=0)
     quality = models.CharField(max_length=12, default="incomplete")
     register_reads = models.JSONField(default=dict, blank=True)
     intervals_expected = models.PositiveIntegerField(default=0)
     intervals_valid = models.PositiveIntegerField(default=0)
+    # What produced the figures (#19): each channel's stored days as runs [first UTC day, last
+    # UTC day, version], the plan, multiplier and tier-1 threshold, the RPP calendar, the VEE
+    # settings and the price set; --reproduce recomputes from exactly these.
+    inputs = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
     released_at = models.DateTimeField(null=True, blank=True)
     released_by = models.CharField(max_length=200, blank=True)
@@ -164,7 +180,7 @@ class BillingQuantity(TenantModel):
         verbose_name_plural = "billing quantities"
         constraints = [
             models.UniqueConstraint(
-                fields=["ldc", "request", "meter", "version"], name="one_bq_version"
+                fields=["ldc", "request", "meter", "start", "version"], name="one_bq_version"
             )
         ]
         indexes = [
@@ -189,9 +205,11 @@ class BillingQuantity(TenantModel):
         return {
             "periods_kwh": self.periods_kwh,
             "total_kwh": self.total_kwh,
+            "received_total_kwh": self.received_total_kwh,
+            "net_total_kwh": self.net_total_kwh,
             "estimated_share": self.estimated_share,
             "quality": self.quality,
-            "complete": self.status != Status.PENDING,
+            "complete": self.status not in (Status.PENDING, Status.REFUSED),
         }
 
 

@@ -8,6 +8,7 @@ hour 07:00-08:00 is the hour "from 7 a.m.". Pure: arrays in, arrays out, no Djan
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -75,6 +76,11 @@ TIER_THRESHOLDS_KWH: dict[str, dict[str, float]] = {
 _UNSET = np.uint8(255)
 _BUCKET_S = 900  # every UTC offset and DST change in use is a whole quarter hour
 _MAX_BUCKETS = 4_000_000  # ~114 years of quarter hours: the per-bucket table stays small
+
+
+# The calendar's identity, recorded with each billing quantity (#19: what produced it): a change
+# of any row gives another id.
+CALENDAR_ID = "rpp-" + hashlib.sha256(repr(CALENDAR).encode()).hexdigest()[:12]
 
 
 def _compile(plan: str) -> np.ndarray:

@@ -37,6 +37,7 @@ class DayRows:
     minutes: int
     wh: np.ndarray  # int32 (K, n) current values
     flags: np.ndarray  # uint8 (K, n) current IntervalFlag bits
+    version: np.ndarray | None = None  # int64 (K,) each day's version (what a quantity read)
 
     def __len__(self) -> int:
         return int(self.meter.shape[0])
@@ -303,3 +304,39 @@ def flatten(blocks: list[DayRows], items: Items) -> Flat:
     return Flat(
         *(np.concatenate([getattr(p, f) for p in parts]) for f in Flat.__dataclass_fields__)
     )
+
+
+def day_versions(blocks: list[DayRows], items: Items) -> list[list[list[int]]]:
+    """Per item, the stored days its span read as runs [first UTC day, last UTC day, version]
+    (consecutive days of one version: a month of version 1 is one run). What a quantity
+    records so that it can be recomputed from those versions later (#19)."""
+    parts = []
+    for rows in blocks:
+        item_of, at = gather(rows, items)
+        version = rows.version if rows.version is not None else np.ones(len(rows), np.int64)
+        parts.append((item_of, rows.day[at], version[at]))
+    out: list[list[list[int]]] = [[] for _ in range(len(items))]
+    if not parts:
+        return out
+    item = np.concatenate([p[0] for p in parts])
+    day = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    version = np.concatenate([p[2] for p in parts]).astype(np.int64)
+    order = np.lexsort((day, item))
+    item, day, version = item[order], day[order], version[order]
+    if not item.size:
+        return out
+    new_run = np.ones(item.size, bool)
+    new_run[1:] = (
+        (item[1:] != item[:-1]) | (day[1:] != day[:-1] + 1) | (version[1:] != version[:-1])
+    )
+    starts = np.flatnonzero(new_run)
+    ends = np.append(starts[1:], item.size) - 1
+    for i, d0, d1, v in zip(
+        item[starts].tolist(),
+        day[starts].tolist(),
+        day[ends].tolist(),
+        version[starts].tolist(),
+        strict=True,
+    ):
+        out[i].append([d0, d1, v])
+    return out

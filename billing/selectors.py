@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from billing.models import OebPriceSet
 from billing.prices import PRICE_TABLE, PriceSet
 from billing.quantities import DayRows
-from meters.models import IntervalDay, MeterInstallation, RegisterRead
+from meters.models import IntervalDay, MeterInstallation, RegisterRead, ServiceDeliveryPoint
 from meters.reads.day_arrays import slots_per_day, unpack_rows
 from meters.reads.day_store import GENERIC_PLAN, planner
 from meters.reads.runs import sorted_unique
@@ -63,23 +63,29 @@ def _day_numbers(dates: Sequence[dt.date]) -> np.ndarray:
 
 
 def day_rows(
-    *, ldc: LDC | int, meter_ids: Sequence[int], first_day: int, last_day: int
+    *,
+    ldc: LDC | int,
+    meter_ids: Sequence[int],
+    first_day: int,
+    last_day: int,
+    channel: int = 1,
 ) -> list[DayRows]:
-    """The delivered channel's stored days [first_day, last_day] (UTC) of the meters, by length."""
+    """One channel's stored days [first_day, last_day] (UTC) of the meters, by length (1:
+    delivered; 2: received, the energy a net-metered SDP conveys into the system)."""
     if connection.vendor == "postgresql":
-        return _day_rows_pg(ldc, meter_ids, first_day, last_day)
+        return _day_rows_pg(ldc, meter_ids, first_day, last_day, channel)
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(meter_ids), IN_CHUNK):
         days = IntervalDay.objects.for_ldc(ldc).filter(
             meter_id__in=list(meter_ids[i : i + IN_CHUNK]),
-            channel=1,
+            channel=channel,
             day__gte=date_of(first_day),
             day__lte=date_of(last_day),
         )
         rows += _one_per_day(days)
     if not rows:
         return []
-    meter, day, minutes, wh, flags = (list(c) for c in zip(*rows, strict=True))
+    meter, day, minutes, wh, flags, version = (list(c) for c in zip(*rows, strict=True))
     return [
         _block(
             np.array(meter, np.int64),
@@ -88,6 +94,7 @@ def day_rows(
             length,
             wh,
             flags,
+            np.array(version, np.int64),
         )
         for length in sorted(set(minutes))
     ]
@@ -103,20 +110,21 @@ _PG_DAYS = """
            string_agg(int8send((meter_id << 24) | (day - DATE '1970-01-01')), ''::bytea),
            string_agg(int2send(interval_minutes), ''::bytea),
            string_agg(wh, ''::bytea),
-           string_agg(flags, ''::bytea)
+           string_agg(flags, ''::bytea),
+           string_agg(int4send(version), ''::bytea)
       FROM {table}
-     WHERE ldc_id = %s AND channel = 1 AND day >= %s AND day <= %s AND {meters}
+     WHERE ldc_id = %s AND channel = %s AND day >= %s AND day <= %s AND {meters}
 """
 _MAX_METER = 1 << 39  # keys are meter << 24 | day in an int64
 
 
 def _day_rows_pg(
-    ldc: LDC | int, meter_ids: Sequence[int], first_day: int, last_day: int
+    ldc: LDC | int, meter_ids: Sequence[int], first_day: int, last_day: int, channel: int = 1
 ) -> list[DayRows]:
     """day_rows in one query per chunk: the server concatenates keys, values and flags."""
     ldc_id = ldc if isinstance(ldc, int) else ldc.pk
     wanted = sorted_unique(np.asarray(meter_ids, np.int64))
-    parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    parts: dict[int, list[tuple[np.ndarray, ...]]] = {}
     table = IntervalDay._meta.db_table
     for i in range(0, len(wanted), IN_CHUNK):
         chunk = wanted[i : i + IN_CHUNK]
@@ -130,8 +138,8 @@ def _day_rows_pg(
             meters += " AND meter_id = ANY(%s::bigint[])"
             args.append(pg_array(chunk))
         sql = _PG_DAYS.format(table=table, meters=meters)
-        params = [ldc_id, date_of(first_day), date_of(last_day), *args]
-        count, keys, lengths, wh, flags = _fetch_generic(sql, params)
+        params = [ldc_id, channel, date_of(first_day), date_of(last_day), *args]
+        count, keys, lengths, wh, flags, versions = _fetch_generic(sql, params)
         if not count:
             continue
         key = np.frombuffer(keys, ">i8").astype(np.int64)
@@ -139,17 +147,20 @@ def _day_rows_pg(
         if key.shape[0] != count or length.shape[0] != count:
             raise ValueError("stored days came back misaligned")
         meter, day = key >> 24, key & ((1 << 24) - 1)
+        version = np.frombuffer(versions, ">i4").astype(np.int64)
         for minutes, values, bits, rows in _by_length(length, wh, flags):
-            m, d = (meter, day) if rows is None else (meter[rows], day[rows])
+            m, d, v = (
+                (meter, day, version) if rows is None else (meter[rows], day[rows], version[rows])
+            )
             if by_range and high - low + 1 > len(chunk):  # the range holds meters not asked for
                 keep = np.isin(m, chunk)
-                m, d, values, bits = m[keep], d[keep], values[keep], bits[keep]
-            parts.setdefault(minutes, []).append((m, d, values, bits))
+                m, d, v, values, bits = m[keep], d[keep], v[keep], values[keep], bits[keep]
+            parts.setdefault(minutes, []).append((m, d, values, bits, v))
     out = []
     for minutes in sorted(parts):
-        meter, day, values, bits = (np.concatenate(c) for c in zip(*parts[minutes], strict=True))
+        meter, day, values, bits, v = (np.concatenate(c) for c in zip(*parts[minutes], strict=True))
         order = np.argsort((meter << 24) | day, kind="stable")  # by meter, then day
-        out.append(DayRows(meter[order], day[order], minutes, values[order], bits[order]))
+        out.append(DayRows(meter[order], day[order], minutes, values[order], bits[order], v[order]))
     return out
 
 
@@ -175,7 +186,7 @@ def _fetch_generic(sql: str, params: list[Any]) -> tuple[Any, ...]:
     ):
         cursor.execute(sql, params, binary=True)
         row = cursor.fetchone()
-    return tuple(row) if row is not None else (0, None, None, None, None)
+    return tuple(row) if row is not None else (0, None, None, None, None, None)
 
 
 def _by_length(
@@ -205,7 +216,7 @@ def _by_length(
 
 
 def _one_per_day(days: Any) -> list[tuple[Any, ...]]:
-    return list(days.values_list("meter_id", "day", "interval_minutes", "wh", "flags"))
+    return list(days.values_list("meter_id", "day", "interval_minutes", "wh", "flags", "version"))
 
 
 def _block(
@@ -215,6 +226,7 @@ def _block(
     length: int,
     wh: list[Any],
     flags: list[Any],
+    version: np.ndarray | None = None,
 ) -> DayRows:
     picked = np.flatnonzero(minutes == length)
     picked = picked[np.lexsort((day[picked], meter[picked]))]
@@ -226,6 +238,7 @@ def _block(
         minutes=length,
         wh=unpack_rows([wh[i] for i in at], "<i4", n),
         flags=unpack_rows([flags[i] for i in at], "u1", n),
+        version=None if version is None else version[picked],
     )
 
 
@@ -272,3 +285,19 @@ def installations(
     for sdp, meter, first, last in rows:
         out.setdefault(sdp, []).append((meter, max(first, start), min(last or end, end)))
     return out
+
+
+def enrollment_and_direction(
+    *, ldc: LDC | int, sdp_ids: Iterable[int]
+) -> tuple[dict[int, dt.date], set[int]]:
+    """(SDP pk -> its TOU billing start, where it has one (meters.registry.enrollment); the
+    SDPs that are bidirectional (net metering)), in one query."""
+    starts: dict[int, dt.date] = {}
+    both: set[int] = set()
+    rows = with_ids(ServiceDeliveryPoint.objects.for_ldc(ldc), "id", sdp_ids)
+    for pk, start, bidirectional in rows.values_list("pk", "tou_billing_from", "bidirectional"):
+        if start is not None:
+            starts[pk] = start
+        if bidirectional:
+            both.add(pk)
+    return starts, both

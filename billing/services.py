@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from itertools import islice
 from typing import Any, cast
@@ -35,13 +36,22 @@ from billing.models import (
     ReplacementNotice,
     Status,
 )
-from billing.periods import months_of, tier_threshold_kwh
+from billing.periods import CALENDAR_ID, months_of, tier_threshold_kwh
 from billing.prices import PRICE_NAMES, PRICE_TABLE
-from billing.quantities import Figures, Items, bounding_reads, figures_compute, periods_kwh_all
+from billing.quantities import (
+    Figures,
+    Items,
+    bounding_reads,
+    day_versions,
+    figures_compute,
+    periods_kwh_all,
+)
 from billing.rows import insert_rows
-from meters.models import BillingCycle, ServiceDeliveryPoint
+from meters.models import BillingCycle, ServiceDeliveryPoint, VeeSettings
 from meters.reads.day_arrays import DAY_S
 from meters.reads.intervals import local_range_utc
+from meters.registry.enrollment import split_at_enrollment
+from meters.registry.terms import Terms, sdps_in_cycle, spans, terms_by_sdp, terms_on
 from portal.access import Actor
 from portal.audit import audit
 from portal.calendar.localtime import day_number
@@ -73,12 +83,25 @@ class NewRequest:
 
 @dataclass
 class Target:
-    """One meter's part of one request."""
+    """One meter's part of one request (``not_enrolled``: a span before the SDP's TOU billing
+    start, refused rather than computed; ``tou_billing_from``: that start, if any)."""
 
     request: BillingQuantityRequest | NewRequest
     meter_id: int
     start: dt.date
     end: dt.date
+    not_enrolled: bool = False
+    tou_billing_from: dt.date | None = None
+    # The SDP's terms in effect over the span (meters.registry.terms): a span is cut where
+    # they change, so that each quantity has one plan, multiplier and rate class.
+    plan: str = ""
+    multiplier: float = 1.0
+    rate_class: str = ""
+    bidirectional: bool = False  # net metering: the received channel is billed too
+
+    @property
+    def key(self) -> tuple[int | None, int, dt.date]:
+        return (self.request.pk, self.meter_id, self.start)
 
 
 @dataclass
@@ -95,9 +118,23 @@ class RefreshOutcome:
 _PLANS = frozenset(Plan.values)
 
 
-def plan_of(sdp: ServiceDeliveryPoint, plan: str | None = None) -> str:
-    """The plan asked for, or the SDP's commodity rate class (TOU when it has none)."""
-    return _checked_plan(plan or sdp.commodity_rate_class)
+def plan_of(sdp: ServiceDeliveryPoint, plan: str | None = None, on: dt.date | None = None) -> str:
+    """The plan asked for, or the SDP's commodity rate class in effect on ``on`` (its first
+    day; TOU when it has none)."""
+    if plan or on is None:
+        return _checked_plan(plan or sdp.commodity_rate_class)
+    return _plans_on(sdp.ldc_id, [sdp.pk], on)[sdp.pk]
+
+
+def _plans_on(ldc: LDC | int, sdp_ids: list[int], on: dt.date) -> dict[int, str]:
+    """SDP pk -> its plan in effect on local date ``on`` (bulk)."""
+    rows = terms_by_sdp(ldc=ldc, sdp_ids=sdp_ids, last_day=on)
+    return {pk: _checked_plan(_term(rows.get(pk, []), on).commodity_rate_class) for pk in sdp_ids}
+
+
+def _term(rows: list[Terms], day: dt.date) -> Terms:
+    found = terms_on(rows, day) or (rows[0] if rows else None)
+    return found or Terms(day, "", "", Decimal(1), None, None)
 
 
 def _checked_plan(chosen: str | None) -> str:
@@ -130,7 +167,7 @@ def billing_quantity_request(
         sdp=sdp,
         start=start,
         end=end,
-        plan=plan_of(sdp, plan),
+        plan=plan_of(sdp, plan, on=start),
         defaults={"ldc": ldc, "requested_by": actor.label if actor else "system"},
     )
     targets = _targets(ldc, [request])
@@ -141,20 +178,73 @@ def billing_quantity_request(
     return request
 
 
-def _targets(ldc: LDC, requests: list[BillingQuantityRequest]) -> list[Target]:
-    """Each request's meters from the installation history (effective dates are local)."""
+def _targets(ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]) -> list[Target]:
+    """Each request's meters from the installation history (effective dates are local), each
+    meter's span cut at the SDP's TOU billing start: the days before it are refused."""
     out: list[Target] = []
-    by_period: dict[tuple[dt.date, dt.date], list[BillingQuantityRequest]] = {}
+    by_period: dict[tuple[dt.date, dt.date], list[BillingQuantityRequest | NewRequest]] = {}
     for request in requests:
         by_period.setdefault((request.start, request.end), []).append(request)
+    sdp_ids = {r.sdp_id for r in requests}
+    starts, bidirectional = selectors.enrollment_and_direction(ldc=ldc, sdp_ids=sdp_ids)
+    last = max((r.end for r in requests), default=None)
+    terms = terms_by_sdp(ldc=ldc, sdp_ids=sdp_ids, last_day=last)
     for (start, end), group in by_period.items():
         installed = selectors.installations(
             ldc=ldc, sdp_ids=[r.sdp_id for r in group], start=start, end=end
         )
         for request in group:
+            tou_from = starts.get(request.sdp_id)
+            rows = terms.get(request.sdp_id, [])
+            # A request made for the SDP's own plan follows its terms day by day; one made for
+            # another plan (a comparison) keeps that plan throughout.
+            follows = request.plan == _checked_plan(_term(rows, start).commodity_rate_class)
             for meter, first, last in installed.get(request.sdp_id, []):
-                out.append(Target(request, meter, first, last))
+                before, billed = split_at_enrollment(first, last, tou_from)
+                if before is not None:
+                    out.append(Target(request, meter, *before, True, tou_from, request.plan))
+                if billed is None:
+                    continue
+                for a, b, t in spans(rows, *billed):
+                    t = t or _term(rows, a)
+                    plan = _checked_plan(t.commodity_rate_class) if follows else request.plan
+                    out.append(Target(request, meter, a, b, False, tou_from, plan))
+                    out[-1].multiplier, out[-1].rate_class = t.multiplier, t.rate_class
+                    out[-1].bidirectional = request.sdp_id in bidirectional
     return out
+
+
+def _refused(target: Target) -> dict[str, Any]:
+    """The figures of a span before the SDP's TOU billing start: nothing computed."""
+    start = target.tou_billing_from
+    message = (
+        f"not enrolled: TOU billing starts on {start.isoformat()}"
+        if start is not None
+        else "not enrolled: the SDP is in no enrollment group with a TOU billing start"
+    )
+    return {
+        "status": Status.REFUSED,
+        "plan": target.plan or target.request.plan,
+        "service_multiplier": target.multiplier,
+        "pending_reasons": [
+            {
+                "code": "not_enrolled",
+                "tou_billing_from": start.isoformat() if start is not None else None,
+                "message": message,
+            }
+        ],
+        "periods_kwh": {},
+        "total_kwh": 0.0,
+        "received_periods_kwh": {},
+        "received_total_kwh": None,
+        "net_total_kwh": None,
+        "estimated_share": 0.0,
+        "quality": "refused",
+        "register_reads": {"start": None, "end": None},
+        "intervals_expected": 0,
+        "intervals_valid": 0,
+        "inputs": {},
+    }
 
 
 @lru_cache(maxsize=1024)
@@ -168,51 +258,27 @@ def tier1_threshold_kwh(rate_class: str, start: dt.date, end: dt.date) -> float:
     return float((monthly / in_month.astype(np.int64)).sum())
 
 
-def _sdp_terms(ldc: LDC, targets: list[Target]) -> tuple[dict[int, str], dict[int, float]]:
-    """SDP pk -> rate class (tiered targets: their tier-1 threshold depends on it) and SDP pk
-    -> service multiplier where it is not 1 (every other target: 1)."""
-    ids = {t.request.sdp_id for t in targets}
-    if not ids:
-        return {}, {}
-    sdps = ServiceDeliveryPoint.objects.for_ldc(ldc)
-    tiered = {t.request.sdp_id for t in targets if t.request.plan == Plan.TIERED}
-    rate_class: dict[int, str] = {}
-    if tiered:
-        rows = selectors.with_ids(sdps, "id", tiered)
-        rate_class = dict(rows.values_list("pk", "rate_class"))
-    # Only the SDPs with a multiplier other than 1 come back: most have none (no row each).
-    scaled = selectors.with_ids(sdps, "id", ids).exclude(service_multiplier=1)
-    multiplier = {pk: float(x) for pk, x in scaled.values_list("pk", "service_multiplier")}
-    return rate_class, multiplier
-
-
-def _items(
-    targets: list[Target],
-    tz: ZoneInfo,
-    rate_class: dict[int, str],
-    multiplier: dict[int, float] | None = None,
-) -> Items:
+def _items(targets: list[Target], tz: ZoneInfo) -> Items:
     # A batch has few distinct periods: convert each once, not once per meter.
     span_of = {(t.start, t.end): (0, 0) for t in targets}
     for start, end in span_of:
         span_of[(start, end)] = local_range_utc(start, end, tz)
-    spans = [span_of[(t.start, t.end)] for t in targets]
+    spans_utc = [span_of[(t.start, t.end)] for t in targets]
+    multiplier = np.array([t.multiplier for t in targets], np.float64)
     return Items(
         meter=np.array([t.meter_id for t in targets], np.int64),
-        first=np.array([s[0] for s in spans], np.int64),
-        after=np.array([s[1] for s in spans], np.int64),
-        plan=np.array([t.request.plan for t in targets], dtype="U8"),
+        first=np.array([s[0] for s in spans_utc], np.int64),
+        after=np.array([s[1] for s in spans_utc], np.int64),
+        plan=np.array([t.plan or t.request.plan for t in targets], dtype="U8"),
         tier1_kwh=np.array(
             [
-                tier1_threshold_kwh(rate_class[t.request.sdp_id], t.start, t.end)
-                if t.request.plan == Plan.TIERED
+                tier1_threshold_kwh(t.rate_class, t.start, t.end)
+                if (t.plan or t.request.plan) == Plan.TIERED
                 else 0.0
                 for t in targets
             ]
         ),
-        multiplier=None
-        if multiplier is None
-        else np.array([multiplier.get(t.request.sdp_id, 1.0) for t in targets], np.float64),
+        multiplier=multiplier,
     )
 
 
@@ -220,17 +286,36 @@ def quantities_compute(*, ldc: LDC, targets: list[Target]) -> list[dict[str, Any
     """The figures of each target (fields of BillingQuantity), reading meters in chunks."""
     tz = ZoneInfo(ldc.time_zone)
     out: list[dict[str, Any]] = [{} for _ in targets]
-    order = sorted(range(len(targets)), key=lambda i: targets[i].meter_id)
+    for i, target in enumerate(targets):
+        if target.not_enrolled:
+            out[i] = _refused(target)
+    billed = [i for i, t in enumerate(targets) if not t.not_enrolled]
+    order = sorted(billed, key=lambda i: targets[i].meter_id)
+    meta = _inputs_meta(ldc) if billed else {}
     for lo in range(0, len(order), CHUNK_METERS):
         part = order[lo : lo + CHUNK_METERS]
         chunk = [targets[i] for i in part]
-        for i, figures in zip(part, _compute_chunk(ldc, chunk, tz), strict=True):
+        for i, figures in zip(part, _compute_chunk(ldc, chunk, tz, meta), strict=True):
             out[i] = figures
     return out
 
 
-def _compute_chunk(ldc: LDC, targets: list[Target], tz: ZoneInfo) -> list[dict[str, Any]]:
-    items = _items(targets, tz, *_sdp_terms(ldc, targets))
+def _inputs_meta(ldc: LDC) -> dict[str, Any]:
+    """What every quantity of a computation records besides its days: the RPP calendar, the
+    LDC's VEE settings (as last saved) and the OEB price sets in force."""
+    saved = VeeSettings.objects.filter(ldc=ldc).values_list("updated_at", flat=True).first()
+    table = selectors.price_table()
+    return {
+        "calendar": CALENDAR_ID,
+        "vee_settings": saved.isoformat() if saved else "defaults",
+        "price_sets": [p.effective.isoformat() for p in table],
+    }
+
+
+def _compute_chunk(
+    ldc: LDC, targets: list[Target], tz: ZoneInfo, meta: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    items = _items(targets, tz)
     meters = sorted({t.meter_id for t in targets})
     first, after = int(items.first.min()), int(items.after.max())
     blocks = selectors.day_rows(
@@ -244,7 +329,71 @@ def _compute_chunk(ldc: LDC, targets: list[Target], tz: ZoneInfo) -> list[dict[s
         after_s=after + REGISTER_WINDOW_S,
     )
     before, following = bounding_reads(reads[0], reads[1], items)
-    return _rows(items, figures, reads, before, following)
+    rows = _rows(items, figures, reads, before, following)
+    versions = day_versions(blocks, items)
+    for i, (row, target) in enumerate(zip(rows, targets, strict=True)):
+        row["inputs"] = {
+            "days": {"1": versions[i]},
+            "plan": str(items.plan[i]),
+            "service_multiplier": target.multiplier,
+            "rate_class": target.rate_class,
+            "tier1_kwh": float(items.tier1_kwh[i]),
+            "bidirectional": target.bidirectional,
+            **(meta or {}),
+        }
+    _add_received(ldc, targets, items, rows, tz)
+    return rows
+
+
+def _add_received(
+    ldc: LDC, targets: list[Target], items: Items, rows: list[dict[str, Any]], tz: ZoneInfo
+) -> None:
+    """Net metering: a bidirectional SDP's received channel (2) beside its delivered figures,
+    computed the same way (numpy over the chunk's stored days), and delivered minus received.
+    Billing quantity data covers the electricity conveyed into the distribution system too
+    (O. Reg. 393/07 s. 0.1 (b), as amended by O. Reg. 133/23). A received channel not complete
+    holds the quantity back like the delivered one."""
+    for row in rows:
+        row.update(received_periods_kwh={}, received_total_kwh=None, net_total_kwh=None)
+    two = np.flatnonzero(np.array([t.bidirectional for t in targets], bool))
+    if not two.size:
+        return
+    sub = Items(
+        meter=items.meter[two],
+        first=items.first[two],
+        after=items.after[two],
+        plan=items.plan[two],
+        tier1_kwh=items.tier1_kwh[two],
+        multiplier=None if items.multiplier is None else items.multiplier[two],
+    )
+    first, after = int(sub.first.min()), int(sub.after.max())
+    blocks = selectors.day_rows(
+        ldc=ldc,
+        meter_ids=sorted(set(sub.meter.tolist())),
+        first_day=first // DAY_S,
+        last_day=(after - 1) // DAY_S,
+        channel=2,
+    )
+    got = figures_compute(blocks, sub, tz)
+    received_versions = day_versions(blocks, sub)
+    complete = got.complete(sub).tolist()
+    missing = got.missing(sub).tolist()
+    periods = periods_kwh_all(got, sub)
+    for j, i in enumerate(two.tolist()):
+        row = rows[i]
+        received = int(got.total_wh[j])
+        row["received_periods_kwh"] = periods[j]
+        row["received_total_kwh"] = received / 1000
+        row["net_total_kwh"] = round(row["total_kwh"] - received / 1000, 3)
+        if "inputs" in row:
+            row["inputs"]["days"]["2"] = received_versions[j]
+        if not complete[j]:
+            reasons = [
+                {**r, "code": f"received_{r['code']}", "message": f"received: {r['message']}"}
+                for r in _reasons(got, sub, j, missing[j])
+            ]
+            row.update(status=Status.PENDING, quality="incomplete")
+            row["pending_reasons"] = [*row["pending_reasons"], *reasons]
 
 
 def _read(reads: tuple[np.ndarray, ...], index: int) -> dict[str, Any] | None:
@@ -292,6 +441,10 @@ def _rows(
     expected = ((items.after - items.first) // 60 // figures.minutes).tolist()
     valid = figures.valid.tolist()
     periods = periods_kwh_all(figures, items)
+    plans = items.plan.tolist()
+    multipliers = (
+        items.multiplier if items.multiplier is not None else np.ones(len(items))
+    ).tolist()
     read_of: dict[int, dict[str, Any] | None] = {-1: None}
     for index in {*before.tolist(), *following.tolist()} - {-1}:
         read_of[index] = _read(reads, index)
@@ -306,6 +459,8 @@ def _rows(
         out.append(
             {
                 "status": Status.COMPLETE if ok else Status.PENDING,
+                "plan": plans[i],
+                "service_multiplier": multipliers[i],
                 "pending_reasons": [] if ok else _reasons(figures, items, i, missing[i]),
                 "periods_kwh": periods[i],
                 "total_kwh": total / 1000,
@@ -324,14 +479,20 @@ def _rows(
 
 _FIGURE_FIELDS = (
     "status",
+    "plan",
+    "service_multiplier",
     "pending_reasons",
     "periods_kwh",
     "total_kwh",
+    "received_periods_kwh",
+    "received_total_kwh",
+    "net_total_kwh",
     "estimated_share",
     "quality",
     "register_reads",
     "intervals_expected",
     "intervals_valid",
+    "inputs",
 )
 
 
@@ -344,6 +505,8 @@ def _billed_differ(released: BillingQuantity, figures: dict[str, Any]) -> bool:
     return (
         released.periods_kwh != figures["periods_kwh"]
         or released.total_kwh != figures["total_kwh"]
+        or released.received_total_kwh != figures["received_total_kwh"]
+        or released.received_periods_kwh != figures["received_periods_kwh"]
         or released.estimated_share != figures["estimated_share"]
         or figures["status"] == Status.PENDING
     )
@@ -351,15 +514,15 @@ def _billed_differ(released: BillingQuantity, figures: dict[str, Any]) -> bool:
 
 def _latest(
     ldc: LDC, requests: Sequence[BillingQuantityRequest | NewRequest]
-) -> dict[tuple[int | None, int], Any]:
+) -> dict[tuple[int | None, int, dt.date], Any]:
     rows = selectors.with_ids(
         BillingQuantity.objects.for_ldc(ldc),
         "request",
         [r.pk for r in requests if r.pk is not None],
     ).select_related("meter")
-    latest: dict[tuple[int | None, int], BillingQuantity] = {}
+    latest: dict[tuple[int | None, int, dt.date], BillingQuantity] = {}
     for row in rows.order_by("version"):
-        latest[(row.request_id, row.meter_id)] = row
+        latest[(row.request_id, row.meter_id, row.start)] = row
     return latest
 
 
@@ -403,7 +566,7 @@ def _apply(
     changed: list[BillingQuantity] = []
     successors: list[tuple[int, BillingQuantity, Target]] = []  # (index in new, old, target)
     for target, figures in zip(targets, computed, strict=True):
-        row = latest.get((target.request.pk, target.meter_id))
+        row = latest.get(target.key)
         if row is None or (row.is_released and _billed_differ(row, figures)):
             if row is not None:
                 successors.append((len(new), row, target))
@@ -419,13 +582,16 @@ def _apply(
                     **figures,
                 }
             )
-        elif not row.is_released and _differs(row, figures):
+        elif not row.is_released and (_differs(row, figures) or row.end != target.end):
             for name, value in figures.items():
                 setattr(row, name, value)
-            row.computed_at = now
+            row.end, row.computed_at = target.end, now
             changed.append(row)
+    _drop_unreleased_gone(latest, {t.key for t in targets})
     insert_rows(BillingQuantity, new, pks=bool(successors))  # pks only for notices
-    BillingQuantity.objects.bulk_update(changed, [*_FIGURE_FIELDS, "computed_at"], batch_size=2000)
+    BillingQuantity.objects.bulk_update(
+        changed, [*_FIGURE_FIELDS, "end", "computed_at"], batch_size=2000
+    )
     replaced = []
     for at, old, target in successors:
         values = {k: v for k, v in new[at].items() if k != "request_id"}
@@ -440,12 +606,23 @@ def _apply(
     outcome.replaced = len(replaced)
     states: dict[int | None, set[str]] = {}
     for target, figures in zip(targets, computed, strict=True):
-        row = latest.get((target.request.pk, target.meter_id))
+        row = latest.get(target.key)
         kept = row is not None and row.is_released and not _billed_differ(row, figures)
         status = Status.RELEASED if kept else figures["status"]
         states.setdefault(target.request.pk, set()).add(status)
     _request_status(ldc, cast(Sequence[BillingQuantityRequest], requests), now, states)
     return outcome
+
+
+def _drop_unreleased_gone(
+    latest: dict[tuple[int | None, int, dt.date], BillingQuantity],
+    keys: set[tuple[int | None, int, dt.date]],
+) -> None:
+    """Quantities no target makes any more (a span moved: a meter exchange or a TOU billing
+    start changed), not yet released: nothing was billed by them, they go."""
+    gone = [row.pk for key, row in latest.items() if key not in keys and not row.is_released]
+    if gone:
+        BillingQuantity.objects.filter(pk__in=gone).delete()
 
 
 def _replace(
@@ -484,7 +661,7 @@ def _request_status(
     """A request is pending while any current quantity is; released when all are."""
     if states is None:
         states = {}
-        for (request_id, _), row in _latest(ldc, requests).items():
+        for (request_id, _, _), row in _latest(ldc, requests).items():
             states.setdefault(request_id, set()).add(row.status)
     moved: dict[str, list[BillingQuantityRequest]] = {}
     for request in requests:
@@ -504,6 +681,9 @@ _NONE: frozenset[str] = frozenset({Status.PENDING})  # a request without quantit
 
 
 def _overall(states: Set[str]) -> str:
+    """A request's status from its quantities': refused spans count only when all are."""
+    if states == {Status.REFUSED}:
+        return Status.REFUSED
     if Status.PENDING in states:
         return Status.PENDING
     return Status.COMPLETE if Status.COMPLETE in states else Status.RELEASED
@@ -640,10 +820,12 @@ def billing_request_release(
     *, request: BillingQuantityRequest, actor: Actor | None
 ) -> list[BillingQuantity]:
     """Release every current quantity of a request; all must be complete (or released)."""
-    current = list(_latest(request.ldc, [request]).values())
+    current = [q for q in _latest(request.ldc, [request]).values() if q.status != Status.REFUSED]
     pending = [q for q in current if q.status == Status.PENDING]
     if pending:
         raise BillingError("the request is still pending: " + _why(pending))
+    if not current:
+        raise BillingError("nothing to release: the SDP is not TOU-billed in this period")
     return [billing_quantity_release(quantity=q, actor=actor) for q in current]
 
 
@@ -681,11 +863,10 @@ def billing_batch_request(
     """Request the quantities of every active SDP of a billing cycle for one period."""
     _check_period(start, end)
     # (pk, plan) pairs, not SDP instances: a batch builds no model instance per SDP.
+    # The SDPs whose terms on the period's last day name the cycle, with their plan on its first.
     sdps = [
         (pk, _checked_plan(commodity))
-        for pk, commodity in ServiceDeliveryPoint.objects.for_ldc(ldc)
-        .filter(billing_cycle=cycle, status="active")
-        .values_list("pk", "commodity_rate_class")
+        for pk, commodity in sdps_in_cycle(ldc=ldc, cycle_id=cycle.pk, start=start, end=end)
     ]
     with transaction.atomic():
         batch = BillingBatch.objects.create(
@@ -826,8 +1007,14 @@ def billing_requests_ensure(
     """One request per SDP (its own plan) for the period, made where missing; no computing."""
     label = actor.label if actor else (batch.requested_by if batch else "system")
     by_pk = {sdp.pk: sdp for sdp in sdps}
+    plans = _plans_on(ldc, list(by_pk), start)  # each SDP's plan on the period's first day
     requests = _requests_ensure(
-        ldc, [(sdp.pk, plan_of(sdp)) for sdp in sdps], start, end, batch=batch, label=label
+        ldc,
+        [(sdp.pk, plan) for sdp in sdps for plan in [plans[sdp.pk]]],
+        start,
+        end,
+        batch=batch,
+        label=label,
     )
     for request in requests:
         request.sdp = by_pk[request.sdp_id]  # the SDP we hold: no join, no second instance

@@ -35,6 +35,9 @@ CSV_HEADER = [
     "register_start_kwh",
     "register_end_kwh",
     "pending_reasons",
+    # Net metering (#19), after the original columns so that readers by position keep working.
+    "received_total_kwh",
+    "net_total_kwh",
 ]
 
 
@@ -50,14 +53,21 @@ def quantity_data(q: BillingQuantity, request: BillingQuantityRequest | None = N
         "request_id": request.public_id,
         "sdp_id": request.sdp.sdp_id,
         "meter_id": q.meter.serial,
-        "plan": request.plan,
+        "plan": q.plan or request.plan,
+        "service_multiplier": q.service_multiplier,
         "start": str(q.start),
         "end": str(q.end),
         "periods_kwh": q.periods_kwh,
         "total_kwh": q.total_kwh,
+        # Net metering (bidirectional SDPs; null otherwise): the received channel and the net.
+        "received_periods_kwh": q.received_periods_kwh,
+        "received_total_kwh": q.received_total_kwh,
+        "net_total_kwh": q.net_total_kwh,
         "estimated_share": q.estimated_share,
         "status": q.status,
         "pending_reasons": q.pending_reasons,
+        # A refused span (status "refused"): why, and from when the SDP is TOU-billed.
+        "refusal": (q.pending_reasons or [None])[0] if q.status == "refused" else None,
         "quality": q.quality,
         "register_reads": q.register_reads,
         "version": q.version,
@@ -102,10 +112,10 @@ def notice_data(notice: ReplacementNotice) -> dict:
 
 
 def latest_per_meter(rows: Iterable[BillingQuantity]) -> list[BillingQuantity]:
-    """The highest version of each (request, meter), in date order."""
-    latest: dict[tuple[int, int], BillingQuantity] = {}
+    """The highest version of each (request, meter, span start), in date order."""
+    latest: dict[tuple[int, int, Any], BillingQuantity] = {}
     for row in rows:
-        key = (row.request_id, row.meter_id)
+        key = (row.request_id, row.meter_id, row.start)
         if key not in latest or latest[key].version < row.version:
             latest[key] = row
     return sorted(latest.values(), key=lambda q: (q.request_id, q.start, q.meter_id))
@@ -136,6 +146,8 @@ def quantities_csv(rows: Iterable[dict]) -> str:
                 _kwh((reads.get("start") or {}).get("kwh")),
                 _kwh((reads.get("end") or {}).get("kwh")),
                 "; ".join(r["message"] for r in row["pending_reasons"]),
+                _kwh(row.get("received_total_kwh")),
+                _kwh(row.get("net_total_kwh")),
             ]
         )
     return out.getvalue()

@@ -12,6 +12,11 @@ urlpatterns = [
     path("prices/", views.PriceListView.as_view(), name="prices"),
     path("prices/new/", views.PriceEditView.as_view(), name="price-new"),
     path("prices/<str:day>/", views.PriceEditView.as_view(), name="price-edit"),
+    path(
+        "quantities/<str:public_id>/explain/",
+        views.QuantityExplainView.as_view(),
+        name="quantity-explain",
+    ),
     path("<str:public_id>/", views.BillingDetailView.as_view(), name="detail"),
     path("<str:public_id>/release/", views.BillingReleaseView.as_view(), name="release"),
 ]

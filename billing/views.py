@@ -22,6 +22,7 @@ from billing.models import (
     ReplacementNotice,
     Status,
 )
+from billing.provenance import billing_quantity_explain, billing_quantity_reproduce
 from billing.shapes import latest_per_meter, quantities_csv, quantity_data
 from meters.models import BillingCycle, ServiceDeliveryPoint
 from portal.mixins import CoordinatorMixin, LdcMixin
@@ -126,6 +127,29 @@ class BillingDetailView(LdcMixin, TemplateView):
             figure_label="kWh by price period of each meter",
             uses_charts=True,
             can_release=request.status == Status.COMPLETE and self.actor.can("billing.request"),
+        )
+        return context
+
+
+class QuantityExplainView(LdcMixin, TemplateView):
+    """One quantity's proof: the intervals of each price period (value, flags, estimation
+    method, day version), and whether it recomputes from the day versions it recorded."""
+
+    capability = "billing.view"
+    template_name = "billing/quantity_explain.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        quantity = get_object_or_404(
+            BillingQuantity.objects.for_ldc(self.ldc).select_related(
+                "ldc", "meter", "request__sdp"
+            ),
+            public_id=self.kwargs["public_id"],
+        )
+        context.update(
+            quantity=quantity,
+            explained=billing_quantity_explain(quantity=quantity),
+            differences=billing_quantity_reproduce(quantity=quantity),
         )
         return context
 

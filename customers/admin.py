@@ -3,15 +3,32 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from customers.models import AccountLink, CustomerAccount, CustomerInvitation
+from customers.models import AccountLink, AccountSdp, CustomerAccount, CustomerInvitation
+from portal.access import actor_for_user
 from portal.admin_site import ScopedAdmin, SuperuserAdmin
+
+
+class OccupancyInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The account's SDPs with move-in and move-out dates (an LDC admin picks only theirs)."""
+
+    model = AccountSdp
+    extra = 0
+    autocomplete_fields: list[str] = []
+    fields = ["sdp", "move_in", "move_out"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "sdp" and not request.user.is_superuser:
+            kwargs["queryset"] = db_field.related_model.objects.for_ldc(
+                actor_for_user(request.user).ldc
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(CustomerAccount)
 class CustomerAccountAdmin(ScopedAdmin):
     list_display = ["account_number", "postal_code", "created_at"]
     search_fields = ["account_number"]
-    filter_horizontal = ["sdps"]
+    inlines = [OccupancyInline]
 
 
 @admin.register(AccountLink)

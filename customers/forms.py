@@ -18,10 +18,11 @@ class LinkAccountForm(forms.Form):
     sdp_id = forms.CharField(
         max_length=60, label="Service point id", help_text="Printed on your bill as 'SDP'."
     )
-    check = forms.CharField(
+    bill_code = forms.CharField(
         max_length=16,
-        label="Postal code or bill code",
-        help_text="The postal code of the premises, or the one-time code printed on your bill.",
+        label="Bill code",
+        help_text="The one-time code printed on your latest bill (8 letters and digits). "
+        "No bill code? Ask your utility to e-mail you an invitation.",
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 from portal.tenancy import TenantModel
@@ -26,7 +27,11 @@ class CustomerAccount(TenantModel):
         max_length=16, default=new_bill_code, help_text="One-time code printed on the bill."
     )
     sdps = models.ManyToManyField(
-        "meters.ServiceDeliveryPoint", blank=True, related_name="accounts"
+        "meters.ServiceDeliveryPoint",
+        blank=True,
+        related_name="accounts",
+        through="AccountSdp",
+        through_fields=("account", "sdp"),
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -38,6 +43,50 @@ class CustomerAccount(TenantModel):
 
     def __str__(self) -> str:
         return self.account_number
+
+
+class AccountSdp(models.Model):
+    """An account's occupancy of an SDP: from move-in to move-out (local dates, inclusive).
+
+    Privacy (DESIGN.md, "a customer only their own and only while they lived there"): every
+    customer query and export is clipped to these dates (customers.occupancy), so a new
+    occupant never sees the previous one's reads and the old account never sees the new one's.
+    The table is the one the former plain many-to-many used (migration 0004).
+    """
+
+    account = models.ForeignKey(
+        CustomerAccount, on_delete=models.CASCADE, db_column="customeraccount_id"
+    )
+    sdp = models.ForeignKey(
+        "meters.ServiceDeliveryPoint",
+        on_delete=models.CASCADE,
+        db_column="servicedeliverypoint_id",
+        related_name="occupancies",
+    )
+    move_in = models.DateField(help_text="First local day of the account at the premises.")
+    move_out = models.DateField(
+        null=True, blank=True, help_text="Last local day at the premises (empty: still there)."
+    )
+
+    class Meta:
+        db_table = "customers_customeraccount_sdps"
+        verbose_name = "occupancy"
+        verbose_name_plural = "occupancies"
+        unique_together = [("account", "sdp")]
+        indexes = [models.Index(fields=["sdp", "move_in"], name="occupancy_sdp_move_in")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(move_out__isnull=True) | models.Q(move_out__gte=F("move_in")),
+                name="occupancy_move_out_after_move_in",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} at {self.sdp_id}: {self.move_in} .. {self.move_out or ''}"
+
+    def covers(self, day: dt.date) -> bool:
+        """The account occupied the SDP on local date ``day``."""
+        return self.move_in <= day and (self.move_out is None or day <= self.move_out)
 
 
 class AccountLink(models.Model):

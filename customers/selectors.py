@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from billing.prices import PriceSet
 from customers.greenbutton import MeterDays
-from customers.models import AccountLink, CustomerInvitation
+from customers.models import AccountLink, AccountSdp, CustomerInvitation
 from customers.usage import DayBlock
 from meters.models import IntervalDay, MeterInstallation, ServiceDeliveryPoint
 from meters.reads.day_arrays import IntervalFlag, slots_per_day, unpack_rows
@@ -35,7 +35,12 @@ def links_for_user(user: Any) -> QuerySet[AccountLink]:
     return (
         AccountLink.objects.filter(user=user)
         .select_related("account", "account__ldc")
-        .prefetch_related("account__sdps")
+        .prefetch_related(
+            Prefetch(
+                "account__accountsdp_set",
+                queryset=AccountSdp.objects.select_related("sdp").order_by("-move_in"),
+            )
+        )
         .order_by("linked_at")
     )
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -21,45 +23,96 @@ from portal.audit import audit
 from portal.tenancy import LDC
 
 
-def normalise_postal_code(value: str) -> str:
-    return re.sub(r"\s+", "", value or "").upper()
+def normalise_code(value: str) -> str:
+    return re.sub(r"[\s-]+", "", value or "").upper()
 
 
 # One message for every failed check, so that the form does not tell which part was wrong.
 _NO_MATCH = "We could not find an account with these details. Check them against your bill."
 
 
-@transaction.atomic
 def account_link(
-    *, user: Any, ldc: LDC, account_number: str, sdp_id: str, check: str, actor: Actor
+    *, user: Any, ldc: LDC, account_number: str, sdp_id: str, bill_code: str, actor: Actor
 ) -> AccountLink:
-    """Link an account when its SDP id and the postal code on file or the bill code match."""
+    """Link an account when its SDP id and the one-time code printed on its bill match.
+
+    The account number, SDP id and postal code are not secrets (sequential, on every letter),
+    so the proof is the bill code the LDC prints (or the LDC's invitation, below): 32 random
+    bits, compared in constant time, replaced once used. A failure is audited; the callers
+    throttle per person, address and account (customers.views.accounts, issue 21).
+    """
     account = (
         CustomerAccount.objects.for_ldc(ldc)
         .filter(account_number=account_number.strip(), sdps__sdp_id=sdp_id.strip())
         .first()
     )
-    code = normalise_postal_code(check)
-    if account is None or code not in {
-        normalise_postal_code(account.postal_code),
-        account.bill_code.upper(),
-    }:
+    given = normalise_code(bill_code).encode()
+    if account is None or not hmac.compare_digest(given, account.bill_code.upper().encode()):
+        _link_failed(ldc=ldc, account=account, account_number=account_number, actor=actor)
         raise ValidationError(_NO_MATCH)
-    by_bill_code = code == account.bill_code.upper()
+    return _link(user=user, account=account, actor=actor)
+
+
+def _link_failed(
+    *, ldc: LDC, account: CustomerAccount | None, account_number: str, actor: Actor
+) -> None:
+    """Audit a failed linking attempt (its own transaction: the caller's error rolls back)."""
+    with transaction.atomic():
+        audit(
+            action="account.link_failed",
+            actor=actor,
+            ldc=ldc,
+            obj=account,
+            object_repr=f"account {account_number.strip()[:40]}",
+            after={"account_exists": account is not None},
+        )
+
+
+@transaction.atomic
+def _link(*, user: Any, account: CustomerAccount, actor: Actor) -> AccountLink:
+    # Lock the account: two guesses of one code at once cannot both use it.
+    account = CustomerAccount.objects.select_for_update().get(pk=account.pk)
     link, created = AccountLink.objects.get_or_create(user=user, account=account)
     if created:
         audit(
             action="account.linked",
             actor=actor,
-            ldc=ldc,
+            ldc=account.ldc,
             obj=link,
             object_repr=f"account {account.account_number}",
-            after={"check": "bill code" if by_bill_code else "postal code"},
+            after={"check": "bill code"},
         )
-    if by_bill_code:  # one-time: the next bill prints a new code
-        account.bill_code = new_bill_code()
-        account.save(update_fields=["bill_code"])
+        _tell_holders(account=account, newcomer=user)
+    account.bill_code = new_bill_code()  # one-time: the next bill prints a new code
+    account.save(update_fields=["bill_code"])
     return link
+
+
+def _tell_holders(*, account: CustomerAccount, newcomer: Any) -> None:
+    """E-mail the people already linked to ``account`` that someone else linked it."""
+    others = [
+        u.email
+        for u in get_user_model()
+        .objects.filter(account_links__account=account)
+        .exclude(pk=newcomer.pk)
+        if u.email
+    ]
+    if not others:
+        return
+    when = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    ldc = account.ldc
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"{ldc.name}: someone linked your account",
+            message=(
+                f"Another person linked account {account.account_number} at {ldc.name} to "
+                f"their sign-in on {when}: they can now see its usage.\n\n"
+                f"If you did not expect this, contact {ldc.name}: they can remove the link."
+            ),
+            from_email=None,
+            recipient_list=others,
+        )
+    )
 
 
 @transaction.atomic
@@ -171,6 +224,7 @@ def customer_invitation_accept(
             obj=link,
             object_repr=f"account {invitation.account.account_number} (invitation)",
         )
+        _tell_holders(account=invitation.account, newcomer=user)
     return link
 
 

@@ -309,6 +309,8 @@ def group_cancel(*, group: EnrollmentGroup, actor: Actor) -> EnrollmentGroup:
         raise ValidationError(f"{group} is already enrolled in the repository; it stays.")
     group.status = EnrollmentGroup.Status.CANCELLED
     group.save(update_fields=["status"])
+    # Its SDPs are TOU-billed on no date any more (meters.registry.enrollment).
+    _members(group).update(tou_billing_from=None)
     freed = EnrollmentGroupSdp.objects.filter(group=group, active=True).update(active=False)
     audit(
         action="enrollment_group.cancelled",
@@ -318,6 +320,44 @@ def group_cancel(*, group: EnrollmentGroup, actor: Actor) -> EnrollmentGroup:
         after={"freed_sdps": freed},
     )
     return group
+
+
+def groups_from_registry(*, ldc: LDC, sdp_ids_by_date: dict[dt.date, list[int]]) -> None:
+    """SDPs the registry file says were TOU-billed before the LDC came to OpenMDMR (column
+    ``tou_billing_from``): kept as an enrollment group of their own per date, already through
+    every step, audited. SDPs already in an active group stay in theirs."""
+    held = set(held_sdp_ids(ldc).values_list("sdp_id", flat=True))
+    now = timezone.now()
+    for day, pks in sorted(sdp_ids_by_date.items()):
+        free = sorted(set(pks) - held)
+        if not free:
+            continue
+        LDC.objects.select_for_update().filter(pk=ldc.pk).first()
+        last = EnrollmentGroup.objects.for_ldc(ldc).aggregate(n=Max("number"))["n"] or 0
+        group = EnrollmentGroup.objects.create(
+            ldc=ldc,
+            number=last + 1,
+            name=f"TOU-billed before OpenMDMR (from {day:%Y-%m-%d})",
+            status=EnrollmentGroup.Status.COMPLETE,
+            registered_at=now,
+            enrolled_at=now,
+            educated_on=day,
+            education_channel="Before OpenMDMR",
+            tou_billing_start=day,
+        )
+        _add_members(group, free)
+        ServiceDeliveryPoint.objects.for_ldc(ldc).filter(
+            pk__in=EnrollmentGroupSdp.objects.filter(group=group).values("sdp_id"),
+            enrolled_on__isnull=True,
+        ).update(enrolled_on=day)
+        held.update(free)
+        audit(
+            action="enrollment_group.from_registry",
+            actor=None,
+            ldc=ldc,
+            obj=group,
+            after={"tou_billing_start": day.isoformat(), "sdps": len(free)},
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ urlpatterns = [
     path("meters/", registry.MeterListView.as_view(), name="meter-list"),
     path("meters/<str:serial>/", registry.MeterDetailView.as_view(), name="meter-detail"),
     path("sync/", registry.RegistryUploadView.as_view(), name="registry-upload"),
+    path("billing-cycles/", registry.BillingCycleView.as_view(), name="billing-cycles"),
     path("data-quality/", registry.DataQualityView.as_view(), name="data-quality"),
     path("read-files/", reads.ReadFileListView.as_view(), name="readfile-list"),
     path("read-files/upload/", reads.ReadFileUploadView.as_view(), name="readfile-upload"),

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.access import actor_for_user
 
@@ -14,6 +21,22 @@ from portal.access import actor_for_user
 class OpenMdmrAdminSite(admin.AdminSite):
     site_header = "OpenMDMR administration"
     site_title = "OpenMDMR admin"
+
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """No password form of the admin's own: sign-in goes through allauth, which asks for
+        the TOTP code and applies the login rate limits and lockout (allauth's documented
+        workaround, docs.allauth.org "Admin"; its secure_admin_login needs is_staff, which
+        LDC administrators do not have). portal.two_factor then holds on every admin page."""
+        if request.user.is_authenticated:
+            if not self.has_permission(request):
+                raise PermissionDenied("Your sign-in cannot use the administration site.")
+            return HttpResponseRedirect(reverse("admin:index", current_app=self.name))
+        target = request.GET.get(REDIRECT_FIELD_NAME) or reverse(
+            "admin:index", current_app=self.name
+        )
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("admin:index", current_app=self.name)
+        return redirect_to_login(target, resolve_url(settings.LOGIN_URL))
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user

@@ -37,6 +37,7 @@ _STAFF_NAV: list[tuple[str, str, list[tuple[str, str, str, str]]]] = [
         "receipt",
         [
             ("Billing quantities", "billing:list", "receipt", "billing.view"),
+            ("Billing cycles", "meters:billing-cycles", "calendar3", "registry.view"),
             ("Smart Metering Charge", "ldc:charges", "cash-coin", "ldc.view"),
         ],
     ),

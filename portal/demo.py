@@ -69,6 +69,7 @@ STAFF_ROLES = (
 )
 COORDINATOR_EMAIL = "coordinator@sme.example"
 CUSTOMER_EMAIL = "customer@home.example"
+DEMO_MOVE_IN = dt.date(2020, 1, 1)  # before the demo reads: the demo accounts see them all
 POSTAL_PREFIXES = ("M5V", "M4C", "L5B", "K1A", "N2L", "P3E", "L4N", "K7L")
 
 
@@ -131,7 +132,7 @@ def _accounts(ldc: LDC) -> None:
             ldc=ldc, account_number=number, defaults={"postal_code": sdp.postal_code}
         )
         if created:
-            account.sdps.add(sdp)
+            account.sdps.add(sdp, through_defaults={"move_in": DEMO_MOVE_IN})
 
 
 @transaction.atomic

@@ -8,19 +8,25 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, resolve_url
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
+import portal.two_factor as two_factor
 from portal.access import actor_for_user
 from portal.audit import audit_context
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The client's IP; behind the TLS proxy (HTTPS=1) the proxy's X-Forwarded-For is trusted."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if settings.SECURE_PROXY_SSL_HEADER and forwarded:
-        return forwarded.split(",")[-1].strip() or None
+    """The client's IP: behind ``ALLAUTH_TRUSTED_PROXY_COUNT`` proxies, the entry that many
+    from the right of X-Forwarded-For (the last proxy's view), else REMOTE_ADDR. The same
+    address allauth's login lockout uses (portal.adapters)."""
+    count = getattr(settings, "ALLAUTH_TRUSTED_PROXY_COUNT", 0)
+    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [p for p in forwarded if p]
+    if count > 0 and len(forwarded) >= count:
+        return forwarded[-count]
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -35,36 +41,54 @@ class RequestContextMiddleware:
             return self.get_response(request)
 
 
-# Paths a staff member without TOTP may still reach: enrolment itself, logout, static files.
-_TWO_FACTOR_EXEMPT = ("/accounts/", "/static/", "/api/")
+# Paths reachable before the second factor: sign-in, enrolment, logout (allauth), static files.
+_TWO_FACTOR_EXEMPT = ("/accounts/", "/static/")
 
 
 class StaffTwoFactorMiddleware:
-    """LDC staff and SME coordinators must enrol TOTP before they see any data."""
+    """The MFA rule (portal.two_factor) on every path, the API's session requests included:
+    staff must enrol TOTP before they see any data; whoever has TOTP must have passed it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self._must_enrol(request):
+        need = self._needed(request)
+        if need is None:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            if request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("token "):
+                return self.get_response(request)  # a machine token: the session is not used
+            return JsonResponse(
+                {
+                    "detail": "Two-factor authentication required: sign in with your TOTP code."
+                    if need == "verify"
+                    else "Enrol TOTP two-factor authentication first."
+                },
+                status=403,
+            )
+        if need == "enrol":
             return redirect("mfa_activate_totp")
-        return self.get_response(request)
+        # A session opened with a password only (e.g. Django's admin login form): sign out and
+        # sign in again through allauth, which asks for the code.
+        logout(request)
+        return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
 
-    def _must_enrol(self, request: HttpRequest) -> bool:
-        if not settings.OPENMDMR_STAFF_REQUIRE_TOTP or request.path.startswith(_TWO_FACTOR_EXEMPT):
-            return False
+    def _needed(self, request: HttpRequest) -> str | None:
+        """None (nothing to do), "enrol" (staff without TOTP) or "verify" (TOTP not passed)."""
+        if request.path.startswith(_TWO_FACTOR_EXEMPT):
+            return None
         user = request.user
-        if not user.is_authenticated or request.session.get("openmdmr_totp_ok"):
-            return False
+        if not user.is_authenticated or two_factor.passed(request, user):
+            return None
+        if two_factor.has_totp(user):
+            return "verify"
+        if not settings.OPENMDMR_STAFF_REQUIRE_TOTP:
+            return None
         actor = actor_for_user(user)
         if actor.role is None and not user.is_superuser:
-            return False  # customers: two-factor optional
-        from allauth.mfa.models import Authenticator
-
-        has_totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-        if has_totp:
-            request.session["openmdmr_totp_ok"] = True
-        return not has_totp
+            return None  # customers: two-factor optional
+        return "enrol"
 
 
 # Slack over the largest read file for the multipart envelope and the other form fields.

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "portal.middleware.SecurityHeadersMiddleware",
     "portal.middleware.SessionIdleTimeoutMiddleware",
     "portal.middleware.RequestContextMiddleware",
+    "portal.localtime.LocalTimeMiddleware",
     "portal.middleware.StaffTwoFactorMiddleware",
 ]
 
@@ -94,6 +95,9 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "portal.context_processors.navigation",
             ],
+            # The display policy's filters (moment, day, weekday, clock, count, changes) in
+            # every template without a {% load %}.
+            "builtins": ["portal.templatetags.display"],
         },
     },
 ]
@@ -152,6 +156,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connect.tasks.retry_notifications",
         "schedule": 300.0,
     },
+    # VEE runs that failed (issue 20): tried again until they pass; their files say so meanwhile.
+    "vee-failures-retry": {"task": "meters.tasks.vee_failures_retry_all", "schedule": 900.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -189,6 +195,10 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
+    # Linking a customer account (customers.views.accounts, issue 21): attempts per person and
+    # per client address, failures per account (a bill code is 32 random bits).
+    "customer_link": "10/h/user,30/h/ip",
+    "customer_link_failed": "5/h/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "OpenMDMR"
@@ -271,6 +281,8 @@ OPENMDMR_CONNECT_NOTIFY_TIMEOUT_S = int(os.environ.get("OPENMDMR_CONNECT_NOTIFY_
 OPENMDMR_PUBLIC_URL = os.environ.get("OPENMDMR_PUBLIC_URL", "http://127.0.0.1:8000")
 
 LANGUAGE_CODE = "en-ca"
+# One number and date style (portal/formats/en_CA/formats.py, over Django's en_CA).
+FORMAT_MODULE_PATH = ["portal.formats"]
 TIME_ZONE = "America/Toronto"
 USE_I18N = True
 USE_TZ = True
@@ -309,6 +321,14 @@ SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+# The TLS proxies in front of the app (HTTPS=1: one). The client's address is the entry this
+# many from the right of X-Forwarded-For (each proxy appends the address it saw; the ones
+# before are whatever the client sent). allauth keys its login lockout by it
+# (docs.allauth.org, "Rate Limits": else every client shares the proxy's address), and
+# portal.middleware.client_address gives the same address to the audit trail and throttles.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(
+    os.environ.get("ALLAUTH_TRUSTED_PROXY_COUNT", "1" if HTTPS else "0")
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

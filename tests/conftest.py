@@ -8,6 +8,7 @@ OPENMDMR_REQUIRE_SERVICES=1 (CI), which turns the skip into a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,26 @@ def service_missing(exc: MissingService) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _force_login_passes_totp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``client.force_login`` stands for a finished sign-in: for a person with TOTP, one that
+    passed the code (portal.two_factor). The MFA tests sign in through the real pages."""
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        from portal import two_factor
+
+        if two_factor.has_totp(user):
+            session = self.session
+            session[two_factor.PASSED] = user.pk
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     """Each test starts with an empty cache: a database rolled back between tests reuses
     primary keys, and a figure cached under a reused key would leak into the next test."""
@@ -81,7 +102,7 @@ def _populate(ldc: LDC, world: World, tag: str) -> None:
     meter = factories.MeterFactory(ldc=ldc, serial=f"{tag.upper()}-MTR-1")
     factories.install(sdp, meter)
     account = factories.AccountFactory(ldc=ldc, account_number=f"{tag.upper()}-ACCT-1")
-    account.sdps.add(sdp)
+    account.sdps.add(sdp, through_defaults={"move_in": dt.date(2020, 1, 1)})
     world.objects.update({f"{tag}_sdp": sdp, f"{tag}_meter": meter, f"{tag}_account": account})
 
 
@@ -114,6 +135,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 def registry_ldc(registry: Path) -> LDC:
     """The LDC "sample" with a registry file loaded (every row accepted)."""
+    from meters.models import ServiceDeliveryPoint
     from meters.registry.sync import read_registry_csv, registry_sync
 
     ldc = factories.LdcFactory(slug="sample", name="Sample Hydro")
@@ -122,6 +144,9 @@ def registry_ldc(registry: Path) -> LDC:
             ldc=ldc, rows=read_registry_csv(stream), actor=None, source="registry.csv"
         )
     assert not result.errors
+    # The sample SDPs are TOU-billed from before their reads (billing quantities are computed
+    # only from an SDP's TOU billing start: meters.registry.enrollment).
+    ServiceDeliveryPoint.objects.for_ldc(ldc).update(tou_billing_from=dt.date(2025, 1, 1))
     return ldc
 
 

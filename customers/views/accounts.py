@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.core import ratelimit
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -28,20 +29,37 @@ from portal.mixins import CustomerMixin, LdcMixin
 
 
 class LinkAccountView(CustomerMixin, FormView):  # type: ignore[type-arg]
-    """Link a customer account with its number, SDP id and a check the LDC controls."""
+    """Link a customer account with its number, SDP id and the one-time code on the bill.
+
+    Throttled (settings.ACCOUNT_RATE_LIMITS, allauth's limiter, Redis at scale): attempts per
+    person and per client address, failures per account, so that neither one person, one
+    address nor many of them together can guess an account's code (OWASP ASVS 2.2.1)."""
 
     template_name = "customers/link.html"
     form_class = LinkAccountForm
     success_url = reverse_lazy("home")
 
     def form_valid(self, form: LinkAccountForm) -> HttpResponse:
+        data = form.cleaned_data
+        account_key = f"{data['ldc'].pk}:{data['account_number'].strip().upper()}"
+        if not ratelimit.consume(self.request, action="customer_link") or not ratelimit.consume(
+            self.request, action="customer_link_failed", key=account_key, dry_run=True
+        ):
+            form.add_error(None, TOO_MANY)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
         try:
-            account_link(user=self.request.user, actor=self.actor, **form.cleaned_data)
+            account_link(user=self.request.user, actor=self.actor, **data)
         except ValidationError as exc:
+            ratelimit.consume(self.request, action="customer_link_failed", key=account_key)
             form.add_error(None, exc)
             return self.form_invalid(form)
         messages.success(self.request, "Your account is linked.")
         return super().form_valid(form)
+
+
+TOO_MANY = (
+    "Too many attempts. Try again in an hour, or ask your utility to e-mail you an invitation."
+)
 
 
 class UnlinkAccountView(CustomerMixin, View):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +38,7 @@ class DownloadView(SdpMixin, FormView):  # type: ignore[type-arg]
 
     def form_valid(self, form: DownloadForm) -> HttpResponse:
         start, end, fmt = (form.cleaned_data[k] for k in ("start", "end", "format"))
-        body, count = export(self.sdp, start, end, fmt)
+        body, count = export(self.sdp, start, end, fmt, spans=self.spans)
         usage_export_record(
             sdp=self.sdp, start=start, end=end, fmt=fmt, intervals=count, actor=self.actor
         )
@@ -49,12 +50,23 @@ class DownloadView(SdpMixin, FormView):  # type: ignore[type-arg]
         return response
 
 
-def export(sdp: ServiceDeliveryPoint, start: dt.date, end: dt.date, fmt: str) -> tuple[str, int]:
-    """The export text of an SDP's reads over local dates start..end, and its interval count."""
+def export(
+    sdp: ServiceDeliveryPoint,
+    start: dt.date,
+    end: dt.date,
+    fmt: str,
+    *,
+    spans: Callable[[int, int], list[tuple[int, str, int, int]]],
+) -> tuple[str, int]:
+    """The export text of an SDP's reads over local dates start..end, and its interval count.
+
+    ``spans(first_s, after_s)`` gives the meter installations cut to the asker's occupancy
+    (SdpMixin.spans; customers.occupancy): nothing outside it is exported."""
     tz = ZoneInfo(sdp.ldc.time_zone)
     first, after = local_range_utc(start, end, tz)
-    spans = selectors.meter_spans(sdp, first, after)
-    meters = selectors.export_days(selectors.stored_rows(sdp.ldc_id, spans, first, after), spans)
+    spans_ = spans(first, after)
+    rows = selectors.stored_rows(sdp.ldc_id, spans_, first, after)
+    meters = selectors.export_days(rows, spans_)
     count = greenbutton.interval_count(meters)
     if fmt == "csv":
         return greenbutton.csv_text(meters, tz), count

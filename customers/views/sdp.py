@@ -11,7 +11,7 @@ import numpy as np
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import charts, selectors, usage
+from customers import charts, occupancy, selectors, usage
 from customers.forms import add_months
 from customers.usage import Hours
 from meters.models import ServiceDeliveryPoint
@@ -33,6 +33,8 @@ class SdpMixin(CustomerMixin):
             self.kwargs["sdp_id"],  # type: ignore[attr-defined]
         )
         self.tz = ZoneInfo(self.sdp.ldc.time_zone)
+        # Only while the customer's accounts lived there (customers.occupancy).
+        self.periods = occupancy.user_periods(self.request.user, self.sdp)  # type: ignore[attr-defined]
         self.plan = usage.plan_of(self.sdp.commodity_rate_class)
         self.rate_class = self.sdp.rate_class or "residential"
 
@@ -42,13 +44,29 @@ class SdpMixin(CustomerMixin):
     def load(self, start: dt.date, end: dt.date) -> tuple[Hours, int | None]:
         """Hours of local dates start..end and when the latest read ends (UTC s)."""
         first, after = local_range_utc(start, end, self.tz)
-        spans = selectors.meter_spans(self.sdp, first, after)
+        spans = self.spans(first, after)
         rows = selectors.stored_rows(self.sdp.ldc_id, spans, first, after)
         hours = usage.hours_from_days(selectors.day_blocks(rows, spans), first, after)
         if not spans:  # no meter in range: the latest read of the current meter
             now = int(time.time())
-            spans = selectors.meter_spans(self.sdp, now - 86_400, now)
-        return hours, selectors.latest_read(self.sdp, spans)
+            spans = self.spans(now - 86_400, now)
+        if not spans and self.periods and self.periods[-1][1] is not None:
+            # Moved out: the latest read of their last day there.
+            last = local_range_utc(self.periods[-1][1], self.periods[-1][1], self.tz)
+            spans = self.spans(*last)
+        return hours, self._occupied_latest(selectors.latest_read(self.sdp, spans))
+
+    def _occupied_latest(self, latest_s: int | None) -> int | None:
+        """The latest read, no later than the end of the customer's occupancy (another
+        occupant's latest read is not theirs); None when it is before they moved in."""
+        if latest_s is None:
+            return None
+        occupied = occupancy.utc_spans(self.periods, self.tz, 0, latest_s)
+        return max((hi for _, hi in occupied), default=None)
+
+    def spans(self, first: int, after: int) -> list[tuple[int, str, int, int]]:
+        """Meter installations at the SDP over [first, after) UTC s, cut to the occupancy."""
+        return occupancy.occupied_meter_spans(self.periods, self.sdp, first, after)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]

@@ -28,6 +28,7 @@ from meters.read_success import (
     window,
 )
 from meters.reads.spool import OBLIGATION_PCT
+from meters.registry.enrollment import tou_billed_on
 from meters.registry.sync import POSTAL_CODE
 from portal.access import Actor
 from portal.audit import audit
@@ -130,7 +131,7 @@ def _sdp_counts(today: dt.date) -> dict[int, dict[str, int]]:
         .annotate(
             sdps_registered=Count("pk", filter=Q(status=ServiceDeliveryPoint.Status.ACTIVE)),
             sdps_enrolled=Count("pk", filter=Q(enrolled_on__lte=today)),
-            tou_billed=Count("pk", filter=Q(tou_billing_from__lte=today)),
+            tou_billed=Count("pk", filter=tou_billed_on(today)),
             no_rate_class=Count("pk", filter=Q(rate_class="")),
             invalid_postal_code=Count("pk", filter=~Q(postal_code__regex=POSTAL_CODE.pattern)),
         )

@@ -19,11 +19,12 @@ from meters.models.registry import (
     RateClass,
     SdpBillingAgent,
     SdpHeadend,
+    SdpTerms,
     ServiceDeliveryPoint,
     new_public_id,
 )
 from meters.models.seals import SamplingLot, SamplingPlanRow, SealPeriod
-from meters.models.vee import VeeException, VeeSettings
+from meters.models.vee import VeeException, VeeFailure, VeeSettings
 
 __all__ = [
     "SamplingLot",
@@ -45,8 +46,10 @@ __all__ = [
     "RegisterRead",
     "SdpBillingAgent",
     "SdpHeadend",
+    "SdpTerms",
     "ServiceDeliveryPoint",
     "VeeException",
+    "VeeFailure",
     "VeeSettings",
     "new_public_id",
 ]

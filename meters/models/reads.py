@@ -19,6 +19,9 @@ class ReadFile(TenantModel):
         PARSING = "parsing", "Checking"
         LOADING = "loading", "Loading"
         LOADED = "loaded", "Loaded"
+        # Every batch stored, but VEE of some of them failed: the reason is a VeeFailure of the
+        # file (retried by beat until it runs); the reads are kept, never lost (issue 20).
+        VEE_FAILED = "vee_failed", "Loaded, VEE failed"
         REJECTED = "rejected", "Rejected"
 
     public_id = models.CharField(max_length=16, default=new_public_id, unique=True, editable=False)
@@ -60,7 +63,7 @@ class ReadFile(TenantModel):
 
     @property
     def progress_percent(self) -> int:
-        if self.status in (self.Status.LOADED, self.Status.REJECTED):
+        if self.is_finished:
             return 100
         if not self.batches_total:
             return 5 if self.status == self.Status.PARSING else 0
@@ -68,7 +71,7 @@ class ReadFile(TenantModel):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.LOADED, self.Status.REJECTED)
+        return self.status in (self.Status.LOADED, self.Status.VEE_FAILED, self.Status.REJECTED)
 
 
 class ReadFileBatch(TenantModel):

@@ -118,9 +118,20 @@ class Meter(TenantModel):
     # (registry CSV columns ``meter_type``, ``seal_year``); seal expiry: meters/seals.py.
     meter_type = models.CharField(max_length=100, blank=True)
     seal_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The id a data source uses for the meter when it is not the serial (#18): a Green Button
+    # UsagePoint key (``User/9b6c7063/UsagePoint/01``), an IEC 61968-9 Meter mRID. A read
+    # resolves by serial or by external_id (meters.reads.resolve); unique in the LDC when set.
+    external_id = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["ldc", "serial"], name="one_meter_serial")]
+        constraints = [
+            models.UniqueConstraint(fields=["ldc", "serial"], name="one_meter_serial"),
+            models.UniqueConstraint(
+                fields=["ldc", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="one_meter_external_id",
+            ),
+        ]
         ordering = ["serial"]
 
     def __str__(self) -> str:
@@ -180,3 +191,39 @@ class SdpBillingAgent(EffectiveDated):
 
     def __str__(self) -> str:
         return f"{self.sdp} billed by {self.agent} from {self.effective_from}"
+
+
+class SdpTerms(TenantModel):
+    """An SDP's billing terms from ``effective_from`` until the next row's: a change is a new
+    row from its date, never an edit of the past (the SDP's own columns mirror today's)."""
+
+    sdp = models.ForeignKey(ServiceDeliveryPoint, on_delete=models.CASCADE, related_name="terms")
+    effective_from = models.DateField(help_text="First local date these terms apply")
+    rate_class = models.CharField(
+        "distributor rate class", max_length=20, choices=RateClass.choices, blank=True
+    )
+    commodity_rate_class = models.CharField(
+        max_length=20, choices=CommodityRateClass.choices, blank=True
+    )
+    service_multiplier = models.DecimalField(max_digits=10, decimal_places=4, default=1)
+    billing_cycle = models.ForeignKey(
+        BillingCycle, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    billing_agent = models.ForeignKey(
+        BillingAgent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(max_length=200, blank=True, help_text="registry file, api, ...")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "SDP terms"
+        verbose_name_plural = "SDP terms"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ldc", "sdp", "effective_from"], name="one_sdp_terms_per_day"
+            )
+        ]
+        ordering = ["sdp_id", "effective_from"]
+
+    def __str__(self) -> str:
+        return f"{self.sdp_id} terms from {self.effective_from}"

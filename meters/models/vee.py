@@ -66,3 +66,29 @@ class VeeException(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.meter_id} {self.day}"
+
+
+class VeeFailure(TenantModel):
+    """A VEE run that raised (bad settings, a bug): what it was for, why, and its retries.
+
+    Ingestion never stops for it: the reads stay stored, the file says "Loaded, VEE failed" with
+    the reason, and beat runs the same meter-days again until they pass (issue 20)."""
+
+    read_file = models.ForeignKey(
+        "meters.ReadFile", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    meter_ids = models.JSONField(default=list)
+    first_day = models.IntegerField(help_text="UTC day number")
+    last_day = models.IntegerField(help_text="UTC day number")
+    error = models.TextField()
+    attempts = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_tried_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ldc", "resolved_at"])]
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"VEE failure {self.pk}: {self.error[:60]}"

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from meters.models import IntervalDay, IntervalDayVersion, ReadFile
@@ -353,11 +354,13 @@ def _upsert(
             cursor.executemany(values, rows)
 
 
-def archive_versions(ldc: LDC, before: DayBlock, read_file: ReadFile) -> int:
-    """Keep the superseded versions of days whose actuals changed."""
+def archive_versions(ldc: LDC, before: DayBlock, read_file: ReadFile | None) -> int:
+    """Keep the superseded versions of days whose actuals changed (``read_file``: the file
+    that changed them; None: a person's edit or a re-estimation, #19)."""
     if not len(before):
         return 0
-    rows = [(*r[:4], r[9], r[4], *r[5:9], r[10], read_file.pk) for r in _day_rows(ldc, before)]
+    file_pk = read_file.pk if read_file is not None else None
+    rows = [(*r[:4], r[9], r[4], *r[5:9], r[10], file_pk) for r in _day_rows(ldc, before)]
     _upsert(
         IntervalDayVersion._meta.db_table,
         _VERSION_COLUMNS,
@@ -367,6 +370,20 @@ def archive_versions(ldc: LDC, before: DayBlock, read_file: ReadFile) -> int:
         rows,
     )
     return len(rows)
+
+
+def bump_versions(ldc: LDC, block: DayBlock) -> None:
+    """The stored days of ``block`` become their next version (the one before archived by
+    archive_versions): one UPDATE per meter channel."""
+    days: dict[tuple[int, int], list[dt.date]] = {}
+    for m, c, d in zip(
+        block.meter.tolist(), block.channel.tolist(), block.day.tolist(), strict=True
+    ):
+        days.setdefault((m, c), []).append(date_of(d))
+    for (meter, channel), dates in days.items():
+        IntervalDay.objects.filter(
+            ldc_id=ldc.pk, meter_id=meter, channel=channel, day__in=dates
+        ).update(version=F("version") + 1)
 
 
 def save_days(ldc: LDC, block: DayBlock, exists: np.ndarray | None = None) -> int:

@@ -17,10 +17,14 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
+    default_error_messages = {"required": "Choose at least one read file to send."}
+
     def clean(self, data, initial=None):  # type: ignore[no-untyped-def]
         single = super().clean
-        if isinstance(data, list | tuple):
+        if isinstance(data, list | tuple) and data:
             return [single(d, initial) for d in data]
+        if isinstance(data, list | tuple):  # the form sent with no file: "This field is required"
+            return [single(None, initial)]
         return [single(data, initial)]
 
 

@@ -33,10 +33,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from meters.models import ReadFile, ReadFileBatch, ReadRejection, RegisterRead
+from meters.models import ReadFile, ReadFileBatch, ReadRejection, RegisterRead, VeeFailure
 from meters.reads import day_store, heap, runs
 from meters.reads.day_arrays import incoming_block, merge, merge_new
-from meters.reads.interfaces import INTERFACES
+from meters.reads.interfaces import INTERFACES, keys_by_last_segment
 from meters.reads.interfaces.base import IntervalBatch, ReadFileError, RegisterBatch
 from meters.reads.resolve import MeterResolver, Reason, check_rules, group_rejections
 from meters.reads.spool import Spool, SpooledBatch, batch_figures, file_figures, parse_to_spool
@@ -244,7 +244,9 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         records=spool.records,
         intervals_total=spool.intervals,
     )
-    resolver = MeterResolver(read_file.ldc, spool.serials)
+    resolver = MeterResolver(
+        read_file.ldc, spool.serials, last_segment=keys_by_last_segment(read_file.interface)
+    )
     now = timezone.now()
     done = list(
         ReadFileBatch.objects.for_ldc(read_file.ldc)
@@ -273,7 +275,7 @@ def _load(read_file: ReadFile, spool: Spool, tz: ZoneInfo) -> None:
         if outcome.touched is not None:
             _announce_stored(read_file.ldc, *outcome.touched)
         if outcome.vee is not None:
-            _queue_vee(read_file.ldc, *outcome.vee)
+            _queue_vee(read_file.ldc, *outcome.vee, read_file_id=read_file.pk)
             _mark_vee_queued(read_file, number)
             queued.add(number)
         day_store.STATISTICS.added(outcome.new_days)
@@ -477,7 +479,7 @@ def _requeue_vee(
         touched = (runs.unique(pk[known]).tolist(), int(days.min()), int(days.max()))
         _announce_stored(read_file.ldc, *touched)
         if settings.OPENMDMR_VEE_AFTER_INGEST:
-            _queue_vee(read_file.ldc, *touched)
+            _queue_vee(read_file.ldc, *touched, read_file_id=read_file.pk)
     _mark_vee_queued(read_file, number)
 
 
@@ -493,11 +495,19 @@ def _announce_stored(ldc: LDC, meters: list[int], first_day: int, last_day: int)
     )
 
 
-def _queue_vee(ldc: LDC, meters: list[int], first_day: int, last_day: int) -> None:
-    """VEE of the touched meter-days, once the batch is committed (on any worker)."""
+def _queue_vee(
+    ldc: LDC, meters: list[int], first_day: int, last_day: int, *, read_file_id: int
+) -> None:
+    """VEE of the touched meter-days, once the batch is committed (on any worker); a failure of
+    it is recorded against the file (meters.vee.tasks.vee_days)."""
     transaction.on_commit(
         lambda: enqueue(
-            VEE_DAYS, ldc_id=ldc.pk, meter_ids=meters, first_day=first_day, last_day=last_day
+            VEE_DAYS,
+            ldc_id=ldc.pk,
+            meter_ids=meters,
+            first_day=first_day,
+            last_day=last_day,
+            read_file_id=read_file_id,
         )
     )
 
@@ -618,9 +628,21 @@ def _finish(read_file: ReadFile) -> ReadFile:
         .values_list("figures", flat=True)
     )
     report = file_figures(figures) | data_collection_counts(read_file)
+    # VEE of a batch that failed (recorded by its task, eager or not yet): the file is loaded,
+    # its reads kept, and it says that VEE failed and why until a retry passes (issue 20).
+    failed = (
+        VeeFailure.objects.for_ldc(read_file.ldc)
+        .filter(read_file=read_file, resolved_at__isnull=True)
+        .values_list("error", flat=True)
+        .first()
+    )
     with transaction.atomic():
         done = ReadFile.objects.filter(pk=read_file.pk, status=Status.LOADING).update(
-            status=Status.LOADED, report=report, finished_at=timezone.now(), lease_until=None
+            status=Status.LOADED if failed is None else Status.VEE_FAILED,
+            error="" if failed is None else f"VEE failed: {failed}"[:2000],
+            report=report,
+            finished_at=timezone.now(),
+            lease_until=None,
         )
         if done:
             audit(

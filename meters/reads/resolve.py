@@ -20,32 +20,9 @@ from django.db.models.expressions import RawSQL
 
 from meters.models import Meter, MeterInstallation
 from meters.reads import runs
-from meters.reads.interfaces.base import IntervalBatch
+from meters.reads.interfaces.base import IntervalBatch, Reason
 from portal.calendar.localtime import day_number
 from portal.tenancy import LDC
-
-
-class Reason:
-    """Why a well-formed record was not stored (business rules; the file still loads)."""
-
-    UNKNOWN_METER = "unknown_meter"
-    NOT_LINKED = "not_linked"
-    FUTURE = "future"
-    OFF_GRID = "off_grid"
-    LENGTH_CHANGED = "length_changed"
-
-    TEXT = {
-        UNKNOWN_METER: "meter is not registered for this LDC",
-        NOT_LINKED: "meter is not linked to an SDP on that day",
-        FUTURE: "interval is in the future",
-        OFF_GRID: "interval does not start on its interval grid",
-        LENGTH_CHANGED: "interval length differs from the reads already stored for that day",
-    }
-    # In a batch's arrays a reason is a small code (0: accepted), an index into NAMES: one byte
-    # per read instead of a Python string.
-    NAMES = ("", UNKNOWN_METER, NOT_LINKED, FUTURE, OFF_GRID, LENGTH_CHANGED)
-    CODE = {name: code for code, name in enumerate(NAMES)}
-    ACCEPTED = 0
 
 
 @dataclass
@@ -56,14 +33,51 @@ class Installations:
     last_day: np.ndarray  # inclusive last local day (a large number while open)
 
 
-class MeterResolver:
-    """Spool code (serial) -> meter pk and the linked-to-an-SDP rule, for one file's meters."""
+# Several ids of one meter in one spool code (an IEC 61968-9 Meter's mRID and its Names), any of
+# which may be the serial or the external_id: joined by this separator (never in an XML text).
+ALTERNATIVES = "\x1f"
 
-    def __init__(self, ldc: LDC, serials: list[str]) -> None:
+
+class MeterResolver:
+    """Spool code -> meter pk and the linked-to-an-SDP rule, for one file's meters.
+
+    A code (the meter as the file names it) resolves by the registry's ``external_id`` or its
+    ``serial`` (either of the code's alternatives, see ALTERNATIVES). With ``last_segment`` (a
+    Green Button UsagePoint key, ``User/9b6c7063/UsagePoint/01``) a key with neither resolves
+    by serial equal to its last segment when no other key of the file ends so; keys that
+    cannot be told apart, and codes that resolve to one meter, are ambiguous: never merged.
+    """
+
+    def __init__(self, ldc: LDC, serials: list[str], *, last_segment: bool = False) -> None:
         self.ldc = ldc
-        pk = _meter_pks(ldc, sorted(set(serials)))
-        self.pk_of_code = np.array([pk.get(s, -1) for s in serials], dtype=np.int64)
-        rows = _installations(ldc, list(pk.values()))
+        alternatives = [s.split(ALTERNATIVES) for s in serials]
+        tails = [s.rsplit("/", 1)[-1] if last_segment and "/" in s else "" for s in serials]
+        shared = {t for t, n in _counts(tails).items() if n > 1}
+        names = sorted(({a for alts in alternatives for a in alts} | set(tails)) - {""})
+        by_serial, by_external = _meter_pks(ldc, names)
+        pks: list[int] = []
+        ambiguous: list[bool] = []
+        for alts, tail in zip(alternatives, tails, strict=True):
+            found = next((by_external[a] for a in alts if a in by_external), None)
+            if found is None:
+                found = next((by_serial[a] for a in alts if a in by_serial), None)
+            if found is None and tail:
+                if tail in shared:
+                    ambiguous.append(True)
+                    pks.append(-1)
+                    continue
+                found = by_serial.get(tail)
+            ambiguous.append(False)
+            pks.append(-1 if found is None else found)
+        # Two codes of the file that resolve to one meter: neither is taken for it.
+        twice = {pk for pk, n in _counts(pks).items() if n > 1 and pk >= 0}
+        self.ambiguous_of_code = np.array(
+            [a or pk in twice for a, pk in zip(ambiguous, pks, strict=True)], dtype=bool
+        )
+        self.pk_of_code = np.array(pks, dtype=np.int64)
+        self.pk_of_code[self.ambiguous_of_code] = -1
+        resolved = sorted({pk for pk in self.pk_of_code.tolist() if pk >= 0})
+        rows = _installations(ldc, resolved)
         rows.sort(key=lambda r: (r[0], r[1]))
         self.installs = Installations(
             key=np.array([m * 2**20 + day_number(f) for m, f, _ in rows], dtype=np.int64),
@@ -75,6 +89,10 @@ class MeterResolver:
     def meter_ids(self, code: np.ndarray) -> np.ndarray:
         """pk of each read's meter (by spool code), -1 where the LDC has no such meter."""
         return self.pk_of_code[code] if len(code) else np.empty(0, np.int64)
+
+    def ambiguous(self, code: np.ndarray) -> np.ndarray:
+        """Whether each read's meter (by spool code) is ambiguous (see the class)."""
+        return self.ambiguous_of_code[code] if len(code) else np.empty(0, bool)
 
     def linked(self, meter: np.ndarray, local_day: np.ndarray) -> np.ndarray:
         """Whether each (meter, local day) falls inside one of the meter's SDP relationships."""
@@ -91,12 +109,24 @@ class MeterResolver:
         return (at >= 0) & same_meter & (local_day <= self.installs.last_day[safe])
 
 
-def _meter_pks(ldc: LDC, serials: list[str]) -> dict[str, int]:
-    """The LDC's meters among ``serials``."""
-    pk: dict[str, int] = {}
-    for condition in _one_of(Meter, "serial", serials, "text"):
-        pk.update(Meter.objects.for_ldc(ldc).filter(condition).values_list("serial", "pk"))
-    return pk
+def _counts(values: list[Any]) -> dict[Any, int]:
+    counts: dict[Any, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def _meter_pks(ldc: LDC, names: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """The LDC's meters among ``names``: by serial, and by external_id."""
+    by_serial: dict[str, int] = {}
+    by_external: dict[str, int] = {}
+    meters = Meter.objects.for_ldc(ldc)
+    for condition in _one_of(Meter, "serial", names, "text"):
+        by_serial.update(meters.filter(condition).values_list("serial", "pk"))
+    for condition in _one_of(Meter, "external_id", names, "text"):
+        by_external.update(meters.filter(condition).values_list("external_id", "pk"))
+    by_external.pop("", None)
+    return by_serial, by_external
 
 
 def _installations(ldc: LDC, meters: list[int]) -> list[tuple[Any, ...]]:
@@ -147,6 +177,7 @@ def check_rules(
     """Apply the record-level business rules (each rejected record is listed, the rest load);
     ``code`` is each read's meter as its spool code, ``local_day`` the local date of its start."""
     pk = resolver.meter_ids(code)
+    parsed = batch.reason  # the parser's own rejections win over the rules below
     reason = np.zeros(len(batch), np.uint8)
     minutes = batch.minutes
     # One interval length (the usual case) is a number, not an array, in the two rules below.
@@ -157,6 +188,9 @@ def check_rules(
     linked = resolver.linked(pk, local_day)
     reason[(pk >= 0) & ~linked] = Reason.CODE[Reason.NOT_LINKED]
     reason[pk < 0] = Reason.CODE[Reason.UNKNOWN_METER]
+    reason[resolver.ambiguous(code)] = Reason.CODE[Reason.AMBIGUOUS]
+    if parsed is not None and parsed.any():
+        reason = np.where(parsed != 0, parsed, reason).astype(np.uint8)
     return Checked(pk, reason)
 
 

@@ -57,7 +57,11 @@ class Completeness:
     intervals: int = 0
 
     def add(self, batch: IntervalBatch, code: np.ndarray, local_day: np.ndarray) -> None:
-        """Count the batch's intervals per meter (its spool code), local day and length."""
+        """Count the batch's intervals per meter (its spool code), local day and length; a read
+        the parser or the duplicate rule rejected is not counted (read success <= 100 %)."""
+        if batch.reason is not None and batch.reason.any():
+            keep = batch.reason == 0
+            batch, code, local_day = batch.take(keep), code[keep], local_day[keep]
         if not len(batch):
             return
         self.intervals += len(batch)
@@ -106,7 +110,7 @@ class Completeness:
         }
 
 
-# The columns of a spooled interval or register read (32 and 28 bytes): the meter as its code
+# The columns of a spooled interval or register read (33 and 28 bytes): the meter as its code
 # in the part's serial table, and that serial's hash, which decides the load batch. A part is
 # one raw file per kind with its columns one after the other (hash first): a batch reads its
 # rows of each column as one contiguous slice, and every array it gets is contiguous.
@@ -120,6 +124,7 @@ _COLUMNS: dict[str, dict[str, np.dtype[Any]]] = {
         "minutes": np.dtype("<i2"),
         "quality": np.dtype("u1"),
         "channel": np.dtype("u1"),
+        "reason": np.dtype("u1"),  # the parser's Reason code (0: a candidate)
     },
     "r": {
         "hash": np.dtype("<u4"),
@@ -218,6 +223,8 @@ def write_part(path: Path, serials: Serials, batch: ParsedBatch) -> Part:
         with _part_file(path, kind).open("wb") as out:
             for name, dtype in _COLUMNS[kind].items():
                 values = {"hash": hash_of_read, "code": codes}.get(name)
+                if kind == "i" and name == "reason":
+                    values = iv.reasons()
                 values = getattr(reads, name) if values is None else values
                 runs.take_runs(np.asarray(values, dtype), starts, lengths).tofile(out)
     counts = np.bincount(np.r_[code, reg_code], minlength=len(serials.names)).astype(np.int64)
@@ -327,6 +334,7 @@ class Spool:
             quality=rows["quality"],
             channel=rows["channel"],
             line=rows["line"],
+            reason=rows["reason"],
         )
         registers = RegisterBatch(
             meter=serials[regs["code"]],

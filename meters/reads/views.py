@@ -19,6 +19,7 @@ from meters.reads.forms import ReadFileUploadForm
 from meters.reads.ingest import read_file_receive
 from meters.reads.resolve import Reason
 from portal.mixins import LdcMixin
+from portal.templatetags.display import count, moment
 
 
 class ReadFileListView(LdcMixin, ListView):  # type: ignore[type-arg]
@@ -58,12 +59,12 @@ class ReadFileUploadView(LdcMixin, FormView):  # type: ignore[type-arg]
                 messages.info(
                     self.request,
                     f"{upload.name} was already received "
-                    f"({read_file.received_at:%Y-%m-%d %H:%M}): nothing changed.",
+                    f"({moment(read_file.received_at)}): nothing changed.",
                 )
             received.append(read_file)
         if len(received) == 1:
             return redirect("meters:readfile-detail", public_id=received[0].public_id)
-        messages.success(self.request, f"{len(received)} files received.")
+        messages.success(self.request, f"{count(len(received), 'file')} received.")
         return redirect("meters:readfile-list")
 
 

@@ -33,7 +33,7 @@ class MeterSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Meter
-        fields = ["serial", "manufacturer", "headend"]
+        fields = ["serial", "external_id", "manufacturer", "headend"]
 
 
 class SdpViewSet(LdcScopedViewSet):
@@ -69,6 +69,12 @@ class RegistryRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
     bidirectional = serializers.CharField()
     effective_from = serializers.CharField()
     effective_to = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    # Optional, as in the registry CSV (docs/registry.md).
+    meter_type = serializers.CharField(required=False, allow_blank=True)
+    seal_year = serializers.CharField(required=False, allow_blank=True)
+    tou_billing_from = serializers.CharField(required=False, allow_blank=True)
+    billing_cycle = serializers.CharField(required=False, allow_blank=True)
+    external_id = serializers.CharField(required=False, allow_blank=True)
 
 
 class RegistrySyncSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -22,6 +22,7 @@ from django.utils import timezone
 from meters.models import (
     AmiHeadend,
     BillingAgent,
+    BillingCycle,
     CommodityRateClass,
     Meter,
     MeterInstallation,
@@ -30,6 +31,8 @@ from meters.models import (
     SdpHeadend,
     ServiceDeliveryPoint,
 )
+from meters.registry.terms import terms_record
+from meters.signals import tou_billing_declared
 from portal.access import Actor
 from portal.audit import audit
 from portal.tenancy import LDC
@@ -48,8 +51,12 @@ COLUMNS = (
     "effective_to",
 )
 # Optional columns after the original ones (a file without them keeps loading); #23: the
-# Measurement Canada type/model and seal year of the meter.
-OPTIONAL_COLUMNS = ("meter_type", "seal_year")
+# Measurement Canada type/model and seal year of the meter; #19: the date an SDP already
+# TOU-billed when its LDC came to OpenMDMR was first TOU-billed (meters.registry.enrollment).
+# #19: the billing cycle (its code) from the row's effective_from (meters.registry.terms).
+# #18: the id a data source uses for the meter (a Green Button UsagePoint key, an IEC 61968-9
+# mRID), unique in the LDC.
+OPTIONAL_COLUMNS = ("meter_type", "seal_year", "tou_billing_from", "billing_cycle", "external_id")
 # Canada Post: no D F I O Q U anywhere, no W Z as the first letter.
 POSTAL_CODE = re.compile(r"^[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d$")
 
@@ -81,6 +88,9 @@ class RegistryRow:
     effective_to: dt.date | None
     meter_type: str = ""
     seal_year: int | None = None
+    tou_billing_from: dt.date | None = None
+    billing_cycle: str = ""
+    external_id: str = ""
 
 
 @dataclass
@@ -94,6 +104,9 @@ class RegistryResult:
     meters_created: int = 0
     installations_created: int = 0
     installations_closed: int = 0
+    tou_billing_set: int = 0
+    terms_created: int = 0
+    terms_corrected: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -162,7 +175,14 @@ def check_row(number: int, raw: dict[str, Any]) -> RegistryRow:
         seal_year = int(seal_text)
         if not 1950 <= seal_year <= timezone.localdate().year + 1:
             raise RowError("seal_year", f"{seal_year} is not a plausible seal year")
+    external_id = raw.get("external_id", "").strip()
+    if len(external_id) > 200:
+        raise RowError("external_id", "is longer than 200 characters")
+    tou_text = raw.get("tou_billing_from", "").strip()
     return RegistryRow(
+        tou_billing_from=_date(tou_text, "tou_billing_from") if tou_text else None,
+        billing_cycle=raw.get("billing_cycle", "").strip(),
+        external_id=external_id,
         meter_type=meter_type,
         seal_year=seal_year,
         row=number,
@@ -247,14 +267,29 @@ class _Sync:
     write is a bulk statement, so a large LDC's full registry loads in one pass.
     """
 
-    def __init__(self, ldc: LDC, rows: list[RegistryRow], result: RegistryResult) -> None:
-        self.ldc, self.result = ldc, result
+    def __init__(
+        self, ldc: LDC, rows: list[RegistryRow], result: RegistryResult, source: str = ""
+    ) -> None:
+        self.ldc, self.result, self.source = ldc, result, source
         sdp_ids, serials = {r.sdp_id for r in rows}, {r.meter_id for r in rows}
         self.sdps = self._load_sdps(sdp_ids)
         self.meters = _pairs(Meter.objects.for_ldc(ldc), "serial", serials, "headend_id")
         self.sdp_values: dict[str, dict[str, Any]] = {}
         self.meter_headend: dict[str, str] = {}
         self.meter_seal: dict[str, tuple[str, int | None]] = {}
+        self.sdp_tou: dict[str, dt.date] = {}
+        self.terms: dict[tuple[str, dt.date], dict[str, Any]] = {}
+        self.cycles = dict(BillingCycle.objects.for_ldc(ldc).values_list("code", "pk"))
+        # external_id -> the serial holding it (stored, then as planned by this file's rows)
+        self.external_holder = dict(
+            _rows(
+                Meter.objects.for_ldc(ldc),
+                "external_id",
+                [r.external_id for r in rows if r.external_id],
+                ("external_id", "serial"),
+            )
+        )
+        self.meter_external: dict[str, str] = {}
         sdp_pks = [pk for pk, _ in self.sdps.values()]
         meter_pks = [pk for pk, _ in self.meters.values()]
         fields = ("pk", "sdp__sdp_id", "meter__serial", "effective_from", "effective_to")
@@ -297,11 +332,40 @@ class _Sync:
             return f"meter {row.meter_id} is already at SDP {link.sdp} from {link.start}"
         return None
 
+    def _terms_change(self, row: RegistryRow) -> bool:
+        """Does the row name the SDP's meter of a relationship begun before it (still open, or
+        ending as the row does)? Then it changes the SDP's terms from its date, not the
+        relationships (a multiplier, rate class, plan or cycle change without an exchange)."""
+        return any(
+            link.other == row.meter_id
+            and link.start < row.effective_from
+            and (link.end is None or row.effective_from <= link.end)
+            and row.effective_to in (None, link.end)
+            for link in self.by_sdp.get(row.sdp_id, [])
+        )
+
     def plan(self, row: RegistryRow) -> None:
         """Record what the row changes, or raise RowError (nothing of the row is then kept)."""
-        conflict = self._conflict(row)
+        terms_only = self._terms_change(row)
+        conflict = None if terms_only else self._conflict(row)
         if conflict:
             raise RowError("effective_from", f"overlapping relationship: {conflict}")
+        holder = self.external_holder.get(row.external_id, row.meter_id)
+        if row.external_id and holder != row.meter_id:
+            raise RowError("external_id", f"'{row.external_id}' is already meter {holder}'s")
+        if row.billing_cycle and row.billing_cycle not in self.cycles:
+            raise RowError(
+                "billing_cycle",
+                f"'{row.billing_cycle}' is no billing cycle of this LDC (add it on the "
+                "Billing cycles page first)",
+            )
+        self.terms[(row.sdp_id, row.effective_from)] = {
+            "rate_class": row.rate_class,
+            "commodity_rate_class": row.commodity_rate_class,
+            "service_multiplier": row.service_multiplier,
+            "_agent": row.billing_agent,
+            **({"billing_cycle_id": self.cycles[row.billing_cycle]} if row.billing_cycle else {}),
+        }
         latest = self.sdp_values.get(row.sdp_id)
         if latest is None or latest["_from"] <= row.effective_from:
             self.sdp_values[row.sdp_id] = {
@@ -312,9 +376,20 @@ class _Sync:
                 "service_multiplier": row.service_multiplier,
                 "bidirectional": row.bidirectional,
             }
+        if terms_only:
+            self.result.loaded += 1
+            return
         self.meter_headend[row.meter_id] = row.ami_headend
+        if row.tou_billing_from is not None:
+            self.sdp_tou[row.sdp_id] = row.tou_billing_from
         if row.meter_type or row.seal_year is not None:
             self.meter_seal[row.meter_id] = (row.meter_type, row.seal_year)
+        if row.external_id:
+            old = self.meter_external.get(row.meter_id)
+            if old is not None and old != row.external_id:
+                self.external_holder.pop(old, None)  # a later row of the meter names another
+            self.meter_external[row.meter_id] = row.external_id
+            self.external_holder[row.external_id] = row.meter_id
         link = _Link(row.sdp_id, row.meter_id, row.effective_from, row.effective_to)
         self._put(link, self.by_sdp, self.by_meter)
         self._put(
@@ -346,8 +421,11 @@ class _Sync:
         agent_links = [x for v in self.agent_links.values() for x in v]
         # Every meter's head-end is among the SDP head-end links, so ``headends`` holds it.
         headends = self._codes(AmiHeadend, {x.other for x in headend_links})
-        agents = self._codes(BillingAgent, {x.other for x in agent_links})
+        named = {x.other for x in agent_links} | {v["_agent"] for v in self.terms.values()}
+        agents = self._codes(BillingAgent, named)
         self._write_sdps()
+        self._write_terms({code: agent.pk for code, agent in agents.items()})
+        self._write_tou_billing()
         self._write_meters(headends)
         installs = [x for v in self.by_sdp.values() for x in v]
         meter_pks = {serial: pk for serial, (pk, _) in self.meters.items()}
@@ -378,6 +456,45 @@ class _Sync:
         self.result.sdps_created, self.result.sdps_updated = len(new), len(changed)
         self.sdps = self._load_sdps(set(self.sdp_values))
 
+    def _write_terms(self, agent_pks: dict[str, int]) -> None:
+        """Each row's terms from its effective_from (a change is a new row); the SDP's billing
+        cycle follows its newest row that names one."""
+        wanted: dict[tuple[int, dt.date], dict[str, Any]] = {}
+        cycle_of: dict[int, tuple[dt.date, int]] = {}
+        for (sdp_id, day), values in self.terms.items():
+            pk = self.sdps[sdp_id][0]
+            given = {k: v for k, v in values.items() if k != "_agent"}
+            wanted[(pk, day)] = {**given, "billing_agent_id": agent_pks[values["_agent"]]}
+            if "billing_cycle_id" in given and day >= cycle_of.get(pk, (dt.date.min, 0))[0]:
+                cycle_of[pk] = (day, given["billing_cycle_id"])
+        created, corrected = terms_record(ldc=self.ldc, wanted=wanted, source=self.source)
+        self.result.terms_created, self.result.terms_corrected = created, corrected
+        rows = ServiceDeliveryPoint.objects.for_ldc(self.ldc)
+        for cycle in {c for _, c in cycle_of.values()}:
+            pks = [pk for pk, (_, c) in cycle_of.items() if c == cycle]
+            for chunk in _chunks(pks):
+                rows.filter(pk__in=chunk).update(billing_cycle_id=cycle)
+
+    def _write_tou_billing(self) -> None:
+        """Set the TOU billing start the file gives (only where it changes); the LDC app is
+        told, so that those SDPs are kept as an enrollment group of their own."""
+        pks = [self.sdps[sdp_id][0] for sdp_id in self.sdp_tou]
+        rows = ServiceDeliveryPoint.objects.for_ldc(self.ldc)
+        known = dict(_rows(rows, "pk", pks, ("pk", "tou_billing_from")))
+        by_date: dict[dt.date, list[int]] = {}
+        for sdp_id, day in self.sdp_tou.items():
+            pk = self.sdps[sdp_id][0]
+            if known.get(pk) != day:
+                by_date.setdefault(day, []).append(pk)
+        for day, day_pks in by_date.items():
+            for chunk in _chunks(day_pks):
+                rows.filter(pk__in=chunk).update(tou_billing_from=day)
+        self.result.tou_billing_set = sum(len(v) for v in by_date.values())
+        if by_date:
+            tou_billing_declared.send(
+                sender=ServiceDeliveryPoint, ldc=self.ldc, sdp_ids_by_date=by_date
+            )
+
     def _write_meters(self, headends: dict[str, Any]) -> None:
         new, changed = [], []
         for serial, code in self.meter_headend.items():
@@ -397,6 +514,16 @@ class _Sync:
                 for serial, (kind, year) in self.meter_seal.items()
             ],
             ["meter_type", "seal_year"],
+            batch_size=2000,
+        )
+        # A meter's external_id (an empty cell leaves the stored one as it is; plan() refused an
+        # id another meter holds, so the unique constraint holds here).
+        Meter.objects.bulk_update(
+            [
+                Meter(pk=self.meters[serial][0], external_id=external)
+                for serial, external in self.meter_external.items()
+            ],
+            ["external_id"],
             batch_size=2000,
         )
 
@@ -469,7 +596,7 @@ def registry_sync(
             checked.append(check_row(number, raw))
         except RowError as exc:
             result.errors.append({"row": number, "field": exc.field, "message": exc.message})
-    sync = _Sync(ldc, checked, result)
+    sync = _Sync(ldc, checked, result, source)
     # Earlier relationships first, so that a file may list a meter exchange in any order.
     for row in sorted(checked, key=lambda r: (r.effective_from, r.row)):
         try:

@@ -6,21 +6,27 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from meters.models import (
+    BillingCycle,
     IntervalDay,
     Meter,
     MeterInstallation,
+    SdpTerms,
     ServiceDeliveryPoint,
 )
 from meters.reads.charts import interval_bars
 from meters.reads.day_arrays import NEVER
 from meters.reads.intervals import intervals_between
-from meters.registry.forms import RegistryUploadForm
+from meters.registry.cycles import billing_cycle_save
+from meters.registry.forms import BillingCycleForm, RegistryUploadForm
 from meters.registry.selectors import data_quality
 from meters.registry.sync import RowError, read_registry_csv, registry_sync
 from portal.mixins import LdcMixin
@@ -55,6 +61,14 @@ class SdpDetailView(LdcMixin, DetailView):  # type: ignore[type-arg]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
+        # The terms history, newest first (#19: a change is a row from its date).
+        context["terms"] = (
+            SdpTerms.objects.for_ldc(self.ldc)
+            .filter(sdp=self.object)
+            .select_related("billing_cycle", "billing_agent")
+            .order_by("-effective_from")
+        )
+        context["today"] = timezone.localdate()
         context["installs"] = (
             MeterInstallation.objects.for_ldc(self.ldc)
             .filter(sdp=self.object)
@@ -163,3 +177,40 @@ class DataQualityView(LdcMixin, TemplateView):
             ("Meters not installed at any SDP", issues["meters_without_sdp"], "meter"),
         ]
         return context
+
+
+class BillingCycleView(LdcMixin, FormView):  # type: ignore[type-arg]
+    """The LDC's billing cycles (code, read day, SDPs billed in each today) and a form to add
+    one or change one (registry writers)."""
+
+    capability = "registry.view"
+    template_name = "meters/billing_cycles.html"
+    form_class = BillingCycleForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["cycles"] = (
+            BillingCycle.objects.for_ldc(self.ldc)
+            .annotate(sdp_count=Count("sdps"))
+            .order_by("code")
+        )
+        context["can_edit"] = self.actor.can("registry.write")
+        return context
+
+    def form_valid(self, form: BillingCycleForm) -> HttpResponse:
+        if not self.actor.can("registry.write"):
+            form.add_error(None, "Your role may see the billing cycles but not change them.")
+            return self.form_invalid(form)
+        data = form.cleaned_data
+        try:
+            billing_cycle_save(
+                ldc=self.ldc,
+                code=data["code"],
+                name=data["name"],
+                read_day=data["read_day"],
+                actor=self.actor,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        return redirect(reverse("meters:billing-cycles") + f"?saved={data['code']}")

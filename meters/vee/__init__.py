@@ -21,6 +21,7 @@ from meters.vee.estimation import (
     estimate,
     supersede,
 )
+from meters.vee.parameters import PARAMETERS, VeeParameterError, check_parameters
 from meters.vee.rules import (
     RULE_IDS,
     RULE_TITLES,
@@ -39,10 +40,12 @@ __all__ = [
     "EstimationResult",
     "EstimationSettings",
     "Method",
+    "PARAMETERS",
     "RegisterReads",
     "ValidationContext",
     "ValidationResult",
     "ValidationSettings",
+    "VeeParameterError",
     "VeeResult",
     "estimate",
     "rule_bit",
@@ -54,13 +57,9 @@ __all__ = [
 
 
 def vee_settings(data: Mapping[str, Any]) -> tuple[ValidationSettings, EstimationSettings]:
-    """Both settings from one per-LDC dict; an unknown key is an error, not a silent default."""
-    known = {
-        f.name for cls in (ValidationSettings, EstimationSettings) for f in dataclasses.fields(cls)
-    }
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown VEE settings: {', '.join(unknown)}")
+    """Both settings from one per-LDC dict; an unknown key or a value out of its range is a
+    VeeParameterError naming the field, never a silent default (meters.vee.parameters)."""
+    check_parameters(data)
     return ValidationSettings.from_dict(data), EstimationSettings.from_dict(data)
 
 

@@ -45,7 +45,7 @@ TORONTO = ZoneInfo("America/Toronto")
 DAY_MASK = (1 << 20) - 1  # the day bits of a day_key
 RULE_IDS = (
     "V01", "V02", "V03", "V04", "V05", "V06", "V07",
-    "V08", "V09", "V10", "V11", "V14", "V16",
+    "V08", "V09", "V10", "V11", "V12", "V14", "V16",
 )  # fmt: skip
 RULE_TITLES = {
     "V01": "missing intervals",
@@ -59,6 +59,7 @@ RULE_TITLES = {
     "V09": "negative energy",
     "V10": "head-end outage (accepted, excluded from history)",
     "V11": "reads for a meter not linked to an enrolled SDP",
+    "V12": "daily usage against the same weekday of the SDP's last weeks",
     "V14": "prolonged estimation",
     "V16": "LDC daily read success below target",
 }
@@ -93,14 +94,20 @@ class ValidationSettings:
     enabled: frozenset[str] = frozenset(RULE_IDS)
     # Rules whose intervals are marked FAILED (exception queue) / handed to estimation.
     fail_rules: frozenset[str] = frozenset(
-        {"V02", "V03", "V04", "V05", "V06", "V07", "V08", "V09", "V11"}
+        {"V02", "V03", "V04", "V05", "V06", "V07", "V08", "V09", "V11", "V12"}
     )
     estimate_rules: frozenset[str] = frozenset({"V01", "V02", "V07", "V09"})
     v02_allowed_minutes: tuple[int, ...] = (5, 15, 30, 60)
     v02_max_kw: float = 100.0  # our choice: above GS<50 kW peaks, far below a x1000 unit error
+    # Interval energy against the register delta at exactly the registry's multiplier (or its
+    # inverse), within this share: the multiplier applied twice or not at all (V02).
+    v02_multiplier_tolerance: float = 0.02
     v04_future_tolerance_s: int = 0
     v05_tolerance_wh: int = 1000  # max(1 kWh, 1 %)
     v05_tolerance_fraction: float = 0.01
+    # Measurement Canada's universal solution: billed kWh reconcile to the register; when on,
+    # a span failing V05 goes to estimation, where E4 scales it to the register delta.
+    v05_scale_to_register: bool = False
     v06_high_ratio: float = 3.0  # above 300 %
     v06_low_ratio: float = 0.1  # below 10 %
     v06_min_history_days: int = 7  # our choice: an average of fewer days is not "usual"
@@ -108,6 +115,13 @@ class ValidationSettings:
     v07_min_peak_wh_per_hour: int = 1000  # our choice: no spikes on near-empty days
     v08_frozen_run: int = 3
     v08_zero_day_channels: tuple[int, ...] = (1,)  # a zero received (export) day is normal
+    # Our choice: an SDP with no enrollment date yet (enrollment not tracked) is not flagged;
+    # on, only reads on or after the SDP's enrolled_on date pass V11.
+    v11_require_enrollment: bool = False
+    v12_weeks: int = 3  # same weekdays of the last weeks (HISTORY_DAYS holds three)
+    v12_high_ratio: float = 3.0  # our choice: V06's limits, against the same weekdays only
+    v12_low_ratio: float = 0.1
+    v12_min_day_wh: int = 1000  # our choice: a near-empty SDP's days are not judged
     v14_max_estimated_days: int = 7
     v14_day_fraction: float = 0.0  # a day counts as estimated above this share of its intervals
     v16_success_target: float = 0.98
@@ -163,10 +177,11 @@ class ValidationContext:
     avg_daily_wh: np.ndarray | None = None  # (K,) V06 history; None: from the block's clean days
     history_days: np.ndarray | None = None  # (K,) days behind avg_daily_wh
     expected_minutes: np.ndarray | None = None  # (K,) registry interval length, V02
-    multiplier: np.ndarray | None = None  # (K,) multiplier the head-end applied, V02
-    registry_multiplier: np.ndarray | None = None  # (K,) the registry's, V02
+    multiplier: np.ndarray | None = None  # (K,) multiplier the head-end says it applied, V02
+    registry_multiplier: np.ndarray | None = None  # (K,) the SDP's service multiplier, V02
     max_kw: np.ndarray | None = None  # (K,) service capacity, V02 (default settings.v02_max_kw)
     conflict: np.ndarray | None = None  # (K, n) bool, V03 (see ``conflicts``)
+    previous_wh: np.ndarray | None = None  # (K, n) the stored actual a conflict replaced, V03
     clock_error: np.ndarray | None = None  # (K, n) bool head-end clock-error flags, V04
     off_grid: np.ndarray | None = None  # (K, n) bool reads snapped onto the grid, V04
     enrolled: np.ndarray | None = None  # (K,) bool meter linked to an enrolled SDP, V11
@@ -520,11 +535,42 @@ def v02_plausible(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> Ru
         day_bad |= np.asarray(ctx.expected_minutes) != f.block.minutes
     if ctx.multiplier is not None and ctx.registry_multiplier is not None:
         day_bad |= ~np.isclose(ctx.multiplier, ctx.registry_multiplier)
+    ratio = np.full(k, np.nan)
+    if ctx.registry_multiplier is not None and ctx.registers is not None:
+        ratio = _register_ratio(f, ctx.registers)
+        m = np.asarray(ctx.registry_multiplier, np.float64)
+        tol = s.v02_multiplier_tolerance
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # Intervals at M (or 1/M) times the register: the multiplier applied to one twice,
+            # or to the other not at all. Any other mismatch is V05's.
+            wrong = (m != 1) & ((np.abs(ratio - m) <= tol * m) | (np.abs(ratio - 1 / m) <= tol / m))
+        day_bad |= wrong
     limit_wh = f.per_row(ctx.max_kw, s.v02_max_kw) * 1000.0 * f.block.minutes / 60.0
     too_big = f.present & (f.block.wh > limit_wh[:, None])
     mask = too_big | (day_bad[:, None] & f.present)
     detail = {"limit_wh": limit_wh, "length_or_multiplier": day_bad, "too_big": too_big.sum(1)}
+    if ctx.registry_multiplier is not None:
+        detail |= {"registry_multiplier": f.per_row(ctx.registry_multiplier, 1.0)}
+        detail |= {"interval_to_register": ratio}
     return RuleResult("V02", mask, mask.any(axis=1), detail)
+
+
+def _register_ratio(f: Facts, registers: RegisterReads) -> np.ndarray:
+    """(K,) interval energy over register delta of the complete register spans on each row."""
+    k, n = f.shape
+    out = np.full(k, np.nan)
+    if registers.meter.shape[0] == 0 or k == 0:
+        return out
+    spans = register_spans(f.block, registers)
+    total = range_sums(np.where(f.present, f.block.wh, 0), spans)
+    whole = spans.complete & (range_sums(f.present, spans) == spans.expected)
+    whole &= (spans.delta_wh > 0) & (spans.b > spans.a)
+    idx = np.flatnonzero(whole)
+    # A span's ratio stands for every row it touches (spans are a day or so: few rows each).
+    first, last = spans.a[idx] // n, (spans.b[idx] - 1) // n
+    rows, which = ranges(first, last + 1)
+    out[rows] = total[idx][which] / spans.delta_wh[idx][which]
+    return out
 
 
 def v03_duplicates(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
@@ -540,11 +586,22 @@ def v03_duplicates(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> R
     same = _channel_copies(f.block, candidate)
     day_dup = repeat_prev | same
     mask = conflict | (day_dup[:, None] & f.present)
-    detail = {
+    detail: dict[str, np.ndarray] = {
         "conflicts": conflict.sum(1),
         "repeats_previous_day": repeat_prev,
         "channel_copy": same,
     }
+    if ctx.previous_wh is not None:
+        # The exception names the first changed interval with both values (was, now).
+        slot = conflict.argmax(axis=1)
+        rows = np.arange(k)
+        had = conflict.any(axis=1)
+        previous = np.asarray(ctx.previous_wh, np.int64)
+        detail |= {
+            "first_conflict_slot": np.where(had, slot, -1),
+            "stored_wh": np.where(had, previous[rows, slot], 0),
+            "new_wh": np.where(had, f.block.wh[rows, slot], 0),
+        }
     return RuleResult("V03", mask, mask.any(axis=1), detail)
 
 
@@ -646,12 +703,14 @@ def v08_zero_frozen(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> 
 
 def _runs_of_equal(wh: np.ndarray, present: np.ndarray, run: int) -> np.ndarray:
     """(K, n) intervals inside runs of ``run`` or more equal non-zero values (within a row)."""
+    out = np.zeros(wh.shape, bool)
+    if run > wh.shape[1]:
+        return out  # a run longer than the row never fits in it
     same = present[:, 1:] & present[:, :-1] & (wh[:, 1:] == wh[:, :-1]) & (wh[:, 1:] != 0)
     # ``run`` equal reads are ``run - 1`` equal neighbours in a row; start i covers i..i+run-1.
     starts = same[:, : same.shape[1] - run + 2].copy()
     for j in range(1, run - 1):
         starts &= same[:, j : j + starts.shape[1]]
-    out = np.zeros(wh.shape, bool)
     for j in range(run):
         out[:, j : j + starts.shape[1]] |= starts
     return out
@@ -678,6 +737,30 @@ def v11_unlinked(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> Rul
     rows = np.flatnonzero(unlinked)  # usually none: look at those rows only
     mask[rows] = (f.block.flags[rows] & F.RECEIVED) != 0
     return RuleResult("V11", mask, np.any(mask, axis=1), {"unlinked": unlinked})
+
+
+def v12_same_weekday(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
+    """V12: a whole day against the mean of the same weekday in the SDP's last weeks (its own
+    history in the block: clean days only), above or below a limit (dynamic comparison)."""
+    k = f.shape[0]
+    clean = history_rows(f.block) & f.complete
+    total, count = np.zeros(k), np.zeros(k, np.int64)
+    key = f.block.key
+    for week in range(1, s.v12_weeks + 1):
+        # The same meter channel's day a week earlier is key - 7 (the day is the low bits).
+        want = key - 7 * week
+        at = np.searchsorted(key, want).clip(max=max(k - 1, 0))
+        hit = (key[at] == want) & clean[at] if k else np.zeros(0, bool)
+        total += np.where(hit, f.day_wh[at], 0)
+        count += hit
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        judged = f.complete & (count > 0) & (mean >= max(s.v12_min_day_wh, 1)) & ~f.outage_day
+        high = judged & (f.day_wh > s.v12_high_ratio * mean)
+        low = judged & (f.day_wh < s.v12_low_ratio * mean)
+    day = high | low
+    detail = {"day_wh": f.day_wh, "same_weekday_mean_wh": mean, "weeks": count, "high": high}
+    return RuleResult("V12", day[:, None] & f.present, day, detail)
 
 
 def v14_prolonged(f: Facts, ctx: ValidationContext, s: ValidationSettings) -> RuleResult:
@@ -736,6 +819,7 @@ RULES: dict[str, Rule] = {
     "V09": v09_negative,
     "V10": v10_outage,
     "V11": v11_unlinked,
+    "V12": v12_same_weekday,
     "V14": v14_prolonged,
     "V16": v16_read_success,
 }
@@ -799,7 +883,7 @@ def validate(
             np.bitwise_or(bits, bit, out=bits, where=result.intervals)
             if rule_id in s.fail_rules:
                 failed |= result.intervals
-            if rule_id in s.estimate_rules:
+            if rule_id in s.estimate_rules or (rule_id == "V05" and s.v05_scale_to_register):
                 estimate |= result.intervals
     return _result(f, bits, day_bits, failed, estimate, results)
 

@@ -18,8 +18,10 @@ from django.utils import timezone
 from meters.models import (
     Meter,
     MeterInstallation,
+    ReadFile,
     RegisterRead,
     VeeException,
+    VeeFailure,
     VeeSettings,
 )
 from meters.reads import day_store
@@ -31,15 +33,19 @@ from meters.vee import (
     EstimationContext,
     RegisterReads,
     ValidationContext,
+    VeeParameterError,
     rule_bit,
     run_vee,
     vee_settings,
 )
 from meters.vee.editing import EditError, apply_edit
+from meters.vee.inputs import previous_actuals, prior_estimated_days, row_registry
+from meters.vee.rules import ValidationSettings
 from portal.access import Actor
 from portal.audit import audit
 from portal.calendar.holidays import holiday_days
 from portal.calendar.localtime import date_of, day_number, local_day_bounds
+from portal.queue import TRANSIENT
 from portal.tenancy import LDC
 
 HISTORY_DAYS = 22  # like days within 3 weeks (E3) and the meter's own average (V06)
@@ -69,8 +75,104 @@ class VeeOutcome:
 
 
 def settings_for(ldc: LDC) -> Any:
+    """The LDC's settings, checked again where they are read (a row saved before the checks, or
+    by hand, may hold anything): a bad one fails the run with the field's message."""
     row = VeeSettings.objects.for_ldc(ldc).first()
-    return vee_settings(row.params if row else {})
+    try:
+        return vee_settings(row.params if row else {})
+    except VeeParameterError as exc:
+        raise VeeParameterError(
+            {f"VEE settings of {ldc.slug}: {k}": v for k, v in exc.errors.items()}
+        ) from exc
+
+
+@transaction.atomic
+def vee_settings_save(*, ldc: LDC, params: dict[str, Any], actor: Actor) -> VeeSettings:
+    """Store the LDC's overrides, checked first (VeeParameterError names each bad field)."""
+    vee_settings(params)
+    row, _ = VeeSettings.objects.get_or_create(ldc=ldc)
+    before = row.params
+    row.params, row.updated_by, row.updated_at = params, actor.user, timezone.now()
+    row.save(update_fields=["params", "updated_by", "updated_at"])
+    audit(action="vee.settings_changed", actor=actor, ldc=ldc, obj=row, before=before, after=params)
+    return row
+
+
+def vee_failure_record(
+    *,
+    ldc: LDC,
+    meter_ids: list[int],
+    first_day: int,
+    last_day: int,
+    error: str,
+    read_file_id: int | None = None,
+) -> VeeFailure:
+    """A VEE run raised: keep what it was for and why, and say so on its read file."""
+    failure = VeeFailure.objects.create(
+        ldc=ldc,
+        read_file_id=read_file_id,
+        meter_ids=sorted({int(m) for m in meter_ids}),
+        first_day=first_day,
+        last_day=last_day,
+        error=error[:2000],
+    )
+    if read_file_id is not None:
+        # A file already loaded says so now; one still loading says so when it finishes
+        # (meters.reads.ingest._finish looks for its open failures).
+        ReadFile.objects.filter(pk=read_file_id, status=ReadFile.Status.LOADED).update(
+            status=ReadFile.Status.VEE_FAILED, error=f"VEE failed: {error}"[:2000]
+        )
+    audit(
+        action="vee.failed",
+        actor=None,
+        ldc=ldc,
+        obj=failure,
+        after={"error": error[:500], "meters": len(failure.meter_ids)},
+    )
+    return failure
+
+
+def vee_failures_retry(*, ldc: LDC, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Run the LDC's failed VEE again; a file whose failures all passed is Loaded again.
+    Returns (passed, still failing)."""
+    passed = failing = 0
+    for failure in VeeFailure.objects.for_ldc(ldc).filter(resolved_at__isnull=True):
+        try:
+            vee_run_days(
+                ldc=ldc,
+                meter_ids=failure.meter_ids,
+                first_day=failure.first_day,
+                last_day=failure.last_day,
+                now=now,
+            )
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - kept as the failure's reason, tried again later
+            failing += 1
+            VeeFailure.objects.filter(pk=failure.pk).update(
+                error=_reason(exc)[:2000],
+                attempts=failure.attempts + 1,
+                last_tried_at=timezone.now(),
+            )
+            continue
+        passed += 1
+        VeeFailure.objects.filter(pk=failure.pk).update(
+            resolved_at=timezone.now(), last_tried_at=timezone.now()
+        )
+        if failure.read_file_id is not None and not (
+            VeeFailure.objects.for_ldc(ldc)
+            .filter(read_file_id=failure.read_file_id, resolved_at__isnull=True)
+            .exists()
+        ):
+            ReadFile.objects.filter(
+                pk=failure.read_file_id, status=ReadFile.Status.VEE_FAILED
+            ).update(status=ReadFile.Status.LOADED, error="")
+    return passed, failing
+
+
+def _reason(exc: BaseException) -> str:
+    """What a person reads: the exception's message with its type."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def vee_run_days(
@@ -134,9 +236,10 @@ def _run_minutes(
     block = stored.block
     registers = _registers(ldc, meters, first, last)
     years = (date_of(first - HISTORY_DAYS).year, date_of(last + 1).year)
-    validation = ValidationContext(now_s=int(now.timestamp()), tz=tz, registers=registers)
+    settings = settings_for(ldc)
+    validation = _validation_context(ldc, block, meters, registers, settings[0], now, tz)
     estimation = EstimationContext(tz=tz, holidays=holiday_days(*years), registers=registers)
-    result = run_vee(block, validation, estimation, settings_for(ldc))
+    result = run_vee(block, validation, estimation, settings)
     target = (block.day >= first) & (block.day <= last)
     flags = result.estimation.flags.astype(np.uint8)
     # An earlier estimate that still stands keeps its method; a new one brings its own.
@@ -169,10 +272,66 @@ def _run_minutes(
     # A day nothing arrived for and nothing could fill is not stored (the exception says why).
     changed &= stored.exists | (new.methods != 0).any(axis=1)
     rows_to_write = np.flatnonzero(changed)
+    # A re-estimation: a day VEE had finished (every interval validated or a person's) changes
+    # again; its version as it was is kept and it becomes the next (#19). Not a day's first
+    # pass, nor one a late actual just reopened (that made its own version on ingestion).
+    again = rows_to_write[stored.exists[rows_to_write] & _finished(stored, rows_to_write)]
+    _new_versions(ldc, stored, again)
     outcome.days += int(target.sum())
     outcome.written += day_store.save_vee(ldc, _take(new, rows_to_write))
+    if again.size:
+        day_store.bump_versions(ldc, stored.block.take(again))
     outcome.estimated += int((new.methods[target] != 0).sum() - (stored.methods[target] != 0).sum())
     _exceptions(ldc, block, result, target, now, outcome)
+
+
+def _finished(vee: day_store.VeeBlock, rows: np.ndarray) -> np.ndarray:
+    """Of the rows, the days whose every interval is missing, validated or edited."""
+    flags = vee.block.flags[rows]
+    done = np.uint8(IntervalFlag.VALIDATED | IntervalFlag.EDITED | IntervalFlag.MISSING)
+    return ((flags & done) != 0).all(axis=1)
+
+
+def _copy(vee: day_store.VeeBlock) -> day_store.VeeBlock:
+    rows = np.arange(len(vee.block))
+    return day_store.VeeBlock(
+        vee.block.take(rows), vee.methods.copy(), vee.rules.copy(), vee.exists.copy()
+    )
+
+
+def _new_versions(ldc: LDC, before: day_store.VeeBlock, rows: np.ndarray) -> None:
+    """Keep the stored days ``rows`` as they were (IntervalDayVersion) before a person's edit
+    or a re-estimation changes them: a billed quantity stays reproducible from stored data
+    (Measurement Canada: billed quantities from legally relevant data, kept)."""
+    rows = rows[before.exists[rows]]
+    if rows.size:
+        day_store.archive_versions(ldc, before.block.take(rows), None)
+
+
+def _validation_context(
+    ldc: LDC,
+    block: DayBlock,
+    meters: list[int],
+    registers: RegisterReads,
+    settings: ValidationSettings,
+    now: dt.datetime,
+    tz: ZoneInfo,
+) -> ValidationContext:
+    """Every rule with its input (issue 20): the registry of each row's day (V02 multiplier,
+    V11 enrollment, V16's count), the stored actuals re-sent ones replaced (V03), the estimated
+    days before the block (V14), the register reads (V05, V02)."""
+    registry = row_registry(ldc, block, meters, require_enrollment=settings.v11_require_enrollment)
+    replaced = previous_actuals(ldc, block)
+    return ValidationContext(
+        now_s=int(now.timestamp()),
+        tz=tz,
+        registers=registers,
+        registry_multiplier=registry.multiplier,
+        enrolled=registry.enrolled,
+        conflict=None if replaced is None else replaced[0],
+        previous_wh=None if replaced is None else replaced[1],
+        prior_estimated_days=prior_estimated_days(ldc, block, settings.v14_max_estimated_days + 1),
+    )
 
 
 def _differs(a: day_store.VeeBlock, b: day_store.VeeBlock) -> np.ndarray:
@@ -230,7 +389,9 @@ def _exceptions(
     for rule in set(RULE_TITLES) - LDC_NOTICES:
         fired = result.validation.fired(rule) & target
         if rule in AUTO_ESTIMATED:
-            fired &= unfilled
+            # Estimated: a person only where that failed, or (V02) where the interval length
+            # or the multiplier is wrong: a whole day that only a person can put right.
+            fired &= unfilled | _person_only(result.validation, rule)
         for row in np.flatnonzero(fired).tolist():
             key = (int(block.meter[row]), int(block.channel[row]), int(block.day[row]), rule)
             needs[key] = "; ".join(result.validation.explain(row))[:500]
@@ -266,6 +427,13 @@ def _exceptions(
     )
     outcome.exceptions_opened += len(new)
     outcome.exceptions_cleared += len(cleared)
+
+
+def _person_only(validation: Any, rule: str) -> np.ndarray | bool:
+    """(K,) days a rule fired on that need a person even when estimated."""
+    if rule == "V02" and "V02" in validation.rules:
+        return np.asarray(validation.rules["V02"].detail["length_or_multiplier"], bool)
+    return False
 
 
 def _before_first_read(block: DayBlock) -> np.ndarray:
@@ -466,7 +634,9 @@ def interval_edit(
         vee.rules,
         vee.exists,
     )
+    _new_versions(ldc, vee, rows)  # the days as they were stay reproducible (#19)
     day_store.save_vee(ldc, _take(edited, rows))
+    day_store.bump_versions(ldc, vee.block.take(rows[vee.exists[rows]]))
     changed = int(result.changed.sum())
     audit(
         action="reads.edited",
@@ -514,11 +684,17 @@ def exceptions_resolve(
         )
         failing = (vee.rules & np.uint32(rule_bit(exception.rule))) != 0
         failing &= target[:, None]
+        previous = _copy(vee)
         if action == "estimate":
             _estimate_by(ldc, vee, failing, method or "E3")
         elif failing.any():
             _accept(vee, failing)
-        day_store.save_vee(ldc, _take(vee, np.flatnonzero(target)))
+        rows = np.flatnonzero(target)
+        if action == "estimate" or failing.any():  # the values or flags change: a new version
+            _new_versions(ldc, previous, rows)
+        day_store.save_vee(ldc, _take(vee, rows))
+        if action == "estimate" or failing.any():
+            day_store.bump_versions(ldc, vee.block.take(rows[vee.exists[rows]]))
         status = (
             VeeException.Status.ESTIMATED if action == "estimate" else VeeException.Status.ACCEPTED
         )

@@ -3,12 +3,16 @@ are explicit and stable (queued messages and beat name them)."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.db import transaction
 
 from meters.reads import day_store
 from portal.audit import audit_context
 from portal.queue import TRANSIENT
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -18,13 +22,25 @@ from portal.queue import TRANSIENT
     reject_on_worker_lost=True,
     max_retries=10,
 )
-def vee_days(self, *, ldc_id: int, meter_ids: list[int], first_day: int, last_day: int) -> int:  # type: ignore[no-untyped-def]
-    """VEE of the meter-days an ingestion batch touched (idempotent: safe to run twice)."""
-    from meters.vee.service import vee_run_days
+def vee_days(  # type: ignore[no-untyped-def]
+    self,
+    *,
+    ldc_id: int,
+    meter_ids: list[int],
+    first_day: int,
+    last_day: int,
+    read_file_id: int | None = None,
+) -> int:
+    """VEE of the meter-days an ingestion batch touched (idempotent: safe to run twice).
+
+    A failure that is not transient (bad settings, a bug) never stops ingestion nor answers a
+    500 to the upload that queued it (eager mode runs this inside the request): it is recorded
+    as a VeeFailure, shown on the read file, and retried by beat (vee_failures_retry_all)."""
+    from meters.vee.service import _reason, vee_failure_record, vee_run_days
     from portal.tenancy import LDC
 
+    ldc = LDC.objects.get(pk=ldc_id)
     try:
-        ldc = LDC.objects.get(pk=ldc_id)
         # One transaction holding the meters' locks from the read to the write: otherwise an
         # ingestion batch (or another VEE) committing in between is overwritten with stale
         # values, or collides with a day VEE estimated.
@@ -42,7 +58,33 @@ def vee_days(self, *, ldc_id: int, meter_ids: list[int], first_day: int, last_da
         )
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+    except Exception as exc:  # noqa: BLE001 - recorded, shown and retried; never lost
+        logger.exception("VEE of %s meters failed for LDC %s", len(meter_ids), ldc_id)
+        vee_failure_record(
+            ldc=ldc,
+            meter_ids=meter_ids,
+            first_day=first_day,
+            last_day=last_day,
+            error=_reason(exc),
+            read_file_id=read_file_id,
+        )
+        return 0
     return outcome.written
+
+
+@shared_task(name="meters.tasks.vee_failures_retry_all")
+def vee_failures_retry_all() -> int:
+    """Run failed VEE again for every LDC that has some (scheduled by beat)."""
+    from meters.models import VeeFailure
+    from meters.vee.service import vee_failures_retry
+    from portal.tenancy import LDC
+
+    passed = 0
+    ids = VeeFailure.objects.filter(resolved_at__isnull=True).values_list("ldc_id", flat=True)
+    for ldc in LDC.objects.filter(pk__in=set(ids)):
+        with audit_context(via="task"):
+            passed += vee_failures_retry(ldc=ldc)[0]
+    return passed
 
 
 @shared_task(name="meters.tasks.vee_daily_sweep_all")
@@ -53,6 +95,12 @@ def vee_daily_sweep_all() -> int:
 
     days = 0
     for ldc in LDC.objects.exclude(status=LDC.Status.INACTIVE):
-        with audit_context(via="task"):
-            days += vee_daily_sweep(ldc=ldc).days
+        # One LDC's failure (its settings, its data) must not stop the others' sweep.
+        try:
+            with audit_context(via="task"):
+                days += vee_daily_sweep(ldc=ldc).days
+        except TRANSIENT:
+            raise
+        except Exception:  # noqa: BLE001 - logged; the next sweep and the queue show it
+            logger.exception("daily VEE sweep failed for LDC %s", ldc.pk)
     return days

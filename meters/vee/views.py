@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,11 +10,9 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views import View
 
 from meters.models import MeterInstallation, ServiceDeliveryPoint, VeeException, VeeSettings
@@ -27,10 +24,15 @@ from meters.reads.intervals import (
     local_range_utc,
     rule_names,
 )
-from meters.vee import RULE_TITLES, vee_settings
+from meters.vee import RULE_TITLES
 from meters.vee.editing import EditError
-from meters.vee.service import EDIT_REASONS, exceptions_resolve, interval_edit
-from portal.audit import audit
+from meters.vee.forms import VeeSettingsForm
+from meters.vee.service import (
+    EDIT_REASONS,
+    exceptions_resolve,
+    interval_edit,
+    vee_settings_save,
+)
 from portal.mixins import LdcMixin
 
 METHOD_CHOICES = [
@@ -247,30 +249,6 @@ def _interval_rows(iv: Any, tz: ZoneInfo) -> list[dict[str, Any]]:
     ]
 
 
-class VeeSettingsForm(forms.Form):
-    params = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 12, "class": "font-monospace"}),
-        required=False,
-        label="Overrides (JSON)",
-    )
-
-    def clean_params(self) -> dict[str, Any]:
-        text = self.cleaned_data["params"].strip() or "{}"
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"Not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from exc
-        if not isinstance(data, dict):
-            raise forms.ValidationError("Give an object of setting: value pairs.")
-        try:
-            vee_settings(data)
-        except (ValueError, TypeError) as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        return data
-
-
 class VeeSettingsView(LdcMixin, View):
     """The LDC's VEE rules, limits and thresholds (data, not code); administrators change them."""
 
@@ -278,8 +256,7 @@ class VeeSettingsView(LdcMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         row = VeeSettings.objects.for_ldc(self.ldc).first()
-        form = VeeSettingsForm(initial={"params": json.dumps(row.params if row else {}, indent=2)})
-        return self.render_settings(request, form)
+        return self.render_settings(request, VeeSettingsForm(current=row.params if row else {}))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if not self.actor.can("ldc.manage_members"):
@@ -287,47 +264,16 @@ class VeeSettingsView(LdcMixin, View):
         form = VeeSettingsForm(request.POST)
         if not form.is_valid():
             return self.render_settings(request, form, status=400)
-        with transaction.atomic():
-            row, _ = VeeSettings.objects.get_or_create(ldc=self.ldc)
-            before = row.params
-            row.params, row.updated_by, row.updated_at = (
-                form.cleaned_data["params"],
-                request.user,
-                timezone.now(),
-            )
-            row.save(update_fields=["params", "updated_by", "updated_at"])
-            audit(
-                action="vee.settings_changed",
-                actor=self.actor,
-                ldc=self.ldc,
-                obj=row,
-                before=before,
-                after=row.params,
-            )
+        vee_settings_save(ldc=self.ldc, params=form.overrides(), actor=self.actor)
         messages.success(request, "VEE settings saved; they apply from the next run.")
         return redirect("vee:settings")
 
     def render_settings(
         self, request: HttpRequest, form: VeeSettingsForm, status: int = 200
     ) -> HttpResponse:
-        validation, estimation = vee_settings({})
-        defaults = {**_as_dict(validation), **_as_dict(estimation)}
         return render(
             request,
             "meters/vee_settings.html",
-            {
-                "form": form,
-                "defaults": defaults,
-                "can_change": self.actor.can("ldc.manage_members"),
-            },
+            {"form": form, "can_change": self.actor.can("ldc.manage_members")},
             status=status,
         )
-
-
-def _as_dict(settings: Any) -> dict[str, str]:
-    import dataclasses
-
-    return {
-        f.name: str(sorted(v) if isinstance(v := getattr(settings, f.name), frozenset) else v)
-        for f in dataclasses.fields(settings)
-    }

@@ -6,7 +6,7 @@
       if (!source || el.dataset.drawn) return;
       var figure = JSON.parse(source.textContent);
       el.dataset.drawn = "1";
-      Plotly.newPlot(el, figure.data, figure.layout, {responsive: true, displaylogo: false});
+      Plotly.newPlot(el, figure.data, figure.layout, {responsive: true, displaylogo: false, displayModeBar: false});
     });
   }
   document.addEventListener("DOMContentLoaded", function () { draw(document); });

@@ -23,7 +23,7 @@ from billing import selectors, services
 from billing.models import BillingQuantity, BillingQuantityRequest, Status
 from billing.periods import PERIOD_NAMES, period_codes
 from billing.quantities import DayRows, Items, figures_compute
-from meters.models import BillingCycle, IntervalDay, ServiceDeliveryPoint
+from meters.models import BillingCycle, IntervalDay, SdpTerms, ServiceDeliveryPoint
 from meters.reads import day_store
 from meters.reads.day_arrays import DAY_S, IntervalFlag
 from tests.factories import MeterFactory
@@ -35,10 +35,10 @@ TZ = ZoneInfo("America/Toronto")
 def cycle_of_every_sdp(ldc: Any) -> BillingCycle:
     """A cycle with the sample's three SDPs: TOU, ULO and (made so here) tiered."""
     cycle = BillingCycle.objects.create(ldc=ldc, code="C08", read_day=8)
-    ServiceDeliveryPoint.objects.for_ldc(ldc).update(billing_cycle=cycle)
-    ServiceDeliveryPoint.objects.for_ldc(ldc).filter(sdp_id="SDP-1003").update(
-        commodity_rate_class="tiered"
-    )
+    # The SDPs' terms (#19: quantities follow them, not the SDP's own columns).
+    for rows in (ServiceDeliveryPoint.objects, SdpTerms.objects):
+        rows.filter(ldc=ldc).update(billing_cycle=cycle)
+    SdpTerms.objects.filter(ldc=ldc, sdp__sdp_id="SDP-1003").update(commodity_rate_class="tiered")
     return cycle
 
 

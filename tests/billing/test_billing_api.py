@@ -15,6 +15,7 @@ from meters.models import BillingCycle, Meter, MeterInstallation, ServiceDeliver
 from meters.vee.service import interval_edit
 from portal.access import actor_for_user
 from portal.models import AuditEvent
+from tests.billing.terms_helpers import change_terms
 
 pytestmark = pytest.mark.django_db
 PERIOD = {"start": "2026-03-07", "end": "2026-03-08"}
@@ -160,10 +161,9 @@ def test_a_role_without_billing_request_is_forbidden(client: Any, world: Any) ->
 def test_a_billing_cycle_batch_requests_every_sdp_of_the_cycle_with_csv(
     client: Any, validated: Any
 ) -> None:
-    cycle = BillingCycle.objects.create(ldc=validated, code="C08", read_day=8)
-    ServiceDeliveryPoint.objects.for_ldc(validated).exclude(sdp_id="SDP-1003").update(
-        billing_cycle=cycle
-    )
+    BillingCycle.objects.create(ldc=validated, code="C08", read_day=8)
+    for sdp_id in ("SDP-1001", "SDP-1002"):  # #19: the cycle is one of the SDP's terms
+        change_terms(validated, sdp_id, dt.date(2026, 3, 1), billing_cycle="C08")
     headers = token_header(validated)
     response = client.post(
         reverse("api:billing-batch-list"),

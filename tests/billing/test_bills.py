@@ -77,7 +77,9 @@ def test_settlement_csv_has_hourly_totals_by_rate_class(client: Any, validated: 
         HTTP_AUTHORIZATION=f"Token {key}",
     )
     lines = response.content.decode().splitlines()
-    assert lines[0] == "hour_start_utc,hour_start_local,rate_class,kwh,estimated_kwh,meters"
+    assert lines[0] == (
+        "hour_start_utc,hour_start_local,rate_class,kwh,estimated_kwh,meters,received_kwh"
+    )
     rows = [line.split(",") for line in lines[1:]]
     assert {r[2] for r in rows} == {"residential", "gs_lt_50"}
     assert len(rows) == 47 * 2, "23 + 24 local hours, two rate classes"

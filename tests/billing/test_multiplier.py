@@ -10,6 +10,7 @@ import pytest
 from billing.models import BillingQuantity
 from billing.services import billing_quantity_request
 from meters.models import ServiceDeliveryPoint
+from tests.billing.terms_helpers import change_terms
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +27,7 @@ def test_multiplier_40_gives_40_times(validated: Any) -> None:
     assert sdp.service_multiplier == 1
     plain = _quantity(validated, sdp, dt.date(2026, 3, 8))
     assert plain.total_kwh > 0
-    sdp.service_multiplier = 40
-    sdp.save(update_fields=["service_multiplier"])
+    change_terms(validated, "SDP-1002", dt.date(2026, 3, 1), service_multiplier=40)
     scaled = _quantity(validated, sdp, dt.date(2026, 3, 9))  # a new request: computed afresh
     one_day = _quantity(validated, sdp, dt.date(2026, 3, 8))  # same span, recomputed on request
     for q in (scaled, one_day):
@@ -45,8 +45,8 @@ def test_settlement_and_plan_comparison_use_the_multiplier(validated: Any) -> No
     before = settlement_hourly(ldc=validated, start=start, end=end)["kwh"].sum()
     plain = float(sdp_intervals(ldc=validated, sdp=sdp, start=start, end=end)[0].wh.sum())
     assert plain > 0
-    sdp.service_multiplier = 40
-    sdp.save(update_fields=["service_multiplier"])
+    change_terms(validated, "SDP-1002", dt.date(2026, 3, 1), service_multiplier=40)
+    sdp.refresh_from_db()
     scaled = float(sdp_intervals(ldc=validated, sdp=sdp, start=start, end=end)[0].wh.sum())
     assert scaled == pytest.approx(40 * plain)
     after = settlement_hourly(ldc=validated, start=start, end=end)["kwh"].sum()

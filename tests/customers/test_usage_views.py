@@ -55,7 +55,7 @@ def test_day_page_shows_periods_costs_estimates_and_now(
     assert "On-peak" in body and "Off-peak" in body and "Mid-peak" in body
     assert "estimated" in body
     assert "It is <strong>" in body and "until" in body
-    assert "Latest reading: Mar 31" in body
+    assert "Latest reading: Tue 2026-03-31" in body
     figure = response.context["figure"]
     assert any("(estimated)" in trace["name"] for trace in figure["data"])
     assert response.context["hours_total"] == 24

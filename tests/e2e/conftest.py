@@ -106,3 +106,21 @@ def screenshot(page: Any, name: str) -> None:
         charts_drawn(page)
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def nav_to(page: Any, label: str) -> None:
+    """Follow a main-menu entry as a person does: open its group's menu (menus are grouped by
+    task), then click the entry."""
+    group = page.evaluate(
+        """(label) => {
+            const nav = document.querySelector('[data-testid=main-nav]');
+            const entry = [...nav.querySelectorAll('a')].find(a => a.textContent.trim() === label);
+            const menu = entry && entry.closest('li.dropdown');
+            return menu ? menu.querySelector('[data-bs-toggle=dropdown]').textContent.trim() : '';
+        }""",
+        label,
+    )
+    menu = page.locator("[data-testid=main-nav]")
+    if group:
+        menu.get_by_role("button", name=group, exact=True).click()
+    menu.get_by_role("link", name=label, exact=True).click()

@@ -8,7 +8,7 @@ import pytest
 
 from portal.tenancy import Membership
 from tests.billing.conftest import run_vee
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import log_in, nav_to, screenshot
 from tests.meters.conftest import sample_file
 from tests.meters.samples import GENERATED
 from tests.meters.test_vee_service import load
@@ -21,7 +21,7 @@ def test_billing_agent_requests_quantities(page: Any, world: Any, sample_ldc: An
     load(sample_ldc, sample_file("csv").read_bytes())
     run_vee(sample_ldc)
     log_in(page, world.user("north", "billing_agent").email, two_factor=True)
-    page.click("text=Billing quantities")
+    nav_to(page, "Billing quantities")
     page.goto("/billing/request/")
     page.fill("input[name=sdp_id]", "SDP-1001")
     page.fill("input[name=start]", "2026-03-07")
@@ -41,6 +41,6 @@ def test_coordinator_reads_the_oeb_prices(page: Any, world: Any) -> None:
 
     price_sets_sync()  # transactional tests empty the tables the data migration seeded
     log_in(page, world.coordinator.email, two_factor=True)
-    page.click("text=OEB prices")
+    nav_to(page, "OEB prices")
     screenshot(page, "oeb-prices")
-    assert "Nov 2025" in page.locator("main").inner_text()
+    assert "2025-11-01" in page.locator("main").inner_text()  # one date style

@@ -10,7 +10,7 @@ import pytest
 
 from ldc.models import Evidence, LdcStage
 from tests import factories
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import log_in, nav_to, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +26,7 @@ def test_admin_submits_coordinator_signs_off_dashboard_moves_on(
     log_in(page, world.user("north", "ldc_admin").email, two_factor=True)
     page.wait_for_selector("[data-testid=dash-stage]")
     assert "Preparation" in page.locator("[data-testid=dash-stage]").inner_text()
-    page.click("nav >> text=Stages")
+    nav_to(page, "Stages")
     page.wait_for_selector("[data-figure=stage-gantt] .main-svg")
     screenshot(page, "onboarding-stages")
     page.click("[data-testid=stage-timeline] >> text=Preparation")
@@ -81,7 +81,7 @@ def test_production_ldc_groups_and_training_pages(page: Any, world: Any) -> None
     factories.complete_required_course(admin, world.north)
     factories.training_session(course_code="introduction", place="Online", online=True)
     log_in(page, admin.email, two_factor=True)
-    page.click("nav >> text=Enrollment groups")
+    nav_to(page, "Enrollment groups")
     page.click("text=New customer group")
     page.click("button:has-text('Create from filter')")
     page.wait_for_selector("text=Customer group 1 is created.")
@@ -89,7 +89,7 @@ def test_production_ldc_groups_and_training_pages(page: Any, world: Any) -> None
     page.click("main button:has-text('Record')")
     page.wait_for_selector("text=SDPs registered: recorded.")
     screenshot(page, "onboarding-group-detail")
-    page.click("nav >> text=Training")
+    nav_to(page, "Training")
     page.wait_for_selector("[data-testid=sessions]")
     page.click("[data-testid=sessions] button:has-text('Register')")
     page.wait_for_selector("text=You have a seat")

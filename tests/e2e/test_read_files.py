@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from portal.tenancy import Membership
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import log_in, nav_to, screenshot
 from tests.meters.conftest import sample_file
 from tests.meters.samples import SAMPLES
 
@@ -18,7 +18,7 @@ def test_operator_sends_a_file_and_reads_its_report(page: Any, world: Any, sampl
     operator = world.user("north", "ami_operator")
     Membership.objects.filter(user=operator).update(ldc=sample_ldc)
     log_in(page, operator.email, two_factor=True)
-    page.click("text=Read files")
+    nav_to(page, "Read files")
     page.click("text=Send read files")
     page.select_option("select[name=interface]", "cmep")
     page.set_input_files("input[name=files]", str(sample_file("cmep")))

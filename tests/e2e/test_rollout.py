@@ -12,7 +12,7 @@ import pytest
 from ldc.sme.rollout import CSV_COLUMNS, rollout_snapshot_take
 from portal.models import RolloutTarget
 from portal.tenancy import LDC
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import log_in, nav_to, screenshot
 from tests.portal.test_rollout import build_rollout_world, north_rate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -32,7 +32,7 @@ def test_coordinator_watches_the_rollout(page: Any, rollout_world: Any) -> None:
     assert page.locator("[data-testid=fig-tou_billed]").inner_text() == "1"
     screenshot(page, "rollout-home")
 
-    page.click("nav >> text=LDC table")
+    nav_to(page, "LDC table")
     page.wait_for_selector("[data-testid=rollout-table]")
     page.click("a[data-sort=customers]")  # numbers: largest first
     page.wait_for_selector("th[aria-sort=descending] a[data-sort=customers]")
@@ -60,7 +60,7 @@ def test_coordinator_watches_the_rollout(page: Any, rollout_world: Any) -> None:
     assert LDC.objects.get(slug="south").enrollment_wave == 3
     screenshot(page, "rollout-table-wave")
 
-    page.click("nav >> text=Targets")
+    nav_to(page, "Targets")
     page.select_option("select[name=metric]", "tou_billed")
     page.fill("input[name=value]", "3600000")
     page.fill("input[name=due_date]", "2027-05-01")
@@ -72,7 +72,7 @@ def test_coordinator_watches_the_rollout(page: Any, rollout_world: Any) -> None:
     assert RolloutTarget.objects.get().value == 3_600_000
     screenshot(page, "rollout-targets")
 
-    page.click("nav >> text=Data quality")
+    nav_to(page, "Data quality")
     page.click("[data-testid=quality-index] >> text=Northwind Test Hydro")
     page.wait_for_selector("[data-figure=daily-read-success] .main-svg")
     assert page.locator("[data-testid=week-success]").inner_text() == f"{north_rate()} %"
@@ -96,7 +96,7 @@ def _ldcs(page: Any) -> list[str]:
 
 def test_ldc_staff_see_their_weekly_data_quality(page: Any, rollout_world: Any) -> None:
     log_in(page, rollout_world.user("north", "ami_operator").email, two_factor=True)
-    page.click("nav >> text=Weekly data quality")
+    nav_to(page, "Weekly data quality")
     page.wait_for_selector("[data-figure=daily-read-success] .main-svg")
     assert "Northwind Test Hydro" in page.locator("h1").inner_text()
     assert "V01" in page.locator("[data-testid=rule-table]").inner_text()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from portal.tenancy import Membership
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import log_in, nav_to, screenshot
 from tests.meters.test_vee_service import frozen_day, load, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -18,7 +18,7 @@ def test_queue_to_day_page_to_edit(page: Any, world: Any, sample_ldc: Any) -> No
     load(sample_ldc, frozen_day())
     run(sample_ldc)
     log_in(page, world.user("north", "back_office").email, two_factor=True)
-    page.click("text=VEE exceptions")
+    nav_to(page, "VEE exceptions")
     page.wait_for_selector("[data-testid=vee-queue]")
     assert "V08" in page.locator("[data-testid=vee-queue]").inner_text()
     screenshot(page, "vee-queue")

@@ -58,7 +58,7 @@ def test_a_resumed_file_queues_again_the_vee_of_its_last_committed_batch(
     monkeypatch.setattr(
         ingest,
         "_queue_vee",
-        lambda ldc, meters, first, last: queued.append((meters, first, last)),
+        lambda ldc, meters, first, last, **_: queued.append((meters, first, last)),
     )
     ingest.read_file_ingest(read_file=read_file)
     batches = list(queued)
@@ -94,7 +94,9 @@ def test_a_batch_another_worker_committed_but_never_queued_is_queued_before_the_
     read_file, _ = deliver(ldc, cmep(ldc, tmp_path, "reads.txt", range(20), 4), queue=False)
     queued: list[tuple[list[int], int, int]] = []
     monkeypatch.setattr(
-        ingest, "_queue_vee", lambda ldc, meters, first, last: queued.append((meters, first, last))
+        ingest,
+        "_queue_vee",
+        lambda ldc, meters, first, last, **_: queued.append((meters, first, last)),
     )
     real_load_batch = ingest._load_batch
 

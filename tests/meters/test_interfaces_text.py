@@ -483,7 +483,7 @@ def cmep_line_by_line(data: bytes) -> list[ParsedBatch]:
 def columns(batches: list[ParsedBatch]) -> dict[str, list[object]]:
     """Every column of the intervals and register reads, and the record count."""
     iv = intervals(batches)
-    found = {f"interval {name}": getattr(iv, name) for name in vars(iv)}
+    found = {f"interval {name}": v for name, v in vars(iv).items() if v is not None}
     registers = [b.registers for b in batches]
     for name in ("meter", "read_at", "wh", "channel", "line"):
         found[f"register {name}"] = np.concatenate([getattr(r, name) for r in registers])

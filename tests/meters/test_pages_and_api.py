@@ -137,6 +137,18 @@ def test_rejected_file_page_names_the_fault(
     assert "nothing of this file was stored" in page and "line 6" in page
 
 
+def test_the_upload_form_sent_with_no_file_says_so_and_receives_nothing(
+    client: Any, world: Any
+) -> None:
+    client.force_login(world.user("north", "ami_operator"))
+    response = client.post(reverse("meters:readfile-upload"), {"interface": "csv"})
+    assert response.status_code == 200  # the form again, with its error; no "0 files received."
+    page = response.content.decode()
+    assert "Choose at least one read file to send." in page
+    assert "files received" not in page
+    assert not ReadFile.objects.filter(ldc=world.north).exists()
+
+
 def test_billing_agent_cannot_send_read_files(client: Any, world: Any) -> None:
     client.force_login(world.user("north", "billing_agent"))
     assert client.get(reverse("meters:readfile-upload")).status_code == 403

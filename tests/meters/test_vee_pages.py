@@ -81,11 +81,20 @@ def test_day_page_shows_raw_and_current_and_edits_with_a_reason(
 
 
 def test_settings_are_validated_and_audited(client: Any, staff: Any, sample_ldc: Any) -> None:
+    from meters.vee.forms import VeeSettingsForm
+
     client.force_login(staff["ldc_admin"])
-    bad = client.post(reverse("vee:settings"), {"params": '{"no_such_limit": 3}'})
-    assert bad.status_code == 400 and "no_such_limit" in bad.content.decode()
-    ok = client.post(reverse("vee:settings"), {"params": '{"e2_max_gap_minutes": 120}'})
+    page = client.get(reverse("vee:settings")).content.decode()
+    assert "V08 frozen run (intervals)" in page and "From 2 to 24 intervals" in page
+    form = VeeSettingsForm()
+    posted = {name: value for name, value in form.initial.items() if value is not False}
+    bad = client.post(reverse("vee:settings"), {**posted, "v08_frozen_run": 30})
+    text = bad.content.decode()
+    assert bad.status_code == 400 and "30 is out of range: from 2 to 24 intervals" in text
+    assert not VeeSettings.objects.filter(ldc=sample_ldc).exists()
+    ok = client.post(reverse("vee:settings"), {**posted, "e2_max_gap_minutes": 120})
     assert ok.status_code == 302
     assert VeeSettings.objects.get(ldc=sample_ldc).params == {"e2_max_gap_minutes": 120}
+    assert AuditEvent.objects.filter(action="vee.settings_changed").count() == 1
     client.force_login(staff["back_office"])
-    assert client.post(reverse("vee:settings"), {"params": "{}"}).status_code == 403
+    assert client.post(reverse("vee:settings"), posted).status_code == 403

@@ -485,3 +485,46 @@ def test_validation_is_one_pass_over_many_meter_days() -> None:
     result = run(block, enrolled=np.ones(len(block), bool))
     assert len(block) == 10_000 and fired(result, "V01") == [500]
     assert dataclasses.asdict(ValidationSettings())["v16_success_target"] == 0.98
+
+
+# ---------------------------------------------------------------------------- issue 20 inputs
+
+
+def test_v02_intervals_at_the_registry_multiplier_times_the_register_fire() -> None:
+    block = make_block(load(2), first_day=MONDAY)
+    day_wh = int(block.wh[0].sum())
+    m = np.array([40.0, 40.0])
+    # The head-end applied the SDP's multiplier to the intervals twice: 40 x the register.
+    twice = run(block, registers=registers(block, 0, day_wh // 40), registry_multiplier=m)
+    assert fired(twice, "V02") == [0]
+    assert twice.rules["V02"].detail["interval_to_register"][0] == pytest.approx(40, rel=0.01)
+    right = run(block, registers=registers(block, 0, day_wh), registry_multiplier=m)
+    assert fired(right, "V02") == []
+    # Without the registry's multiplier (its input) the same reads pass V02.
+    assert fired(run(block, registers=registers(block, 0, day_wh // 40)), "V02") == []
+
+
+def test_v03_the_exception_carries_the_stored_and_the_new_value() -> None:
+    block = make_block(load(1), first_day=MONDAY)
+    previous = block.wh.astype(np.int64).copy()
+    block.wh[0, 5] = block.raw_wh[0, 5] = 999
+    previous[0, 5] = 300
+    conflict = np.zeros(block.wh.shape, bool)
+    conflict[0, 5] = True
+    result = run(block, conflict=conflict, previous_wh=previous)
+    assert fired(result, "V03") == [0]
+    line = result.explain(0)[0]
+    assert "stored_wh=300" in line and "new_wh=999" in line and "first_conflict_slot=5" in line
+    assert fired(run(block), "V03") == []  # without its input V03 cannot see it
+
+
+def test_v12_a_day_against_the_same_weekday_of_the_last_three_weeks() -> None:
+    wh = load(22)
+    wh[21] *= 5  # the fourth Monday: five times the three Mondays before
+    block = make_block(wh, first_day=MONDAY)
+    result = run(block, settings=ValidationSettings(enabled=frozenset({"V12"})))
+    assert fired(result, "V12") == [21]
+    assert result.rules["V12"].detail["weeks"][21] == 3
+    # Without the SDP's own history (the weeks before), V12 has nothing to compare with.
+    alone = make_block(wh[21:], first_day=MONDAY + 21)
+    assert fired(run(alone, settings=ValidationSettings(enabled=frozenset({"V12"}))), "V12") == []

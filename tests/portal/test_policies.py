@@ -260,6 +260,7 @@ def test_behind_the_proxy_bad_tokens_are_counted_per_client(
     """With HTTPS=1 every request comes from the proxy: the count is the forwarded client's."""
     settings.OPENMDMR_TOKEN_FAILURES_PER_WINDOW = 3
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1  # what HTTPS=1 sets
     proxy = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_PROTO": "https"}
     attacker = {**proxy, "HTTP_X_FORWARDED_FOR": "198.51.100.9"}
     for _ in range(4):

@@ -19,3 +19,10 @@ INTERFACES: dict[str, str] = {
 def get_parser(name: str) -> Parser:
     """The ``parse`` entry point of interface ``name`` (KeyError for an unknown one)."""
     return importlib.import_module(INTERFACES[name]).parse  # type: ignore[no-any-return]
+
+
+def keys_by_last_segment(name: str) -> bool:
+    """Whether interface ``name`` names meters by resource keys whose last segment may be the
+    serial (Green Button UsagePoint keys: meters.reads.resolve.MeterResolver)."""
+    module = importlib.import_module(INTERFACES[name])
+    return bool(getattr(module, "KEYS_BY_LAST_SEGMENT", False))

@@ -407,10 +407,9 @@ def interval_batch(
 
 
 def _slice(batch: IntervalBatch, part: slice) -> IntervalBatch:
-    return IntervalBatch(**{name: getattr(batch, name)[part] for name in _INTERVAL_FIELDS})
+    return batch.take(part)
 
 
-_INTERVAL_FIELDS = ("meter", "start", "minutes", "wh", "quality", "channel", "line")
 _REGISTER_FIELDS = ("meter", "read_at", "wh", "channel", "line")
 
 

@@ -87,18 +87,92 @@ class IntervalBatch:
     quality: np.ndarray = field(default_factory=lambda: _empty(np.uint8))  # Quality values
     channel: np.ndarray = field(default_factory=lambda: _empty(np.uint8))  # Channel values
     line: np.ndarray = field(default_factory=lambda: _empty(np.int32))  # source line, 0 if none
+    # A parser's verdict on a well-formed record it cannot load (a Reason code; None: every
+    # read is a candidate). Such a read carries its meter, start, line and the channel's
+    # interval length only to be listed as a rejected record: nothing of it is stored.
+    reason: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.start.shape[0])
+
+    def reasons(self) -> np.ndarray:
+        """The Reason code of each read (zeros when the parser rejected none)."""
+        return np.zeros(len(self), np.uint8) if self.reason is None else self.reason
+
+    def take(self, index: np.ndarray | slice) -> IntervalBatch:
+        """The reads at ``index`` (positions or a mask)."""
+        taken = {name: getattr(self, name)[index] for name in _FIELDS}
+        return IntervalBatch(**taken, reason=None if self.reason is None else self.reason[index])
 
     @classmethod
     def concat(cls, parts: list[IntervalBatch]) -> IntervalBatch:
         if not parts:
             return cls()
-        return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS})
+        joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS}
+        if all(p.reason is None for p in parts):
+            return cls(**joined)
+        return cls(**joined, reason=np.concatenate([p.reasons() for p in parts]))
 
 
 _FIELDS = ("meter", "start", "minutes", "wh", "quality", "channel", "line")
+
+
+class Reason:
+    """Why a well-formed record was not stored (the file still loads): set by the business
+    rules (meters.reads.resolve) or, for what a standard allows but cannot be loaded, by the
+    parser (IntervalBatch.reason)."""
+
+    UNKNOWN_METER = "unknown_meter"
+    NOT_LINKED = "not_linked"
+    FUTURE = "future"
+    OFF_GRID = "off_grid"
+    LENGTH_CHANGED = "length_changed"
+    AMBIGUOUS = "ambiguous_meter"
+    DUPLICATE_CONFLICT = "duplicate_conflict"
+    DURATION = "reading_duration"
+    NOT_ELECTRICITY = "not_electricity"
+    UNIT_NOT_LOADED = "unit_not_loaded"
+    REGISTER_DECREASE = "register_decrease"
+    NO_METER_ID = "no_meter_id"
+
+    TEXT = {
+        UNKNOWN_METER: "meter is not registered for this LDC",
+        NOT_LINKED: "meter is not linked to an SDP on that day",
+        FUTURE: "interval is in the future",
+        OFF_GRID: "interval does not start on its interval grid",
+        LENGTH_CHANGED: "interval length differs from the reads already stored for that day",
+        AMBIGUOUS: (
+            "meter cannot be told apart from another of the file (same id, or two ids of one"
+            " meter): set the registry's external_id to the source's full key"
+        ),
+        DUPLICATE_CONFLICT: (
+            "the file gives this interval twice with different values: neither is stored"
+        ),
+        DURATION: "reading's duration is not its channel's interval length",
+        NOT_ELECTRICITY: "not electricity (gas, water, ...): not loaded",
+        UNIT_NOT_LOADED: "energy other than kWh (kvarh, kW, ...): listed, not loaded",
+        REGISTER_DECREASE: "cumulative register value goes down: no interval energy from it",
+        NO_METER_ID: "record names no meter",
+    }
+    # In a batch's arrays a reason is a small code (0: accepted), an index into NAMES: one byte
+    # per read instead of a Python string.
+    NAMES = (
+        "",
+        UNKNOWN_METER,
+        NOT_LINKED,
+        FUTURE,
+        OFF_GRID,
+        LENGTH_CHANGED,
+        AMBIGUOUS,
+        DUPLICATE_CONFLICT,
+        DURATION,
+        NOT_ELECTRICITY,
+        UNIT_NOT_LOADED,
+        REGISTER_DECREASE,
+        NO_METER_ID,
+    )
+    CODE = {name: code for code, name in enumerate(NAMES)}
+    ACCEPTED = 0
 
 
 @dataclass
