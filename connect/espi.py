@@ -15,6 +15,7 @@ day; ``updated-min`` / ``updated-max`` bound the time its stored days were last 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
@@ -26,7 +27,7 @@ from django.utils import timezone
 from connect.models import Consent, ThirdParty
 from connect.scopes import allowed_for
 from connect.selectors import Reach
-from customers import greenbutton, selectors
+from customers import greenbutton, occupancy, selectors
 from customers.greenbutton import Entry
 from customers.summaries import usage_summary_entries
 from meters.models import IntervalDay
@@ -100,9 +101,10 @@ def entries(
     first, after = local_range_utc(dates[0], dates[1], tz)
     subscription = subscription_href(base, reach.consent)
     for sdp in reach.sdps:
+        periods = occupancy.user_periods(reach.consent.user, sdp)
         spans = [
             s
-            for s in selectors.meter_spans(sdp, first, after)
+            for s in occupancy.occupied_meter_spans(periods, sdp, first, after)
             if window.serials is None or s[1] in window.serials
         ]
         if not spans:
@@ -206,11 +208,19 @@ def _scopes(party: ThirdParty) -> list[str]:
     return list(allowed_for(party.application))
 
 
+def _occupied(periods: Any, sdp: Any) -> Callable[[int, int], list[tuple[int, str, int, int]]]:
+    def spans(first_s: int, after_s: int) -> list[tuple[int, str, int, int]]:
+        return occupancy.occupied_meter_spans(periods, sdp, first_s, after_s)
+
+    return spans
+
+
 def usage_summaries(reach: Reach, *, base: str, serial: str, now: dt.datetime) -> list[Entry]:
     """ESPI UsageSummary per local month of one UsagePoint inside the consent's reach."""
     usage_point = greenbutton.usage_point_of(subscription_href(base, reach.consent), serial)
     out: list[Entry] = []
     for sdp in reach.sdps:
+        periods = occupancy.user_periods(reach.consent.user, sdp)
         out += usage_summary_entries(
             sdp,
             reach.start,
@@ -219,6 +229,7 @@ def usage_summaries(reach: Reach, *, base: str, serial: str, now: dt.datetime) -
             usage_point=usage_point,
             base=base,
             now=now,
+            spans=_occupied(periods, sdp),
         )
     return out
 

@@ -2,8 +2,9 @@
 and, for a token, only its consent's SDPs that the customer still holds, from the consent's
 first date to now (or the consent's end).
 
-"Still holds" is the customer's account links today (customers' AccountLink and the account's
-SDPs): a move-out that unlinks the account, or takes the SDP off it, ends access at once.
+"Still holds" is the customer's account links today and the accounts' dated occupancy of the
+SDPs (customers.occupancy, #21): a move-out ends access at once, and data is only ever read for
+the days the customer's accounts lived there (customers.occupancy.occupied_meter_spans).
 """
 
 from __future__ import annotations
@@ -13,18 +14,29 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from connect.models import Consent, ThirdParty
 from meters.models import ServiceDeliveryPoint
 from portal.models import AuditEvent
+from portal.tenancy import LDC
 
 
-def customer_sdps(user: Any, ldc: Any) -> QuerySet[ServiceDeliveryPoint]:
-    """SDPs of the accounts the customer linked, at one LDC (the third party's)."""
+def customer_sdps(user: Any, ldc: Any, on: dt.date | None = None) -> QuerySet[ServiceDeliveryPoint]:
+    """SDPs the customer's linked accounts occupy today (customers.occupancy's dated links), at
+    one LDC (the third party's): a move-out ends sharing that SDP at once."""
+    ldc_id = getattr(ldc, "pk", ldc)
+    if on is None:
+        zone = ZoneInfo(LDC.objects.get(pk=ldc_id).time_zone)
+        on = timezone.now().astimezone(zone).date()
     return (
-        ServiceDeliveryPoint.objects.filter(ldc=ldc, accounts__links__user=user)
+        ServiceDeliveryPoint.objects.filter(
+            Q(occupancies__move_out__isnull=True) | Q(occupancies__move_out__gte=on),
+            ldc_id=ldc_id,
+            occupancies__account__links__user=user,
+            occupancies__move_in__lte=on,
+        )
         .distinct()
         .order_by("sdp_id")
     )

@@ -10,6 +10,7 @@ qualityOfReading (8 estimated, 14 validated), statusTimeStamp. Used by Download 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from billing.periods import PERIOD_NAMES
@@ -28,15 +29,17 @@ def usage_summary_entries(
     usage_point: str,
     base: str,
     now: dt.datetime,
+    spans: Callable[[int, int], list[tuple[int, str, int, int]]],
 ) -> list[Entry]:
-    """One UsageSummary per local month of start..end with reads of meter ``serial``."""
+    """One UsageSummary per local month of start..end with reads of meter ``serial``;
+    ``spans(first_s, after_s)`` gives the installations cut to the asker's occupancy."""
     tz = ZoneInfo(sdp.ldc.time_zone)
     first, after = local_range_utc(start, end, tz)
-    spans = [s for s in selectors.meter_spans(sdp, first, after) if s[1] == serial]
-    if not spans:
+    spans_ = [s for s in spans(first, after) if s[1] == serial]
+    if not spans_:
         return []
-    rows = selectors.stored_rows(sdp.ldc_id, spans, first, after)
-    hours = usage.hours_from_days(selectors.day_blocks(rows, spans), first, after)
+    rows = selectors.stored_rows(sdp.ldc_id, spans_, first, after)
+    hours = usage.hours_from_days(selectors.day_blocks(rows, spans_), first, after)
     plan = usage.plan_of(sdp.commodity_rate_class)
     cost = usage.hour_costs(hours, plan, tz, selectors.price_table(), sdp.rate_class)
     months = range(usage.month_index(start), usage.month_index(end) + 1)

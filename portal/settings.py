@@ -249,6 +249,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "connect.openapi.espi_paths",  # Connect My Data's ESPI resources (not DRF views)
+    ],
 }
 
 # Green Button Connect My Data (connect/): django-oauth-toolkit as the authorisation server.

@@ -85,6 +85,7 @@ def export(
             usage_point=greenbutton.usage_point_of(subscription, serial),
             base=greenbutton.BASE,
             now=now,
+            spans=spans,
         )
     ]
     feed = greenbutton.espi_feed(

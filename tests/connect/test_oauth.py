@@ -177,3 +177,15 @@ def test_a_party_may_ask_only_for_what_it_was_registered_for(world: Any) -> None
     split = urlsplit(authorize_url(session(usage_only, scopes.BILLING), "http://testserver"))
     page = _client(world.customer).get(f"{split.path}?{split.query}")
     assert page.status_code == 302 and "error=invalid_scope" in page["Location"]
+
+
+def test_the_espi_resources_are_in_the_openapi_schema(client: Client) -> None:
+    schema = client.get("/api/v1/schema/", {"format": "json"}).json()
+    paths = schema["paths"]
+    assert "/espi/1_1/resource/Batch/Subscription/{subscriptionId}" in paths
+    block = paths[
+        "/espi/1_1/resource/Subscription/{subscriptionId}/UsagePoint/{usagePointId}"
+        "/MeterReading/{meterReadingId}/IntervalBlock"
+    ]["get"]
+    assert {p["name"] for p in block["parameters"]} >= {"published-min", "updated-max"}
+    assert schema["components"]["securitySchemes"]["espiOAuth"]["type"] == "oauth2"
