@@ -59,7 +59,9 @@ def _operation(path: str, summary: str) -> dict[str, Any]:
         "get": {
             "tags": ["Green Button Connect My Data (ESPI)"],
             "summary": summary,
-            "operationId": "espi_" + "_".join(p for p in path.split("/")[4:] if "{" not in p),
+            "operationId": "espi_"
+            + "_".join(p for p in path.split("/")[4:] if "{" not in p)
+            + ("_one" if path.endswith("}") else ""),  # a member beside its collection
             "parameters": params,
             "security": [{"espiOAuth": []}],
             "responses": {

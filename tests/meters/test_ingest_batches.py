@@ -314,7 +314,8 @@ def test_a_files_meters_are_resolved_without_a_join_whatever_the_statistics() ->
     assert (resolver.pk_of_code >= 0).sum() == 300 and resolver.pk_of_code[-1] == -1
     assert len(resolver.installs.key) == 300
     lookups = [q["sql"] for q in queries if "= ANY(" in q["sql"]]
-    assert len(lookups) == 2, queries.captured_queries
+    # By external_id (#18), by serial, the installations of the meters found: none a join.
+    assert len(lookups) == 3, queries.captured_queries
     for sql in lookups:
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")

@@ -101,6 +101,7 @@ def test_v14_counts_the_sdps_estimated_days_before_the_block(sample_ldc: Any) ->
         np.full(wh.shape, IntervalFlag.ESTIMATED | IntervalFlag.VALIDATED, np.uint8),
         wh.copy(), np.full(wh.shape, 255, np.uint8), np.ones(len(days), np.int64),
     )  # fmt: skip
+    day_store.ensure_partitions(days)  # PostgreSQL: the months before the sample
     day_store.save_days(sample_ldc, block)
     # 30 days allowed: the block alone (22 days of history + 3) stays under it.
     VeeSettings.objects.create(ldc=sample_ldc, params={"v14_max_estimated_days": 30})

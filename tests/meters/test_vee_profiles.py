@@ -35,6 +35,7 @@ def store_history(ldc: Any, serial: str, scale: int) -> None:
     keys = day_key(np.full(len(days), meter.pk), 1, days)
     block = DayBlock(keys, 60, wh, flags, wh.copy(), np.zeros(wh.shape, np.uint8),
                      np.ones(len(days), np.int64))  # fmt: skip
+    day_store.ensure_partitions(days)  # PostgreSQL: the months before the sample
     day_store.save_days(ldc, block)
 
 

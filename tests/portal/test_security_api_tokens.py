@@ -43,7 +43,13 @@ def _as_pattern(schema_path: str) -> re.Pattern[str]:
 def test_the_walk_reaches_every_operation_of_the_schema(world: Any, north_secrets: Any) -> None:
     schema = SchemaGenerator().get_schema(request=None, public=True)
     urls = [url.split("?")[0] for _, url in api_urls(world)]
-    missed = [path for path in schema["paths"] if not any(_as_pattern(path).match(u) for u in urls)]
+    # ESPI resources (connect/) take OAuth bearer tokens of a consent, not API tokens: their
+    # reach is walked in tests/connect/.
+    missed = [
+        path
+        for path in schema["paths"]
+        if not path.startswith("/espi/") and not any(_as_pattern(path).match(u) for u in urls)
+    ]
     assert len(schema["paths"]) > 15
     assert not missed, f"operations the URL walk does not reach: {missed}"
 
