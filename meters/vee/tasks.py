@@ -39,8 +39,8 @@ def vee_days(  # type: ignore[no-untyped-def]
     from meters.vee.service import _reason, vee_failure_record, vee_run_days
     from portal.tenancy import LDC
 
-    ldc = LDC.objects.get(pk=ldc_id)
     try:
+        ldc = LDC.objects.get(pk=ldc_id)  # inside: a database outage here is retried too
         # One transaction holding the meters' locks from the read to the write: otherwise an
         # ingestion batch (or another VEE) committing in between is overwritten with stale
         # values, or collides with a day VEE estimated.
@@ -60,14 +60,17 @@ def vee_days(  # type: ignore[no-untyped-def]
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
     except Exception as exc:  # noqa: BLE001 - recorded, shown and retried; never lost
         logger.exception("VEE of %s meters failed for LDC %s", len(meter_ids), ldc_id)
-        vee_failure_record(
-            ldc=ldc,
-            meter_ids=meter_ids,
-            first_day=first_day,
-            last_day=last_day,
-            error=_reason(exc),
-            read_file_id=read_file_id,
-        )
+        try:
+            vee_failure_record(
+                ldc=LDC.objects.get(pk=ldc_id),
+                meter_ids=meter_ids,
+                first_day=first_day,
+                last_day=last_day,
+                error=_reason(exc),
+                read_file_id=read_file_id,
+            )
+        except TRANSIENT as again:  # the database went away meanwhile: the task is not lost
+            raise self.retry(exc=again, countdown=min(60, 5 * 2**self.request.retries)) from again
         return 0
     return outcome.written
 
