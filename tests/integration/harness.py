@@ -47,6 +47,8 @@ def registered_ldc(slug: str, meters: int) -> LDC:
                 "bidirectional": "false",
                 "effective_from": "2025-01-01",
                 "effective_to": "",
+                # TOU-billed already (#19): quantities are computed only from an SDP's TOU start.
+                "tou_billing_from": "2025-01-01",
             },
         )
         for i in range(meters)
