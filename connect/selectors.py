@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from connect.models import Consent, ThirdParty
+from customers import occupancy
 from meters.models import ServiceDeliveryPoint
 from portal.models import AuditEvent
 from portal.tenancy import LDC
@@ -30,16 +31,7 @@ def customer_sdps(user: Any, ldc: Any, on: dt.date | None = None) -> QuerySet[Se
     if on is None:
         zone = ZoneInfo(LDC.objects.get(pk=ldc_id).time_zone)
         on = timezone.now().astimezone(zone).date()
-    return (
-        ServiceDeliveryPoint.objects.filter(
-            Q(occupancies__move_out__isnull=True) | Q(occupancies__move_out__gte=on),
-            ldc_id=ldc_id,
-            occupancies__account__links__user=user,
-            occupancies__move_in__lte=on,
-        )
-        .distinct()
-        .order_by("sdp_id")
-    )
+    return occupancy.user_visible_sdps(user, ldc_id, on).order_by("sdp_id")
 
 
 def third_parties_for_ldc(ldc: Any) -> QuerySet[ThirdParty]:

@@ -53,6 +53,15 @@ def visible_sdps(account: CustomerAccount, on: dt.date) -> QuerySet[ServiceDeliv
     )
 
 
+def user_visible_sdps(user: Any, ldc_id: int, on: dt.date) -> QuerySet[ServiceDeliveryPoint]:
+    """The SDPs the user's linked accounts occupy on local date ``on``, at one LDC."""
+    return (
+        ServiceDeliveryPoint.objects.for_ldc(ldc_id)
+        .filter(_covering(on), occupancies__account__links__user=user)
+        .distinct()
+    )
+
+
 def clip_dates(
     periods: Iterable[Period], start: dt.date, end: dt.date
 ) -> list[tuple[dt.date, dt.date]]:

@@ -24,44 +24,39 @@ from django.utils.dateformat import format as date_format
 register = template.Library()
 
 
+def _local(value: Any) -> Any:
+    """An aware instant in the current zone; a date or a naive value as it is."""
+    if isinstance(value, dt.datetime) and timezone.is_aware(value):
+        return timezone.localtime(value)
+    return value
+
+
+def _shown_as(value: Any, style: str) -> str:
+    return date_format(_local(value), style) if value else "—"
+
+
 @register.filter
 def moment(value: dt.datetime | None) -> str:
     """An instant in the current zone, with the zone: ``2026-12-07 14:05 EST``."""
-    if not value:
-        return "—"
-    if timezone.is_aware(value):
-        value = timezone.localtime(value)
-    return date_format(value, "Y-m-d H:i T")
+    return _shown_as(value, "Y-m-d H:i T")
 
 
 @register.filter
 def day(value: dt.date | None) -> str:
     """A day: ``2026-12-07`` (an instant becomes its day in the current zone)."""
-    if not value:
-        return "—"
-    if isinstance(value, dt.datetime) and timezone.is_aware(value):
-        value = timezone.localtime(value)
-    return date_format(value, "Y-m-d")
+    return _shown_as(value, "Y-m-d")
 
 
 @register.filter
 def weekday(value: dt.date | None) -> str:
     """A day with its weekday: ``Mon 2026-12-07``."""
-    if not value:
-        return "—"
-    if isinstance(value, dt.datetime) and timezone.is_aware(value):
-        value = timezone.localtime(value)
-    return date_format(value, "D Y-m-d")
+    return _shown_as(value, "D Y-m-d")
 
 
 @register.filter
 def clock(value: dt.datetime | dt.time | None) -> str:
     """A time of day as people say it: ``7 p.m.``, ``6:30 a.m.``."""
-    if not value:
-        return "—"
-    if isinstance(value, dt.datetime) and timezone.is_aware(value):
-        value = timezone.localtime(value)
-    return date_format(value, "P")
+    return _shown_as(value, "P")
 
 
 @register.filter
@@ -92,12 +87,9 @@ def _plural(singular: str) -> str:
 def changes(event: Any) -> list[dict[str, str]]:
     """An audit event's change as rows of field, before and after (only what changed; a new
     object lists its fields with no "before")."""
-    before = event.before if isinstance(event.before, dict) else {}
-    after = event.after if isinstance(event.after, dict) else {}
-    if not isinstance(event.before, (dict, type(None))) or not isinstance(
-        event.after, (dict, type(None))
-    ):
+    if not all(isinstance(v, dict | None) for v in (event.before, event.after)):
         return [{"field": "", "before": _shown(event.before), "after": _shown(event.after)}]
+    before, after = event.before or {}, event.after or {}
     rows = []
     for field in list(before) + [f for f in after if f not in before]:
         old, new = before.get(field), after.get(field)
