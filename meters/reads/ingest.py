@@ -165,8 +165,14 @@ def read_file_receive(
             if queue:
                 transaction.on_commit(lambda: _queue(read_file))
     except IntegrityError:
-        default_storage.delete(stored)
-        return ReadFile.objects.for_ldc(ldc).get(sha256=digest), False
+        winner = ReadFile.objects.for_ldc(ldc).get(sha256=digest)
+        # Two deliveries racing can be given the same stored name: Django's file system storage
+        # checks that the name is free, then renames into place (file_move_safe), so the second
+        # rename replaces the first (same bytes: the name is the content's hash). The loser
+        # removes its copy only when it is not the winner's file.
+        if stored != winner.file.name:
+            default_storage.delete(stored)
+        return winner, False
     return read_file, True
 
 

@@ -135,6 +135,36 @@ def test_duplicate_file_changes_nothing(sample_ldc: Any) -> None:
     assert stored_state() == before and ReadFile.objects.count() == 1
 
 
+def test_a_delivery_losing_the_race_keeps_the_winners_file(
+    sample_ldc: Any, settings: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Two deliveries of one file at once: the file system storage checks that the name is free,
+    then renames into place, so both can be given the same name. The delivery that then loses the
+    unique (ldc, sha256) row must not delete the file the winner's row points at (it did: the
+    winner's upload was gone and its ingestion could not open it)."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    data = sample_file("csv").read_bytes()
+    real_save = pipeline.default_storage.save
+
+    def save_while_the_other_delivery_commits(name: str, content: Any) -> str:
+        stored = real_save(name, content)
+        ReadFile.objects.create(  # the other delivery, given the same name, commits first
+            ldc=sample_ldc,
+            interface="csv",
+            sha256=hashlib.sha256(data).hexdigest(),
+            file=stored,
+            original_name="first.csv",
+            size_bytes=len(data),
+        )
+        return stored
+
+    monkeypatch.setattr(pipeline.default_storage, "save", save_while_the_other_delivery_commits)
+    read_file, created = receive(sample_ldc, io.BytesIO(data), name="second.csv")
+    assert not created and read_file.original_name == "first.csv"
+    assert (tmp_path / read_file.file.name).read_bytes() == data
+    assert ReadFile.objects.count() == 1
+
+
 def receive(ldc: Any, upload: Any, name: str = "big.csv") -> tuple[ReadFile, bool]:
     return pipeline.read_file_receive(
         ldc=ldc, interface="csv", upload=upload, name=name, actor=None, via="test", queue=False
